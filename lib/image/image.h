@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Firmware images: what to write where.
+ *
+ * Formats: DfuSe .dfu (prefix "DfuSe", targets per alt setting, several elements per target,
+ * target names, DFU suffix), plain DFU 1.1 suffix on raw data, raw .bin at an address, Intel
+ * .hex. Whatever the format, an image is a list of targets (alt settings) each holding
+ * elements (address + bytes) sorted by address and never overlapping.
+ *
+ * Loading checks the file itself (structure, CRC of the suffix, overlaps); checking against a
+ * device (layout, ids) is stdfu_image_check_*(): both happen before any device is touched. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image/layout.h"
+#include "util/error.h"
+
+typedef enum stdfu_image_format {
+    STDFU_IMAGE_AUTO,  /* by content: DfuSe prefix, Intel hex records, DFU suffix, else raw */
+    STDFU_IMAGE_DFUSE,
+    STDFU_IMAGE_DFU,   /* raw data + DFU 1.1 suffix */
+    STDFU_IMAGE_BIN,
+    STDFU_IMAGE_HEX,
+} stdfu_image_format;
+
+typedef struct stdfu_element {
+    uint32_t address;
+    uint32_t size;
+    uint8_t *data;
+} stdfu_element;
+
+typedef struct stdfu_target {
+    uint8_t alt;
+    char name[256];      /* DfuSe target name, "" if none */
+    stdfu_element *elements;
+    size_t n_elements;
+} stdfu_target;
+
+typedef struct stdfu_image {
+    stdfu_image_format format;
+    bool has_suffix;
+    uint16_t vid, pid, bcd_device; /* from the suffix; 0xffff = any */
+    bool has_start_address;        /* Intel hex start (linear) address record */
+    uint32_t start_address;
+    stdfu_target *targets;
+    size_t n_targets;
+    uint8_t sha256[32];            /* of the file as loaded */
+    uint64_t total_bytes;          /* payload bytes in all elements */
+} stdfu_image;
+
+typedef struct stdfu_image_load_options {
+    stdfu_image_format format; /* AUTO unless forced */
+    bool has_address;          /* --address: required for .bin, refused for formats that carry one */
+    uint32_t address;
+    uint8_t alt;               /* target alt setting for formats that have none (default 0) */
+} stdfu_image_load_options;
+
+/* name is only used in messages ("fw.dfu: ..."). */
+int stdfu_image_load_data(const uint8_t *data, size_t size, const char *name,
+                          const stdfu_image_load_options *opts, stdfu_image **ret,
+                          stdfu_error *err);
+int stdfu_image_load_fd(int fd, const char *name, const stdfu_image_load_options *opts,
+                        stdfu_image **ret, stdfu_error *err);
+int stdfu_image_load_file(const char *path, const stdfu_image_load_options *opts,
+                          stdfu_image **ret, stdfu_error *err);
+stdfu_image *stdfu_image_free(stdfu_image *img);
+
+const char *stdfu_image_format_to_string(stdfu_image_format f);
+const stdfu_target *stdfu_image_find_target(const stdfu_image *img, uint8_t alt);
+
+/* Refuses a suffix whose idVendor/idProduct (unless 0xffff) differ from the device's. */
+int stdfu_image_check_ids(const stdfu_image *img, uint16_t vid, uint16_t pid, stdfu_error *err);
+/* Every element of target must lie in writable sectors of layout: names the first offending
+ * address (outside, read-only, over the size of flash). */
+int stdfu_image_check_layout(const stdfu_image *img, const stdfu_target *target,
+                             const stdfu_layout *layout, stdfu_error *err);
+
+static inline void stdfu_image_freep(stdfu_image **p) {
+    if (*p)
+        stdfu_image_free(*p);
+}
+#define _cleanup_image_ __attribute__((cleanup(stdfu_image_freep)))
