@@ -38,7 +38,15 @@ int stdfu_error_prefix(stdfu_error *err, const char *format, ...) {
     vsnprintf(prefix, sizeof prefix, format, ap);
     va_end(ap);
     memcpy(old, err->message, sizeof old);
-    snprintf(err->message, sizeof err->message, "%s: %s", prefix, old);
+    /* Truncation is fine: the start of the message is what matters. */
+    size_t n = strnlen(prefix, sizeof prefix);
+    n = MIN(n, sizeof err->message - 3);
+    memcpy(err->message, prefix, n);
+    memcpy(err->message + n, ": ", 2);
+    size_t rest = sizeof err->message - n - 3;
+    size_t m = MIN(strnlen(old, sizeof old), rest);
+    memcpy(err->message + n + 2, old, m);
+    err->message[n + 2 + m] = '\0';
     return err->code;
 }
 

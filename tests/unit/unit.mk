@@ -15,4 +15,4 @@ $(B)/tests/unit/test-daemon-%: $(B)/tests/unit/test-daemon-%.o $(DAEMON_LIB) $(L
 	    $(call pkg_libs,cmocka $(LIB_PKGS) $(DAEMON_PKGS)) -lpthread
 
 $(B)/tests/unit/test-%: $(B)/tests/unit/test-%.o $(LIBSTDFU)
-	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,cmocka $(LIB_PKGS))
+	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,cmocka) $(LIBSTDFU_LIBS)
