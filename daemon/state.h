@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's crash-safe state: one journal record per unfinished job and the history of
+ * finished updates, under a state directory (default /var/lib/stdfu):
+ *
+ *     STATE/lock          flock()ed while a daemon uses the directory
+ *     STATE/jobs/PORT     one record per unfinished job, named by its USB port path
+ *     STATE/history       the last N finished updates, oldest first
+ *
+ * Every write goes through write_file_atomic() (temporary file, fsync, rename, fsync of the
+ * directory): after a crash or power loss a record holds either its old or its new content.
+ *
+ * Both files are versioned text, "key=value" lines after a header line ("stdfu-job 1",
+ * "stdfu-history 1"); history entries are separated by blank lines. Values are escaped
+ * (backslash, newline, carriage return, tab as \\ \n \r \t) so any error text fits on a line.
+ * Records that cannot be read (corrupt, unknown version, bad port name) are logged and
+ * skipped, never fatal.
+ *
+ * A stdfu_state is used by one thread (the daemon's main loop); it keeps no global state. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/macro.h"
+
+#define STDFU_DEFAULT_STATE_DIR "/var/lib/stdfu"
+#define STDFU_DEFAULT_HISTORY_SIZE 100u
+#define STDFU_MAX_HISTORY_SIZE 100000u
+
+#define STDFU_PORT_MAX 32          /* "1-1.2.3.4.5.6.7" is 15; room for bus numbers */
+#define STDFU_STATE_NAME_MAX 64    /* rule names (the manifest refuses longer ones) */
+#define STDFU_STATE_VERSION_MAX 16 /* "65535.65535" */
+#define STDFU_STATE_ERROR_MAX 512
+
+/* A USB port path as the kernel names it: BUS-PORT[.PORT]..., e.g. "1-1.4". Only such names
+ * are accepted as record file names (no "/", no "..", no hidden files). */
+bool stdfu_port_is_valid(const char *port);
+
+typedef enum stdfu_job_phase {
+    STDFU_PHASE_QUEUED,
+    STDFU_PHASE_ENTERING,
+    STDFU_PHASE_ERASING,
+    STDFU_PHASE_WRITING,
+    STDFU_PHASE_VERIFYING,
+    STDFU_PHASE_LEAVING,
+    STDFU_PHASE_WAITING,
+    STDFU_PHASE_RECOVERING,
+    STDFU_PHASE_NEEDS_POWER_CYCLE,
+    _STDFU_PHASE_MAX,
+    _STDFU_PHASE_INVALID = -EINVAL,
+} stdfu_job_phase;
+
+const char *stdfu_job_phase_to_string(stdfu_job_phase p); /* NULL when out of range */
+stdfu_job_phase stdfu_job_phase_from_string(const char *s); /* _STDFU_PHASE_INVALID if unknown */
+
+typedef enum stdfu_job_outcome {
+    STDFU_OUTCOME_DONE,
+    STDFU_OUTCOME_FAILED,
+    STDFU_OUTCOME_NEEDS_POWER_CYCLE,
+    STDFU_OUTCOME_CANCELLED,
+    _STDFU_OUTCOME_MAX,
+    _STDFU_OUTCOME_INVALID = -EINVAL,
+} stdfu_job_outcome;
+
+const char *stdfu_job_outcome_to_string(stdfu_job_outcome o);
+stdfu_job_outcome stdfu_job_outcome_from_string(const char *s);
+
+/* An unfinished job. Versions are "MAJOR.MINOR" strings as the manifest writes them; "" when
+ * unknown (from_version of a device first met in the bootloader). */
+typedef struct stdfu_job_record {
+    char port[STDFU_PORT_MAX + 1];
+    char rule[STDFU_STATE_NAME_MAX + 1];
+    char sha256[65];                 /* lowercase hex of the firmware being written */
+    char from_version[STDFU_STATE_VERSION_MAX + 1];
+    char target_version[STDFU_STATE_VERSION_MAX + 1];
+    stdfu_job_phase phase;
+    unsigned attempt;                /* 1 for the first attempt */
+    char last_error[STDFU_STATE_ERROR_MAX];
+    uint64_t started_usec;           /* CLOCK_REALTIME, when the job was queued */
+    uint64_t updated_usec;           /* CLOCK_REALTIME, last phase change */
+} stdfu_job_record;
+
+/* A finished update, as GetHistory returns it. */
+typedef struct stdfu_history_entry {
+    char port[STDFU_PORT_MAX + 1];
+    char rule[STDFU_STATE_NAME_MAX + 1];
+    char sha256[65];                 /* "" when unknown */
+    char from_version[STDFU_STATE_VERSION_MAX + 1];
+    char to_version[STDFU_STATE_VERSION_MAX + 1];
+    stdfu_job_outcome outcome;
+    char error[STDFU_STATE_ERROR_MAX]; /* "" when done */
+    uint64_t started_usec;           /* CLOCK_REALTIME */
+    uint64_t finished_usec;          /* CLOCK_REALTIME */
+    unsigned attempts;
+} stdfu_history_entry;
+
+/* Fills a record's strings from C strings, truncating safely (error texts can be long).
+ * NULL leaves the field empty. */
+void stdfu_job_record_init(stdfu_job_record *r, const char *port, const char *rule,
+                           const char *sha256, const char *from_version,
+                           const char *target_version);
+void stdfu_job_record_set_error(stdfu_job_record *r, const char *error);
+/* The history entry that closes a job record (outcome, error and end time filled in). */
+void stdfu_history_entry_from_record(stdfu_history_entry *e, const stdfu_job_record *r,
+                                     stdfu_job_outcome outcome, const char *error,
+                                     uint64_t finished_usec);
+
+typedef struct stdfu_state stdfu_state;
+
+/* Opens (creating it and jobs/ if needed) the state directory: dir NULL means the default.
+ * Takes an exclusive lock on STATE/lock (-EBUSY when another process holds it), loads the
+ * history and removes temporary files a crash may have left behind. history_size 0 means
+ * the default; the history keeps the last history_size entries. */
+int stdfu_state_open(const char *dir, unsigned history_size, stdfu_state **ret);
+stdfu_state *stdfu_state_free(stdfu_state *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(stdfu_state *, stdfu_state_free);
+
+const char *stdfu_state_dir(const stdfu_state *s);
+/* Changes the bound; the history is trimmed (and rewritten) when it holds more. */
+int stdfu_state_set_history_size(stdfu_state *s, unsigned history_size);
+
+/* Every readable unfinished job record, sorted by port. Unreadable ones are logged and
+ * skipped. *ret is malloc'd (NULL when there are none). */
+int stdfu_state_load_jobs(stdfu_state *s, stdfu_job_record **ret, size_t *ret_n);
+/* Writes (atomically replaces) the record of r->port. Sets r->updated_usec to now, and
+ * r->started_usec too when it is 0. -EINVAL for an invalid port, rule or phase. */
+int stdfu_state_save_job(stdfu_state *s, stdfu_job_record *r);
+/* Removes the record of port; 0 also when there was none. */
+int stdfu_state_remove_job(stdfu_state *s, const char *port);
+
+/* Appends e to the history (dropping the oldest past the bound) and rewrites it atomically,
+ * then removes the job record of e->port. The history is written first: a crash in between
+ * leaves a job that resumes and finds the device current, never a lost entry. */
+int stdfu_state_finish_job(stdfu_state *s, const stdfu_history_entry *e);
+/* Appends to the history only. */
+int stdfu_state_add_history(stdfu_state *s, const stdfu_history_entry *e);
+
+/* The history in memory, oldest first; valid until the next change of the history. */
+const stdfu_history_entry *stdfu_state_history(const stdfu_state *s, size_t *ret_n);

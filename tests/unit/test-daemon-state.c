@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "state.h"
+#include "util/fileio.h"
+#include "util/log.h"
+
+#define SHA_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+#define SHA_B "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+
+typedef struct fixture {
+    char dir[64];
+    char path[256];
+} fixture;
+
+static int rm_rf(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *de;
+        char sub[512];
+        while (d && (de = readdir(d))) {
+            if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                continue;
+            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+            rm_rf(sub);
+        }
+        if (d)
+            closedir(d);
+        return rmdir(path);
+    }
+    return unlink(path);
+}
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    strcpy(f->dir, "/tmp/stdfu-test-state.XXXXXX");
+    if (!f || !mkdtemp(f->dir))
+        return -1;
+    /* Corrupt records are logged as warnings: keep the test output readable. */
+    log_set_max_level(LOG_CRIT);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+static const char *path_in(fixture *f, const char *rel) {
+    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, rel);
+    return f->path;
+}
+
+static void write_text(fixture *f, const char *rel, const char *text) {
+    assert_int_equal(write_file_atomic(path_in(f, rel), text, strlen(text), 0644), 0);
+}
+
+static char *read_text(fixture *f, const char *rel) {
+    uint8_t *data = NULL;
+    size_t size;
+    if (read_full_file(path_in(f, rel), 1 << 20, &data, &size) < 0)
+        return NULL;
+    return (char *) data;
+}
+
+static void test_port_names(void **state) {
+    (void) state;
+    assert_true(stdfu_port_is_valid("1-1"));
+    assert_true(stdfu_port_is_valid("1-1.4"));
+    assert_true(stdfu_port_is_valid("12-3.4.1.2"));
+    assert_false(stdfu_port_is_valid(NULL));
+    assert_false(stdfu_port_is_valid(""));
+    assert_false(stdfu_port_is_valid("."));
+    assert_false(stdfu_port_is_valid(".."));
+    assert_false(stdfu_port_is_valid("1"));
+    assert_false(stdfu_port_is_valid("1-"));
+    assert_false(stdfu_port_is_valid("-1"));
+    assert_false(stdfu_port_is_valid("1-1..2"));
+    assert_false(stdfu_port_is_valid("1.1-2"));
+    assert_false(stdfu_port_is_valid("1-1-2"));
+    assert_false(stdfu_port_is_valid("1-1.4/../x"));
+    assert_false(stdfu_port_is_valid("1-1.4.tmpAbC123"));
+    assert_false(stdfu_port_is_valid("usb1"));
+    assert_false(stdfu_port_is_valid("1-1.2.3.4.5.6.7.8.9.10.11.12.13.14"));
+}
+
+static void test_phase_and_outcome_names(void **state) {
+    (void) state;
+    for (int i = 0; i < _STDFU_PHASE_MAX; i++)
+        assert_int_equal(stdfu_job_phase_from_string(stdfu_job_phase_to_string(i)), i);
+    assert_string_equal(stdfu_job_phase_to_string(STDFU_PHASE_NEEDS_POWER_CYCLE),
+                        "needs-power-cycle");
+    assert_int_equal(stdfu_job_phase_from_string("flashing"), _STDFU_PHASE_INVALID);
+    assert_null(stdfu_job_phase_to_string(_STDFU_PHASE_MAX));
+    for (int i = 0; i < _STDFU_OUTCOME_MAX; i++)
+        assert_int_equal(stdfu_job_outcome_from_string(stdfu_job_outcome_to_string(i)), i);
+    assert_int_equal(stdfu_job_outcome_from_string("ok"), _STDFU_OUTCOME_INVALID);
+}
+
+static void test_job_round_trip(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record r, *jobs = NULL;
+    size_t n = 0;
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    assert_string_equal(stdfu_state_dir(s), f->dir);
+
+    stdfu_job_record_init(&r, "1-1.4", "sensor", SHA_A, "1.0", "1.2");
+    r.phase = STDFU_PHASE_WRITING;
+    r.attempt = 2;
+    /* Error texts may hold anything: they must come back byte for byte. */
+    stdfu_job_record_set_error(&r, "stuck in bootloader\nline two\\ tab\there=x\r");
+    assert_int_equal(stdfu_state_save_job(s, &r), 0);
+    assert_true(r.started_usec > 0);
+    assert_true(r.updated_usec >= r.started_usec);
+
+    stdfu_job_record r2;
+    stdfu_job_record_init(&r2, "1-1.2", "other", SHA_B, "", "2.10");
+    assert_int_equal(stdfu_state_save_job(s, &r2), 0);
+
+    /* A phase change replaces the record. */
+    r.phase = STDFU_PHASE_VERIFYING;
+    assert_int_equal(stdfu_state_save_job(s, &r), 0);
+
+    stdfu_state_free(s);
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 2);
+    /* Sorted by port. */
+    assert_string_equal(jobs[0].port, "1-1.2");
+    assert_string_equal(jobs[0].rule, "other");
+    assert_string_equal(jobs[0].from_version, "");
+    assert_string_equal(jobs[0].target_version, "2.10");
+    assert_int_equal(jobs[0].phase, STDFU_PHASE_QUEUED);
+    assert_int_equal(jobs[0].attempt, 1);
+    assert_string_equal(jobs[1].port, "1-1.4");
+    assert_string_equal(jobs[1].rule, "sensor");
+    assert_string_equal(jobs[1].sha256, SHA_A);
+    assert_string_equal(jobs[1].from_version, "1.0");
+    assert_string_equal(jobs[1].target_version, "1.2");
+    assert_int_equal(jobs[1].phase, STDFU_PHASE_VERIFYING);
+    assert_int_equal(jobs[1].attempt, 2);
+    assert_string_equal(jobs[1].last_error, "stuck in bootloader\nline two\\ tab\there=x\r");
+    assert_int_equal(jobs[1].started_usec, r.started_usec);
+    assert_int_equal(jobs[1].updated_usec, r.updated_usec);
+    free(jobs);
+
+    /* The record is plain, versioned text. */
+    char *text = read_text(f, "jobs/1-1.4");
+    assert_non_null(text);
+    assert_memory_equal(text, "stdfu-job 1\n", 12);
+    assert_non_null(strstr(text, "\nphase=verifying\n"));
+    assert_non_null(strstr(text, "\nlast-error=stuck in bootloader\\nline two\\\\ tab\\there=x\\r\n"));
+    free(text);
+
+    /* Removing: the record is gone, removing again is fine. */
+    assert_int_equal(stdfu_state_remove_job(s, "1-1.2"), 0);
+    assert_int_equal(stdfu_state_remove_job(s, "1-1.2"), 0);
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(jobs[0].port, "1-1.4");
+    free(jobs);
+    stdfu_state_free(s);
+}
+
+static void test_bad_records_refused_on_save(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record r;
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    stdfu_job_record_init(&r, "../etc", "x", SHA_A, "1.0", "1.1");
+    assert_int_equal(stdfu_state_save_job(s, &r), -EINVAL);
+    stdfu_job_record_init(&r, "1-1", "", SHA_A, "1.0", "1.1");
+    assert_int_equal(stdfu_state_save_job(s, &r), -EINVAL);
+    stdfu_job_record_init(&r, "1-1", "x", "1234", "1.0", "1.1");
+    assert_int_equal(stdfu_state_save_job(s, &r), -EINVAL);
+    stdfu_job_record_init(&r, "1-1", "x", SHA_A, "1.0", "1.1");
+    r.phase = _STDFU_PHASE_MAX;
+    assert_int_equal(stdfu_state_save_job(s, &r), -EINVAL);
+    assert_int_equal(stdfu_state_remove_job(s, "a/b"), -EINVAL);
+    assert_null(read_text(f, "jobs/1-1"));
+    stdfu_state_free(s);
+}
+
+/* A crash during write_file_atomic() leaves "NAME.tmpXXXXXX" behind, holding any prefix of
+ * the new record. It is never read as a record; the old record stays in force. */
+static void test_leftover_temporary_file(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record r, *jobs = NULL;
+    size_t n;
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    stdfu_job_record_init(&r, "2-1", "sensor", SHA_A, "1.0", "1.2");
+    r.phase = STDFU_PHASE_ERASING;
+    assert_int_equal(stdfu_state_save_job(s, &r), 0);
+    stdfu_state_free(s);
+
+    write_text(f, "jobs/2-1.tmpAb12Cd", "stdfu-job 1\nport=2-1\nrule=sensor\nphase=wri");
+    write_text(f, "jobs/3-1.tmpXyZ987", "stdfu-job 1\nport=3-1\n");
+    write_text(f, "history.tmpQwErTy", "stdfu-history 1\n\nport=");
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(jobs[0].port, "2-1");
+    assert_int_equal(jobs[0].phase, STDFU_PHASE_ERASING);
+    free(jobs);
+    /* Opening cleans them up. */
+    assert_null(read_text(f, "jobs/2-1.tmpAb12Cd"));
+    assert_null(read_text(f, "jobs/3-1.tmpXyZ987"));
+    assert_null(read_text(f, "history.tmpQwErTy"));
+    stdfu_state_free(s);
+}
+
+static void test_corrupt_records_skipped(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record r, *jobs = NULL;
+    size_t n;
+    static const char good_tail[] =
+        "rule=sensor\nsha256=" SHA_A "\ntarget-version=1.2\nphase=writing\nattempt=1\n";
+    char buf[1024];
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    stdfu_job_record_init(&r, "1-2", "sensor", SHA_A, "1.0", "1.2");
+    assert_int_equal(stdfu_state_save_job(s, &r), 0);
+
+    /* Good records written by hand, with unknown keys (ignored) and no optional ones. */
+    snprintf(buf, sizeof buf, "stdfu-job 1\nport=1-3\n%sfuture-key=whatever\n", good_tail);
+    write_text(f, "jobs/1-3", buf);
+
+    write_text(f, "jobs/1-4", "");                                   /* empty */
+    write_text(f, "jobs/1-5", "stdfu-job 2\nport=1-5\n");            /* unknown version */
+    snprintf(buf, sizeof buf, "stdfu-job 1\nport=1-6\n%s", good_tail); /* wrong port */
+    write_text(f, "jobs/1-7", buf);
+    write_text(f, "jobs/1-8", "stdfu-job 1\nport=1-8\nrule=sensor\n"); /* missing keys */
+    snprintf(buf, sizeof buf, "stdfu-job 1\nport=1-9\n%s", good_tail);
+    *strstr(buf, "writing") = 'W';                                    /* unknown phase */
+    write_text(f, "jobs/1-9", buf);
+    snprintf(buf, sizeof buf, "stdfu-job 1\nport=1-10\n%sattempt=2\n", good_tail); /* twice */
+    write_text(f, "jobs/1-10", buf);
+    snprintf(buf, sizeof buf, "stdfu-job 1\nport=1-11\n%slast-error=a\\qb\n", good_tail);
+    write_text(f, "jobs/1-11", buf);                                 /* bad escape */
+    snprintf(buf, sizeof buf, "stdfu-job 1\nport=1-12\n%sgarbage\n", good_tail);
+    write_text(f, "jobs/1-12", buf);                                 /* no '=' */
+    write_text(f, "jobs/1-13", "\x7f" "ELF\x01\x01\x01\0\0\0");        /* binary */
+    snprintf(buf, sizeof buf, "stdfu-job 1\nport=1-14\n%s\nport=1-14\n", good_tail);
+    write_text(f, "jobs/1-14", buf);                                 /* two blocks */
+    snprintf(buf, sizeof buf, "stdfu-job 1\nport=1-15\n%sattempt=x\n", good_tail);
+    write_text(f, "jobs/1-15", buf);
+    write_text(f, "jobs/not-a-port", "stdfu-job 1\n");
+    assert_int_equal(mkdir(path_in(f, "jobs/1-16"), 0755), 0);       /* a directory */
+
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(jobs[0].port, "1-2");
+    assert_string_equal(jobs[1].port, "1-3");
+    assert_string_equal(jobs[1].rule, "sensor");
+    assert_int_equal(jobs[1].phase, STDFU_PHASE_WRITING);
+    assert_string_equal(jobs[1].from_version, "");
+    assert_int_equal(jobs[1].started_usec, 0);
+    free(jobs);
+    stdfu_state_free(s);
+}
+
+static void make_entry(stdfu_history_entry *e, unsigned i) {
+    stdfu_job_record r;
+    char port[16], err[32];
+    snprintf(port, sizeof port, "1-%u", i);
+    snprintf(err, sizeof err, "error %u", i);
+    stdfu_job_record_init(&r, port, "sensor", SHA_A, "1.0", "1.2");
+    r.started_usec = 1000 + i;
+    r.attempt = i % 3 + 1;
+    stdfu_history_entry_from_record(e, &r, i % 2 ? STDFU_OUTCOME_FAILED : STDFU_OUTCOME_DONE,
+                                    i % 2 ? err : NULL, 2000 + i);
+}
+
+static void test_history_bounded(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    const stdfu_history_entry *h;
+    stdfu_history_entry e;
+    size_t n;
+
+    assert_int_equal(stdfu_state_open(f->dir, 5, &s), 0);
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 0);
+    for (unsigned i = 1; i <= 12; i++) {
+        make_entry(&e, i);
+        assert_int_equal(stdfu_state_add_history(s, &e), 0);
+    }
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 5);
+    assert_string_equal(h[0].port, "1-8");
+    assert_string_equal(h[4].port, "1-12");
+    stdfu_state_free(s);
+
+    /* Read back from disk, with all fields. */
+    assert_int_equal(stdfu_state_open(f->dir, 5, &s), 0);
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 5);
+    for (unsigned i = 0; i < 5; i++) {
+        make_entry(&e, 8 + i);
+        assert_string_equal(h[i].port, e.port);
+        assert_string_equal(h[i].rule, "sensor");
+        assert_string_equal(h[i].sha256, SHA_A);
+        assert_string_equal(h[i].from_version, "1.0");
+        assert_string_equal(h[i].to_version, "1.2");
+        assert_int_equal(h[i].outcome, e.outcome);
+        assert_string_equal(h[i].error, e.error);
+        assert_int_equal(h[i].started_usec, e.started_usec);
+        assert_int_equal(h[i].finished_usec, e.finished_usec);
+        assert_int_equal(h[i].attempts, e.attempts);
+    }
+    /* Shrinking the bound trims and rewrites. */
+    assert_int_equal(stdfu_state_set_history_size(s, 2), 0);
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(h[0].port, "1-11");
+    stdfu_state_free(s);
+
+    /* A larger bound keeps what is there, and the file holds only 2. */
+    assert_int_equal(stdfu_state_open(f->dir, 100, &s), 0);
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(h[1].port, "1-12");
+    /* A file longer than the bound (written by a daemon with a larger one) is cut on load. */
+    for (unsigned i = 20; i < 30; i++) {
+        make_entry(&e, i);
+        assert_int_equal(stdfu_state_add_history(s, &e), 0);
+    }
+    stdfu_state_free(s);
+    assert_int_equal(stdfu_state_open(f->dir, 3, &s), 0);
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(h[0].port, "1-27");
+    assert_string_equal(h[2].port, "1-29");
+    assert_int_equal(stdfu_state_set_history_size(s, STDFU_MAX_HISTORY_SIZE + 1), -ERANGE);
+    stdfu_state_free(s);
+}
+
+static void test_history_corrupt_entries(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    const stdfu_history_entry *h;
+    size_t n;
+
+    write_text(f, "history",
+               "stdfu-history 1\n"
+               "\n"
+               "port=1-1\noutcome=done\nfinished=5\nattempts=1\n"
+               "\n"
+               "port=1-2\noutcome=exploded\nfinished=6\n" /* unknown outcome */
+               "\n"
+               "port=1-3\nfinished=7\n"                     /* no outcome */
+               "\n"
+               "port=1-4\noutcome=failed\nerror=a\\nb\nfinished=8\n"
+               "\n"
+               "port=..\noutcome=failed\nfinished=9\n"      /* bad port */
+               "\n\n\n"
+               "port=1-5\noutcome=cancelled\nfinished=10");  /* no final newline */
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(h[0].port, "1-1");
+    assert_int_equal(h[0].outcome, STDFU_OUTCOME_DONE);
+    assert_string_equal(h[1].port, "1-4");
+    assert_string_equal(h[1].error, "a\nb");
+    assert_int_equal(h[1].finished_usec, 8);
+    assert_string_equal(h[2].port, "1-5");
+    assert_int_equal(h[2].outcome, STDFU_OUTCOME_CANCELLED);
+    stdfu_state_free(s);
+
+    /* An unknown format version is left alone until the next write. */
+    write_text(f, "history", "stdfu-history 7\n\nport=1-1\noutcome=done\nfinished=5\n");
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    stdfu_state_history(s, &n);
+    assert_int_equal(n, 0);
+    stdfu_state_free(s);
+    write_text(f, "history", "garbage");
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    stdfu_state_history(s, &n);
+    assert_int_equal(n, 0);
+    stdfu_state_free(s);
+}
+
+static void test_finish_job(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record r, *jobs = NULL;
+    stdfu_history_entry e;
+    const stdfu_history_entry *h;
+    size_t n;
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    stdfu_job_record_init(&r, "1-1.3", "sensor", SHA_B, "1.1", "1.2");
+    r.attempt = 3;
+    assert_int_equal(stdfu_state_save_job(s, &r), 0);
+    stdfu_history_entry_from_record(&e, &r, STDFU_OUTCOME_DONE, NULL, r.updated_usec + 5);
+    assert_int_equal(stdfu_state_finish_job(s, &e), 0);
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 0);
+    assert_null(jobs);
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].port, "1-1.3");
+    assert_string_equal(h[0].from_version, "1.1");
+    assert_string_equal(h[0].to_version, "1.2");
+    assert_int_equal(h[0].attempts, 3);
+    assert_int_equal(h[0].started_usec, r.started_usec);
+    assert_string_equal(h[0].error, "");
+
+    e.outcome = _STDFU_OUTCOME_MAX;
+    assert_int_equal(stdfu_state_add_history(s, &e), -EINVAL);
+    stdfu_state_free(s);
+}
+
+/* Only one process may use a state directory; the lock goes with the process. */
+static void test_lock(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL, *s2 = NULL;
+    int status;
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(stdfu_state_open(f->dir, 0, &s2) == -EBUSY ? 0 : 1);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    stdfu_state_free(s);
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s2), 0);
+    stdfu_state_free(s2);
+}
+
+static void test_nested_directory_created(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    assert_int_equal(stdfu_state_open(path_in(f, "a/b/c"), 0, &s), 0);
+    struct stat st;
+    assert_int_equal(stat(path_in(f, "a/b/c/jobs"), &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    stdfu_state_free(s);
+    write_text(f, "file", "x");
+    assert_int_equal(stdfu_state_open(path_in(f, "file"), 0, &s), -ENOTDIR);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_port_names),
+        cmocka_unit_test(test_phase_and_outcome_names),
+        cmocka_unit_test_setup_teardown(test_job_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_records_refused_on_save, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leftover_temporary_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_records_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_corrupt_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finish_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nested_directory_created, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
