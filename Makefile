@@ -53,6 +53,7 @@ include lib/lib.mk
 -include tests/integration/integration.mk
 -include bench/bench.mk
 -include man/man.mk
+-include install.mk
 
 programs: $(PROGRAMS)
 
