@@ -51,6 +51,7 @@ include lib/lib.mk
 -include daemon/daemon.mk
 -include tests/unit/unit.mk
 -include tests/integration/integration.mk
+-include tests/tools/tools.mk
 -include bench/bench.mk
 -include man/man.mk
 -include install.mk

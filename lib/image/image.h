@@ -6,7 +6,8 @@
  * Formats: DfuSe .dfu (prefix "DfuSe", targets per alt setting, several elements per target,
  * target names, DFU suffix), plain DFU 1.1 suffix on raw data, raw .bin at an address, Intel
  * .hex. Whatever the format, an image is a list of targets (alt settings) each holding
- * elements (address + bytes) sorted by address and never overlapping.
+ * elements (address + bytes) sorted by address and never overlapping. Targets have distinct
+ * alt settings (DfuSe targets naming the same alt are merged into the first).
  *
  * Loading checks the file itself (structure, CRC of the suffix, overlaps); checking against a
  * device (layout, ids) is stdfu_image_check_*(): both happen before any device is touched. */
@@ -19,7 +20,9 @@
 #include "util/error.h"
 
 typedef enum stdfu_image_format {
-    STDFU_IMAGE_AUTO,  /* by content: DfuSe prefix, Intel hex records, DFU suffix, else raw */
+    STDFU_IMAGE_AUTO,  /* by content, in this order: DfuSe prefix; DFU suffix ("UFD" signature:
+                        * its CRC must then match); Intel hex (a valid ':' record first);
+                        * else raw binary */
     STDFU_IMAGE_DFUSE,
     STDFU_IMAGE_DFU,   /* raw data + DFU 1.1 suffix */
     STDFU_IMAGE_BIN,
@@ -40,9 +43,11 @@ typedef struct stdfu_target {
 } stdfu_target;
 
 typedef struct stdfu_image {
+    char *name;                    /* for messages ("fw.dfu: ..."), NULL if none was given */
     stdfu_image_format format;
     bool has_suffix;
-    uint16_t vid, pid, bcd_device; /* from the suffix; 0xffff = any */
+    uint16_t vid, pid, bcd_device; /* from the suffix; 0xffff = any (and when no suffix) */
+    uint16_t bcd_dfu;              /* the suffix's bcdDFU: 0x0100, or 0x011a for DfuSe */
     bool has_start_address;        /* Intel hex start (linear) address record */
     uint32_t start_address;
     stdfu_target *targets;
@@ -58,7 +63,14 @@ typedef struct stdfu_image_load_options {
     uint8_t alt;               /* target alt setting for formats that have none (default 0) */
 } stdfu_image_load_options;
 
-/* name is only used in messages ("fw.dfu: ..."). */
+/* name is only used in messages ("fw.dfu: ..."), may be NULL. Refusals (all with err set, the
+ * message starting with the name):
+ *   -EINVAL   malformed file (truncated: names the offset; overlapping elements: names the
+ *             addresses; Intel hex: names the line), --address given to a format that has its
+ *             own addresses, no address for a raw binary or raw DFU file, empty image
+ *   -EBADMSG  DFU suffix CRC mismatch (expected vs found)
+ *   -EFBIG    file over 256 MiB
+ * _fd reads from the fd's current offset to its end; _file opens path (name = path). */
 int stdfu_image_load_data(const uint8_t *data, size_t size, const char *name,
                           const stdfu_image_load_options *opts, stdfu_image **ret,
                           stdfu_error *err);
@@ -74,9 +86,23 @@ const stdfu_target *stdfu_image_find_target(const stdfu_image *img, uint8_t alt)
 /* Refuses a suffix whose idVendor/idProduct (unless 0xffff) differ from the device's. */
 int stdfu_image_check_ids(const stdfu_image *img, uint16_t vid, uint16_t pid, stdfu_error *err);
 /* Every element of target must lie in writable sectors of layout: names the first offending
- * address (outside, read-only, over the size of flash). */
+ * address (outside, read-only, over the size of flash). -EINVAL for a target the layout
+ * cannot hold (out of range, over the size), -EPERM for a non-writable sector. */
 int stdfu_image_check_layout(const stdfu_image *img, const stdfu_target *target,
                              const stdfu_layout *layout, stdfu_error *err);
+
+/* Sectors that the elements of target touch, ascending, each once even when several
+ * elements share it: what the engine erases (only those whose flags have
+ * STDFU_SECTOR_ERASABLE; option bytes are written without an erase). *ret is malloc'd.
+ * Errors as stdfu_image_check_layout() for an element outside the layout. */
+int stdfu_image_target_sectors(const stdfu_image *img, const stdfu_target *target,
+                               const stdfu_layout *layout, stdfu_sector **ret, size_t *ret_n,
+                               stdfu_error *err);
+
+/* Lowest element address of target (where the engine points "leave"), 0 if it has none. */
+uint32_t stdfu_target_base_address(const stdfu_target *target);
+/* Payload bytes of one target. */
+uint64_t stdfu_target_total_bytes(const stdfu_target *target);
 
 static inline void stdfu_image_freep(stdfu_image **p) {
     if (*p)
