@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "update/update.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/macro.h"
+
+/* What a wait after leave (or a rung of the ladder) found on the port. */
+typedef enum back {
+    BACK_APPLICATION,
+    BACK_REFLASH, /* in the bootloader, flash again */
+    BACK_OUTCOME, /* the run ends: res->outcome says how */
+} back;
+
+typedef struct run {
+    const stdfu_update_options *o;
+    const stdfu_update_ops *ops;
+    stdfu_update_result *res;
+    const stdfu_target *target;
+    uint32_t base;                 /* where the application starts: the first element */
+    uint16_t app_vid, app_pid;     /* of the application, when it was seen */
+    usec_t start, deadline;
+    stdfu_update_phase phase;
+    usec_t phase_start;
+    stdfu_update_phase progress_phase; /* last byte progress phase, for errors */
+} run;
+
+static const char *const phase_names[] = {
+    [STDFU_UPDATE_PHASE_FIND] = "find",
+    [STDFU_UPDATE_PHASE_ENTER] = "enter",
+    [STDFU_UPDATE_PHASE_OPEN] = "open",
+    [STDFU_UPDATE_PHASE_CHECK] = "check",
+    [STDFU_UPDATE_PHASE_ERASE] = "erase",
+    [STDFU_UPDATE_PHASE_WRITE] = "write",
+    [STDFU_UPDATE_PHASE_VERIFY] = "verify",
+    [STDFU_UPDATE_PHASE_LEAVE] = "leave",
+    [STDFU_UPDATE_PHASE_WAIT_APPLICATION] = "wait",
+    [STDFU_UPDATE_PHASE_RECOVER] = "recover",
+    [STDFU_UPDATE_PHASE_DONE] = "done",
+};
+
+static const char *const step_names[] = {
+    [STDFU_UPDATE_STEP_NONE] = "none",
+    [STDFU_UPDATE_STEP_LEAVE_AGAIN] = "leave-again",
+    [STDFU_UPDATE_STEP_PORT_RESET] = "port-reset",
+    [STDFU_UPDATE_STEP_REFLASH] = "reflash",
+    [STDFU_UPDATE_STEP_GRACE] = "grace-period",
+    [STDFU_UPDATE_STEP_POWER_CYCLE] = "power-cycle",
+};
+
+static const char *const outcome_names[] = {
+    [STDFU_UPDATE_DONE] = "done",
+    [STDFU_UPDATE_FAILED] = "failed",
+    [STDFU_UPDATE_NEEDS_POWER_CYCLE] = "needs-power-cycle",
+    [STDFU_UPDATE_CANCELLED] = "cancelled",
+};
+
+static const char *const failure_names[] = {
+    [STDFU_UPDATE_FAILURE_NONE] = "none",
+    [STDFU_UPDATE_FAILURE_IMAGE] = "image",
+    [STDFU_UPDATE_FAILURE_NO_DEVICE] = "no-device",
+    [STDFU_UPDATE_FAILURE_ENTER] = "enter",
+    [STDFU_UPDATE_FAILURE_TRANSFER] = "transfer",
+    [STDFU_UPDATE_FAILURE_VERIFY] = "verify",
+    [STDFU_UPDATE_FAILURE_VERSION] = "version",
+    [STDFU_UPDATE_FAILURE_RECOVERY] = "recovery",
+};
+
+#define NAME(table, i) ((unsigned) (i) < ELEMENTSOF(table) ? table[i] : "unknown")
+
+const char *stdfu_update_phase_to_string(stdfu_update_phase p) {
+    return NAME(phase_names, p);
+}
+const char *stdfu_update_step_to_string(stdfu_update_step s) {
+    return NAME(step_names, s);
+}
+const char *stdfu_update_outcome_to_string(stdfu_update_outcome o) {
+    return NAME(outcome_names, o);
+}
+const char *stdfu_update_failure_to_string(stdfu_update_failure f) {
+    return NAME(failure_names, f);
+}
+
+void stdfu_update_options_init(stdfu_update_options *o) {
+    *o = (stdfu_update_options) {
+        .enter = { .kind = STDFU_ENTER_AUTO },
+        .verify = true,
+        .leave = true,
+        .max_attempts = 3,
+        .find_timeout = 2 * USEC_PER_SEC,
+        .enter_timeout = 10 * USEC_PER_SEC,
+        .reenumerate_timeout = 3 * USEC_PER_SEC,
+        /* Long enough for a firmware watchdog (the IWDG tops out near 32 s, but firmware
+         * watchdogs are usually set to a few seconds). */
+        .leave_timeout = 8 * USEC_PER_SEC,
+        .power_off_usec = 1 * USEC_PER_SEC,
+        .total_timeout = 10 * 60 * USEC_PER_SEC,
+    };
+}
+
+/* ---- reporting --------------------------------------------------------------------------- */
+
+static void enter_phase(run *u, stdfu_update_phase phase) {
+    usec_t now = now_monotonic();
+    u->res->phase_usec[u->phase] += now - u->phase_start;
+    u->phase = phase;
+    u->phase_start = now;
+}
+
+static void emit(run *u, stdfu_update_phase phase, stdfu_update_step step, const char *format,
+                 ...) _printf_(4, 5);
+static void emit(run *u, stdfu_update_phase phase, stdfu_update_step step, const char *format,
+                 ...) {
+    char msg[512];
+    va_list ap;
+
+    enter_phase(u, phase);
+    if (step != STDFU_UPDATE_STEP_NONE)
+        u->res->steps[step]++;
+    va_start(ap, format);
+    vsnprintf(msg, sizeof msg, format, ap);
+    va_end(ap);
+    log_debug("%s: %s", stdfu_update_phase_to_string(phase), msg);
+    if (u->o->progress) {
+        stdfu_update_event ev = {
+            .phase = phase,
+            .step = step,
+            .attempt = u->res->attempts,
+            .message = msg,
+        };
+        u->o->progress(&ev, u->o->userdata);
+    }
+}
+
+static void dfuse_progress(stdfu_dfuse_phase p, uint64_t done, uint64_t total, void *userdata) {
+    run *u = userdata;
+    stdfu_update_phase phase = p == STDFU_DFUSE_PHASE_ERASE ? STDFU_UPDATE_PHASE_ERASE
+                             : p == STDFU_DFUSE_PHASE_VERIFY ? STDFU_UPDATE_PHASE_VERIFY
+                                                             : STDFU_UPDATE_PHASE_WRITE;
+
+    if (phase != u->phase)
+        enter_phase(u, phase);
+    u->progress_phase = phase;
+    if (u->o->progress) {
+        stdfu_update_event ev = {
+            .phase = phase,
+            .attempt = u->res->attempts,
+            .done = done,
+            .total = total,
+        };
+        u->o->progress(&ev, u->o->userdata);
+    }
+}
+
+/* Ends the run with an outcome; the message is the user's. Returns BACK_OUTCOME. */
+static back finish(run *u, stdfu_update_outcome outcome, stdfu_update_failure failure, int code,
+                   const char *format, ...) _printf_(5, 6);
+static back finish(run *u, stdfu_update_outcome outcome, stdfu_update_failure failure, int code,
+                   const char *format, ...) {
+    va_list ap;
+
+    u->res->outcome = outcome;
+    u->res->failure = failure;
+    if (format) {
+        va_start(ap, format);
+        stdfu_error_setv(&u->res->error, code, format, ap);
+        va_end(ap);
+    }
+    return BACK_OUTCOME;
+}
+
+/* Ends the run after err was set by an action: failure kind from where it happened. */
+static back fail_with(run *u, stdfu_update_failure failure, const stdfu_error *err) {
+    if (err->code == -ECANCELED || (u->o->cancel && atomic_load(u->o->cancel)))
+        return finish(u, STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE, -ECANCELED,
+                      "cancelled");
+    return finish(u, STDFU_UPDATE_FAILED, failure, err->code ? err->code : -EIO, "%s",
+                  err->message[0] ? err->message : "unknown error");
+}
+
+static bool cancelled(run *u) {
+    if (!u->o->cancel || !atomic_load(u->o->cancel))
+        return false;
+    finish(u, STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE, -ECANCELED, "cancelled");
+    return true;
+}
+
+/* ---- waiting ----------------------------------------------------------------------------- */
+
+static usec_t bounded(run *u, usec_t timeout) {
+    usec_t now = now_monotonic();
+    return now >= u->deadline ? 0 : MIN(timeout, u->deadline - now);
+}
+
+/* 0 with *ret, -ETIMEDOUT, -ECANCELED. */
+static int wait_port(run *u, unsigned modes, unsigned exclude_devnum, usec_t timeout,
+                     stdfu_usb_info *ret) {
+    return stdfu_usb_watch_wait(u->o->watch, u->o->port, modes, exclude_devnum,
+                                bounded(u, timeout), u->o->cancel, ret);
+}
+
+static back wait_error(run *u, int r, const char *what) {
+    if (r == -ECANCELED)
+        return finish(u, STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE, r, "cancelled");
+    if (now_monotonic() >= u->deadline)
+        return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_RECOVERY, -ETIMEDOUT,
+                      "gave up on port %s after the run's time limit of %llu s (%s)",
+                      u->o->port, (unsigned long long) (u->o->total_timeout / USEC_PER_SEC),
+                      what);
+    return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_NO_DEVICE, r,
+                  "waiting for %s on port %s failed: %s", what, u->o->port, strerror(-r));
+}
+
+static void seen_application(run *u, const stdfu_usb_info *info) {
+    u->app_vid = info->vid;
+    u->app_pid = info->pid;
+    u->res->running_bcd = info->bcd_device;
+    if (u->res->old_bcd == 0)
+        u->res->old_bcd = info->bcd_device;
+}
+
+/* ---- enter ------------------------------------------------------------------------------- */
+
+static back enter_bootloader(run *u, stdfu_usb_info *cur) {
+    stdfu_error err = {};
+    stdfu_enter_kind used = STDFU_ENTER_NONE;
+    unsigned app_devnum = cur->devnum;
+    int r;
+
+    seen_application(u, cur);
+    emit(u, STDFU_UPDATE_PHASE_ENTER, STDFU_UPDATE_STEP_NONE,
+         "application %04x:%04x version %x.%02x on port %s: entering the bootloader (%s)",
+         cur->vid, cur->pid, cur->bcd_device >> 8, cur->bcd_device & 0xff, u->o->port,
+         stdfu_enter_kind_to_string(u->o->enter.kind));
+    r = u->ops->enter(u->o->ops_data, cur, &u->o->enter, &used, &err);
+    if (r < 0)
+        return fail_with(u, STDFU_UPDATE_FAILURE_ENTER, &err);
+    u->res->entered_with = used;
+
+    r = wait_port(u, STDFU_USB_WANT_BOOTLOADER, app_devnum, u->o->enter_timeout, cur);
+    if (r == -ETIMEDOUT) {
+        if (used == STDFU_ENTER_NONE)
+            return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_ENTER, r,
+                          "device on port %s runs its application and --enter none was given; "
+                          "no bootloader appeared within %llu s", u->o->port,
+                          (unsigned long long) (u->o->enter_timeout / USEC_PER_SEC));
+        return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_ENTER, r,
+                      "the application on port %s did not enter its bootloader within %llu s "
+                      "after %s", u->o->port,
+                      (unsigned long long) (u->o->enter_timeout / USEC_PER_SEC),
+                      stdfu_enter_kind_to_string(used));
+    }
+    if (r < 0)
+        return wait_error(u, r, "the bootloader");
+    emit(u, STDFU_UPDATE_PHASE_ENTER, STDFU_UPDATE_STEP_NONE,
+         "bootloader %04x:%04x on port %s", cur->vid, cur->pid, u->o->port);
+    return BACK_REFLASH;
+}
+
+/* ---- the flash itself -------------------------------------------------------------------- */
+
+static int check_image(run *u, const stdfu_usb_info *boot, const stdfu_layout *layout,
+                       stdfu_error *err) {
+    int r;
+
+    if (!layout)
+        return stdfu_error_set(err, -EMEDIUMTYPE, "alt setting %u of the bootloader on port "
+                               "%s has no DfuSe memory layout", u->o->alt, u->o->port);
+    /* A suffix may name the bootloader's ids (dfu-util's convention) or the application's. */
+    r = stdfu_image_check_ids(u->o->image, boot->vid, boot->pid, err);
+    if (r < 0 && u->app_vid != 0 &&
+        stdfu_image_check_ids(u->o->image, u->app_vid, u->app_pid, NULL) >= 0)
+        r = 0;
+    if (r < 0)
+        return r;
+    return stdfu_image_check_layout(u->o->image, u->target, layout, err);
+}
+
+static stdfu_update_failure classify_flash_error(run *u, int r) {
+    /* The engine reports a read-back mismatch as -EBADMSG from verify. */
+    if (r == -EBADMSG && u->progress_phase == STDFU_UPDATE_PHASE_VERIFY)
+        return STDFU_UPDATE_FAILURE_VERIFY;
+    if (r == -EBADMSG && u->phase == STDFU_UPDATE_PHASE_VERIFY)
+        return STDFU_UPDATE_FAILURE_VERIFY;
+    return STDFU_UPDATE_FAILURE_TRANSFER;
+}
+
+/* open, check, erase, write, verify and (unless --no-leave) leave. On BACK_REFLASH the device
+ * left (or stays in the bootloader with --no-leave). */
+static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
+    stdfu_error err = {};
+    void *session = NULL;
+    const stdfu_layout *layout = NULL;
+    int r;
+
+    *ret_image_refused = false;
+    u->res->attempts++;
+    emit(u, STDFU_UPDATE_PHASE_OPEN, STDFU_UPDATE_STEP_NONE,
+         "opening bootloader on port %s (attempt %u of %u)", u->o->port, u->res->attempts,
+         u->o->max_attempts);
+    r = u->ops->open(u->o->ops_data, boot, u->o->alt, &session, &layout, &err);
+    if (r < 0)
+        return fail_with(u, r == -ENODEV ? STDFU_UPDATE_FAILURE_NO_DEVICE
+                                         : STDFU_UPDATE_FAILURE_TRANSFER, &err);
+
+    emit(u, STDFU_UPDATE_PHASE_CHECK, STDFU_UPDATE_STEP_NONE,
+         "checking %llu bytes at 0x%08x against the device's layout",
+         (unsigned long long) u->o->image->total_bytes, u->base);
+    r = check_image(u, boot, layout, &err);
+    if (r < 0) {
+        u->ops->close(u->o->ops_data, session);
+        *ret_image_refused = true;
+        stdfu_error_prefix(&err, "image refused, nothing erased");
+        return fail_with(u, STDFU_UPDATE_FAILURE_IMAGE, &err);
+    }
+    if (cancelled(u)) {
+        u->ops->close(u->o->ops_data, session);
+        return BACK_OUTCOME;
+    }
+
+    u->progress_phase = STDFU_UPDATE_PHASE_ERASE;
+    enter_phase(u, STDFU_UPDATE_PHASE_ERASE);
+    r = u->ops->flash(u->o->ops_data, session, u->target, u->o->verify, dfuse_progress, u,
+                      u->o->cancel, &err);
+    if (r < 0) {
+        u->ops->close(u->o->ops_data, session);
+        return fail_with(u, classify_flash_error(u, r), &err);
+    }
+    u->res->bytes_written += u->o->image->total_bytes;
+    emit(u, u->o->verify ? STDFU_UPDATE_PHASE_VERIFY : STDFU_UPDATE_PHASE_WRITE,
+         STDFU_UPDATE_STEP_NONE, "%llu bytes written%s", (unsigned long long)
+         u->o->image->total_bytes, u->o->verify ? " and verified" : "");
+
+    if (!u->o->leave) {
+        u->ops->close(u->o->ops_data, session);
+        return BACK_REFLASH;
+    }
+    emit(u, STDFU_UPDATE_PHASE_LEAVE, STDFU_UPDATE_STEP_NONE,
+         "leaving the bootloader, application at 0x%08x", u->base);
+    r = u->ops->leave(u->o->ops_data, session, u->base, &err);
+    u->ops->close(u->o->ops_data, session);
+    u->res->leaves++;
+    if (r < 0)
+        return fail_with(u, STDFU_UPDATE_FAILURE_TRANSFER, &err);
+    return BACK_REFLASH;
+}
+
+/* ---- after leave: the recovery ladder ---------------------------------------------------- */
+
+/* Leave again, or USB reset, on a fresh session of the stuck bootloader. */
+static int stuck_action(run *u, const stdfu_usb_info *boot, stdfu_update_step step,
+                        stdfu_error *err) {
+    void *session = NULL;
+    const stdfu_layout *layout;
+    int r;
+
+    r = u->ops->open(u->o->ops_data, boot, u->o->alt, &session, &layout, err);
+    if (r < 0)
+        return r;
+    if (step == STDFU_UPDATE_STEP_LEAVE_AGAIN) {
+        r = u->ops->leave(u->o->ops_data, session, u->base, err);
+        u->res->leaves++;
+    } else {
+        r = u->ops->reset(u->o->ops_data, session, err);
+        u->res->port_resets++;
+    }
+    u->ops->close(u->o->ops_data, session);
+    return r;
+}
+
+typedef struct ladder {
+    bool left_again, reset, rechecked, graced, power_cycled;
+} ladder;
+
+typedef enum rung {
+    RUNG_WAIT,    /* a rung was taken: wait for the port again */
+    RUNG_REFLASH, /* out of rungs for a stuck bootloader: flash again */
+    RUNG_END,     /* the run ends (finish() was called) */
+} rung;
+
+static rung on_stuck(run *u, ladder *l, const stdfu_usb_info *boot, unsigned *exclude) {
+    stdfu_error err = {};
+    stdfu_update_step step;
+
+    if (!l->left_again)
+        step = STDFU_UPDATE_STEP_LEAVE_AGAIN;
+    else if (!l->reset)
+        step = STDFU_UPDATE_STEP_PORT_RESET;
+    else {
+        emit(u, STDFU_UPDATE_PHASE_RECOVER, STDFU_UPDATE_STEP_REFLASH,
+             "still in the bootloader on port %s after leaving again and a port reset: "
+             "flashing again", u->o->port);
+        return RUNG_REFLASH;
+    }
+    if (step == STDFU_UPDATE_STEP_LEAVE_AGAIN) {
+        l->left_again = true;
+        emit(u, STDFU_UPDATE_PHASE_RECOVER, step,
+             "bootloader came back on port %s: leaving again at 0x%08x", u->o->port, u->base);
+    } else {
+        l->reset = true;
+        emit(u, STDFU_UPDATE_PHASE_RECOVER, step,
+             "bootloader came back on port %s: USB port reset", u->o->port);
+    }
+    int r = stuck_action(u, boot, step, &err);
+    if (r < 0)
+        log_debug("%s on port %s: %s", stdfu_update_step_to_string(step), u->o->port,
+                  err.message);
+    *exclude = boot->devnum;
+    return RUNG_WAIT;
+}
+
+static rung on_vanished(run *u, ladder *l, usec_t *timeout) {
+    stdfu_error err = {};
+
+    if (!l->graced) {
+        l->graced = true;
+        u->res->graces++;
+        usec_t grace = u->o->leave_timeout > u->o->reenumerate_timeout
+                               ? u->o->leave_timeout - u->o->reenumerate_timeout : 0;
+        emit(u, STDFU_UPDATE_PHASE_RECOVER, STDFU_UPDATE_STEP_GRACE,
+             "nothing came back on port %s: waiting %.1f s more for a watchdog reset",
+             u->o->port, (double) grace / USEC_PER_SEC);
+        *timeout = grace;
+        return RUNG_WAIT;
+    }
+    if (!l->power_cycled) {
+        l->power_cycled = true;
+        emit(u, STDFU_UPDATE_PHASE_RECOVER, STDFU_UPDATE_STEP_POWER_CYCLE,
+             "nothing came back on port %s: power-cycling the port", u->o->port);
+        int r = u->ops->power_cycle(u->o->ops_data, u->o->port, u->o->power_off_usec, &err);
+        if (r < 0) {
+            finish(u, STDFU_UPDATE_NEEDS_POWER_CYCLE, STDFU_UPDATE_FAILURE_NONE, r,
+                   "the device on port %s did not come back after leaving its bootloader and "
+                   "the port could not be power-cycled (%s): unplug and replug it",
+                   u->o->port, err.message[0] ? err.message : strerror(-r));
+            return RUNG_END;
+        }
+        u->res->power_cycles++;
+        *timeout = u->o->reenumerate_timeout;
+        return RUNG_WAIT;
+    }
+    finish(u, STDFU_UPDATE_NEEDS_POWER_CYCLE, STDFU_UPDATE_FAILURE_NONE, -ETIMEDOUT,
+           "the device on port %s did not come back even after its port was power-cycled: "
+           "unplug and replug it", u->o->port);
+    return RUNG_END;
+}
+
+/* Waits for the device after leave and walks the ladder until the application is back
+ * (BACK_APPLICATION, *cur = it), the bootloader must be flashed again (BACK_REFLASH, *cur =
+ * it) or the run ends (BACK_OUTCOME). */
+static back return_to_application(run *u, stdfu_usb_info *cur) {
+    ladder l = {};
+    unsigned exclude = cur->devnum;
+    usec_t timeout = u->o->reenumerate_timeout;
+
+    emit(u, STDFU_UPDATE_PHASE_WAIT_APPLICATION, STDFU_UPDATE_STEP_NONE,
+         "waiting for the application on port %s", u->o->port);
+    for (;;) {
+        stdfu_usb_info seen;
+        rung g;
+
+        int r = wait_port(u, STDFU_USB_WANT_ANY, exclude, timeout, &seen);
+        if (r == -ECANCELED || cancelled(u))
+            return finish(u, STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE, -ECANCELED,
+                          "cancelled");
+        if ((r < 0 && r != -ETIMEDOUT) || now_monotonic() >= u->deadline)
+            return wait_error(u, r < 0 ? r : -ETIMEDOUT, "the application");
+
+        if (r == -ETIMEDOUT && l.reset && !l.rechecked) {
+            /* A reset need not re-enumerate: then the same enumeration is what is there. */
+            l.rechecked = true;
+            exclude = 0;
+            timeout = 100 * USEC_PER_MSEC;
+            continue;
+        }
+        if (r == 0 && seen.mode == STDFU_USB_APPLICATION) {
+            *cur = seen;
+            return BACK_APPLICATION;
+        }
+        if (r == 0) {
+            *cur = seen;
+            g = on_stuck(u, &l, cur, &exclude);
+            timeout = u->o->reenumerate_timeout;
+        } else
+            g = on_vanished(u, &l, &timeout);
+        if (g == RUNG_REFLASH)
+            return BACK_REFLASH;
+        if (g == RUNG_END)
+            return BACK_OUTCOME;
+    }
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+static int check_options(const stdfu_update_options *o, stdfu_update_result *res) {
+    if (!o->port || !stdfu_usb_port_is_valid(o->port))
+        return stdfu_error_set(&res->error, -EINVAL, "invalid USB port path '%s'",
+                               strna(o->port));
+    if (!o->image || !o->watch)
+        return stdfu_error_set(&res->error, -EINVAL, "update of port %s: no %s given",
+                               o->port, o->image ? "re-enumeration watch" : "image");
+    if (o->max_attempts == 0)
+        return stdfu_error_set(&res->error, -EINVAL, "update of port %s: zero attempts",
+                               o->port);
+    return 0;
+}
+
+static bool runs_target(const run *u, const stdfu_usb_info *app) {
+    return !u->o->has_target_bcd || app->bcd_device == u->o->target_bcd;
+}
+
+/* From the application back after leave: done, or the cycle again with the old version. */
+static back check_version(run *u, stdfu_usb_info *app) {
+    seen_application(u, app);
+    if (runs_target(u, app))
+        return finish(u, STDFU_UPDATE_DONE, STDFU_UPDATE_FAILURE_NONE, 0, NULL);
+    if (u->res->attempts >= u->o->max_attempts)
+        return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_VERSION, -EPROTO,
+                      "the application on port %s still runs version %x.%02x after %u "
+                      "attempts, expected %x.%02x", u->o->port, app->bcd_device >> 8,
+                      app->bcd_device & 0xff, u->res->attempts, u->o->target_bcd >> 8,
+                      u->o->target_bcd & 0xff);
+    emit(u, STDFU_UPDATE_PHASE_RECOVER, STDFU_UPDATE_STEP_REFLASH,
+         "application on port %s came back running version %x.%02x, not %x.%02x: the flash "
+         "did not take, starting over", u->o->port, app->bcd_device >> 8,
+         app->bcd_device & 0xff, u->o->target_bcd >> 8, u->o->target_bcd & 0xff);
+    return BACK_APPLICATION; /* enter again */
+}
+
+/* The image was refused after entering the bootloader: leave again so that the application
+ * runs as before, walking the ladder, but keep the refusal as the outcome. */
+static void return_after_refusal(run *u, stdfu_usb_info *boot) {
+    stdfu_update_outcome outcome = u->res->outcome;
+    stdfu_update_failure failure = u->res->failure;
+    stdfu_error error = u->res->error, err = {};
+
+    emit(u, STDFU_UPDATE_PHASE_LEAVE, STDFU_UPDATE_STEP_NONE,
+         "image refused: returning the device on port %s to its application", u->o->port);
+    if (stuck_action(u, boot, STDFU_UPDATE_STEP_LEAVE_AGAIN, &err) >= 0 &&
+        return_to_application(u, boot) == BACK_APPLICATION)
+        seen_application(u, boot);
+    u->res->outcome = outcome;
+    u->res->failure = failure;
+    u->res->error = error;
+}
+
+static void cycle(run *u) {
+    stdfu_usb_info cur;
+    bool entered = false;
+    int r;
+
+    emit(u, STDFU_UPDATE_PHASE_FIND, STDFU_UPDATE_STEP_NONE, "looking for the device on port %s",
+         u->o->port);
+    r = wait_port(u, STDFU_USB_WANT_ANY, 0, u->o->find_timeout, &cur);
+    if (r == -ETIMEDOUT) {
+        finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_NO_DEVICE, -ENODEV,
+               "no application or bootloader on port %s", u->o->port);
+        return;
+    }
+    if (r < 0) {
+        wait_error(u, r, "the device");
+        return;
+    }
+    if (cur.mode == STDFU_USB_APPLICATION && u->o->skip_if_current && u->o->has_target_bcd &&
+        runs_target(u, &cur)) {
+        seen_application(u, &cur);
+        finish(u, STDFU_UPDATE_DONE, STDFU_UPDATE_FAILURE_NONE, 0, NULL);
+        return;
+    }
+
+    for (;;) {
+        bool refused;
+        back b;
+
+        if (cancelled(u))
+            return;
+        if (cur.mode == STDFU_USB_APPLICATION) {
+            if (enter_bootloader(u, &cur) == BACK_OUTCOME)
+                return;
+            entered = true;
+        }
+        if (u->res->attempts >= u->o->max_attempts) {
+            finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_RECOVERY, -ETIMEDOUT,
+                   "gave up on port %s after %u flash attempts", u->o->port, u->res->attempts);
+            return;
+        }
+        b = flash_once(u, &cur, &refused);
+        if (b == BACK_OUTCOME) {
+            /* A refused image must not strand a device that was running its application. */
+            if (refused && entered && u->o->leave)
+                return_after_refusal(u, &cur);
+            return;
+        }
+        if (!u->o->leave) {
+            finish(u, STDFU_UPDATE_DONE, STDFU_UPDATE_FAILURE_NONE, 0, NULL);
+            return;
+        }
+        b = return_to_application(u, &cur);
+        if (b == BACK_OUTCOME)
+            return;
+        if (b == BACK_APPLICATION && check_version(u, &cur) == BACK_OUTCOME)
+            return;
+        /* else: cur is the bootloader (stuck) or the application with the old version */
+    }
+}
+
+int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
+    run u = { .o = o, .res = res };
+    int r;
+
+    *res = (stdfu_update_result) { .entered_with = STDFU_ENTER_NONE };
+    r = check_options(o, res);
+    if (r < 0)
+        return r;
+    u.ops = o->ops ? o->ops : stdfu_update_default_ops();
+    u.start = u.phase_start = now_monotonic();
+    u.deadline = o->total_timeout == USEC_INFINITY ? USEC_INFINITY : u.start + o->total_timeout;
+    u.phase = STDFU_UPDATE_PHASE_FIND;
+
+    u.target = stdfu_image_find_target(o->image, o->alt);
+    if (!u.target || u.target->n_elements == 0) {
+        finish(&u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_IMAGE, -ENOENT,
+               "the image has no data for alt setting %u", o->alt);
+        return 0;
+    }
+    u.base = u.target->elements[0].address;
+
+    cycle(&u);
+
+    if (res->outcome == STDFU_UPDATE_DONE) {
+        res->final_mode = o->leave ? STDFU_USB_APPLICATION : STDFU_USB_BOOTLOADER;
+        if (o->leave)
+            emit(&u, STDFU_UPDATE_PHASE_DONE, STDFU_UPDATE_STEP_NONE,
+                 "done: application running version %x.%02x on port %s",
+                 res->running_bcd >> 8, res->running_bcd & 0xffu, o->port);
+        else
+            emit(&u, STDFU_UPDATE_PHASE_DONE, STDFU_UPDATE_STEP_NONE,
+                 "done: device stays in the bootloader on port %s", o->port);
+    }
+    enter_phase(&u, u.phase);
+    res->elapsed_usec = now_monotonic() - u.start;
+    return 0;
+}

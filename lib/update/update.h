@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The whole update cycle of one device on one USB port, with the recovery ladder of DESIGN.md:
+ *
+ *   [enter] -> bootloader on the same port -> check the image against the device's layout and
+ *   ids (nothing erased yet) -> erase touched pages -> write -> verify -> leave -> application
+ *   on the same port -> running version == target?  -> done
+ *
+ *   bootloader came back (stuck):  leave again at the image's base; USB port reset; flash again
+ *   nothing came back (vanished):  grace period (a firmware watchdog may reset it); power-cycle
+ *                                  the port when its hub switches power per port; otherwise the
+ *                                  outcome NEEDS_POWER_CYCLE
+ *   application with the old version: the flash did not take; the whole cycle again
+ *
+ * Bounded in attempts and in time; every step goes to the progress callback and is counted.
+ * No global state: a daemon runs stdfu_update_run() in a worker thread with its own cancel
+ * flag, progress callback and re-enumeration watch (lib/usb's stdfu_usb_watch, which can be fed
+ * from the daemon's main loop), all supplied in the options. */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dfuse/dfuse.h"
+#include "image/image.h"
+#include "update/enter.h"
+#include "usb/usb.h"
+#include "util/error.h"
+#include "util/time-util.h"
+
+typedef enum stdfu_update_phase {
+    STDFU_UPDATE_PHASE_FIND,          /* looking at what is on the port */
+    STDFU_UPDATE_PHASE_ENTER,         /* application -> bootloader */
+    STDFU_UPDATE_PHASE_OPEN,          /* DfuSe session, layout */
+    STDFU_UPDATE_PHASE_CHECK,         /* image against layout and ids */
+    STDFU_UPDATE_PHASE_ERASE,
+    STDFU_UPDATE_PHASE_WRITE,
+    STDFU_UPDATE_PHASE_VERIFY,
+    STDFU_UPDATE_PHASE_LEAVE,
+    STDFU_UPDATE_PHASE_WAIT_APPLICATION,
+    STDFU_UPDATE_PHASE_RECOVER,       /* a rung of the recovery ladder */
+    STDFU_UPDATE_PHASE_DONE,
+    _STDFU_UPDATE_PHASE_MAX,
+} stdfu_update_phase;
+
+typedef enum stdfu_update_step {
+    STDFU_UPDATE_STEP_NONE,
+    STDFU_UPDATE_STEP_LEAVE_AGAIN,   /* stuck: leave again at the image's base */
+    STDFU_UPDATE_STEP_PORT_RESET,    /* stuck: USB port reset */
+    STDFU_UPDATE_STEP_REFLASH,       /* stuck, or old version: the cycle again */
+    STDFU_UPDATE_STEP_GRACE,         /* vanished: wait for a watchdog reset */
+    STDFU_UPDATE_STEP_POWER_CYCLE,   /* vanished: hub port power off/on */
+    _STDFU_UPDATE_STEP_MAX,
+} stdfu_update_step;
+
+typedef enum stdfu_update_outcome {
+    STDFU_UPDATE_DONE,
+    STDFU_UPDATE_FAILED,
+    STDFU_UPDATE_NEEDS_POWER_CYCLE,
+    STDFU_UPDATE_CANCELLED,
+} stdfu_update_outcome;
+
+/* Why FAILED (or what went wrong last): callers map these to exit codes or D-Bus errors. */
+typedef enum stdfu_update_failure {
+    STDFU_UPDATE_FAILURE_NONE,
+    STDFU_UPDATE_FAILURE_IMAGE,     /* image does not fit the device (layout, ids) */
+    STDFU_UPDATE_FAILURE_NO_DEVICE, /* nothing usable on the port */
+    STDFU_UPDATE_FAILURE_ENTER,     /* the application did not go into the bootloader */
+    STDFU_UPDATE_FAILURE_TRANSFER,  /* USB or DFU error while erasing/writing/reading */
+    STDFU_UPDATE_FAILURE_VERIFY,    /* read back differs from the image */
+    STDFU_UPDATE_FAILURE_VERSION,   /* application back, but not running the target version */
+    STDFU_UPDATE_FAILURE_RECOVERY,  /* the ladder ran out of rungs, attempts or time */
+} stdfu_update_failure;
+
+const char *stdfu_update_phase_to_string(stdfu_update_phase p);     /* "write" */
+const char *stdfu_update_step_to_string(stdfu_update_step s);       /* "power-cycle" */
+const char *stdfu_update_outcome_to_string(stdfu_update_outcome o); /* "needs-power-cycle" */
+const char *stdfu_update_failure_to_string(stdfu_update_failure f); /* "verify" */
+
+typedef struct stdfu_update_event {
+    stdfu_update_phase phase;
+    stdfu_update_step step;      /* RECOVER only */
+    unsigned attempt;            /* 1-based flash attempt */
+    uint64_t done, total;        /* ERASE/WRITE/VERIFY: bytes; else 0 */
+    const char *message;         /* one line for people; NULL for byte progress */
+} stdfu_update_event;
+
+typedef void (*stdfu_update_progress_fn)(const stdfu_update_event *ev, void *userdata);
+
+/* The device actions of the cycle. stdfu_update_default_ops() does them with libusb, hidraw
+ * and lib/dfuse; unit tests put a model of a misbehaving device behind them. */
+typedef struct stdfu_update_ops {
+    int (*enter)(void *userdata, const stdfu_usb_info *app, const stdfu_enter_method *m,
+                 stdfu_enter_kind *ret_used, stdfu_error *err);
+    /* Opens the bootloader enumeration boot->devnum on its port and selects alt. The session
+     * is the ops' own; *ret_layout (NULL if the alt has none) stays owned by it. */
+    int (*open)(void *userdata, const stdfu_usb_info *boot, uint8_t alt,
+                void **ret_session, const stdfu_layout **ret_layout, stdfu_error *err);
+    /* Recover to dfuIDLE, erase the pages target touches, write, verify (unless !verify).
+     * progress gets (phase, done, total). */
+    int (*flash)(void *userdata, void *session, const stdfu_target *target,
+                 bool verify, stdfu_dfuse_progress_fn progress, void *progress_data,
+                 const atomic_bool *cancel, stdfu_error *err);
+    int (*leave)(void *userdata, void *session, uint32_t address, stdfu_error *err);
+    int (*reset)(void *userdata, void *session, stdfu_error *err);
+    void (*close)(void *userdata, void *session);
+    /* -EOPNOTSUPP when the port's hub cannot switch that port alone. */
+    int (*power_cycle)(void *userdata, const char *port, usec_t off_usec, stdfu_error *err);
+} stdfu_update_ops;
+
+const stdfu_update_ops *stdfu_update_default_ops(void);
+
+typedef struct stdfu_update_options {
+    const char *port;                 /* physical port path: the device's identity */
+    const stdfu_image *image;
+    uint8_t alt;                      /* target (alt setting) of the image to write */
+    stdfu_enter_method enter;         /* used when the device runs its application */
+    bool verify;                      /* default true */
+    bool leave;                       /* default true; false: stop in the bootloader */
+    bool skip_if_current;             /* application already runs target_bcd: done at once */
+    bool has_target_bcd;              /* the version the application must report afterwards */
+    uint16_t target_bcd;
+    /* Bounds. Defaults from stdfu_update_options_init(). */
+    unsigned max_attempts;            /* flash cycles */
+    usec_t find_timeout;              /* for the device to be on the port at the start */
+    usec_t enter_timeout;             /* for the bootloader after enter */
+    usec_t reenumerate_timeout;       /* for anything after leave, reset, power cycle */
+    usec_t leave_timeout;             /* total wait after leave incl. the grace period */
+    usec_t power_off_usec;            /* how long the port stays unpowered */
+    usec_t total_timeout;             /* the whole run */
+    /* Supplied by the caller. */
+    const stdfu_update_ops *ops;      /* NULL: stdfu_update_default_ops() */
+    void *ops_data;
+    stdfu_usb_watch *watch;           /* required; created before the run */
+    stdfu_update_progress_fn progress;
+    void *userdata;
+    const atomic_bool *cancel;        /* may be NULL */
+} stdfu_update_options;
+
+void stdfu_update_options_init(stdfu_update_options *o);
+
+typedef struct stdfu_update_result {
+    stdfu_update_outcome outcome;
+    stdfu_update_failure failure;     /* FAILED: why; else NONE */
+    stdfu_error error;                /* FAILED, NEEDS_POWER_CYCLE, CANCELLED: one sentence */
+    stdfu_enter_kind entered_with;    /* NONE when it already was in the bootloader */
+    stdfu_usb_mode final_mode;
+    uint16_t old_bcd, running_bcd;    /* the application's bcdDevice before/after, 0 unknown */
+    uint64_t bytes_written;           /* per attempt: the image's bytes */
+    unsigned attempts;                /* flash cycles started */
+    unsigned leaves, port_resets, power_cycles, graces;
+    unsigned steps[_STDFU_UPDATE_STEP_MAX];
+    usec_t elapsed_usec;
+    usec_t phase_usec[_STDFU_UPDATE_PHASE_MAX]; /* time spent per phase */
+} stdfu_update_result;
+
+/* Runs the cycle. Returns 0 when it ran to an outcome (see ret->outcome; DONE or not), or a
+ * negative errno for bad options. */
+int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *ret);
