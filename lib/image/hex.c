@@ -80,8 +80,9 @@ static int read_record(hex_parser *p, const char *s, size_t len, uint8_t bytes[2
         return line_error(p, "not a hex digit:", detail);
     }
     if (bytes[0] != *n - 5) {
-        snprintf(detail, sizeof detail, " (%u) but the record holds %d", bytes[0], *n - 5);
-        return line_error(p, "the record length says", detail);
+        snprintf(detail, sizeof detail, " %u data bytes but the record holds %d", bytes[0],
+                 *n - 5);
+        return line_error(p, "the record's length byte says", detail);
     }
     uint8_t sum = 0;
     for (int i = 0; i < *n - 1; i++)
