@@ -189,7 +189,18 @@ int sim_hub_control(sim_hub *h, const sim_setup *setup, uint8_t *data, sim_usec 
 /* ---- firmware images made by `stdfu-sim mkfw` --------------------------------------------- */
 /* The application finds its header at image offset SIM_FW_HEADER_OFFSET (after the vector
  * table): magic "SFW1", version major/minor, total image length, CRC-32 (zlib) of the image
- * with the crc field read as zero. A bad or missing header: the device boots the ROM. */
+ * with the crc field read as zero. A bad or missing header: the device boots the ROM.
+ *
+ * Header bytes at SIM_FW_HEADER_OFFSET, little endian:
+ *   0..3   magic "SFW1"
+ *   4      u8  version major (0..99, BCD-encoded into bcdDevice)
+ *   5      u8  version minor (0..99)
+ *   6..7   u16 header format, 1
+ *   8..11  u32 image length in bytes (from offset 0, includes the header)
+ *   12..15 u32 zlib crc32() of image[0..length) with bytes 12..15 read as zero
+ * Offset 0 holds a plausible Cortex-M vector table: initial SP 0x20004000 (in SRAM on every
+ * profile), reset vector = base + 0x211 (code right after the header, thumb bit set), all
+ * other vectors point at a default handler in flash (thumb bit set). */
 #define SIM_FW_HEADER_OFFSET 0x200u
 #define SIM_FW_HEADER_SIZE 16u
 #define SIM_FW_MAGIC "SFW1"
@@ -201,3 +212,85 @@ int sim_fw_make(uint8_t *buf, size_t size, unsigned major, unsigned minor, uint3
 bool sim_fw_check(const uint8_t *image, size_t size, unsigned *major, unsigned *minor);
 /* bcdDevice of a version: BCD of major (high byte) and minor (low byte), 1.2 -> 0x0102. */
 uint16_t sim_fw_bcd(unsigned major, unsigned minor);
+
+/* ==== extensions (added compatibly after the first version of this contract) ============== */
+
+/* Firmware image for a base other than 0x08000000 (the vector table points into base). */
+int sim_fw_make_at(uint8_t *buf, size_t size, unsigned major, unsigned minor, uint32_t seed,
+                   uint32_t base);
+
+/* A whole --device SPEC, "key=value,key=value". Returns 0 or -EINVAL with err filled. */
+int sim_device_config_parse(sim_device_config *c, const char *spec, char *err, size_t err_size);
+
+/* Notes for front-ends:
+ * - sim_device_new() counts the first enumeration (and boot): do not call
+ *   sim_device_connected() for the initial appearance, only after a sim_transition.
+ * - usbfs SETINTERFACE (libusb_set_interface_alt_setting) must be passed to
+ *   sim_device_control() as the standard request SET_INTERFACE (bmRequestType 0x01,
+ *   bRequest 11, wValue alt, wIndex interface): the ROM selects the memory by alt setting.
+ * - Control requests to a device that is off return -ENODEV.
+ * - A transition's reconnect is SIM_REENUM_US after its disconnect (USB attach debounce plus
+ *   the firmware's USB start-up), except watchdog:MS (MS after) and power-on (SIM_BOOT_US). */
+#define SIM_REENUM_US 100000u
+#define SIM_BOOT_US 100000u
+
+/* DFU 1.1 states and statuses, as reported by DFU_GETSTATUS / DFU_GETSTATE. */
+typedef enum sim_dfu_state {
+    SIM_DFU_APP_IDLE = 0,
+    SIM_DFU_APP_DETACH = 1,
+    SIM_DFU_IDLE = 2,
+    SIM_DFU_DNLOAD_SYNC = 3,
+    SIM_DFU_DNBUSY = 4,
+    SIM_DFU_DNLOAD_IDLE = 5,
+    SIM_DFU_MANIFEST_SYNC = 6,
+    SIM_DFU_MANIFEST = 7,
+    SIM_DFU_MANIFEST_WAIT_RESET = 8,
+    SIM_DFU_UPLOAD_IDLE = 9,
+    SIM_DFU_ERROR = 10,
+} sim_dfu_state;
+
+typedef enum sim_dfu_status {
+    SIM_DFU_OK = 0x00,
+    SIM_DFU_ERR_TARGET = 0x01,
+    SIM_DFU_ERR_FILE = 0x02,
+    SIM_DFU_ERR_WRITE = 0x03,
+    SIM_DFU_ERR_ERASE = 0x04,
+    SIM_DFU_ERR_CHECK_ERASED = 0x05,
+    SIM_DFU_ERR_PROG = 0x06,
+    SIM_DFU_ERR_VERIFY = 0x07,
+    SIM_DFU_ERR_ADDRESS = 0x08,
+    SIM_DFU_ERR_NOTDONE = 0x09,
+    SIM_DFU_ERR_FIRMWARE = 0x0a,
+    SIM_DFU_ERR_VENDOR = 0x0b,
+    SIM_DFU_ERR_USBR = 0x0c,
+    SIM_DFU_ERR_POR = 0x0d,
+    SIM_DFU_ERR_UNKNOWN = 0x0e,
+    SIM_DFU_ERR_STALLEDPKT = 0x0f,
+} sim_dfu_status;
+
+const char *sim_dfu_state_name(sim_dfu_state s);   /* "dfuDNBUSY" */
+const char *sim_dfu_status_name(sim_dfu_status s); /* "errTARGET" */
+
+/* The bootloader's DFU state machine, for tests and the report. */
+sim_dfu_state sim_device_dfu_state(const sim_device *d);
+sim_dfu_status sim_device_dfu_status(const sim_device *d);
+uint32_t sim_device_dfu_address(const sim_device *d); /* the DfuSe address pointer */
+unsigned sim_device_alt_setting(const sim_device *d);
+/* When the device's current operation (erase, program) ends; control requests before that
+ * complete only then. */
+sim_usec sim_device_busy_until(const sim_device *d);
+/* Port power as the device sees it (false after unplug-at or set_power(off)). */
+bool sim_device_powered(const sim_device *d);
+/* Read protection level 1 active (rdp=1 until read unprotect). */
+bool sim_device_read_protected(const sim_device *d);
+
+/* Application input reports: an ordinary output report (ID 1) is echoed back as an input
+ * report (ID 1), as a loopback HID device does. Copies the oldest pending input report into
+ * buf and returns its length, 0 when none is pending, -ENOBUFS if size is too small. */
+int sim_device_hid_read(sim_device *d, uint8_t *buf, size_t size);
+bool sim_device_hid_input_pending(const sim_device *d);
+#define SIM_HID_REPORT_SIZE 64u /* input/output reports: report ID 1 + 63 bytes */
+
+/* Hub inspection (report, control socket). Ports are 1..SIM_HUB_PORTS. */
+sim_device *sim_hub_port_device(const sim_hub *h, unsigned port);
+bool sim_hub_port_powered(const sim_hub *h, unsigned port);
