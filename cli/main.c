@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* stdfuctl: dispatch to one command per file; global options come before the command. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stdfuctl.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+#define STDFU_VERSION_STRING "0.1"
+
+typedef struct command {
+    const char *name;
+    stdfuctl_command_fn run;
+    const char *summary;
+} command;
+
+/* Later commands (status, update, watch, cancel, reload, history) are one line each here. */
+static const command commands[] = {
+    { "flash", cmd_flash, "write a firmware file to a device and bring it back running it" },
+    { "list", cmd_list, "show application and bootloader devices with their flash layout" },
+};
+
+const char *stdfuctl_format_bcd(unsigned bcd, char *buf) {
+    snprintf(buf, 8, "%x.%02x", (bcd >> 8) & 0xff, bcd & 0xff);
+    return buf;
+}
+
+static void help(FILE *f) {
+    fprintf(f,
+            "Usage: stdfuctl [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n"
+            "\n"
+            "Update the firmware of STM32 USB devices through their DfuSe ROM bootloader.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "\n"
+            "Global options:\n"
+            "  -v, --verbose  log every step (debug messages) to standard error\n"
+            "  -q, --quiet    print only errors and results\n"
+            "  -h, --help     show this help; COMMAND --help shows a command's\n"
+            "      --version  show the version\n"
+            "\n" STDFU_EXIT_CODES_HELP
+            "\nSee stdfuctl(1).\n");
+}
+
+int main(int argc, char **argv) {
+    static const struct option options[] = {
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        {},
+    };
+    stdfuctl_globals g = {};
+    int c;
+
+    log_set_ident("stdfuctl: ");
+    /* '+': stop at the command, its options are its own. */
+    while ((c = getopt_long(argc, argv, "+vqh", options, NULL)) >= 0)
+        switch (c) {
+        case 'v':
+            g.verbosity = 1;
+            break;
+        case 'q':
+            g.verbosity = -1;
+            break;
+        case 'h':
+            help(stdout);
+            return STDFU_EXIT_OK;
+        case 'V':
+            printf("stdfuctl %s\n", STDFU_VERSION_STRING);
+            return STDFU_EXIT_OK;
+        default:
+            fprintf(stderr, "Try 'stdfuctl --help'.\n");
+            return STDFU_EXIT_USAGE;
+        }
+    log_set_max_level(g.verbosity > 0 ? LOG_DEBUG : g.verbosity < 0 ? LOG_ERR : LOG_WARNING);
+
+    if (optind >= argc) {
+        help(stderr);
+        return STDFU_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+        if (streq(argv[optind], commands[i].name)) {
+            int sub_argc = argc - optind;
+            char **sub_argv = argv + optind;
+            optind = 0; /* reset getopt for the command's own parsing */
+            return commands[i].run(sub_argc, sub_argv, &g);
+        }
+    fprintf(stderr, "stdfuctl: unknown command '%s'. Try 'stdfuctl --help'.\n", argv[optind]);
+    return STDFU_EXIT_USAGE;
+}
