@@ -47,6 +47,8 @@ static int preload_flash(sim_device *d) {
                        sim_hash_str(c->port, 0));
 }
 
+static void apply_rdp(sim_device *d, bool rdp);
+
 static void refresh_app(sim_device *d) {
     if (d->app_generation == d->mem.generation + 1)
         return;
@@ -104,9 +106,7 @@ int sim_device_new(const sim_device_config *c, sim_usec now, sim_device **ret) {
         sim_device_free(d);
         return r;
     }
-    d->rdp = c->rdp;
-    if (c->rdp && d->profile->option_bytes_rdp1)
-        memcpy(d->mem.alt_mem[1], d->profile->option_bytes_rdp1, d->profile->alts[0].size);
+    apply_rdp(d, c->rdp);
     d->stuck_left = c->stuck_count;
     d->stalls_left = c->stall_status;
     d->powered = true;
@@ -390,6 +390,58 @@ void sim_device_connected(sim_device *d, sim_mode mode, sim_usec now) {
     d->busy_until = MAX(d->busy_until, now);
     appear(d, mode, d->boot_on_connect);
     d->boot_on_connect = false;
+}
+
+/* ---- changes at run time (control socket, scenario events) ---- */
+
+static bool runtime_key(const char *key) {
+    static const char *const keys[] = {
+        "unplug-at", "write-error-at", "stall-status", "slow-erase", "rdp", "leave", "enter",
+        "vid", "pid", "app-vid", "app-pid", "serial", "app-serial",
+    };
+    for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+        if (streq(key, keys[i]))
+            return true;
+    return false;
+}
+
+static void apply_rdp(sim_device *d, bool rdp) {
+    const sim_profile *p = d->profile;
+    const uint8_t *ob = rdp ? p->option_bytes_rdp1 : p->alts[0].init;
+
+    d->rdp = rdp;
+    if (ob && d->mem.alt_mem[1])
+        memcpy(d->mem.alt_mem[1], ob, p->alts[0].size);
+}
+
+int sim_device_set(sim_device *d, const char *key, const char *value, sim_usec now, char *err,
+                   size_t err_size) {
+    sim_device_config c = d->config;
+    int r;
+
+    (void) now;
+    if (!key || !runtime_key(key)) {
+        if (err && err_size > 0)
+            snprintf(err, err_size, "'%s' cannot be changed on a running device", strna(key));
+        return -EINVAL;
+    }
+    r = sim_device_config_set(&c, key, value, err, err_size);
+    if (r < 0)
+        return r;
+    d->config = c;
+    if (streq(key, "unplug-at"))
+        d->unplug_done = false;
+    else if (streq(key, "write-error-at"))
+        d->write_error_done = false;
+    else if (streq(key, "stall-status"))
+        d->stalls_left = c.stall_status;
+    else if (streq(key, "rdp"))
+        apply_rdp(d, c.rdp);
+    else if (streq(key, "leave"))
+        d->stuck_left = c.stuck_count;
+    else if (streq(key, "serial") || streq(key, "app-serial"))
+        strcpy(d->app_serial, c.app_serial);
+    return 0;
 }
 
 /* ---- report and inspection ---- */

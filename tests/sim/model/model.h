@@ -47,7 +47,7 @@ typedef struct sim_profile sim_profile; /* f072, f407, l476: see profile.c */
 
 /* Everything a --device SPEC can say. Defaults from sim_device_config_init(). */
 typedef struct sim_device_config {
-    char port[32];               /* "1-1.2" */
+    char port[32];               /* "1-1.2"; "" (the default) when no port= was given */
     const sim_profile *profile;  /* default f072 */
     sim_mode initial_mode;       /* APPLICATION (default) boots from flash, BOOTLOADER forces ROM */
     unsigned version_major;      /* firmware pre-loaded into flash (default 1.0), made like mkfw */
@@ -179,7 +179,8 @@ sim_hub_kind sim_hub_get_kind(const sim_hub *h);
 const uint8_t *sim_hub_device_descriptor(const sim_hub *h);
 const uint8_t *sim_hub_config_descriptor(const sim_hub *h, size_t *len);
 const char *sim_hub_string(const sim_hub *h, unsigned index);
-/* Attaches a device to downstream port 1..SIM_HUB_PORTS (hub-relative; "1-1.3" is port 3). */
+/* Attaches a device to downstream port 1..SIM_HUB_PORTS (hub-relative; "1-1.3" is port 3).
+ * d = NULL detaches whatever is on that port (cable pulled): PORT_POWER then reaches nobody. */
 void sim_hub_attach(sim_hub *h, unsigned port, sim_device *d);
 /* Hub class and standard requests on the hub's own usbfs node. Port power changes are applied
  * to the attached device at once (sim_device_set_power). */
@@ -221,6 +222,14 @@ int sim_fw_make_at(uint8_t *buf, size_t size, unsigned major, unsigned minor, ui
 
 /* A whole --device SPEC, "key=value,key=value". Returns 0 or -EINVAL with err filled. */
 int sim_device_config_parse(sim_device_config *c, const char *spec, char *err, size_t err_size);
+
+/* Changes one spec key on a live device (control socket `fault PORT KEY=VALUE`, scenario
+ * events). Run-time keys: unplug-at, write-error-at, stall-status (each re-armed), slow-erase,
+ * rdp (read protection and option bytes at once), leave (re-arms stuck:N), and enter, vid,
+ * pid, serial, which the application shows from its next enumeration on. Other keys (port,
+ * profile, mode, version, blank) return -EINVAL with a message in err. */
+int sim_device_set(sim_device *d, const char *key, const char *value, sim_usec now, char *err,
+                   size_t err_size);
 
 /* Notes for front-ends:
  * - sim_device_new() counts the first enumeration (and boot): do not call
