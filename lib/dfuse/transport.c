@@ -111,9 +111,26 @@ int stdfu_transport_get_config_descriptor(stdfu_transport *t, uint8_t index, uin
     return 0;
 }
 
+uint16_t stdfu_transport_get_language(stdfu_transport *t) {
+    uint8_t buf[4];
+    int r = get_descriptor(t, 0x03, 0, 0, buf, sizeof buf);
+    if (r >= 4 && buf[1] == 0x03)
+        return (uint16_t) (buf[2] | buf[3] << 8);
+    return 0x0409;
+}
+
 int stdfu_transport_get_string(stdfu_transport *t, uint8_t index, char *out, size_t size) {
+    if (size == 0)
+        return -ENOBUFS;
+    out[0] = '\0';
+    if (index == 0)
+        return 0;
+    return stdfu_transport_get_string_lang(t, index, stdfu_transport_get_language(t), out, size);
+}
+
+int stdfu_transport_get_string_lang(stdfu_transport *t, uint8_t index, uint16_t lang, char *out,
+                                    size_t size) {
     uint8_t buf[255];
-    uint16_t lang = 0x0409;
     size_t n = 0;
     int r;
 
@@ -122,10 +139,6 @@ int stdfu_transport_get_string(stdfu_transport *t, uint8_t index, char *out, siz
     out[0] = '\0';
     if (index == 0)
         return 0;
-    /* Language 0: the list of languages; use the first one the device offers. */
-    r = get_descriptor(t, 0x03, 0, 0, buf, sizeof buf);
-    if (r >= 4 && buf[1] == 0x03)
-        lang = (uint16_t) (buf[2] | buf[3] << 8);
     r = get_descriptor(t, 0x03, index, lang, buf, sizeof buf);
     if (r < 0)
         return r;

@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Erase, write, verify, read, leave: the operations on the memory of the selected alt. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfuse/dfuse-internal.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+/* wBlockNum 0 is a DfuSe command, 1 is unused: data blocks count from 2 (AN3156 4.2). */
+#define FIRST_DATA_BLOCK 2u
+
+/* ---- regions: contiguous runs of a target's elements ------------------------------------ */
+
+typedef struct region {
+    uint32_t address;
+    uint32_t size;
+    const uint8_t *data;
+    uint8_t *owned; /* when several elements were joined */
+} region;
+
+typedef struct regions {
+    region *r;
+    size_t n;
+} regions;
+
+static void regions_done(regions *rs) {
+    for (size_t i = 0; i < rs->n; i++)
+        free(rs->r[i].owned);
+    free(rs->r);
+    *rs = (regions) {};
+}
+
+/* Joins elements that follow each other without a gap: one Set Address for each run. */
+static int regions_build(const stdfu_target *target, regions *ret) {
+    regions rs = {};
+
+    rs.r = calloc(MAX(target->n_elements, (size_t) 1), sizeof *rs.r);
+    if (!rs.r)
+        return -ENOMEM;
+    for (size_t i = 0; i < target->n_elements; i++) {
+        const stdfu_element *e = &target->elements[i];
+        region *last = rs.n > 0 ? &rs.r[rs.n - 1] : NULL;
+
+        if (e->size == 0)
+            continue;
+        if (last && (uint64_t) last->address + last->size == e->address) {
+            uint8_t *p = malloc((size_t) last->size + e->size);
+            if (!p) {
+                regions_done(&rs);
+                return -ENOMEM;
+            }
+            memcpy(p, last->data, last->size);
+            memcpy(p + last->size, e->data, e->size);
+            free(last->owned);
+            last->owned = p;
+            last->data = p;
+            last->size += e->size;
+            continue;
+        }
+        rs.r[rs.n++] = (region) { .address = e->address, .size = e->size, .data = e->data };
+    }
+    *ret = rs;
+    return 0;
+}
+
+static uint64_t target_bytes(const stdfu_target *target) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < target->n_elements; i++)
+        total += target->elements[i].size;
+    return total;
+}
+
+/* ---- checks before anything is touched -------------------------------------------------- */
+
+/* Selects the target's alt and returns its layout. */
+static int target_layout(stdfu_dfuse *s, const stdfu_target *target, const stdfu_layout **ret,
+                         stdfu_error *err) {
+    const stdfu_layout *l;
+    int r;
+
+    if (target->alt != s->alt) {
+        r = stdfu_dfuse_select_alt(s, target->alt, err);
+        if (r < 0)
+            return r;
+    }
+    l = stdfu_dfuse_layout(s);
+    if (!l) {
+        const stdfu_dfuse_alt *a = stdfu_dfuse_find_alt(s, s->alt);
+        return stdfu_error_set(err, -EINVAL, "alt setting %u ('%s') has no DfuSe memory layout",
+                               s->alt, a ? a->name : "");
+    }
+    *ret = l;
+    return 0;
+}
+
+/* Every byte of every element must be in a writable sector of the layout. */
+static int check_target(const stdfu_layout *l, const stdfu_target *target, stdfu_error *err) {
+    for (size_t i = 0; i < target->n_elements; i++) {
+        const stdfu_element *e = &target->elements[i];
+        uint64_t end = (uint64_t) e->address + e->size, addr = e->address;
+
+        if (e->size == 0)
+            continue;
+        if (end > UINT64_C(0x100000000))
+            return stdfu_error_set(err, -ERANGE,
+                                   "element at 0x%08x (%u bytes) runs past the 4 GiB address space",
+                                   e->address, e->size);
+        while (addr < end) {
+            uint32_t start, size;
+            unsigned flags;
+
+            if (stdfu_layout_sector(l, (uint32_t) addr, &start, &size, &flags) < 0)
+                return stdfu_error_set(err, -ERANGE,
+                                       "element at 0x%08x..0x%08x: address 0x%08x is outside the "
+                                       "device's %s (%s)",
+                                       e->address, (uint32_t) (end - 1), (uint32_t) addr,
+                                       l->name[0] ? l->name : "memory", "see its layout");
+            if (!(flags & STDFU_SECTOR_WRITABLE))
+                return stdfu_error_set(err, -EROFS,
+                                       "element at 0x%08x..0x%08x: address 0x%08x is in a "
+                                       "read-only sector (0x%08x, %u bytes) of %s",
+                                       e->address, (uint32_t) (end - 1), (uint32_t) addr, start,
+                                       size, l->name[0] ? l->name : "memory");
+            addr = (uint64_t) start + size;
+        }
+    }
+    return 0;
+}
+
+/* ---- erase -------------------------------------------------------------------------------- */
+
+typedef struct sector_list {
+    uint32_t *start;
+    uint32_t *size;
+    size_t n;
+} sector_list;
+
+static void sector_list_done(sector_list *l) {
+    free(l->start);
+    free(l->size);
+    *l = (sector_list) {};
+}
+
+static int sector_list_add(sector_list *l, uint32_t start, uint32_t size) {
+    /* Elements are sorted, so a repeat can only be the last one; check all anyway. */
+    for (size_t i = l->n; i > 0; i--)
+        if (l->start[i - 1] == start)
+            return 0;
+    uint32_t *a = reallocarray(l->start, l->n + 1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    l->start = a;
+    uint32_t *b = reallocarray(l->size, l->n + 1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    l->size = b;
+    l->start[l->n] = start;
+    l->size[l->n] = size;
+    l->n++;
+    return 0;
+}
+
+/* The erasable sectors the target touches, each once. Writable sectors that cannot be erased
+ * (option bytes, 'e') are written without erase. */
+static int touched_sectors(const stdfu_layout *l, const stdfu_target *target, sector_list *ret) {
+    sector_list list = {};
+    int r;
+
+    for (size_t i = 0; i < target->n_elements; i++) {
+        const stdfu_element *e = &target->elements[i];
+        uint64_t end = (uint64_t) e->address + e->size, addr = e->address;
+
+        while (addr < end) {
+            uint32_t start, size;
+            unsigned flags;
+
+            r = stdfu_layout_sector(l, (uint32_t) addr, &start, &size, &flags);
+            if (r < 0)
+                goto fail;
+            if (flags & STDFU_SECTOR_ERASABLE) {
+                r = sector_list_add(&list, start, size);
+                if (r < 0)
+                    goto fail;
+            }
+            addr = (uint64_t) start + size;
+        }
+    }
+    *ret = list;
+    return 0;
+fail:
+    sector_list_done(&list);
+    return r;
+}
+
+int stdfu_dfuse_erase_page(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
+    const stdfu_layout *l = stdfu_dfuse_layout(s);
+    uint32_t start = address, size = 2048;
+    char what[64];
+    int r;
+
+    /* The sector size decides how long the erase may take. */
+    if (l)
+        (void) stdfu_layout_sector(l, address, &start, &size, NULL);
+    r = dfuse_ready_for_dnload(s, err);
+    if (r < 0)
+        return r;
+    snprintf(what, sizeof what, "after erase of 0x%08x", address);
+    /* The ROMs erase-command may move the address pointer; do not rely on it afterwards. */
+    s->pointer_valid = false;
+    return dfuse_cmd(s, STDFU_DFUSE_CMD_ERASE, true, address, dfuse_timing_erase(size), what, err);
+}
+
+int stdfu_dfuse_erase_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err) {
+    _cleanup_(sector_list_done) sector_list sectors = {};
+    const stdfu_layout *l;
+    uint64_t total = 0, done = 0;
+    int r;
+
+    r = target_layout(s, target, &l, err);
+    if (r < 0)
+        return r;
+    r = check_target(l, target, err);
+    if (r < 0)
+        return r;
+    r = touched_sectors(l, target, &sectors);
+    if (r < 0)
+        return stdfu_error_set(err, r, "cannot list the sectors to erase: %m");
+    for (size_t i = 0; i < sectors.n; i++)
+        total += sectors.size[i];
+    log_debug("Erasing %zu sectors (%" PRIu64 " bytes)", sectors.n, total);
+    dfuse_progress(s, STDFU_DFUSE_PHASE_ERASE, 0, total);
+    for (size_t i = 0; i < sectors.n; i++) {
+        r = stdfu_dfuse_erase_page(s, sectors.start[i], err);
+        if (r < 0)
+            return r;
+        done += sectors.size[i];
+        dfuse_progress(s, STDFU_DFUSE_PHASE_ERASE, done, total);
+    }
+    return 0;
+}
+
+int stdfu_dfuse_mass_erase(stdfu_dfuse *s, stdfu_error *err) {
+    int r = dfuse_ready_for_dnload(s, err);
+    if (r < 0)
+        return r;
+    s->pointer_valid = false;
+    dfuse_progress(s, STDFU_DFUSE_PHASE_ERASE, 0, 1);
+    r = dfuse_cmd(s, STDFU_DFUSE_CMD_ERASE, false, 0, dfuse_timing_mass_erase(),
+                  "after mass erase", err);
+    if (r < 0)
+        return r;
+    dfuse_progress(s, STDFU_DFUSE_PHASE_ERASE, 1, 1);
+    return 0;
+}
+
+/* ---- write ---------------------------------------------------------------------------------- */
+
+int stdfu_dfuse_set_address(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
+    char what[64];
+    int r;
+
+    r = dfuse_ready_for_dnload(s, err);
+    if (r < 0)
+        return r;
+    snprintf(what, sizeof what, "after Set Address 0x%08x", address);
+    s->pointer_valid = false;
+    r = dfuse_cmd(s, STDFU_DFUSE_CMD_SET_ADDRESS, true, address, dfuse_timing_set_address(), what,
+                  err);
+    if (r < 0)
+        return r;
+    s->pointer_valid = true;
+    s->pointer = address;
+    return 0;
+}
+
+/* Blocks of one Set Address: wBlockNum is 16 bits. */
+static size_t max_region_bytes(const stdfu_dfuse *s) {
+    return (size_t) (0xffffu - FIRST_DATA_BLOCK + 1) * s->transfer_size;
+}
+
+static int write_region(stdfu_dfuse *s, uint32_t address, const uint8_t *data, size_t size,
+                        uint64_t *done, uint64_t total, stdfu_error *err) {
+    size_t ts = s->transfer_size, off = 0;
+    char what[96];
+    int r;
+
+    while (off < size) {
+        size_t chunk = MIN(size - off, max_region_bytes(s));
+        uint32_t base = address + (uint32_t) off;
+
+        r = stdfu_dfuse_set_address(s, base, err);
+        if (r < 0)
+            return r;
+        for (size_t pos = 0; pos < chunk; pos += ts) {
+            size_t n = MIN(ts, chunk - pos);
+            uint16_t block = (uint16_t) (FIRST_DATA_BLOCK + pos / ts);
+            uint32_t a = base + (uint32_t) pos;
+
+            snprintf(what, sizeof what, "after writing 0x%08x..0x%08x (block %u)", a,
+                     a + (uint32_t) n - 1, block);
+            r = dfuse_dnload(s, block, data + off + pos, (uint16_t) n, dfuse_timing_program(n),
+                             what, err);
+            if (r < 0)
+                return r;
+            *done += n;
+            dfuse_progress(s, STDFU_DFUSE_PHASE_WRITE, *done, total);
+        }
+        off += chunk;
+    }
+    return 0;
+}
+
+int stdfu_dfuse_write(stdfu_dfuse *s, uint32_t address, const uint8_t *data, size_t size,
+                      stdfu_error *err) {
+    uint64_t done = 0;
+    return write_region(s, address, data, size, &done, size, err);
+}
+
+int stdfu_dfuse_write_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err) {
+    _cleanup_(regions_done) regions rs = {};
+    const stdfu_layout *l;
+    uint64_t done = 0, total = target_bytes(target);
+    int r;
+
+    r = target_layout(s, target, &l, err);
+    if (r < 0)
+        return r;
+    r = check_target(l, target, err);
+    if (r < 0)
+        return r;
+    r = regions_build(target, &rs);
+    if (r < 0)
+        return stdfu_error_set(err, r, "out of memory");
+    dfuse_progress(s, STDFU_DFUSE_PHASE_WRITE, 0, total);
+    for (size_t i = 0; i < rs.n; i++) {
+        r = write_region(s, rs.r[i].address, rs.r[i].data, rs.r[i].size, &done, total, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- read and verify ------------------------------------------------------------------------ */
+
+typedef int (*read_cb)(uint32_t address, const uint8_t *data, size_t n, void *userdata,
+                       stdfu_error *err);
+
+/* UPLOAD of [address, address + size) in wTransferSize blocks, each handed to cb. */
+static int upload_region(stdfu_dfuse *s, stdfu_dfuse_phase phase, uint32_t address, size_t size,
+                         uint64_t *done, uint64_t total, read_cb cb, void *userdata,
+                         stdfu_error *err) {
+    size_t ts = s->transfer_size, off = 0;
+    _cleanup_free_ uint8_t *buf = malloc(ts);
+    char what[96];
+    int r;
+
+    if (!buf)
+        return stdfu_error_set(err, -ENOMEM, "out of memory");
+    while (off < size) {
+        size_t chunk = MIN(size - off, max_region_bytes(s));
+        uint32_t base = address + (uint32_t) off;
+
+        /* The pointer is still where the write of this region put it: no Set Address. */
+        if (!s->pointer_valid || s->pointer != base) {
+            r = stdfu_dfuse_set_address(s, base, err);
+            if (r < 0)
+                return r;
+        }
+        r = dfuse_ready_for_upload(s, err);
+        if (r < 0)
+            return r;
+        for (size_t pos = 0; pos < chunk; pos += ts) {
+            size_t n = MIN(ts, chunk - pos);
+            uint16_t block = (uint16_t) (FIRST_DATA_BLOCK + pos / ts);
+            uint32_t a = base + (uint32_t) pos;
+
+            r = dfuse_check_cancel(s, err);
+            if (r < 0)
+                return r;
+            snprintf(what, sizeof what, "of 0x%08x..0x%08x (block %u)", a, a + (uint32_t) n - 1,
+                     block);
+            r = dfuse_class_request(s, true, STDFU_DFU_UPLOAD, block, buf, (uint16_t) n,
+                                    CONTROL_TIMEOUT_MS);
+            if (r < 0) {
+                s->state = STATE_UNKNOWN;
+                return dfuse_stall_error(s, err, r, "UPLOAD", what);
+            }
+            s->state = STDFU_DFU_UPLOAD_IDLE;
+            if ((size_t) r < n)
+                return stdfu_error_set(err, -EIO, "short UPLOAD %s: %d of %zu bytes", what, r, n);
+            r = cb(a, buf, n, userdata, err);
+            if (r < 0)
+                return r;
+            *done += n;
+            dfuse_progress(s, phase, *done, total);
+        }
+        off += chunk;
+    }
+    return 0;
+}
+
+static int copy_cb(uint32_t address, const uint8_t *data, size_t n, void *userdata,
+                   stdfu_error *err) {
+    uint8_t **dst = userdata;
+    (void) address;
+    (void) err;
+    memcpy(*dst, data, n);
+    *dst += n;
+    return 0;
+}
+
+int stdfu_dfuse_read(stdfu_dfuse *s, uint32_t address, uint8_t *buf, size_t size,
+                     stdfu_error *err) {
+    uint8_t *p = buf;
+    uint64_t done = 0;
+    int r;
+
+    if ((uint64_t) address + size > UINT64_C(0x100000000))
+        return stdfu_error_set(err, -ERANGE, "read of %zu bytes at 0x%08x runs past 4 GiB", size,
+                               address);
+    dfuse_progress(s, STDFU_DFUSE_PHASE_READ, 0, size);
+    r = upload_region(s, STDFU_DFUSE_PHASE_READ, address, size, &done, size, copy_cb, &p, err);
+    if (r < 0)
+        return r;
+    /* Back to dfuIDLE, as documented: the next caller may DNLOAD right away. */
+    return stdfu_dfuse_abort(s, err);
+}
+
+typedef struct compare_ctx {
+    const uint8_t *expected;
+    uint32_t base;
+} compare_ctx;
+
+static int compare_cb(uint32_t address, const uint8_t *data, size_t n, void *userdata,
+                      stdfu_error *err) {
+    compare_ctx *c = userdata;
+    const uint8_t *want = c->expected + (address - c->base);
+
+    if (memcmp(want, data, n) == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (want[i] != data[i])
+            return stdfu_error_set(err, -EBADMSG,
+                                   "verify failed at 0x%08x: wrote 0x%02x, read back 0x%02x",
+                                   address + (uint32_t) i, want[i], data[i]);
+    return 0;
+}
+
+int stdfu_dfuse_verify_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err) {
+    _cleanup_(regions_done) regions rs = {};
+    uint64_t done = 0, total = target_bytes(target);
+    int r;
+
+    if (target->alt != s->alt) {
+        r = stdfu_dfuse_select_alt(s, target->alt, err);
+        if (r < 0)
+            return r;
+    }
+    r = regions_build(target, &rs);
+    if (r < 0)
+        return stdfu_error_set(err, r, "out of memory");
+    dfuse_progress(s, STDFU_DFUSE_PHASE_VERIFY, 0, total);
+    for (size_t i = 0; i < rs.n; i++) {
+        compare_ctx c = { rs.r[i].data, rs.r[i].address };
+        r = upload_region(s, STDFU_DFUSE_PHASE_VERIFY, rs.r[i].address, rs.r[i].size, &done,
+                          total, compare_cb, &c, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* ---- leave, read unprotect, reset ----------------------------------------------------------- */
+
+/* After the request that makes the device go away, these mean it went. */
+static bool gone(int r) {
+    return r == -ENODEV || r == -EIO || r == -EPIPE || r == -ESHUTDOWN || r == -EPROTO;
+}
+
+int stdfu_dfuse_leave(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
+    stdfu_dfu_status_reply st;
+    char what[64];
+    int r;
+
+    /* The pointer may already be there (write + verify of the region at the base): a Set
+     * Address would only repeat it. */
+    if (!s->pointer_valid || s->pointer != address) {
+        r = stdfu_dfuse_set_address(s, address, err);
+        if (r < 0)
+            return r;
+    }
+    r = dfuse_ready_for_dnload(s, err);
+    if (r < 0)
+        return r;
+    r = dfuse_check_cancel(s, err);
+    if (r < 0)
+        return r;
+    dfuse_progress(s, STDFU_DFUSE_PHASE_LEAVE, 0, 1);
+    snprintf(what, sizeof what, "to leave DFU mode at 0x%08x", address);
+    /* The zero-length DNLOAD starts manifestation; the GETSTATUS after it makes the ROM jump. */
+    r = dfuse_class_request(s, false, STDFU_DFU_DNLOAD, FIRST_DATA_BLOCK, NULL, 0,
+                            CONTROL_TIMEOUT_MS);
+    s->pointer_valid = false;
+    s->state = STATE_UNKNOWN;
+    if (r < 0) {
+        if (r == -ENODEV)
+            return stdfu_error_set(err, r, "device disconnected before it could be told %s",
+                                   what);
+        return dfuse_stall_error(s, err, r, "DNLOAD", what);
+    }
+    r = dfuse_get_status_timeout(s, &st, LEAVE_STATUS_TIMEOUT_MS);
+    if (r < 0) {
+        if (gone(r)) {
+            log_debug("GETSTATUS after leave: %s (the device left)", strerror(-r));
+            dfuse_progress(s, STDFU_DFUSE_PHASE_LEAVE, 1, 1);
+            return 0;
+        }
+        return dfuse_transfer_error(err, r, "GETSTATUS", what);
+    }
+    if (st.status != STDFU_DFU_OK || st.state == STDFU_DFU_ERROR)
+        return stdfu_error_set(err, -EIO, "device refused %s: %s (%s) in %s", what,
+                               stdfu_dfu_status_to_string(st.status),
+                               stdfu_dfu_status_description(st.status),
+                               stdfu_dfu_state_to_string(st.state));
+    if (st.state != STDFU_DFU_MANIFEST && st.state != STDFU_DFU_MANIFEST_SYNC &&
+        st.state != STDFU_DFU_MANIFEST_WAIT_RESET && st.state != STDFU_DFU_IDLE)
+        return stdfu_error_set(err, -EPROTO, "device did not leave DFU mode: in %s after %s",
+                               stdfu_dfu_state_to_string(st.state), "the zero-length DNLOAD");
+    dfuse_progress(s, STDFU_DFUSE_PHASE_LEAVE, 1, 1);
+    return 0;
+}
+
+int stdfu_dfuse_read_unprotect(stdfu_dfuse *s, stdfu_error *err) {
+    uint8_t cmd = STDFU_DFUSE_CMD_READ_UNPROTECT;
+    stdfu_dfu_status_reply st;
+    int r;
+
+    r = dfuse_ready_for_dnload(s, err);
+    if (r < 0)
+        return r;
+    r = dfuse_class_request(s, false, STDFU_DFU_DNLOAD, 0, &cmd, 1, CONTROL_TIMEOUT_MS);
+    s->pointer_valid = false;
+    s->state = STATE_UNKNOWN;
+    if (r < 0)
+        return dfuse_stall_error(s, err, r, "DNLOAD", "(read unprotect)");
+    /* The ROM answers dfuDNBUSY, then mass erases and resets: the device re-enumerates. */
+    r = dfuse_get_status_timeout(s, &st, CONTROL_TIMEOUT_MS);
+    if (r < 0)
+        return gone(r) ? 0 : dfuse_transfer_error(err, r, "GETSTATUS", "after read unprotect");
+    if (st.status != STDFU_DFU_OK || st.state == STDFU_DFU_ERROR)
+        return stdfu_error_set(err, -EIO, "device refused read unprotect: %s (%s) in %s",
+                               stdfu_dfu_status_to_string(st.status),
+                               stdfu_dfu_status_description(st.status),
+                               stdfu_dfu_state_to_string(st.state));
+    /* Let it carry out; a following request fails once it resets. */
+    r = dfuse_wait_done(s, dfuse_timing_mass_erase(), "after read unprotect", NULL, err);
+    if (r < 0 && gone(r)) {
+        stdfu_error_clear(err);
+        return 0;
+    }
+    return r;
+}
+
+int stdfu_dfuse_reset(stdfu_dfuse *s, stdfu_error *err) {
+    int r = stdfu_transport_reset(s->t);
+    s->pointer_valid = false;
+    s->state = STATE_UNKNOWN;
+    if (r < 0 && r != -ENODEV)
+        return stdfu_error_set(err, r, "USB port reset failed: %m");
+    return 0;
+}
+
+/* ---- all in one ----------------------------------------------------------------------------- */
+
+int stdfu_dfuse_flash_target(stdfu_dfuse *s, const stdfu_target *target,
+                             const stdfu_dfuse_flash_options *opts, stdfu_error *err) {
+    stdfu_dfuse_flash_options o = opts ? *opts : (stdfu_dfuse_flash_options) {};
+    const stdfu_layout *l;
+    int r;
+
+    /* Refuse a target that does not fit before the device is touched. */
+    r = target_layout(s, target, &l, err);
+    if (r < 0)
+        return r;
+    r = check_target(l, target, err);
+    if (r < 0)
+        return r;
+    r = stdfu_dfuse_recover(s, err);
+    if (r < 0)
+        return r;
+    if (o.mass_erase)
+        r = stdfu_dfuse_mass_erase(s, err);
+    else if (!o.no_erase)
+        r = stdfu_dfuse_erase_target(s, target, err);
+    if (r < 0)
+        return r;
+    r = stdfu_dfuse_write_target(s, target, err);
+    if (r < 0)
+        return r;
+    if (!o.no_verify)
+        r = stdfu_dfuse_verify_target(s, target, err);
+    return r;
+}
