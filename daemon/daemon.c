@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "daemon.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <systemd/sd-daemon.h>
+
+#include "dbus-util.h"
+#include "devices.h"
+#include "jobs.h"
+#include "policy.h"
+#include "rules.h"
+#include "runner.h"
+#include "state.h"
+#include "util/log.h"
+
+/* A burst of editor writes (temporary file, rename, chmod) becomes one reload. */
+#define RELOAD_DELAY_USEC (200 * USEC_PER_MSEC)
+
+void settings_done(DaemonSettings *s) {
+    free(s->bus);
+    free(s->manifest_path);
+    free(s->manifest_dir);
+    free(s->state_dir);
+    *s = (DaemonSettings) {};
+}
+
+static int strdup_or_default(const char *s, const char *def, char **ret) {
+    *ret = strdup(s ? s : def);
+    return *ret ? 0 : -ENOMEM;
+}
+
+int daemon_new(Daemon **ret, const DaemonSettings *settings) {
+    _cleanup_(daemon_freep) Daemon *d = calloc(1, sizeof *d);
+    int r;
+
+    if (!d)
+        return -ENOMEM;
+    d->inotify_fd = -EBADF;
+    d->wd_manifest_parent = d->wd_manifest_dir = -1;
+    if ((settings->bus && !(d->settings.bus = strdup(settings->bus))) ||
+        strdup_or_default(settings->manifest_path, DEFAULT_MANIFEST_PATH, &d->settings.manifest_path) < 0 ||
+        strdup_or_default(settings->manifest_dir, DEFAULT_MANIFEST_DIR, &d->settings.manifest_dir) < 0 ||
+        strdup_or_default(settings->state_dir, DEFAULT_STATE_DIR, &d->settings.state_dir) < 0)
+        return -ENOMEM;
+    d->settings.parallel = settings->parallel ? settings->parallel : DEFAULT_PARALLEL;
+
+    r = sd_event_default(&d->event);
+    if (r < 0)
+        return r;
+    r = device_table_new(&d->devices, d, policy_classify, d);
+    if (r < 0)
+        return r;
+    r = job_queue_new(&d->jobs, d->event, d->settings.parallel, runner_run, d,
+                      &policy_job_callbacks, d);
+    if (r < 0)
+        return r;
+    *ret = TAKE_PTR(d);
+    return 0;
+}
+
+Daemon *daemon_free(Daemon *d) {
+    if (!d)
+        return NULL;
+    /* Workers first: they stop without reporting, so the journal keeps their jobs. */
+    d->jobs = job_queue_free(d->jobs);
+    d->devices = device_table_free(d->devices);
+    rules_free_manifest(d);
+    for (char **e = d->manifest_errors; e && *e; e++)
+        free(*e);
+    free(d->manifest_errors);
+    stdfu_state_free(d->state);
+    sd_event_source_disable_unref(d->inotify_source);
+    sd_event_source_disable_unref(d->reload_timer);
+    if (d->inotify_fd >= 0)
+        close(d->inotify_fd);
+    free(d->manifest_basename);
+    sd_bus_slot_unref(d->device_slot);
+    sd_bus_flush_close_unref(d->bus);
+    sd_event_unref(d->event);
+    free(d->last_status);
+    settings_done(&d->settings);
+    free(d);
+    return NULL;
+}
+
+void daemon_update_status(Daemon *d) {
+    char status[128];
+    unsigned n_devices = device_table_count(d->devices);
+    unsigned n_updating = job_queue_running(d->jobs);
+
+    snprintf(status, sizeof status, "%u device%s, %u updating%s", n_devices,
+             n_devices == 1 ? "" : "s", n_updating,
+             d->manifest_errors && d->manifest_errors[0] ? ", manifest has errors" : "");
+    if (streq_ptr(status, d->last_status))
+        return;
+    free(d->last_status);
+    d->last_status = strdup(status);
+    if (d->ready)
+        (void) sd_notifyf(false, "STATUS=%s", status);
+    bus_manager_emit_changed(d, "Devices", "UpdatingCount", NULL);
+}
+
+int daemon_reload(Daemon *d) {
+    log_info("Reloading the manifest.");
+    int r = rules_load_manifest(d);
+    bus_manager_emit_changed(d, "ManifestErrors", NULL);
+    if (r >= 0) {
+        /* What is ours may have changed: look at everything again. */
+        (void) device_table_rescan(d->devices);
+        policy_evaluate_all(d);
+    }
+    daemon_update_status(d);
+    return r;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+    Daemon *d = userdata;
+
+    if (si->ssi_signo == SIGHUP) {
+        (void) sd_notify(false, "RELOADING=1");
+        (void) daemon_reload(d);
+        (void) sd_notify(false, "READY=1");
+        return 0;
+    }
+    log_info("Received %s, stopping.", strsignal((int) si->ssi_signo));
+    d->stopping = true;
+    (void) sd_notify(false, "STOPPING=1");
+    return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_reload_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+    Daemon *d = userdata;
+    (void) s, (void) usec;
+    d->reload_timer = sd_event_source_disable_unref(d->reload_timer);
+    (void) daemon_reload(d);
+    return 0;
+}
+
+static bool inotify_event_matters(Daemon *d, const struct inotify_event *e) {
+    if (e->mask & IN_Q_OVERFLOW)
+        return true;
+    if (e->len == 0)
+        return false;
+    if (e->wd == d->wd_manifest_parent)
+        return streq(e->name, d->manifest_basename);
+    if (e->wd == d->wd_manifest_dir) {
+        size_t n = strlen(e->name);
+        return n > 5 && streq(e->name + n - 5, ".yaml") && e->name[0] != '.';
+    }
+    return false;
+}
+
+static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+    Daemon *d = userdata;
+    _Alignas(struct inotify_event) char buf[4096];
+    bool reload = false;
+    (void) s, (void) revents;
+
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (char *p = buf; p < buf + n;) {
+            const struct inotify_event *e = (const struct inotify_event *) p;
+            reload = reload || inotify_event_matters(d, e);
+            p += sizeof *e + e->len;
+        }
+    }
+    if (reload && !d->reload_timer) {
+        int r = sd_event_add_time_relative(d->event, &d->reload_timer, CLOCK_MONOTONIC,
+                                           RELOAD_DELAY_USEC, 0, on_reload_timer, d);
+        if (r < 0)
+            log_warning_errno(r, "Cannot schedule a manifest reload: %m");
+    }
+    return 0;
+}
+
+static int setup_inotify(Daemon *d) {
+    const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+                          IN_ATTRIB | IN_ONLYDIR;
+    char parent[PATH_MAX], base[PATH_MAX];
+    int r;
+
+    d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (d->inotify_fd < 0)
+        return log_error_errno(errno, "Failed to create inotify instance: %m");
+
+    snprintf(parent, sizeof parent, "%s", d->settings.manifest_path);
+    snprintf(base, sizeof base, "%s", d->settings.manifest_path);
+    d->manifest_basename = strdup(basename(base));
+    if (!d->manifest_basename)
+        return log_oom();
+    /* Missing directories are not an error: the daemon then runs on what it loaded. */
+    d->wd_manifest_parent = inotify_add_watch(d->inotify_fd, dirname(parent), mask);
+    if (d->wd_manifest_parent < 0)
+        log_debug_errno(errno, "Not watching %s: %m", parent);
+    d->wd_manifest_dir = inotify_add_watch(d->inotify_fd, d->settings.manifest_dir, mask);
+    if (d->wd_manifest_dir < 0)
+        log_debug_errno(errno, "Not watching %s: %m", d->settings.manifest_dir);
+
+    r = sd_event_add_io(d->event, &d->inotify_source, d->inotify_fd, EPOLLIN, on_inotify, d);
+    if (r < 0)
+        return log_error_errno(r, "Failed to watch the manifest: %m");
+    return 0;
+}
+
+static int connect_bus(Daemon *d) {
+    const char *bus = d->settings.bus;
+    int r;
+
+    if (!bus || streq(bus, "system"))
+        r = sd_bus_open_system(&d->bus);
+    else if (streq(bus, "session"))
+        r = sd_bus_open_user(&d->bus);
+    else {
+        r = sd_bus_new(&d->bus);
+        if (r >= 0)
+            r = sd_bus_set_address(d->bus, bus);
+        if (r >= 0)
+            r = sd_bus_set_bus_client(d->bus, true);
+        if (r >= 0)
+            r = sd_bus_start(d->bus);
+    }
+    if (r < 0)
+        return log_error_errno(r, "Failed to connect to the %s bus: %m", bus ? bus : "system");
+
+    /* Losing the bus means nobody can reach us any more: stop, systemd restarts us. */
+    (void) sd_bus_set_exit_on_disconnect(d->bus, true);
+    r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
+    if (r < 0)
+        return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+    return 0;
+}
+
+static int setup_signals(Daemon *d) {
+    static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+    sigset_t mask;
+
+    sigemptyset(&mask);
+    for (size_t i = 0; i < ELEMENTSOF(signals); i++)
+        sigaddset(&mask, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+        return -errno;
+    for (size_t i = 0; i < ELEMENTSOF(signals); i++) {
+        int r = sd_event_add_signal(d->event, NULL, signals[i], on_signal, d);
+        if (r < 0)
+            return log_error_errno(r, "Failed to handle signal %d: %m", signals[i]);
+    }
+    return 0;
+}
+
+int daemon_start(Daemon *d) {
+    int r;
+
+    r = setup_signals(d);
+    if (r < 0)
+        return r;
+    /* Only pings while WATCHDOG_USEC is set; no wake-ups otherwise. */
+    r = sd_event_set_watchdog(d->event, true);
+    if (r < 0)
+        log_warning_errno(r, "Failed to enable the watchdog: %m");
+
+    r = stdfu_state_open(d->settings.state_dir, 0, &d->state);
+    if (r < 0)
+        return log_error_errno(r, "Failed to open the state directory %s: %m",
+                               d->settings.state_dir);
+
+    (void) rules_load_manifest(d); /* errors are shown on D-Bus, the daemon runs on */
+    r = setup_inotify(d);
+    if (r < 0)
+        return r;
+
+    r = connect_bus(d);
+    if (r < 0)
+        return r;
+    r = bus_manager_register(d);
+    if (r < 0)
+        return r;
+    r = bus_device_register(d);
+    if (r < 0)
+        return r;
+
+    r = device_table_start(d->devices);
+    if (r < 0)
+        return r;
+    r = policy_resume_jobs(d);
+    if (r < 0)
+        return r;
+    policy_evaluate_all(d);
+
+    /* The name last: a client that sees it finds the devices already there. */
+    r = sd_bus_request_name(d->bus, STDFU_BUS_NAME, 0);
+    if (r < 0)
+        return log_error_errno(r, "Failed to acquire the bus name %s: %m", STDFU_BUS_NAME);
+
+    d->ready = true;
+    free(d->last_status);
+    d->last_status = NULL;
+    daemon_update_status(d);
+    (void) sd_notifyf(false, "READY=1\nSTATUS=%s", strna(d->last_status));
+    log_info("stdfud ready on %s: %s.", d->settings.bus ? d->settings.bus : "system bus",
+             strna(d->last_status));
+    return 0;
+}
+
+int daemon_run(Daemon *d) {
+    int r = sd_event_loop(d->event);
+    if (r < 0)
+        return log_error_errno(r, "Event loop failed: %m");
+    return 0;
+}

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* /io/stdfu1, interface io.stdfu1.Manager. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "dbus-util.h"
+#include "devices.h"
+#include "jobs.h"
+#include "policy.h"
+#include "state.h"
+#include "util/log.h"
+
+#ifndef STDFU_VERSION
+#define STDFU_VERSION "0.1"
+#endif
+
+/* Larger than any STM32's flash (2 MiB) with room for container formats. */
+#define MAX_FIRMWARE_FILE_SIZE (16u * 1024 * 1024)
+
+static int reply_error(sd_bus_error *error, const stdfu_error *err) {
+    const char *name;
+    switch (err->code) {
+    case -EBUSY: name = STDFU_ERROR_BUSY; break;
+    case -EALREADY: name = STDFU_ERROR_NOTHING_TO_DO; break;
+    case -EINVAL: name = SD_BUS_ERROR_INVALID_ARGS; break;
+    case -ENOMEM: name = SD_BUS_ERROR_NO_MEMORY; break;
+    default: name = STDFU_ERROR_FAILED; break;
+    }
+    return sd_bus_error_set(error, name, err->message[0] ? err->message : strerror(-err->code));
+}
+
+/* The "device" argument: a port path ("1-1.4") or a device object path. */
+static int find_device_arg(Daemon *d, const char *arg, Device **ret, sd_bus_error *error) {
+    Device *dev = NULL;
+    if (arg[0] == '/')
+        dev = device_table_find_path(d->devices, arg);
+    else
+        dev = device_table_find(d->devices, arg);
+    if (!dev)
+        return sd_bus_error_setf(error, STDFU_ERROR_NO_SUCH_DEVICE,
+                                 "No device \"%.64s%s\" (give a port path such as 1-1.4 or a "
+                                 "device object path; see ListDevices).",
+                                 arg, strlen(arg) > 64 ? "..." : "");
+    *ret = dev;
+    return 0;
+}
+
+static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    Daemon *d = userdata;
+    sd_bus_message *reply = NULL;
+    (void) error;
+
+    int r = sd_bus_message_new_method_return(m, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(so)");
+    for (Device *dev = device_table_first(d->devices); r >= 0 && dev; dev = dev->next)
+        r = sd_bus_message_append(reply, "(so)", dev->port, dev->object_path);
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    if (r >= 0)
+        r = sd_bus_send(NULL, reply, NULL);
+    sd_bus_message_unref(reply);
+    return r;
+}
+
+static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    Daemon *d = userdata;
+    const char *device;
+    bool force = false;
+    const BusOption options[] = { { "force", 'b', &force }, {} };
+    stdfu_error err = {};
+    Device *dev;
+    int r;
+
+    r = bus_check_privileged(m, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(m, "s", &device);
+    if (r < 0)
+        return r;
+    r = bus_read_options(m, options, error);
+    if (r < 0)
+        return r;
+    r = find_device_arg(d, device, &dev, error);
+    if (r < 0)
+        return r;
+    if (policy_queue_update(d, dev, force, &err) < 0)
+        return reply_error(error, &err);
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+/* Reads the caller's firmware from its fd. Only regular files: reading a pipe or socket could
+ * block the main loop for as long as the caller likes. pread() leaves the caller's offset. */
+static int read_firmware_fd(int fd, void **ret, size_t *ret_size, sd_bus_error *error) {
+    struct stat st;
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0 || fstat(fd, &st) < 0)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "The firmware file descriptor is not usable: %s", strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "The firmware file descriptor must refer to a regular file.");
+    if ((flags & O_ACCMODE) == O_WRONLY)
+        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                "The firmware file descriptor is not open for reading.");
+    if (st.st_size <= 0 || (uint64_t) st.st_size > MAX_FIRMWARE_FILE_SIZE)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "The firmware file has %lld bytes; it must have 1 to %u.",
+                                 (long long) st.st_size, MAX_FIRMWARE_FILE_SIZE);
+
+    size_t size = (size_t) st.st_size, done = 0;
+    uint8_t *buf = malloc(size);
+    if (!buf)
+        return -ENOMEM;
+    while (done < size) {
+        ssize_t n = pread(fd, buf + done, size - done, (off_t) done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(buf);
+            return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                     "Cannot read the firmware file: %s",
+                                     n < 0 ? strerror(errno) : "it shrank while being read");
+        }
+        done += (size_t) n;
+    }
+    *ret = buf;
+    *ret_size = size;
+    return 0;
+}
+
+static int method_update_file(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    Daemon *d = userdata;
+    const char *device, *version = NULL;
+    bool force = false;
+    const BusOption options[] = { { "force", 'b', &force }, { "version", 's', &version }, {} };
+    stdfu_error err = {};
+    Device *dev;
+    void *data = NULL;
+    size_t size = 0;
+    int fd, r;
+
+    r = bus_check_privileged(m, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(m, "sh", &device, &fd);
+    if (r < 0)
+        return r;
+    r = bus_read_options(m, options, error);
+    if (r < 0)
+        return r;
+    if (version && version[0] == '\0')
+        version = NULL;
+    r = find_device_arg(d, device, &dev, error);
+    if (r < 0)
+        return r;
+    r = read_firmware_fd(fd, &data, &size, error);
+    if (r < 0)
+        return r;
+    if (policy_queue_update_data(d, dev, data, size, force, version, &err) < 0)
+        return reply_error(error, &err);
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    Daemon *d = userdata;
+    const char *device;
+    stdfu_error err = {};
+    Device *dev;
+    int r;
+
+    r = bus_check_privileged(m, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(m, "s", &device);
+    if (r < 0)
+        return r;
+    r = find_device_arg(d, device, &dev, error);
+    if (r < 0)
+        return r;
+    if (policy_cancel(d, dev, &err) < 0)
+        return reply_error(error, &err);
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    Daemon *d = userdata;
+    int r = bus_check_privileged(m, error);
+    if (r < 0)
+        return r;
+    r = daemon_reload(d);
+    if (r < 0)
+        return sd_bus_error_setf(error, STDFU_ERROR_FAILED,
+                                 "The manifest has errors, the previous one stays in force: %s",
+                                 d->manifest_errors && d->manifest_errors[0]
+                                     ? d->manifest_errors[0] : strerror(-r));
+    return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    Daemon *d = userdata;
+    sd_bus_message *reply = NULL;
+    size_t n = 0;
+    const stdfu_history_entry *h = stdfu_state_history(d->state, &n);
+    (void) error;
+
+    int r = sd_bus_message_new_method_return(m, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(sssssssttu)");
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = sd_bus_message_append(reply, "(sssssssttu)", h[i].port,
+                                  stdfu_job_outcome_to_string(h[i].outcome), h[i].from_version,
+                                  h[i].to_version, h[i].rule, h[i].sha256, h[i].error,
+                                  (uint64_t) h[i].started_usec, (uint64_t) h[i].finished_usec,
+                                  (uint32_t) h[i].attempts);
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    if (r >= 0)
+        r = sd_bus_send(NULL, reply, NULL);
+    sd_bus_message_unref(reply);
+    return r;
+}
+
+static int get_property(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+    Daemon *d = userdata;
+    (void) bus, (void) path, (void) interface, (void) error;
+
+    if (streq(property, "State"))
+        return sd_bus_message_append(reply, "s", d->stopping ? "stopping"
+                                                 : d->ready ? "running" : "starting");
+    if (streq(property, "Version"))
+        return sd_bus_message_append(reply, "s", STDFU_VERSION);
+    if (streq(property, "Devices"))
+        return sd_bus_message_append(reply, "u", device_table_count(d->devices));
+    if (streq(property, "UpdatingCount"))
+        return sd_bus_message_append(reply, "u", job_queue_running(d->jobs));
+    if (streq(property, "QueuedCount"))
+        return sd_bus_message_append(reply, "u", job_queue_pending(d->jobs));
+    if (streq(property, "Parallel"))
+        return sd_bus_message_append(reply, "u", d->settings.parallel);
+    if (streq(property, "ManifestErrors"))
+        return sd_bus_message_append_strv(reply, d->manifest_errors);
+    return -ENOENT;
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_PROPERTY("Version", "s", get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("State", "s", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Devices", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("UpdatingCount", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("QueuedCount", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Parallel", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("ManifestErrors", "as", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(so)", devices),
+                            method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", device, "a{sv}", options),
+                            SD_BUS_NO_RESULT, method_update, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("UpdateFile", SD_BUS_ARGS("s", device, "h", fd, "a{sv}", options),
+                            SD_BUS_NO_RESULT, method_update_file, SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Cancel", SD_BUS_ARGS("s", device), SD_BUS_NO_RESULT, method_cancel,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_METHOD_WITH_ARGS("GetHistory", SD_BUS_NO_ARGS,
+                            SD_BUS_RESULT("a(sssssssttu)", history), method_get_history,
+                            SD_BUS_VTABLE_UNPRIVILEGED),
+    SD_BUS_SIGNAL_WITH_ARGS("DeviceAdded", SD_BUS_ARGS("s", port, "o", device), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("DeviceRemoved", SD_BUS_ARGS("s", port, "o", device), 0),
+    SD_BUS_SIGNAL_WITH_ARGS("UpdateFinished", SD_BUS_ARGS("s", port, "s", outcome, "s", error), 0),
+    SD_BUS_VTABLE_END,
+};
+int bus_manager_register(Daemon *d) {
+    int r = sd_bus_add_object_vtable(d->bus, NULL, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE,
+                                     manager_vtable, d);
+    if (r < 0)
+        return log_error_errno(r, "Failed to register %s: %m", STDFU_MANAGER_PATH);
+    return 0;
+}
+
+void bus_manager_emit_device_added(Daemon *d, Device *dev) {
+    if (d->bus)
+        (void) sd_bus_emit_signal(d->bus, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE, "DeviceAdded",
+                                  "so", dev->port, dev->object_path);
+}
+
+void bus_manager_emit_device_removed(Daemon *d, Device *dev) {
+    if (d->bus)
+        (void) sd_bus_emit_signal(d->bus, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE, "DeviceRemoved",
+                                  "so", dev->port, dev->object_path);
+}
+
+void bus_manager_emit_update_finished(Daemon *d, const char *port, const char *outcome,
+                                      const char *error) {
+    if (d->bus)
+        (void) sd_bus_emit_signal(d->bus, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE,
+                                  "UpdateFinished", "sss", port, outcome, error ? error : "");
+}
+
+void bus_manager_emit_changed(Daemon *d, const char *property, ...) {
+    char *names[16];
+    size_t n = 0;
+    va_list ap;
+
+    if (!d->bus)
+        return;
+    va_start(ap, property);
+    for (const char *p = property; p && n < ELEMENTSOF(names) - 1; p = va_arg(ap, const char *))
+        names[n++] = (char *) p;
+    va_end(ap);
+    names[n] = NULL;
+    (void) sd_bus_emit_properties_changed_strv(d->bus, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE,
+                                               names);
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The job queue: at most one job per device port, at most `parallel` running at once, each
+ * running job one worker thread that executes a runner (the lib/update cycle in the daemon, a
+ * fake in unit tests).
+ *
+ * A worker never touches the main thread's state. It talks through a SOCK_SEQPACKET socket
+ * pair: upwards it sends phase, progress, attempt and the final result; downwards the main loop
+ * forwards the udev add/remove events of the job's port (the main loop owns the only udev
+ * monitor), and a wake-up on cancel. Cancel itself is an atomic flag the runner checks between
+ * transfers. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "util/macro.h"
+#include "util/time-util.h"
+
+typedef struct JobQueue JobQueue;
+typedef struct Job Job;
+
+/* What the device is doing, as the Device.State property says it. The last four are outcomes. */
+typedef enum JobState {
+    JOB_IDLE,
+    JOB_QUEUED,
+    JOB_ENTERING,
+    JOB_ERASING,
+    JOB_WRITING,
+    JOB_VERIFYING,
+    JOB_LEAVING,
+    JOB_WAITING,
+    JOB_RECOVERING,
+    JOB_DONE,
+    JOB_FAILED,
+    JOB_NEEDS_POWER_CYCLE,
+    JOB_CANCELLED,
+    _JOB_STATE_MAX,
+} JobState;
+
+const char *job_state_to_string(JobState s);
+JobState job_state_from_string(const char *s); /* _JOB_STATE_MAX when unknown */
+static inline bool job_state_is_outcome(JobState s) {
+    return s >= JOB_DONE && s < _JOB_STATE_MAX;
+}
+
+/* What the job should do. Owned by the job once queued. */
+typedef struct JobSpec {
+    char *port;
+    char *rule_name;          /* for the journal: the manifest rule, "file" for UpdateFile */
+    char sha256[65];          /* of the image, lowercase hex */
+    char *firmware_path;      /* from the manifest rule, or NULL when data is set */
+    void *firmware_data;      /* from UpdateFile */
+    size_t firmware_size;
+    char *target_version;     /* may be NULL (UpdateFile without a version) */
+    char *from_version;
+    bool force;
+    const void *rule;         /* the manifest rule (main thread keeps it alive while running) */
+    void *runner_data;        /* anything the daemon's runner needs, freed by spec_free_data */
+    void (*runner_data_free)(void *p);
+} JobSpec;
+
+void job_spec_done(JobSpec *s);
+
+/* A udev event of the job's port, forwarded by the main loop to the worker. */
+typedef enum JobDeviceEventType {
+    JOB_DEVICE_ADDED,
+    JOB_DEVICE_REMOVED,
+} JobDeviceEventType;
+
+typedef struct JobDeviceEvent {
+    JobDeviceEventType type;
+    uint16_t vid, pid, bcd_device;
+    uint8_t busnum, devnum;
+    char syspath[256];
+} JobDeviceEvent;
+
+/* The result a runner returns: an outcome state and, unless done, a sentence. */
+typedef struct JobResult {
+    JobState outcome;         /* JOB_DONE, JOB_FAILED, JOB_NEEDS_POWER_CYCLE or JOB_CANCELLED */
+    char error[256];
+} JobResult;
+
+/* Runs in the worker thread; returns when the job has an outcome. */
+typedef void (*JobRunner)(Job *job, const JobSpec *spec, JobResult *result, void *userdata);
+
+/* Called on the main thread. */
+typedef struct JobQueueCallbacks {
+    void (*changed)(Job *job, void *userdata);  /* state, progress or attempt changed */
+    void (*finished)(Job *job, void *userdata); /* the job has an outcome (job_result()) */
+} JobQueueCallbacks;
+
+int job_queue_new(JobQueue **ret, sd_event *event, unsigned parallel, JobRunner runner,
+                  void *runner_userdata, const JobQueueCallbacks *cb, void *userdata);
+/* Stops every worker (cancel flag, join) without reporting outcomes, frees all jobs. */
+JobQueue *job_queue_free(JobQueue *q);
+DEFINE_TRIVIAL_CLEANUP_FUNC(JobQueue *, job_queue_free);
+
+void job_queue_set_parallel(JobQueue *q, unsigned parallel);
+void job_queue_set_runner(JobQueue *q, JobRunner runner, void *userdata);
+unsigned job_queue_running(JobQueue *q);
+unsigned job_queue_pending(JobQueue *q);
+Job *job_queue_find(JobQueue *q, const char *port);
+
+/* Queues a job for spec->port; takes the spec's contents (zeroes *spec). -EBUSY when the port
+ * already has a job. */
+int job_queue_add(JobQueue *q, JobSpec *spec, Job **ret);
+/* Requests cancellation: a queued job ends at once (cancelled), a running one at its next
+ * check. */
+int job_cancel(Job *job);
+/* Forwards a udev event of the job's port to its worker, if it runs. */
+void job_forward_event(Job *job, const JobDeviceEvent *ev);
+/* Frees a job with an outcome (after the finished callback). Running jobs are refused. */
+void job_release(Job *job);
+
+/* Main-thread view of a job. */
+const char *job_port(Job *job);
+JobState job_state(Job *job);
+const JobSpec *job_spec(Job *job);
+void job_progress(Job *job, uint64_t *done, uint64_t *total);
+unsigned job_attempt(Job *job);
+const JobResult *job_result(Job *job);
+void *job_get_userdata(Job *job);
+void job_set_userdata(Job *job, void *userdata);
+
+/* Worker-side API, for the runner. Thread-safe with respect to the main loop. */
+void job_report_state(Job *job, JobState state);
+void job_report_progress(Job *job, uint64_t done, uint64_t total);
+void job_report_attempt(Job *job, unsigned attempt);
+bool job_is_cancelled(Job *job);
+/* Waits for the next udev event of this port. 1 with *ret filled, 0 on timeout, -ECANCELED
+ * when the job is cancelled or the daemon stops. */
+int job_wait_event(Job *job, usec_t timeout, JobDeviceEvent *ret);
