@@ -132,7 +132,8 @@ static uint64_t element_end(const stdfu_element *e) {
 }
 
 static int sort_and_check_overlaps(stdfu_target *t, stdfu_error *err) {
-    qsort(t->elements, t->n_elements, sizeof *t->elements, compare_elements);
+    if (t->n_elements > 1) /* qsort() wants a non-NULL array even for 0 elements */
+        qsort(t->elements, t->n_elements, sizeof *t->elements, compare_elements);
     for (size_t i = 1; i < t->n_elements; i++) {
         const stdfu_element *a = &t->elements[i - 1], *b = &t->elements[i];
         if (element_end(a) > b->address)
