@@ -18,7 +18,7 @@
 #define HID_ECHO_REPORT_ID 0x01
 
 static void jump_to_bootloader(sim_device *d, sim_usec at) {
-    sim_device_emit(d, at, at + SIM_REENUM_US, SIM_MODE_BOOTLOADER, false);
+    sim_device_emit(d, at, at + SIM_REENUM_US, SIM_MODE_BOOTLOADER, true);
 }
 
 static bool rest_is_zero(const uint8_t *p, size_t n) {

@@ -66,16 +66,17 @@ void sim_device_build_descriptors(sim_device *d) {
     sim_app_descriptors(d, &d->app_descs);
 }
 
-/* The device appears in mode: fresh USB state, and the ROM starts from scratch. */
-static void appear(sim_device *d, sim_mode mode, bool boots) {
+/* The device appears in mode with fresh USB state. fresh: the firmware started anew (the
+ * application boots, or the ROM starts from scratch), not just a USB re-enumeration. */
+static void appear(sim_device *d, sim_mode mode, bool fresh) {
     d->mode = mode;
     d->configuration = 0;
     d->counters.enumerations++;
     d->hid_count = d->hid_head = 0;
-    if (mode == SIM_MODE_APPLICATION && boots)
+    if (mode == SIM_MODE_APPLICATION && fresh)
         d->counters.boots++;
     sim_device_build_descriptors(d);
-    sim_dfuse_reset(d, mode == SIM_MODE_BOOTLOADER);
+    sim_dfuse_reset(d, mode == SIM_MODE_BOOTLOADER && fresh);
 }
 
 int sim_device_new(const sim_device_config *c, sim_usec now, sim_device **ret) {
@@ -338,10 +339,10 @@ int sim_device_control(sim_device *d, const sim_setup *setup, uint8_t *data, sim
 /* ---- power, reset, transitions ---- */
 
 void sim_device_emit(sim_device *d, sim_usec at, sim_usec reconnect_at, sim_mode mode,
-                     bool boots) {
+                     bool fresh) {
     d->transition = (sim_transition) { .at = at, .reconnect_at = reconnect_at, .mode = mode };
     d->has_transition = true;
-    d->boot_on_connect = boots;
+    d->fresh_on_connect = fresh;
     d->mode = SIM_MODE_OFF;
 }
 
@@ -388,8 +389,8 @@ void sim_device_connected(sim_device *d, sim_mode mode, sim_usec now) {
     if (!d->powered || d->vanished)
         return; /* cannot come back by itself */
     d->busy_until = MAX(d->busy_until, now);
-    appear(d, mode, d->boot_on_connect);
-    d->boot_on_connect = false;
+    appear(d, mode, d->fresh_on_connect);
+    d->fresh_on_connect = false;
 }
 
 /* ---- changes at run time (control socket, scenario events) ---- */

@@ -257,7 +257,7 @@ static void leave(sim_device *d, sim_usec at) {
     case SIM_LEAVE_OK:
         break;
     }
-    sim_device_emit(d, at, at + SIM_REENUM_US, back, back == SIM_MODE_APPLICATION);
+    sim_device_emit(d, at, at + SIM_REENUM_US, back, true);
 }
 
 static int dfu_getstatus(sim_device *d, const sim_setup *s, uint8_t *out, sim_usec start,

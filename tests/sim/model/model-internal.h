@@ -133,7 +133,7 @@ struct sim_device {
     bool rdp;
     sim_transition transition;
     bool has_transition;
-    bool boot_on_connect; /* the pending reconnect starts the application anew */
+    bool fresh_on_connect; /* the pending reconnect starts the firmware (app or ROM) anew */
     uint8_t hid_queue[SIM_HID_QUEUE][SIM_HID_REPORT_SIZE];
     unsigned hid_head, hid_count;
     sim_counters counters;
@@ -143,8 +143,11 @@ struct sim_device {
 /* Books one control transfer that starts at start and moves len data bytes, after which the
  * device is busy for op_us: returns when the transfer completes. */
 sim_usec sim_device_account(sim_device *d, sim_usec start, size_t len, sim_usec op_us);
+/* Takes the device off the bus now (mode OFF) and records the transition for the front-end.
+ * fresh: the reconnect is a firmware start (counts a boot; the ROM starts anew), not a mere
+ * USB re-enumeration. */
 void sim_device_emit(sim_device *d, sim_usec at, sim_usec reconnect_at, sim_mode mode,
-                     bool boots);
+                     bool fresh);
 /* The mode a cold boot ends in: the application if a valid image is in flash. */
 sim_mode sim_device_cold_boot_mode(sim_device *d);
 void sim_device_build_descriptors(sim_device *d);
