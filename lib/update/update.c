@@ -22,6 +22,7 @@ typedef struct run {
     stdfu_update_result *res;
     const stdfu_target *target;
     uint32_t base;                 /* where the application starts: the first element */
+    uint32_t leave_address;        /* base, or the start of flash after a refused image */
     uint16_t app_vid, app_pid;     /* of the application, when it was seen */
     usec_t start, deadline;
     stdfu_update_phase phase;
@@ -314,6 +315,9 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
     if (r < 0) {
         u->ops->close(u->o->ops_data, session);
         *ret_image_refused = true;
+        /* The image's base may be what is wrong: send it back to the start of flash. */
+        if (layout && layout->n_runs > 0)
+            u->leave_address = layout->runs[0].address;
         stdfu_error_prefix(&err, "image refused, nothing erased");
         return fail_with(u, STDFU_UPDATE_FAILURE_IMAGE, &err);
     }
@@ -335,9 +339,9 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
          STDFU_UPDATE_STEP_NONE, "%llu bytes written%s", (unsigned long long)
          u->o->image->total_bytes, u->o->verify ? " and verified" : "");
 
-    if (!u->o->leave) {
+    if (!u->o->leave || cancelled(u)) {
         u->ops->close(u->o->ops_data, session);
-        return BACK_REFLASH;
+        return u->o->leave ? BACK_OUTCOME : BACK_REFLASH;
     }
     emit(u, STDFU_UPDATE_PHASE_LEAVE, STDFU_UPDATE_STEP_NONE,
          "leaving the bootloader, application at 0x%08x", u->base);
@@ -362,7 +366,7 @@ static int stuck_action(run *u, const stdfu_usb_info *boot, stdfu_update_step st
     if (r < 0)
         return r;
     if (step == STDFU_UPDATE_STEP_LEAVE_AGAIN) {
-        r = u->ops->leave(u->o->ops_data, session, u->base, err);
+        r = u->ops->leave(u->o->ops_data, session, u->leave_address, err);
         u->res->leaves++;
     } else {
         r = u->ops->reset(u->o->ops_data, session, err);
@@ -399,7 +403,8 @@ static rung on_stuck(run *u, ladder *l, const stdfu_usb_info *boot, unsigned *ex
     if (step == STDFU_UPDATE_STEP_LEAVE_AGAIN) {
         l->left_again = true;
         emit(u, STDFU_UPDATE_PHASE_RECOVER, step,
-             "bootloader came back on port %s: leaving again at 0x%08x", u->o->port, u->base);
+             "bootloader came back on port %s: leaving again at 0x%08x", u->o->port,
+             u->leave_address);
     } else {
         l->reset = true;
         emit(u, STDFU_UPDATE_PHASE_RECOVER, step,
@@ -627,7 +632,7 @@ int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
                "the image has no data for alt setting %u", o->alt);
         return 0;
     }
-    u.base = u.target->elements[0].address;
+    u.base = u.leave_address = u.target->elements[0].address;
 
     cycle(&u);
 
