@@ -147,11 +147,26 @@ static int sort_and_check_overlaps(stdfu_target *t, stdfu_error *err) {
     return 0;
 }
 
+/* A target without data (a DfuSe target with no elements, or only empty ones) would only
+ * make callers flash nothing at address 0. */
+static void drop_empty_targets(stdfu_image *img) {
+    size_t kept = 0;
+    for (size_t i = 0; i < img->n_targets; i++) {
+        if (img->targets[i].n_elements == 0) {
+            free(img->targets[i].elements);
+            continue;
+        }
+        img->targets[kept++] = img->targets[i];
+    }
+    img->n_targets = kept;
+}
+
 /* What every format shares: one target per alt, sorted, no overlaps, not empty. */
 static int image_finish(stdfu_image *img, stdfu_error *err) {
     int r = merge_same_alt(img, err);
     if (r < 0)
         return r;
+    drop_empty_targets(img);
     img->total_bytes = 0;
     for (size_t i = 0; i < img->n_targets; i++) {
         r = sort_and_check_overlaps(&img->targets[i], err);

@@ -7,7 +7,8 @@
  * target names, DFU suffix), plain DFU 1.1 suffix on raw data, raw .bin at an address, Intel
  * .hex. Whatever the format, an image is a list of targets (alt settings) each holding
  * elements (address + bytes) sorted by address and never overlapping. Targets have distinct
- * alt settings (DfuSe targets naming the same alt are merged into the first).
+ * alt settings (DfuSe targets naming the same alt are merged into the first) and at least one
+ * element each (targets without data are dropped); an image has at least one target.
  *
  * Loading checks the file itself (structure, CRC of the suffix, overlaps); checking against a
  * device (layout, ids) is stdfu_image_check_*(): both happen before any device is touched. */

@@ -315,6 +315,20 @@ static void test_dfuse_same_alt_merged(void **state) {
     assert_element(&t->elements[1], 0x08000800, 16, 1);
 }
 
+static void test_dfuse_empty_target_dropped(void **state) {
+    static const element_spec a[] = { { 0x08000000, 16, 1 } }, none[] = { { 0x1FFFC000, 0, 0 } };
+    const target_spec targets[] = { { 1, "empty", none, 1 }, { 0, "data", a, 1 },
+                                    { 2, "no elements", NULL, 0 } };
+    buf b;
+    (void) state;
+    build_dfuse(&b, targets, 3);
+    _cleanup_image_ stdfu_image *img = load_ok(b.data, b.size, NULL);
+    assert_int_equal(img->n_targets, 1);
+    assert_string_equal(img->targets[0].name, "data");
+    assert_null(stdfu_image_find_target(img, 1));
+    assert_null(stdfu_image_find_target(img, 2));
+}
+
 static void test_dfuse_image_size_conventions(void **state) {
     static const element_spec e[] = { { 0x08000000, 64, 0 } };
     const target_spec t = { 0, "ST...", e, 1 };
@@ -654,6 +668,7 @@ int main(void) {
         cmocka_unit_test(test_dfu_suffix_any_ids),
         cmocka_unit_test(test_dfuse_targets_and_elements),
         cmocka_unit_test(test_dfuse_same_alt_merged),
+        cmocka_unit_test(test_dfuse_empty_target_dropped),
         cmocka_unit_test(test_dfuse_image_size_conventions),
         cmocka_unit_test(test_dfuse_refusals),
         cmocka_unit_test(test_dfuse_truncated),
