@@ -22,11 +22,6 @@ static const command commands[] = {
     { "list", cmd_list, "show application and bootloader devices with their flash layout" },
 };
 
-const char *stdfuctl_format_bcd(unsigned bcd, char *buf) {
-    snprintf(buf, 8, "%x.%02x", (bcd >> 8) & 0xff, bcd & 0xff);
-    return buf;
-}
-
 static void help(FILE *f) {
     fprintf(f,
             "Usage: stdfuctl [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n"
