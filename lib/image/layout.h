@@ -7,8 +7,10 @@
  * A layout is a name and a list of segments (one per "/ADDR/..." part), each a list of sector
  * runs (count * size, attribute letter a..g: bit 0 readable, bit 1 erasable, bit 2 writable).
  *
- * Grammar (ST UM0424 "DfuSe USB device firmware upgrade", memory layout string; dfu-util
- * reads the same):
+ * Grammar (ST UM0290, "DfuSe USB device firmware upgrade STMicroelectronics extension",
+ * alternate setting string descriptor; dfu-util reads the same). UM0290 says at most 2 digits
+ * of count and 3 of size, but ROMs send "064*0002Kg" or "0512*02Kg": any number of digits is
+ * accepted.
  *     layout  = "@" NAME segment { segment }
  *     segment = "/" "0x" HEX "/" run { "," run }
  *     run     = COUNT "*" SIZE [ "B" | "K" | "M" | " " ] ATTR      COUNT, SIZE decimal
