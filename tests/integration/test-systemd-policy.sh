@@ -1,0 +1,150 @@
+#!/bin/bash
+# The D-Bus policy conf/io.stdfu1.conf loads into a real dbus-daemon configured like the
+# system bus (default deny for method calls and name ownership), and a broken copy of it is
+# refused (so the load check means something). When stdfud is built, it serves io.stdfu1 on
+# that bus and the combined effect of policy and daemon is checked: an unprivileged user
+# (nobody, via setpriv) can read properties but gets AccessDenied on a mutating method, and
+# root may call it.
+. "$(dirname "$0")/lib.sh"
+
+policy=${STDFU_TEST_POLICY:-$SRCDIR/conf/io.stdfu1.conf}
+[ -e "$policy" ] || skip_all "conf/io.stdfu1.conf not written yet"
+command -v dbus-daemon >/dev/null || skip_all "dbus-daemon not installed"
+
+pids=()
+stop_all() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    pids=()
+}
+trap '_rc=$?; stop_all; (exit $_rc); _cleanup' EXIT
+
+skip_check() {
+    _tap_n=$((_tap_n + 1))
+    echo "ok $_tap_n - $1 # SKIP $2"
+}
+
+# A system-like bus: the defaults of Debian's system.conf, written out, then the policy.
+# The socket lives in a directory other users can enter, for the unprivileged caller.
+mkdir -p "$T/pub"
+chmod 0711 "$T" "$T/pub"
+bus_config() {  # SOCKET POLICY-FILE
+    cat <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$1</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <include>$2</include>
+</busconfig>
+EOF
+}
+
+# start_bus NAME POLICY: starts a bus, sets $addr; fails (with the daemon's message) if it
+# does not come up within 5 s.
+start_bus() {
+    local name=$1 i
+    bus_config "$T/pub/$name.socket" "$2" >"$T/$name.conf"
+    : >"$T/$name.addr"
+    dbus-daemon --config-file="$T/$name.conf" --nofork --nopidfile --print-address=1 \
+        >"$T/$name.addr" 2>"$T/$name.log" &
+    pids+=($!)
+    for i in $(seq 50); do
+        addr=$(head -n1 "$T/$name.addr")
+        [ -n "$addr" ] && return 0
+        kill -0 "${pids[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    sed 's/^/#   /' "$T/$name.log"
+    return 1
+}
+
+check "dbus-daemon (system bus type) accepts the policy" start_bus good "$policy"
+good_addr=$addr
+
+# Negative control: the same policy cut in half is not well-formed XML.
+head -c $(($(wc -c <"$policy") / 2)) "$policy" >"$T/broken.conf"
+refused() {
+    bus_config "$T/pub/broken.socket" "$T/broken.conf" >"$T/broken-bus.conf"
+    timeout 5 dbus-daemon --config-file="$T/broken-bus.conf" --nofork --nopidfile \
+        --print-address=1 >/dev/null 2>"$T/broken.log" </dev/null
+    local rc=$?
+    sed 's/^/#   /' "$T/broken.log"
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ -s "$T/broken.log" ]
+}
+check "dbus-daemon refuses a truncated copy (the load check is real)" refused
+
+check "the policy lets user stdfu or root own io.stdfu1" \
+    grep -Eq '<allow[^>]*own="io\.stdfu1"' "$policy"
+check "the policy names group stdfu" grep -q 'group="stdfu"' "$policy"
+
+# ---- with the daemon -------------------------------------------------------------------
+if [ ! -x "$DAEMON" ]; then
+    skip_check "unprivileged read allowed, mutating call denied" "stdfud not built yet"
+    finish; exit
+fi
+if ! command -v busctl >/dev/null || ! command -v setpriv >/dev/null; then
+    skip_check "unprivileged read allowed, mutating call denied" "busctl or setpriv missing"
+    finish; exit
+fi
+if [ "$(id -u)" != 0 ]; then
+    skip_check "unprivileged read allowed, mutating call denied" "needs root to switch users"
+    finish; exit
+fi
+
+mkdir -p "$T/manifest.d" "$T/state"
+"$DAEMON" --bus="$good_addr" --manifest="$T/manifest.yaml" --manifest-dir="$T/manifest.d" \
+    --state-dir="$T/state" --log-level=debug >"$T/stdfud.log" 2>&1 &
+pids+=($!)
+daemon_pid=$!
+owned() {
+    local i
+    for i in $(seq 100); do
+        busctl --address="$good_addr" status io.stdfu1 >/dev/null 2>&1 && return 0
+        kill -0 "$daemon_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    sed 's/^/#   /' "$T/stdfud.log"
+    return 1
+}
+owned; owned_rc=$?
+check "stdfud (as root) owns io.stdfu1 on the policy's bus" test $owned_rc -eq 0
+[ $owned_rc -eq 0 ] || { finish; exit; }
+
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+bus() { busctl --address="$good_addr" "$@"; }
+
+check "nobody may read the manager's properties" \
+    as_nobody busctl --address="$good_addr" call io.stdfu1 /io/stdfu1 \
+    org.freedesktop.DBus.Properties GetAll s io.stdfu1.Manager
+check "nobody may call ListDevices" \
+    as_nobody busctl --address="$good_addr" call io.stdfu1 /io/stdfu1 io.stdfu1.Manager ListDevices
+denied=$(as_nobody busctl --address="$good_addr" call io.stdfu1 /io/stdfu1 io.stdfu1.Manager \
+    Reload 2>&1)
+echo "# nobody calling Reload: $denied"
+check "nobody calling Reload gets AccessDenied" \
+    bash -c '[[ "$1" == *"ccess denied"* || "$1" == *AccessDenied* || "$1" == *"Rejected send"* ]]' \
+    _ "$denied"
+check "root may call Reload" bus call io.stdfu1 /io/stdfu1 io.stdfu1.Manager Reload
+check "stdfud is still running" kill -0 "$daemon_pid" 2>/dev/null
+
+finish
