@@ -59,7 +59,8 @@ typedef struct stdfu_image {
 
 typedef struct stdfu_image_load_options {
     stdfu_image_format format; /* AUTO unless forced */
-    bool has_address;          /* --address: required for .bin, refused for formats that carry one */
+    bool has_address;          /* --address: required for .bin and raw DFU, refused for DfuSe
+                                * and hex (they carry their own) */
     uint32_t address;
     uint8_t alt;               /* target alt setting for formats that have none (default 0) */
 } stdfu_image_load_options;

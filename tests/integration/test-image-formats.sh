@@ -51,9 +51,10 @@ check "multi: alt 1 is its own target" grep -qx 'target: alt=1 name="ST..." elem
 check "multi: ids match 1209:5740" dump --ids 1209:5740 multi.dfu
 check "multi: ids 0483:df11 refused" bash -c "! '$DUMP' --ids 0483:df11 multi.dfu >/dev/null 2>err"
 check "multi: the refusal names both ids" \
-    grep -q "multi.dfu: the file is for USB id 1209:5740 (DFU suffix) but the device is 0483:df11" err
+    grep -q "multi.dfu: the file is for USB id 1209:5740 (DFU suffix) but the device is 0483:df11" \
+    err
 
-# ---- DfuSe refusals ----------------------------------------------------------------------------
+# ---- DfuSe refusals ------------------------------------------------------------------------------
 cp one.dfu bad.dfu
 printf '\xff' | dd of=bad.dfu bs=1 seek=1000 conv=notrunc status=none
 check "a damaged DfuSe file is refused" bash -c "! '$DUMP' bad.dfu >/dev/null 2>err"
@@ -79,7 +80,8 @@ check "dfu-suffix file without an address is refused" \
 check "the refusal asks for --address" grep -q 'plain.dfu: .*no address.*--address' err
 cp a.bin any.dfu
 dfu-suffix -a any.dfu >/dev/null
-check "dfu-suffix without ids (ffff) fits any device" dump --address 0x08000000 --ids 1234:5678 any.dfu
+check "dfu-suffix without ids (ffff) fits any device" \
+    dump --address 0x08000000 --ids 1234:5678 any.dfu
 # dfu-suffix's CRC on a DfuSe file: strip dfuse-pack's suffix and let dfu-suffix add one
 cp multi.dfu resuffixed.dfu
 dfu-suffix -D resuffixed.dfu >/dev/null
@@ -89,7 +91,7 @@ check_eq "... with the same elements" \
     "0x08000000 70000 $A;0x08020000 1000 $BB;0x1fffc000 16 $C;" "$(elements)"
 check_eq "... and bcdDFU 0x011a" "vid=1209 pid=5740 device=ffff dfu=011a" "$(field suffix)"
 
-# ---- objcopy Intel hex -----------------------------------------------------------------------------
+# ---- objcopy Intel hex ---------------------------------------------------------------------------
 "$OBJCOPY" -I binary -O ihex --change-addresses 0x08000000 a.bin a.hex
 check "objcopy hex loads" dump a.hex
 check_eq "hex: format" hex "$(field format)"
@@ -106,7 +108,8 @@ check_eq "hex: two elements" "0x08000000 70000 $A;0x08040000 1000 $BB;" "$(eleme
 check "--address with a hex file is refused" \
     bash -c "! '$DUMP' --address 0x08000000 a.hex >/dev/null 2>err"
 # one data digit of line 5 changed, its checksum left as it was
-awk 'NR == 5 { c = substr($0, 10, 1); $0 = substr($0, 1, 9) (c == "0" ? "1" : "0") substr($0, 11) } 1' \
+awk 'NR == 5 { c = substr($0, 10, 1); $0 = substr($0, 1, 9) (c == "0" ? "1" : "0") substr($0, 11) }
+     1' \
     a.hex >badsum.hex
 check "a hex line with a bad checksum is refused" bash -c "! '$DUMP' badsum.hex >/dev/null 2>err"
 check "the refusal names the line" grep -q 'badsum.hex: line 5: bad checksum' err
@@ -125,18 +128,19 @@ else
     echo "# python3-intelhex missing: dfuse-pack -i not tested"
 fi
 
-# ---- raw binaries ----------------------------------------------------------------------------------
+# ---- raw binaries --------------------------------------------------------------------------------
 check "a raw binary without --address is refused" bash -c "! '$DUMP' a.bin >/dev/null 2>err"
 check "the refusal says so" grep -q 'a.bin: a raw binary has no address of its own.*--address' err
 check "a raw binary with --address loads" dump --address 0x08000000 a.bin
 check_eq "bin: one element" "0x08000000 70000 $A;" "$(elements)"
 
-# ---- against layouts ---------------------------------------------------------------------------------
+# ---- against layouts -----------------------------------------------------------------------------
 F4="@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"
 F0="@Internal Flash  /0x08000000/064*0002Kg"
 check "a.hex fits the F4 flash" dump --layout "$F4" a.hex
 check_eq "sectors to erase: five, the last one 64 KiB" \
-    "0x08000000 16384 erase;0x08004000 16384 erase;0x08008000 16384 erase;0x0800c000 16384 erase;0x08010000 65536 erase;" \
+    "$(printf '0x%08x 16384 erase;' 0x08000000 0x08004000 0x08008000 0x0800c000
+       )0x08010000 65536 erase;" \
     "$(sed -n 's/^sector: //p' out | tr '\n' ';')"
 check "multi.dfu alt 1 fits the option bytes, written without erase" \
     dump --alt 1 --layout "@Option Bytes  /0x1FFFC000/01*016 e" multi.dfu

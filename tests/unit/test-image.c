@@ -343,7 +343,8 @@ static void test_dfuse_image_size_conventions(void **state) {
 
     set32(&b, 6, (uint32_t) b.size - 17);
     fix_crc(&b);
-    expect_refusal(b.data, b.size, NULL, -EINVAL, "announces 356 bytes but the file has 373 (357 without",
+    expect_refusal(b.data, b.size, NULL, -EINVAL,
+                   "announces 356 bytes but the file has 373 (357 without",
                    NULL);
 }
 
