@@ -282,6 +282,18 @@ static size_t max_region_bytes(const stdfu_dfuse *s) {
     return (size_t) (0xffffu - FIRST_DATA_BLOCK + 1) * s->transfer_size;
 }
 
+/* How much of the rest of a region one Set Address covers. ROMs differ in how they place a
+ * short block: pointer + (wBlockNum - 2) * wTransferSize (UM0391) or * wLength (the emulator,
+ * and what a ROM that takes wLength literally would do). A short last block therefore gets a
+ * Set Address of its own and goes as block 2, where both agree. */
+static size_t run_bytes(const stdfu_dfuse *s, size_t left) {
+    size_t ts = s->transfer_size, n = MIN(left, max_region_bytes(s));
+
+    if (n > ts && n % ts != 0)
+        n -= n % ts;
+    return n;
+}
+
 static int write_region(stdfu_dfuse *s, uint32_t address, const uint8_t *data, size_t size,
                         uint64_t *done, uint64_t total, stdfu_error *err) {
     size_t ts = s->transfer_size, off = 0;
@@ -289,7 +301,7 @@ static int write_region(stdfu_dfuse *s, uint32_t address, const uint8_t *data, s
     int r;
 
     while (off < size) {
-        size_t chunk = MIN(size - off, max_region_bytes(s));
+        size_t chunk = run_bytes(s, size - off);
         uint32_t base = address + (uint32_t) off;
 
         r = stdfu_dfuse_set_address(s, base, err);
@@ -361,7 +373,7 @@ static int upload_region(stdfu_dfuse *s, stdfu_dfuse_phase phase, uint32_t addre
     if (!buf)
         return stdfu_error_set(err, -ENOMEM, "out of memory");
     while (off < size) {
-        size_t chunk = MIN(size - off, max_region_bytes(s));
+        size_t chunk = run_bytes(s, size - off);
         uint32_t base = address + (uint32_t) off;
 
         /* The pointer is still where the write of this region put it: no Set Address. */

@@ -265,9 +265,14 @@ int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err) {
 
     /* Each round moves the device one step closer to dfuIDLE; three are plenty. */
     for (unsigned round = 0; round < 4; round++) {
-        r = stdfu_dfuse_get_status(s, &st, err);
+        /* A stalled request is over with the next SETUP: ask again, a few times. */
+        for (unsigned stalls = 0; stalls < 4; stalls++) {
+            r = dfuse_get_status_timeout(s, &st, CONTROL_TIMEOUT_MS);
+            if (r != -EPIPE)
+                break;
+        }
         if (r < 0)
-            return r;
+            return dfuse_transfer_error(err, r, "GETSTATUS", "(device state)");
         switch (st.state) {
         case STDFU_DFU_IDLE:
             if (st.status == STDFU_DFU_OK)

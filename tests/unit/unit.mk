@@ -16,3 +16,10 @@ $(B)/tests/unit/test-daemon-%: $(B)/tests/unit/test-daemon-%.o $(DAEMON_LIB) $(L
 
 $(B)/tests/unit/test-%: $(B)/tests/unit/test-%.o $(LIBSTDFU)
 	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,cmocka) $(LIBSTDFU_LIBS)
+
+# Engine tests (lib/dfuse) against the emulator's model through a direct transport
+# (tests/unit/helpers/sim-transport.c): the more specific pattern wins over test-sim-%.
+$(B)/tests/unit/test-sim-engine-%: $(B)/tests/unit/test-sim-engine-%.o \
+        $(B)/tests/unit/helpers/sim-transport.o $(SIM_MODEL_LIB) $(LIBSTDFU)
+	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,cmocka zlib libcrypto) \
+	    $(LIBSTDFU_LIBS)
