@@ -170,7 +170,10 @@ int dfuse_wait_done(stdfu_dfuse *s, op_timing timing, const char *what,
                                    (double) (t - start) / USEC_PER_SEC);
         usec_t wait = (usec_t) st.poll_timeout_ms * USEC_PER_MSEC;
         if (first)
-            wait = MIN(wait, timing.plausible);
+            /* bwPollTimeout is whole milliseconds, rounded up by the device: the operation
+             * ends within its last millisecond. Polling then costs nothing (the ROM NAKs until
+             * done), sleeping it out costs up to 1 ms per block. */
+            wait = MIN(wait > USEC_PER_MSEC ? wait - USEC_PER_MSEC : 0, timing.plausible);
         else
             wait = MAX(wait, MIN_REPOLL_USEC);
         wait = MIN(wait, deadline - t);
