@@ -62,11 +62,21 @@ static int default_flash(void *userdata, void *session, const stdfu_target *targ
         .userdata = progress_data,
         .cancel = cancel,
     };
-    stdfu_dfuse_flash_options fo = { .no_verify = !verify };
+    stdfu_dfuse_flash_options fo = { .no_verify = true };
+    uint64_t total = 0;
     (void) userdata;
 
     stdfu_dfuse_set_options(s, &opts);
-    return stdfu_dfuse_flash_target(s, target, &fo, err);
+    int r = stdfu_dfuse_flash_target(s, target, &fo, err);
+    if (r < 0 || !verify)
+        return r;
+    /* Mark the verify phase before the first read, so that a mismatch in the very first block
+     * is reported as a verify failure, not as a transfer error. */
+    for (size_t i = 0; i < target->n_elements; i++)
+        total += target->elements[i].size;
+    if (progress)
+        progress(STDFU_DFUSE_PHASE_VERIFY, 0, total, progress_data);
+    return stdfu_dfuse_verify_target(s, target, err);
 }
 
 static int default_leave(void *userdata, void *session, uint32_t address, stdfu_error *err) {

@@ -1,0 +1,3 @@
+# make bench: timings, reported and never asserted. Builds what it runs into $(B).
+bench: programs
+	@bench/flash-bench.sh $(B)

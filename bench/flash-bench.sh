@@ -1,0 +1,101 @@
+#!/bin/bash
+# Flash benchmark: `stdfuctl flash` against `dfu-util -a 0 -s 0x08000000:leave -D` on the same
+# emulated device and image, and both against the emulator's floor (device busy time plus
+# transfer time, from stdfu-sim's report: what a perfect host could reach).
+#
+#   bench/flash-bench.sh [BUILD_DIR]
+#
+# Targets (reported, never fatal): stdfuctl within 1.15x of its floor on every profile, never
+# slower than dfu-util, at least 3x faster than dfu-util on f407.
+set -u
+
+B=$(cd "${1:-build}" && pwd)
+SIM=$B/stdfu-sim
+CTL=$B/stdfuctl
+T=$(mktemp -d "${TMPDIR:-/tmp}/stdfu-bench.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+for p in "$SIM" "$CTL"; do
+    [ -x "$p" ] || { echo "bench: $p is missing (run make first)" >&2; exit 1; }
+done
+command -v dfu-util >/dev/null || { echo "bench: dfu-util is not installed" >&2; exit 1; }
+
+PORT=1-1.1
+# profile:bytes
+CASES="f072:65536 f407:262144 l476:262144"
+
+# Field of the report for our device: floor time in seconds.
+report_floor() {
+    python3 - "$1" "$PORT" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for dev in d["devices"]:
+    if dev["port"] == sys.argv[2]:
+        print("%.3f" % (dev["floor_us"] / 1e6))
+        break
+PY
+}
+
+# run_timed OUT_TIME REPORT PROFILE -- COMMAND...: runs COMMAND under the emulator with a
+# device in the bootloader and writes COMMAND's own wall time (not the emulator's start-up).
+run_timed() {
+    local out=$1 report=$2 profile=$3
+    shift 4
+    "$SIM" --hub ppps --device "port=$PORT,profile=$profile,mode=bootloader" \
+        --report "$report" -- bash -c '
+            out=$1; shift
+            s=$EPOCHREALTIME
+            "$@" >/dev/null 2>&1
+            rc=$?
+            e=$EPOCHREALTIME
+            echo "$s $e" | awk "{ printf \"%.3f\n\", \$2 - \$1 }" >"$out"
+            exit $rc' bench "$out" "$@"
+}
+
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+
+missed=()
+printf '%-6s %8s | %9s %7s %6s | %9s %7s %6s | %9s\n' profile KiB stdfuctl floor ratio \
+    dfu-util floor ratio "dfu/ctl"
+printf '%s\n' "-------------------------------------------------------------------------------------"
+for c in $CASES; do
+    profile=${c%%:*} bytes=${c#*:}
+    img=$T/fw-$profile.dfu
+    bin=$T/fw-$profile.bin
+    "$SIM" mkfw --version 2.0 --size "$bytes" --seed 7 -o "$img" >/dev/null || exit 1
+    "$SIM" mkfw --version 2.0 --size "$bytes" --seed 7 -o "$bin" >/dev/null || exit 1
+
+    run_timed "$T/ctl.t" "$T/ctl.json" "$profile" -- "$CTL" flash "$img" --port "$PORT"
+    rc_ctl=$?
+    run_timed "$T/dfu.t" "$T/dfu.json" "$profile" -- \
+        dfu-util -p "$PORT" -a 0 -s 0x08000000:leave -D "$bin"
+    rc_dfu=$?
+
+    t_ctl=$(cat "$T/ctl.t") f_ctl=$(report_floor "$T/ctl.json")
+    t_dfu=$(cat "$T/dfu.t") f_dfu=$(report_floor "$T/dfu.json")
+    r_ctl=$(ratio "$t_ctl" "$f_ctl") r_dfu=$(ratio "$t_dfu" "$f_dfu") speedup=$(ratio "$t_dfu" "$t_ctl")
+    printf '%-6s %8d | %8ss %6ss %5sx | %8ss %6ss %5sx | %8sx\n' "$profile" $((bytes / 1024)) \
+        "$t_ctl" "$f_ctl" "$r_ctl" "$t_dfu" "$f_dfu" "$r_dfu" "$speedup"
+    [ "$rc_ctl" -eq 0 ] || missed+=("$profile: stdfuctl flash failed (exit $rc_ctl)")
+    [ "$rc_dfu" -eq 0 ] || missed+=("$profile: dfu-util failed (exit $rc_dfu)")
+    awk -v r="$r_ctl" 'BEGIN { exit !(r > 1.15) }' &&
+        missed+=("$profile: stdfuctl is ${r_ctl}x its floor (target <= 1.15x)")
+    awk -v s="$speedup" 'BEGIN { exit !(s < 1.0) }' &&
+        missed+=("$profile: stdfuctl is slower than dfu-util (${speedup}x)")
+    if [ "$profile" = f407 ]; then
+        awk -v s="$speedup" 'BEGIN { exit !(s < 3.0) }' &&
+            missed+=("f407: stdfuctl is only ${speedup}x faster than dfu-util (target >= 3x)")
+    fi
+done
+echo
+echo "stdfuctl: default options (erase, write, verify, leave, wait for the application)."
+echo "floor: the emulator's device busy + transfer time for that run (a perfect host)."
+if [ ${#missed[@]} -eq 0 ]; then
+    echo "All targets met."
+else
+    echo "Targets missed:"
+    printf '  - %s\n' "${missed[@]}"
+fi
+exit 0
