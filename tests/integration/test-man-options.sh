@@ -18,14 +18,19 @@ man_opts=$(grep -oE -- '--[a-z][a-z-]*' "$T/options.man" | sort -u)
 
 check "stdfud --help lists options" test -n "$help_opts"
 for o in $help_opts; do
-    check "$o (from --help) is documented in stdfud(8)" grep -q -- "$o" "$T/options.man"
+    check "$o (from --help) is documented in stdfud(8)" grep -qE -- "$o([^a-z-]|$)" "$T/options.man"
 done
 for o in $man_opts; do
     check "$o (from stdfud(8)) is a stdfud option" grep -qE -- "(^|[[:space:]])$o([[:space:]=]|$)" \
         "$T/help.txt"
 done
-# Defaults: paths and the parallel default that --help prints.
+# Defaults the help text names: paths verbatim, numbers as "default N".
+sed 's/\\-/-/g' "$page" | tr '\n' ' ' >"$T/page.txt"
 for d in $(grep -oE '\(default: [^)]*\)' "$T/help.txt" | sed 's/(default: //; s/)$//'); do
-    check "default \"$d\" appears in stdfud(8)" grep -qF -- "$d" <(sed 's/\\-/-/g' "$page")
+    case $d in
+        /*) check "default path $d appears in stdfud(8)" grep -qF -- "$d" "$T/page.txt" ;;
+        [0-9]*) check "default $d appears in stdfud(8)" grep -qE -- "default $d([^0-9]|$)" \
+                    "$T/page.txt" ;;
+    esac
 done
 finish
