@@ -167,7 +167,8 @@ for member in Update UpdateFile Cancel Reload; do
         bash -c '[[ "$1" == *org.freedesktop.DBus.Error.AccessDenied*"Rejected send message"* ]]' \
         _ "$out"
 done
-check "root may call Reload" bus call io.stdfu1 /io/stdfu1 io.stdfu1.Manager Reload >/dev/null
+root_reloads() { bus call io.stdfu1 /io/stdfu1 io.stdfu1.Manager Reload >/dev/null; }
+check "root may call Reload" root_reloads
 check "stdfud is still running" kill -0 "$daemon_pid" 2>/dev/null
 
 finish
