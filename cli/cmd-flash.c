@@ -346,6 +346,9 @@ int cmd_flash(int argc, char **argv, const stdfuctl_globals *g) {
     if (a.matcher.kind == STDFU_USB_MATCH_PORT)
         stdfu_usb_ids_init_any(&ids);
     r = stdfu_usb_find(NULL, &ids, &a.matcher, &dev, &err);
+    if (r == -ENODEV && a.matcher.kind == STDFU_USB_MATCH_ANY)
+        stdfu_error_set(&err, r, "no STM32 application (0483:5750) or DfuSe bootloader found; "
+                        "name the device with --port or --device");
     if (r < 0) {
         rep.error = err.message;
         rep.failure = "no-device";

@@ -94,7 +94,7 @@ void stdfu_update_options_init(stdfu_update_options *o) {
         .max_attempts = 3,
         .find_timeout = 2 * USEC_PER_SEC,
         .enter_timeout = 10 * USEC_PER_SEC,
-        .reenumerate_timeout = 3 * USEC_PER_SEC,
+        .reenumerate_timeout = 2 * USEC_PER_SEC,
         /* Long enough for a firmware watchdog (the IWDG tops out near 32 s, but firmware
          * watchdogs are usually set to a few seconds). */
         .leave_timeout = 8 * USEC_PER_SEC,
