@@ -332,7 +332,8 @@ const stdfu_manifest_settings *stdfu_manifest_get_settings(const stdfu_manifest 
 }
 
 char *const *stdfu_manifest_files(const stdfu_manifest *m) {
-    return m->files;
+    static char *const none[] = {NULL};
+    return m->files ?: none;
 }
 
 /* ---- loading: errors ----------------------------------------------------------------------- */
@@ -340,6 +341,7 @@ char *const *stdfu_manifest_files(const stdfu_manifest *m) {
 /* Where each rule came from, while loading. */
 typedef struct rule_meta {
     unsigned file_index;
+    bool broken;       /* it has errors of its own: no point comparing it with others */
     char *name_origin; /* "FILE:LINE:COLUMN" of its name */
 } rule_meta;
 
@@ -472,13 +474,22 @@ _printf_(3, 4) static int value_error(parse_ctx *c, yaml_node_t *n, const char *
     return -EINVAL;
 }
 
-static const char *node_kind(const yaml_node_t *n) {
+/* "a mapping", "a list", or the scalar itself in quotes (shortened), for "..., not X". */
+#define NODE_KIND_MAX 64
+static const char *node_kind_buf(const yaml_node_t *n, char buf[static NODE_KIND_MAX]) {
     switch (n->type) {
     case YAML_MAPPING_NODE: return "a mapping";
     case YAML_SEQUENCE_NODE: return "a list";
-    default: return "a value";
+    default: break;
     }
+    const char *s = (const char *) n->data.scalar.value;
+    if (strlen(s) > NODE_KIND_MAX - 8)
+        snprintf(buf, NODE_KIND_MAX, "\"%.*s...\"", NODE_KIND_MAX - 8, s);
+    else
+        snprintf(buf, NODE_KIND_MAX, "\"%s\"", s);
+    return buf;
 }
+#define node_kind(n) node_kind_buf((n), (char[NODE_KIND_MAX]) {0})
 
 static bool scalar_is_null(const yaml_node_t *n) {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
@@ -537,7 +548,10 @@ static int get_uint(parse_ctx *c, const char *path, yaml_node_t *n, uint32_t min
                     uint32_t *ret) {
     char expected[64];
     uint32_t v;
-    snprintf(expected, sizeof expected, "a whole number from %u to %u", min, max);
+    if (max == UINT32_MAX)
+        snprintf(expected, sizeof expected, "an address from 0x%x to 0x%x", min, max);
+    else
+        snprintf(expected, sizeof expected, "a whole number from %u to %u", min, max);
     const char *s = plain_scalar(c, path, n, expected);
     if (!s)
         return -EINVAL;
@@ -829,8 +843,8 @@ static int parse_timeout(parse_ctx *c, const field *f, const char *path, yaml_no
     if (!s)
         return -EINVAL;
     if (parse_seconds(s, &v) < 0 || v > MAX_TIMEOUT_USEC || (v == 0 && !zero_ok))
-        return value_error(c, n, "%s: expected a number of seconds (e.g. 2.5) %s and at most "
-                           "86400, not \"%s\"", path, zero_ok ? "from 0" : "over 0", s);
+        return value_error(c, n, "%s: expected a number of seconds %s to 86400 (e.g. 2.5), "
+                           "not \"%s\"", path, zero_ok ? "from 0" : "over 0 and up", s);
     *dst = v;
     return 0;
 }
@@ -961,8 +975,7 @@ static void parse_mapping(parse_ctx *c, yaml_node_t *map, const field *fields,
             value_error(c, map, "%s: expected a mapping of keys, not %s", section,
                         node_kind(map));
         else
-            value_error(c, map, "expected %s (a mapping of keys), not %s", what,
-                        node_kind(map));
+            value_error(c, map, "expected a rule (a mapping of keys), not %s", node_kind(map));
         return;
     }
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
@@ -1085,7 +1098,7 @@ static void load_firmware(parse_ctx *c) {
     }
     sha256_hex(fw->data, fw->size, actual);
     if (!streq(actual, fw->sha256)) {
-        value_error(c, c->nodes[F_FW_SHA256], "firmware.sha256: \"%s\" does not match: the "
+        value_error(c, c->nodes[F_FW_SHA256], "firmware.sha256: mismatch for \"%s\": the "
                     "manifest expects %s, the file has %s", name, fw->sha256, actual);
         return;
     }
@@ -1132,7 +1145,7 @@ static ssize_t find_rule_index(loader *l, const char *name) {
     return -1;
 }
 
-static int append_rule(loader *l, stdfu_rule *r, char *name_origin) {
+static int append_rule(loader *l, stdfu_rule *r, bool broken, char *name_origin) {
     stdfu_rule **rules = reallocarray(l->m->rules, l->m->n_rules + 1, sizeof *rules);
     if (!rules)
         return -ENOMEM;
@@ -1141,7 +1154,7 @@ static int append_rule(loader *l, stdfu_rule *r, char *name_origin) {
     if (!meta)
         return -ENOMEM;
     l->meta = meta;
-    l->meta[l->m->n_rules] = (rule_meta) {l->file_index, name_origin};
+    l->meta[l->m->n_rules] = (rule_meta) {l->file_index, broken, name_origin};
     l->m->rules[l->m->n_rules++] = r;
     l->n_meta = l->m->n_rules;
     return 0;
@@ -1181,10 +1194,10 @@ static void register_rule(parse_ctx *c, stdfu_rule *r) {
         rule_free(l->m->rules[i]);
         free(l->meta[i].name_origin);
         l->m->rules[i] = r;
-        l->meta[i] = (rule_meta) {l->file_index, name_origin};
+        l->meta[i] = (rule_meta) {l->file_index, c->n_errors > 0, name_origin};
         return;
     }
-    if (append_rule(l, r, name_origin) < 0) {
+    if (append_rule(l, r, c->n_errors > 0, name_origin) < 0) {
         l->oom = true;
         free(name_origin);
         rule_free(r);
@@ -1215,7 +1228,7 @@ static void parse_rule(loader *l, yaml_node_t *node) {
         return;
     }
     c.rule = r;
-    parse_mapping(&c, node, rule_fields, NULL, "a rule");
+    parse_mapping(&c, node, rule_fields, NULL, "the rule");
     if (node->type == YAML_MAPPING_NODE) {
         check_enter(&c);
         check_adopt(&c);
@@ -1300,11 +1313,34 @@ static yaml_mark_t mark_of_offset(const uint8_t *data, size_t size, size_t offse
     return m;
 }
 
+/* Offset of the first byte that does not start a valid UTF-8 sequence, or size. libyaml
+ * reports the byte where it noticed, which may be the line's end: point at the culprit. */
+static size_t first_bad_utf8(const uint8_t *d, size_t size) {
+    for (size_t i = 0; i < size;) {
+        size_t n = d[i] < 0x80 ? 1 : (d[i] & 0xe0) == 0xc0 ? 2 : (d[i] & 0xf0) == 0xe0 ? 3
+                                                          : (d[i] & 0xf8) == 0xf0 ? 4 : 0;
+        if (n == 0 || i + n > size)
+            return i;
+        for (size_t k = 1; k < n; k++)
+            if ((d[i + k] & 0xc0) != 0x80)
+                return i;
+        i += n;
+    }
+    return size;
+}
+
 static void yaml_syntax_error(loader *l, const yaml_parser_t *p, const uint8_t *data,
                               size_t size) {
     yaml_mark_t mark = p->problem_mark;
-    if (p->error == YAML_READER_ERROR)
-        mark = mark_of_offset(data, size, p->problem_offset);
+    if (p->error == YAML_READER_ERROR) {
+        size_t bad = first_bad_utf8(data, size);
+        mark = mark_of_offset(data, size, bad < size ? bad : p->problem_offset);
+        if (bad < size) {
+            error_at(l, &mark, "invalid YAML: %s: byte 0x%02x is not valid UTF-8 here",
+                     strna(p->problem), data[bad]);
+            return;
+        }
+    }
     if (p->context)
         error_at(l, &mark, "invalid YAML: %s (%s that starts at line %zu column %zu)",
                  strna(p->problem), p->context, p->context_mark.line + 1,
@@ -1436,7 +1472,9 @@ static int load_directory(loader *l, const char *dir) {
 static void check_shadowed_rules(loader *l) {
     stdfu_rule **rules = l->m->rules;
     for (size_t j = 0; j < l->m->n_rules; j++)
-        for (size_t i = 0; i < j; i++) {
+        for (size_t i = 0; i < j && !l->meta[j].broken; i++) {
+            if (l->meta[i].broken)
+                continue;
             if (rules[i]->app_vid == rules[j]->app_vid && rules[i]->app_pid == rules[j]->app_pid &&
                 streq_ptr(rules[i]->serial_glob, rules[j]->serial_glob) &&
                 streq_ptr(rules[i]->port_glob, rules[j]->port_glob)) {
