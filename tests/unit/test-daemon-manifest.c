@@ -360,6 +360,26 @@ static void test_match_bootloader(void **state) {
     stdfu_manifest_unref(m);
 }
 
+/* The shipped example follows the schema: its only errors are the firmware files it names,
+ * which do not exist here. */
+static void test_example(void **state) {
+    stdfu_manifest *m = NULL;
+    char **errors = NULL;
+    size_t n = 0;
+    (void) state;
+
+    assert_int_equal(stdfu_manifest_load(fixture("../../../conf/manifest.example.yaml"), NO_DIR,
+                                         &m, &errors), -EINVAL);
+    for (char **e = errors; *e; e++, n++) {
+        if (!strstr(*e, ": firmware.file: cannot read \""))
+            print_message("unexpected: %s\n", *e);
+        assert_non_null(strstr(*e, ": firmware.file: cannot read \""));
+        assert_non_null(strstr(*e, "No such file or directory"));
+    }
+    assert_int_equal(n, 2);
+    stdfu_manifest_errors_free(errors);
+}
+
 /* ---- manifests written by the tests -------------------------------------------------------- */
 
 typedef struct tmp {
@@ -749,6 +769,7 @@ int main(void) {
         cmocka_unit_test(test_match_bootloader),
         cmocka_unit_test(test_check_layout_later),
         cmocka_unit_test(test_every_bad_fixture_listed),
+        cmocka_unit_test(test_example),
         cmocka_unit_test(test_bad_unknown_keys),
         cmocka_unit_test(test_bad_wrong_types),
         cmocka_unit_test(test_bad_missing_keys),
