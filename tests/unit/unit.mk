@@ -23,3 +23,9 @@ $(B)/tests/unit/test-sim-engine-%: $(B)/tests/unit/test-sim-engine-%.o \
         $(B)/tests/unit/helpers/sim-transport.o $(SIM_MODEL_LIB) $(LIBSTDFU)
 	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,cmocka zlib libcrypto) \
 	    $(LIBSTDFU_LIBS)
+
+# lib/usb against a umockdev testbed (udev lookup, the re-enumeration watch).
+$(B)/tests/unit/test-usb-udev.o: EXTRA_CFLAGS = $(call pkg_cflags,cmocka $(LIB_PKGS) umockdev-1.0)
+$(B)/tests/unit/test-usb-udev: $(B)/tests/unit/test-usb-udev.o $(LIBSTDFU)
+	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,cmocka umockdev-1.0) \
+	    $(LIBSTDFU_LIBS)
