@@ -305,7 +305,12 @@ int main(int argc, char **argv) {
         setenv("STDFU_TEST_UMOCKDEV", "1", 1);
         /* ASan wants to be first; umockdev's preload is harmless before it */
         setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
-        execv("/proc/self/exe", argv);
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0)
+            return 1;
+        self[n] = '\0';
+        execv(self, argv);
         perror("execv");
         return 1;
     }
