@@ -91,7 +91,8 @@ static char *add_usb(const dev_spec *d) {
 
 /* Symbolic links in dir whose target is gone. */
 static void unlink_dangling(const char *dir) {
-    char *d = g_build_filename(umockdev_testbed_get_sys_dir(tb), dir, NULL);
+    char *sys = umockdev_testbed_get_sys_dir(tb);
+    char *d = g_build_filename(sys, dir, NULL);
     GDir *gd = g_dir_open(d, 0, NULL);
     const char *name;
 
@@ -104,6 +105,7 @@ static void unlink_dangling(const char *dir) {
     if (gd)
         g_dir_close(gd);
     g_free(d);
+    g_free(sys);
 }
 
 /* umockdev 0.17 sends no "remove" itself and leaves the bus and class links behind. */
