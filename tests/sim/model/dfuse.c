@@ -158,7 +158,7 @@ static op_result run_write(sim_device *d) {
         r.status = SIM_DFU_ERR_WRITE;
         return r;
     }
-    if (d->rdp) {
+    if (d->rdp && f->alt == 0) { /* RDP level 1 guards the flash, not the option bytes */
         r.status = SIM_DFU_ERR_VENDOR;
         return r;
     }
@@ -329,7 +329,7 @@ static int dfu_upload(sim_device *d, const sim_setup *s, uint8_t *out) {
     }
     if (s->wValue == 1)
         return stall(d, SIM_DFU_ERR_STALLEDPKT);
-    if (d->rdp)
+    if (d->rdp && f->alt == 0)
         return stall(d, SIM_DFU_ERR_VENDOR);
 
     mem = sim_memory_region(&d->mem, f->alt, &base, &size);

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Scripted faults: unplug-at, write-error-at, stall-status, rdp (slow-erase: test-sim-timing). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test-sim-util.h"
+
+#define BASE 0x08000000u
+
+static void test_unplug_at(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,mode=bootloader,blank=1,unplug-at=3000");
+    sim_usec now = T0;
+    uint8_t a[2048], b[2048];
+    sim_transition t;
+    size_t size;
+    const uint8_t *flash = sim_device_flash(d, &size);
+    (void) state;
+
+    memset(a, 0x11, sizeof a);
+    memset(b, 0x22, sizeof b);
+    assert_int_equal(sim_test_set_address(d, BASE, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_write(d, 2, a, 2048, &now), SIM_DFU_OK);
+    assert_false(sim_device_take_transition(d, &t));
+    assert_int_equal(sim_test_dnload(d, 3, b, 2048, &now), 2048);
+    assert_int_equal(sim_test_getstatus(d, &now, NULL, NULL), SIM_DFU_DNBUSY);
+    /* the cable goes once byte 3000 reached the flash: 952 bytes of this block */
+    assert_true(sim_device_take_transition(d, &t));
+    assert_int_equal(t.mode, SIM_MODE_OFF);
+    assert_int_equal(t.at, now + 476 * 53500 / 1000);
+    assert_int_equal(sim_device_counters(d)->bytes_written, 3000);
+    assert_int_equal(flash[2048 + 951], 0x22);
+    assert_int_equal(flash[2048 + 952], 0xff);
+    assert_false(sim_device_powered(d));
+    assert_int_equal(sim_test_getstatus(d, &now, NULL, NULL), -ENODEV);
+    assert_int_equal(sim_device_hid_output(d, a, 2, now), -ENODEV);
+
+    /* plugged back: a cold boot; the fault fired once */
+    sim_device_set_power(d, true, now + 1000000);
+    t = sim_test_follow(d);
+    assert_int_equal(t.mode, SIM_MODE_BOOTLOADER);
+    now = t.reconnect_at;
+    assert_int_equal(sim_test_set_address(d, BASE + 0x1000, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_write(d, 2, b, 2048, &now), SIM_DFU_OK);
+    assert_false(sim_device_take_transition(d, &t));
+    sim_device_free(d);
+}
+
+static void test_write_error_at(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,mode=bootloader,blank=1,write-error-at=3");
+    sim_usec now = T0;
+    uint8_t a[1024];
+    size_t size;
+    const uint8_t *flash = sim_device_flash(d, &size);
+    (void) state;
+
+    memset(a, 0x44, sizeof a);
+    assert_int_equal(sim_test_set_address(d, BASE, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_write(d, 2, a, 1024, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_write(d, 3, a, 1024, &now), SIM_DFU_ERR_WRITE);
+    assert_int_equal(sim_device_dfu_state(d), SIM_DFU_ERROR);
+    assert_int_equal(flash[1024], 0xff);
+    assert_int_equal(sim_device_counters(d)->bytes_written, 1024);
+    /* DNLOAD stalls in dfuERROR until cleared; then the same block works */
+    assert_int_equal(sim_test_dnload(d, 3, a, 1024, &now), -EPIPE);
+    assert_int_equal(sim_test_clrstatus(d, &now), 0);
+    assert_int_equal(sim_test_write(d, 3, a, 1024, &now), SIM_DFU_OK);
+    assert_int_equal(flash[1024], 0x44);
+    sim_device_free(d);
+}
+
+static void test_stall_status(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,mode=bootloader,blank=1,stall-status=2");
+    sim_usec now = T0;
+    uint8_t cmd[5] = { 0x41, 0x00, 0x00, 0x00, 0x08 }, status = 0xff;
+    (void) state;
+
+    assert_int_equal(sim_test_dnload(d, 0, cmd, 5, &now), 5);
+    assert_int_equal(sim_test_getstatus(d, &now, NULL, NULL), -EPIPE);
+    /* the latched command did not run */
+    assert_int_equal(sim_device_counters(d)->erases_per_page[0], 0);
+    assert_int_equal(sim_device_dfu_state(d), SIM_DFU_ERROR);
+    assert_int_equal(sim_device_dfu_status(d), SIM_DFU_ERR_STALLEDPKT);
+    assert_int_equal(sim_test_getstatus(d, &now, NULL, NULL), -EPIPE);
+    assert_int_equal(sim_test_getstatus(d, &now, &status, NULL), SIM_DFU_ERROR);
+    assert_int_equal(status, SIM_DFU_ERR_STALLEDPKT);
+    assert_int_equal(sim_test_clrstatus(d, &now), 0);
+    assert_int_equal(sim_test_erase(d, BASE, &now), SIM_DFU_OK);
+    sim_device_free(d);
+}
+
+static void test_rdp(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,rdp=1");
+    sim_usec now = T0;
+    uint8_t buf[64] = { 0 }, detach[2] = { 0x80, 0x55 }, status = 0;
+    unsigned poll = 0;
+    sim_transition t;
+    size_t size;
+    const uint8_t *flash = sim_device_flash(d, &size);
+    (void) state;
+
+    /* read protection does not stop the application from running */
+    assert_int_equal(sim_device_mode(d), SIM_MODE_APPLICATION);
+    assert_true(sim_device_read_protected(d));
+    assert_int_equal(sim_device_hid_set_feature(d, detach, 2, now), 2);
+    now = sim_test_follow(d).reconnect_at;
+
+    /* upload, write and erase fail with errVENDOR */
+    assert_int_equal(sim_test_set_address(d, BASE, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_ctrl(d, 0x21, 6, 0, 0, NULL, 0, &now), 0);
+    assert_int_equal(sim_test_upload(d, 2, buf, 64, &now), -EPIPE);
+    assert_int_equal(sim_device_dfu_status(d), SIM_DFU_ERR_VENDOR);
+    assert_int_equal(sim_device_counters(d)->bytes_read, 0);
+    assert_int_equal(sim_test_clrstatus(d, &now), 0);
+    assert_int_equal(sim_test_write(d, 2, buf, 64, &now), SIM_DFU_ERR_VENDOR);
+    assert_int_equal(sim_test_clrstatus(d, &now), 0);
+    assert_int_equal(sim_test_erase(d, BASE, &now), SIM_DFU_ERR_VENDOR);
+    assert_int_equal(sim_test_clrstatus(d, &now), 0);
+    assert_int_equal(flash[0], 0x00); /* the image is still there */
+
+    /* read unprotect: DNBUSY, mass erase, then the ROM resets */
+    assert_int_equal(sim_test_dnload(d, 0, (const uint8_t[]) { 0x92 }, 1, &now), 1);
+    assert_int_equal(sim_test_getstatus(d, &now, &status, &poll), SIM_DFU_DNBUSY);
+    assert_int_equal(poll, 20);
+    assert_true(sim_device_take_transition(d, &t));
+    assert_int_equal(t.at, now + 20000);
+    assert_int_equal(t.mode, SIM_MODE_BOOTLOADER); /* blank now */
+    sim_device_connected(d, t.mode, t.reconnect_at);
+    assert_false(sim_device_read_protected(d));
+    for (size_t i = 0; i < size; i++)
+        if (flash[i] != 0xff)
+            fail_msg("byte %zu survived the read unprotect", i);
+    assert_int_equal(sim_device_counters(d)->erases_per_page[63], 1);
+    now = t.reconnect_at;
+    assert_int_equal(sim_test_set_address(d, BASE, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_ctrl(d, 0x21, 6, 0, 0, NULL, 0, &now), 0);
+    assert_int_equal(sim_test_upload(d, 2, buf, 64, &now), 64);
+    assert_int_equal(buf[0], 0xff);
+    assert_int_equal(sim_test_ctrl(d, 0x21, 6, 0, 0, NULL, 0, &now), 0);
+    /* option bytes back to level 0 */
+    assert_int_equal(sim_test_ctrl(d, 0x01, 11, 1, 0, NULL, 0, &now), 0);
+    assert_int_equal(sim_test_set_address(d, 0x1ffff800, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_ctrl(d, 0x21, 6, 0, 0, NULL, 0, &now), 0);
+    assert_int_equal(sim_test_upload(d, 2, buf, 16, &now), 16);
+    assert_int_equal(buf[0], 0xaa);
+    sim_device_free(d);
+}
+
+static void test_rdp_option_bytes(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,rdp=1,mode=bootloader");
+    sim_usec now = T0;
+    uint8_t buf[16];
+    (void) state;
+
+    /* option bytes stay readable under RDP level 1; they show the level */
+    assert_int_equal(sim_test_ctrl(d, 0x01, 11, 1, 0, NULL, 0, &now), 0);
+    assert_int_equal(sim_test_set_address(d, 0x1ffff800, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_ctrl(d, 0x21, 6, 0, 0, NULL, 0, &now), 0);
+    assert_int_equal(sim_test_upload(d, 2, buf, 16, &now), 16);
+    assert_int_not_equal(buf[0], 0xaa);
+    assert_int_not_equal(buf[0], 0xcc);
+    assert_int_equal(buf[0] ^ buf[1], 0xff);
+    assert_true(sim_device_read_protected(d));
+    sim_device_free(d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unplug_at),
+        cmocka_unit_test(test_write_error_at),
+        cmocka_unit_test(test_stall_status),
+        cmocka_unit_test(test_rdp),
+        cmocka_unit_test(test_rdp_option_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
