@@ -70,9 +70,6 @@ Daemon *daemon_free(Daemon *d) {
     d->jobs = job_queue_free(d->jobs);
     d->devices = device_table_free(d->devices);
     rules_free_manifest(d);
-    for (char **e = d->manifest_errors; e && *e; e++)
-        free(*e);
-    free(d->manifest_errors);
     stdfu_state_free(d->state);
     sd_event_source_disable_unref(d->inotify_source);
     sd_event_source_disable_unref(d->reload_timer);
@@ -108,7 +105,7 @@ void daemon_update_status(Daemon *d) {
 int daemon_reload(Daemon *d) {
     log_info("Reloading the manifest.");
     int r = rules_load_manifest(d);
-    bus_manager_emit_changed(d, "ManifestErrors", NULL);
+    bus_manager_emit_changed(d, "ManifestErrors", "Rules", NULL);
     if (r >= 0) {
         /* What is ours may have changed: look at everything again. */
         (void) device_table_rescan(d->devices);

@@ -12,6 +12,7 @@
 #include "devices.h"
 #include "jobs.h"
 #include "policy.h"
+#include "rules.h"
 #include "state.h"
 #include "util/log.h"
 
@@ -137,13 +138,13 @@ static int read_firmware_fd(int fd, void **ret, size_t *ret_size, sd_bus_error *
 
 static int method_update_file(sd_bus_message *m, void *userdata, sd_bus_error *error) {
     Daemon *d = userdata;
-    const char *device, *version = NULL;
-    bool force = false;
-    const BusOption options[] = { { "force", 'b', &force }, { "version", 's', &version }, {} };
+    const char *device;
+    FileRequest req = {};
+    uint32_t address = UINT32_MAX;
+    const BusOption options[] = { { "force", 'b', &req.force }, { "version", 's', &req.version },
+                                  { "address", 'u', &address }, {} };
     stdfu_error err = {};
     Device *dev;
-    void *data = NULL;
-    size_t size = 0;
     int fd, r;
 
     r = bus_check_privileged(m, error);
@@ -155,15 +156,17 @@ static int method_update_file(sd_bus_message *m, void *userdata, sd_bus_error *e
     r = bus_read_options(m, options, error);
     if (r < 0)
         return r;
-    if (version && version[0] == '\0')
-        version = NULL;
+    if (req.version && req.version[0] == '\0')
+        req.version = NULL;
+    req.has_address = address != UINT32_MAX;
+    req.address = address;
     r = find_device_arg(d, device, &dev, error);
     if (r < 0)
         return r;
-    r = read_firmware_fd(fd, &data, &size, error);
+    r = read_firmware_fd(fd, &req.data, &req.size, error);
     if (r < 0)
         return r;
-    if (policy_queue_update_data(d, dev, data, size, force, version, &err) < 0)
+    if (policy_queue_update_file(d, dev, &req, &err) < 0)
         return reply_error(error, &err);
     return sd_bus_reply_method_return(m, NULL);
 }
@@ -245,6 +248,12 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
         return sd_bus_message_append(reply, "u", job_queue_pending(d->jobs));
     if (streq(property, "Parallel"))
         return sd_bus_message_append(reply, "u", d->settings.parallel);
+    if (streq(property, "Rules")) {
+        int r = sd_bus_message_open_container(reply, 'a', "s");
+        for (size_t i = 0; r >= 0 && i < rules_count(d); i++)
+            r = sd_bus_message_append_basic(reply, 's', rules_name_at(d, i));
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+    }
     if (streq(property, "ManifestErrors"))
         return sd_bus_message_append_strv(reply, d->manifest_errors);
     return -ENOENT;
@@ -259,6 +268,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_PROPERTY("QueuedCount", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("Parallel", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
     SD_BUS_PROPERTY("ManifestErrors", "as", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Rules", "as", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(so)", devices),
                             method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", device, "a{sv}", options),

@@ -60,6 +60,7 @@ struct JobQueue {
     void *userdata;
     Job *jobs;                  /* in queue order */
     unsigned n_running;
+    sd_event_source *dispatch_source; /* starts queued jobs from the loop, never re-entrantly */
 };
 
 static const char *const job_state_table[_JOB_STATE_MAX] = {
@@ -172,6 +173,7 @@ JobQueue *job_queue_free(JobQueue *q) {
         q->jobs = j->next;
         job_free(j);
     }
+    sd_event_source_disable_unref(q->dispatch_source);
     sd_event_unref(q->event);
     free(q);
     return NULL;
@@ -327,12 +329,33 @@ static void job_queue_dispatch(JobQueue *q) {
     }
 }
 
-void job_queue_set_parallel(JobQueue *q, unsigned parallel) {
-    q->parallel = MAX(parallel, 1u);
-    job_queue_dispatch(q);
+static int on_dispatch(sd_event_source *s, void *userdata) {
+    (void) s;
+    job_queue_dispatch(userdata);
+    return 0;
 }
 
-int job_queue_add(JobQueue *q, JobSpec *spec, Job **ret) {
+/* Jobs start from the event loop: job_queue_add() and friends never call back into the
+ * caller before they return. */
+static void job_queue_schedule(JobQueue *q) {
+    int r;
+    if (q->dispatch_source)
+        r = sd_event_source_set_enabled(q->dispatch_source, SD_EVENT_ONESHOT);
+    else {
+        r = sd_event_add_defer(q->event, &q->dispatch_source, on_dispatch, q);
+        if (r >= 0)
+            r = sd_event_source_set_enabled(q->dispatch_source, SD_EVENT_ONESHOT);
+    }
+    if (r < 0)
+        log_error_errno(r, "Cannot schedule the job queue: %m");
+}
+
+void job_queue_set_parallel(JobQueue *q, unsigned parallel) {
+    q->parallel = MAX(parallel, 1u);
+    job_queue_schedule(q);
+}
+
+int job_queue_add(JobQueue *q, JobSpec *spec, void *userdata, Job **ret) {
     if (!spec->port)
         return -EINVAL;
     if (job_queue_find(q, spec->port))
@@ -342,6 +365,7 @@ int job_queue_add(JobQueue *q, JobSpec *spec, Job **ret) {
     if (!j)
         return -ENOMEM;
     j->queue = q;
+    j->userdata = userdata;
     j->spec = *spec;
     *spec = (JobSpec) {};
     j->state = JOB_QUEUED;
@@ -355,7 +379,7 @@ int job_queue_add(JobQueue *q, JobSpec *spec, Job **ret) {
 
     if (ret)
         *ret = j;
-    job_queue_dispatch(q);
+    job_queue_schedule(q);
     return 0;
 }
 
@@ -429,6 +453,10 @@ void job_report_attempt(Job *j, unsigned attempt) {
 
 bool job_is_cancelled(Job *j) {
     return atomic_load(&j->cancel);
+}
+
+const atomic_bool *job_cancel_flag(Job *j) {
+    return &j->cancel;
 }
 
 int job_wait_event(Job *j, usec_t timeout, JobDeviceEvent *ret) {

@@ -11,6 +11,7 @@
  * monitor), and a wake-up on cancel. Cancel itself is an atomic flag the runner checks between
  * transfers. */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,7 +81,7 @@ typedef struct JobDeviceEvent {
 /* The result a runner returns: an outcome state and, unless done, a sentence. */
 typedef struct JobResult {
     JobState outcome;         /* JOB_DONE, JOB_FAILED, JOB_NEEDS_POWER_CYCLE or JOB_CANCELLED */
-    char error[256];
+    char error[512];
 } JobResult;
 
 /* Runs in the worker thread; returns when the job has an outcome. */
@@ -104,9 +105,9 @@ unsigned job_queue_running(JobQueue *q);
 unsigned job_queue_pending(JobQueue *q);
 Job *job_queue_find(JobQueue *q, const char *port);
 
-/* Queues a job for spec->port; takes the spec's contents (zeroes *spec). -EBUSY when the port
- * already has a job. */
-int job_queue_add(JobQueue *q, JobSpec *spec, Job **ret);
+/* Queues a job for spec->port; takes the spec's contents (zeroes *spec). It starts from the
+ * event loop when a slot is free. -EBUSY when the port already has a job. */
+int job_queue_add(JobQueue *q, JobSpec *spec, void *userdata, Job **ret);
 /* Requests cancellation: a queued job ends at once (cancelled), a running one at its next
  * check. */
 int job_cancel(Job *job);
@@ -130,6 +131,8 @@ void job_report_state(Job *job, JobState state);
 void job_report_progress(Job *job, uint64_t done, uint64_t total);
 void job_report_attempt(Job *job, unsigned attempt);
 bool job_is_cancelled(Job *job);
+/* The flag itself, for engines that take an atomic_bool (lib/update). */
+const atomic_bool *job_cancel_flag(Job *job);
 /* Waits for the next udev event of this port. 1 with *ret filled, 0 on timeout, -ECANCELED
  * when the job is cancelled or the daemon stops. */
 int job_wait_event(Job *job, usec_t timeout, JobDeviceEvent *ret);

@@ -18,6 +18,11 @@ DeviceMode policy_classify(uint16_t vid, uint16_t pid, const char *port, void *u
     return rules_classify(d, vid, pid, port);
 }
 
+static void *mfree(void *p) {
+    free(p);
+    return NULL;
+}
+
 static void set_string(char **dst, const char *value) {
     if (streq_ptr(*dst, value))
         return;
@@ -89,12 +94,11 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
                                job_state_to_string(job_state(dev->job)));
     }
     set_string(&dev->target_version, spec->target_version);
-    r = job_queue_add(d->jobs, spec, &job);
+    r = job_queue_add(d->jobs, spec, dev, &job);
     if (r < 0) {
         job_spec_done(spec);
         return stdfu_error_set(err, r, "Cannot queue a job for %s: %s", dev->port, strerror(-r));
     }
-    job_set_userdata(job, dev);
     dev->job = job;
     dev->resume_when_present = false;
     dev->progress = 0;
@@ -118,10 +122,9 @@ int policy_queue_update(Daemon *d, Device *dev, bool force, stdfu_error *err) {
     return queue_job(d, dev, &spec, 1, err);
 }
 
-int policy_queue_update_data(Daemon *d, Device *dev, void *data, size_t size, bool force,
-                             const char *version, stdfu_error *err) {
+int policy_queue_update_file(Daemon *d, Device *dev, FileRequest *req, stdfu_error *err) {
     JobSpec spec = {};
-    int r = rules_make_spec_data(d, dev, data, size, force, version, &spec, err);
+    int r = rules_make_spec_file(d, dev, req, &spec, err);
     if (r < 0)
         return r;
     return queue_job(d, dev, &spec, 1, err);
@@ -146,6 +149,38 @@ int policy_cancel(Daemon *d, Device *dev, stdfu_error *err) {
     return job_cancel(dev->job); /* a queued job finishes (cancelled) right here */
 }
 
+/* A device with an unfinished job (journal, needs-power-cycle) is back. */
+static void resume_device(Daemon *d, Device *dev) {
+    stdfu_error err = {};
+    JobSpec spec = {};
+
+    log_info("%s: is back, resuming its update.", dev->port);
+    int r = rules_make_resume_spec(d, dev, &spec, &err);
+    if (r > 0) {
+        (void) queue_job(d, dev, &spec, dev->resume ? dev->resume->attempt : 1, &err);
+        return;
+    }
+    if (r < 0) {
+        log_warning("%s: cannot resume: %s", dev->port, err.message);
+        return;
+    }
+    /* Already on the target: close the job as done. */
+    stdfu_history_entry e;
+    stdfu_history_entry_from_record(&e, dev->resume, STDFU_OUTCOME_DONE, NULL, now_realtime());
+    r = stdfu_state_finish_job(d->state, &e);
+    if (r < 0)
+        log_warning_errno(r, "%s: cannot record the update in the history: %m", dev->port);
+    log_info("%s: runs the target version %s, the unfinished update is done.", dev->port,
+             dev->resume->target_version);
+    bus_manager_emit_update_finished(d, dev->port, "done", "");
+    dev->resume = mfree(dev->resume);
+    dev->resume_when_present = false;
+    dev->state = JOB_DONE;
+    dev->last_update = now_realtime();
+    set_string(&dev->last_error, NULL);
+    bus_device_emit_changed(dev, "State", "LastError", "LastUpdate", NULL);
+}
+
 /* Whether a device that just appeared (or after a reload) should get a job. */
 static void evaluate_device(Daemon *d, Device *dev) {
     stdfu_error err = {};
@@ -154,10 +189,7 @@ static void evaluate_device(Daemon *d, Device *dev) {
         return;
     rules_update_device(d, dev);   /* rule, running and target version */
     if (dev->resume_when_present) {
-        log_info("%s: is back, resuming its update.", dev->port);
-        JobSpec spec = {};
-        if (rules_make_resume_spec(d, dev, &spec, &err) < 0 || queue_job(d, dev, &spec, 1, &err) < 0)
-            log_warning("%s: cannot resume: %s", dev->port, err.message);
+        resume_device(d, dev);
         return;
     }
     if (dev->auto_blocked)
@@ -311,6 +343,7 @@ static void on_job_finished(Job *job, void *userdata) {
         rules_remember_resume_spec(d, dev, spec);
         journal_save(d, dev, spec, JOB_NEEDS_POWER_CYCLE, dev->attempt, res->error);
     } else {
+        dev->resume = mfree(dev->resume);
         dev->auto_blocked = res->outcome != JOB_DONE;
         journal_finish(d, dev, spec, res, dev->attempt);
     }

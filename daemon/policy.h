@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "devices.h"
 #include "jobs.h"
+#include "rules.h"
 #include "util/error.h"
 
 /* The devices' classifier (a DeviceClassifier); userdata is the Daemon. */
@@ -22,9 +23,8 @@ void policy_evaluate_all(Daemon *d);
 extern const JobQueueCallbacks policy_job_callbacks;
 
 /* Update: queues an update of the device by its rule (force: even when current or a
- * downgrade). UpdateFile: from an image in memory (takes data; version may be NULL).
+ * downgrade). UpdateFile: from the caller's image (takes req->data).
  * Return 0, or a negative errno with the reason in err. */
 int policy_queue_update(Daemon *d, Device *dev, bool force, stdfu_error *err);
-int policy_queue_update_data(Daemon *d, Device *dev, void *data, size_t size, bool force,
-                             const char *version, stdfu_error *err);
+int policy_queue_update_file(Daemon *d, Device *dev, FileRequest *req, stdfu_error *err);
 int policy_cancel(Daemon *d, Device *dev, stdfu_error *err);

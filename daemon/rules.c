@@ -2,87 +2,254 @@
 #include "rules.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/usb/usb.h"
+#include "manifest.h"
+#include "runner.h"
 #include "util/log.h"
-#include "util/parse-util.h"
 
-/* Until daemon/manifest.h exists the daemon knows no rules: it tracks ST's default
- * application and bootloader ids, and UpdateFile works. */
+/* ST's ROM bootloader id: a device that shows it is always worth showing, adopted or not. */
+#define ST_DFU_VID 0x0483
+#define ST_DFU_PID 0xdf11
 
-int rules_load_manifest(Daemon *d) {
-    (void) d;
-    return 0;
+static stdfu_manifest *manifest_of(Daemon *d) {
+    return d->manifest;
+}
+
+static void set_errors(Daemon *d, char **errors) {
+    stdfu_manifest_errors_free(d->manifest_errors);
+    d->manifest_errors = errors;
 }
 
 void rules_free_manifest(Daemon *d) {
-    d->manifest = NULL;
+    d->manifest = stdfu_manifest_unref(manifest_of(d));
+    set_errors(d, NULL);
 }
 
-DeviceMode rules_classify(Daemon *d, uint16_t vid, uint16_t pid, const char *port) {
-    (void) d, (void) port;
-    if (vid == STDFU_USB_BOOTLOADER_VID && pid == STDFU_USB_BOOTLOADER_PID)
-        return DEVICE_BOOTLOADER;
-    if (vid == STDFU_USB_APPLICATION_VID && pid == STDFU_USB_APPLICATION_PID)
-        return DEVICE_APPLICATION;
-    return DEVICE_ABSENT;
+static char **single_error(const char *format, ...) _printf_(1, 2);
+static char **single_error(const char *format, ...) {
+    char **l = calloc(2, sizeof *l);
+    va_list ap;
+    va_start(ap, format);
+    if (l && vasprintf(&l[0], format, ap) < 0)
+        l[0] = NULL;
+    va_end(ap);
+    return l;
 }
 
-char *version_from_bcd(uint16_t bcd) {
-    unsigned digits[4] = { bcd >> 12, (bcd >> 8) & 0xf, (bcd >> 4) & 0xf, bcd & 0xf };
-    char *s = NULL;
-    for (size_t i = 0; i < 4; i++)
-        if (digits[i] > 9)
-            return NULL;
-    if (asprintf(&s, "%u.%u", digits[0] * 10 + digits[1], digits[2] * 10 + digits[3]) < 0)
-        return NULL;
-    return s;
-}
+int rules_load_manifest(Daemon *d) {
+    stdfu_manifest *m = NULL;
+    char **errors = NULL;
 
-static int version_parse(const char *s, uint32_t *major, uint32_t *minor) {
-    char buf[32];
-    if (!s || strlen(s) >= sizeof buf)
-        return -EINVAL;
-    snprintf(buf, sizeof buf, "%s", s);
-    char *dot = strchr(buf, '.');
-    if (!dot)
-        return -EINVAL;
-    *dot = '\0';
-    if (parse_u32(buf, major) < 0 || parse_u32(dot + 1, minor) < 0)
-        return -EINVAL;
+    int r = stdfu_manifest_load(d->settings.manifest_path, d->settings.manifest_dir, &m, &errors);
+    if (r < 0) {
+        if (!errors)
+            errors = single_error("%s: cannot load the manifest: %s", d->settings.manifest_path,
+                                  strerror(-r));
+        for (char **e = errors; e && *e; e++)
+            log_error("%s", *e);
+        log_warning("The manifest was refused; %s.",
+                    d->manifest ? "the previous one stays in force" : "no rules are in force");
+        set_errors(d, errors);
+        return r;
+    }
+    stdfu_manifest_errors_free(errors);
+    set_errors(d, NULL);
+    stdfu_manifest_unref(manifest_of(d));
+    d->manifest = m;
+    /* Rules are pointers into the manifest: forget the old ones (running jobs hold their own
+     * reference through their plan). */
+    for (Device *dev = device_table_first(d->devices); dev; dev = dev->next)
+        dev->rule = NULL;
+
+    const stdfu_manifest_settings *s = stdfu_manifest_get_settings(m);
+    if (s->max_parallel_jobs)
+        job_queue_set_parallel(d->jobs, s->max_parallel_jobs);
+    if (s->history_size && d->state)
+        (void) stdfu_state_set_history_size(d->state, s->history_size);
+    log_info("Manifest loaded: %zu rule%s.", stdfu_manifest_n_rules(m),
+             stdfu_manifest_n_rules(m) == 1 ? "" : "s");
     return 0;
 }
 
-int version_compare(const char *a, const char *b) {
-    uint32_t amaj, amin, bmaj, bmin;
-    bool av = version_parse(a, &amaj, &amin) >= 0, bv = version_parse(b, &bmaj, &bmin) >= 0;
-    if (!av || !bv)
-        return (int) av - (int) bv;
-    if (amaj != bmaj)
-        return amaj < bmaj ? -1 : 1;
-    return amin < bmin ? -1 : amin > bmin;
+size_t rules_count(Daemon *d) {
+    return manifest_of(d) ? stdfu_manifest_n_rules(manifest_of(d)) : 0;
+}
+
+const char *rules_name_at(Daemon *d, size_t i) {
+    return stdfu_manifest_rule(manifest_of(d), i)->name;
+}
+
+static bool port_matches(const stdfu_rule *rule, const char *port) {
+    return !rule->port_glob || fnmatch(rule->port_glob, port, 0) == 0;
+}
+
+DeviceMode rules_classify(Daemon *d, uint16_t vid, uint16_t pid, const char *port) {
+    stdfu_manifest *m = manifest_of(d);
+    size_t n = m ? stdfu_manifest_n_rules(m) : 0;
+
+    if (vid == ST_DFU_VID && pid == ST_DFU_PID)
+        return DEVICE_BOOTLOADER;
+    for (size_t i = 0; i < n; i++) {
+        const stdfu_rule *rule = stdfu_manifest_rule(m, i);
+        if (!port_matches(rule, port))
+            continue;
+        if (rule->dfu_vid == vid && rule->dfu_pid == pid)
+            return DEVICE_BOOTLOADER;
+        if (rule->app_vid == vid && rule->app_pid == pid)
+            return DEVICE_APPLICATION;
+    }
+    return DEVICE_ABSENT;
+}
+
+static const stdfu_rule *find_rule(Daemon *d, Device *dev) {
+    stdfu_manifest *m = manifest_of(d);
+    const stdfu_rule *rule = NULL;
+
+    if (!m)
+        return NULL;
+    if (dev->mode == DEVICE_APPLICATION)
+        return stdfu_manifest_match_application(m, dev->vid, dev->pid, dev->serial, dev->port);
+    if (dev->mode != DEVICE_BOOTLOADER)
+        return NULL;
+    if (dev->resume && (rule = stdfu_manifest_find_rule(m, dev->resume->rule)))
+        return rule;
+    int r = stdfu_manifest_match_bootloader(m, dev->vid, dev->pid, dev->port, &rule);
+    if (r == -ENOTUNIQ)
+        log_warning("%s: several adoptable rules match this bootloader; adopting none.", dev->port);
+    return r >= 0 ? rule : NULL;
+}
+
+static bool running_version(const stdfu_rule *rule, Device *dev, stdfu_version *ret) {
+    if (dev->mode != DEVICE_APPLICATION)
+        return false;
+    if (rule)
+        return stdfu_rule_running_version(rule, dev->bcd_device, ret) >= 0;
+    return stdfu_version_from_bcd(dev->bcd_device, ret) >= 0;
 }
 
 void rules_update_device(Daemon *d, Device *dev) {
-    (void) d;
-    dev->rule = NULL;
-    if (dev->mode == DEVICE_APPLICATION) {
-        free(dev->running_version);
-        dev->running_version = version_from_bcd(dev->bcd_device);
+    const stdfu_rule *rule = find_rule(d, dev);
+    stdfu_version v;
+    char buf[STDFU_VERSION_STRING_MAX];
+
+    dev->rule = rule;
+    free(dev->running_version);
+    dev->running_version = running_version(rule, dev, &v)
+                                   ? strdup(stdfu_version_format(&v, buf, sizeof buf)) : NULL;
+    if (rule && !dev->job) {
+        free(dev->target_version);
+        dev->target_version = strdup(rule->firmware.version_string);
     }
 }
 
 bool rules_wants_update(Daemon *d, Device *dev) {
+    const stdfu_rule *rule = dev->rule;
+    stdfu_version v;
+    char why[256];
     (void) d;
-    return dev->rule != NULL;
+
+    if (!rule)
+        return false;
+    if (dev->mode == DEVICE_BOOTLOADER)
+        return true; /* find_rule only gives adopting or resuming rules here */
+    bool known = running_version(rule, dev, &v);
+    stdfu_update_decision decision = stdfu_rule_decide(rule, known ? &v : NULL);
+    if (decision == STDFU_UPDATE_NEEDED)
+        return true;
+    if (decision != STDFU_UPDATE_CURRENT)
+        log_notice("%s: not updated by rule %s: %s.", dev->port, rule->name,
+                   stdfu_rule_describe_decision(rule, known ? &v : NULL, why, sizeof why));
+    return false;
+}
+
+static void manifest_unref_void(void *p) {
+    stdfu_manifest_unref(p);
+}
+
+static void plan_from_rule(RunnerPlan *plan, const stdfu_rule *rule) {
+    plan->enter = (RunnerEnter) rule->enter_method; /* same order, see runner.h */
+    plan->n_enter_bytes = MIN(rule->enter_report_size, sizeof plan->enter_bytes);
+    if (plan->n_enter_bytes)
+        memcpy(plan->enter_bytes, rule->enter_report, plan->n_enter_bytes);
+    plan->app_vid = rule->app_vid;
+    plan->app_pid = rule->app_pid;
+    plan->dfu_vid = rule->dfu_vid;
+    plan->dfu_pid = rule->dfu_pid;
+    plan->alt = rule->alt;
+    plan->max_attempts = rule->retries + 1;
+    plan->enter_timeout = rule->enter_timeout;
+    plan->leave_timeout = rule->leave_timeout + rule->grace_timeout;
+}
+
+static bool bcd_of(const stdfu_rule *rule, const stdfu_version *v, uint16_t *ret) {
+    if (rule && rule->version_source == STDFU_VERSION_SOURCE_BCD_DEVICE_BINARY) {
+        if (v->major > 255 || v->minor > 255)
+            return false;
+        *ret = (uint16_t) (v->major << 8 | v->minor);
+        return true;
+    }
+    return stdfu_version_to_bcd(v, ret) >= 0;
+}
+
+static int spec_from_rule(Daemon *d, Device *dev, const stdfu_rule *rule, bool force,
+                          JobSpec *ret, stdfu_error *err) {
+    RunnerPlan *plan = runner_plan_new();
+    if (!plan)
+        return stdfu_error_set(err, -ENOMEM, "Out of memory.");
+    plan_from_rule(plan, rule);
+    plan->image = rule->firmware.image;
+    plan->has_target_bcd = bcd_of(rule, &rule->firmware.version, &plan->target_bcd);
+    plan->keepalive = stdfu_manifest_ref(manifest_of(d));
+    plan->keepalive_free = manifest_unref_void;
+
+    *ret = (JobSpec) {
+        .port = strdup(dev->port),
+        .rule_name = strdup(rule->name),
+        .firmware_path = strdup(rule->firmware.path),
+        .target_version = strdup(rule->firmware.version_string),
+        .from_version = dev->running_version ? strdup(dev->running_version) : NULL,
+        .force = force,
+        .runner_data = plan,
+        .runner_data_free = runner_plan_free,
+    };
+    snprintf(ret->sha256, sizeof ret->sha256, "%s", rule->firmware.sha256);
+    if (!ret->port || !ret->rule_name || !ret->firmware_path || !ret->target_version) {
+        job_spec_done(ret);
+        return stdfu_error_set(err, -ENOMEM, "Out of memory.");
+    }
+    return 0;
 }
 
 int rules_make_spec(Daemon *d, Device *dev, bool force, JobSpec *ret, stdfu_error *err) {
-    (void) d, (void) force, (void) ret;
-    return stdfu_error_set(err, -ENOENT, "No manifest rule matches device %s.", dev->port);
+    char why[256];
+    stdfu_version v;
+
+    if (!dev->job)
+        rules_update_device(d, dev);
+    const stdfu_rule *rule = dev->rule;
+    if (!rule)
+        return stdfu_error_set(err, -ENOENT, "No manifest rule matches device %s%s.", dev->port,
+                               dev->mode == DEVICE_ABSENT ? " (it is absent)" : "");
+    if (dev->mode == DEVICE_APPLICATION && !force) {
+        bool known = running_version(rule, dev, &v);
+        switch (stdfu_rule_decide(rule, known ? &v : NULL)) {
+        case STDFU_UPDATE_NEEDED:
+            break;
+        case STDFU_UPDATE_CURRENT:
+            return stdfu_error_set(err, -EALREADY, "Device %s already runs %s, the target of rule "
+                                   "%s (use force to flash it again).", dev->port,
+                                   rule->firmware.version_string, rule->name);
+        default:
+            return stdfu_error_set(err, -EPERM, "Device %s: %s (use force to update anyway).",
+                                   dev->port, stdfu_rule_describe_decision(rule, known ? &v : NULL,
+                                                                           why, sizeof why));
+        }
+    }
+    return spec_from_rule(d, dev, rule, force, ret, err);
 }
 
 static void sha256_hex(const void *data, size_t size, char out[65]) {
@@ -95,25 +262,66 @@ static void sha256_hex(const void *data, size_t size, char out[65]) {
     out[2 * MIN(n, 32u)] = '\0';
 }
 
-int rules_make_spec_data(Daemon *d, Device *dev, void *data, size_t size, bool force,
-                         const char *version, JobSpec *ret, stdfu_error *err) {
-    (void) d;
-    if (version && !force && dev->running_version && version_compare(version, dev->running_version) == 0) {
+static int plan_from_file(Daemon *d, Device *dev, FileRequest *req, RunnerPlan *plan,
+                          stdfu_error *err) {
+    stdfu_image_load_options opts = { .has_address = req->has_address, .address = req->address };
+    stdfu_version v;
+
+    /* The device's rule, when it has one, still says how to enter and which ids to expect. */
+    if (!dev->job)
+        rules_update_device(d, dev);
+    if (dev->rule)
+        plan_from_rule(plan, dev->rule);
+    if (req->version) {
+        if (stdfu_version_parse(req->version, &v) < 0)
+            return stdfu_error_set(err, -EINVAL, "Option \"version\": \"%.32s\" is not MAJOR.MINOR.",
+                                   req->version);
+        plan->has_target_bcd = bcd_of(dev->rule, &v, &plan->target_bcd);
+    }
+    stdfu_error image_err = {};
+    int r = stdfu_image_load_data(req->data, req->size, "firmware", &opts, &plan->own_image,
+                                  &image_err);
+    if (r < 0)
+        return stdfu_error_set(err, -EINVAL, "%s", image_err.message[0] ? image_err.message
+                                                                         : strerror(-r));
+    plan->image = plan->own_image;
+    return 0;
+}
+
+int rules_make_spec_file(Daemon *d, Device *dev, FileRequest *req, JobSpec *ret,
+                         stdfu_error *err) {
+    void *data = TAKE_PTR(req->data);
+    RunnerPlan *plan = runner_plan_new();
+    int r;
+
+    if (!plan) {
         free(data);
-        return stdfu_error_set(err, -EALREADY, "Device %s already runs version %s.", dev->port,
-                               version);
+        return stdfu_error_set(err, -ENOMEM, "Out of memory.");
+    }
+    req->data = data;
+    r = plan_from_file(d, dev, req, plan, err);
+    req->data = NULL;
+    if (r >= 0 && req->version && !req->force && streq_ptr(dev->running_version, req->version))
+        r = stdfu_error_set(err, -EALREADY, "Device %s already runs version %s (use force).",
+                            dev->port, req->version);
+    if (r < 0) {
+        runner_plan_free(plan);
+        free(data);
+        return r;
     }
     *ret = (JobSpec) {
         .port = strdup(dev->port),
         .rule_name = strdup("file"),
         .firmware_data = data,
-        .firmware_size = size,
-        .target_version = version ? strdup(version) : NULL,
+        .firmware_size = req->size,
+        .target_version = req->version ? strdup(req->version) : NULL,
         .from_version = dev->running_version ? strdup(dev->running_version) : NULL,
-        .force = force,
+        .force = req->force,
+        .runner_data = plan,
+        .runner_data_free = runner_plan_free,
     };
-    sha256_hex(data, size, ret->sha256);
-    if (!ret->port || !ret->rule_name || (version && !ret->target_version)) {
+    sha256_hex(data, req->size, ret->sha256);
+    if (!ret->port || !ret->rule_name || (req->version && !ret->target_version)) {
         job_spec_done(ret);
         return stdfu_error_set(err, -ENOMEM, "Out of memory.");
     }
@@ -121,9 +329,32 @@ int rules_make_spec_data(Daemon *d, Device *dev, void *data, size_t size, bool f
 }
 
 int rules_make_resume_spec(Daemon *d, Device *dev, JobSpec *ret, stdfu_error *err) {
-    (void) d, (void) ret;
-    return stdfu_error_set(err, -ENOENT, "No manifest rule to resume the job of %s with.",
-                           dev->port);
+    const stdfu_rule *rule = NULL;
+    stdfu_version v;
+
+    if (!dev->resume)
+        return stdfu_error_set(err, -ENOENT, "Device %s has nothing to resume.", dev->port);
+    rules_update_device(d, dev);
+    if (manifest_of(d))
+        rule = stdfu_manifest_find_rule(manifest_of(d), dev->resume->rule);
+    if (!rule)
+        rule = dev->rule;
+    if (!rule)
+        return stdfu_error_set(err, -ENOENT, "Rule \"%s\" of the unfinished job of %s is not in "
+                               "the manifest any more.", dev->resume->rule, dev->port);
+    /* Back in the application with the target version: the job is done. */
+    if (dev->mode == DEVICE_APPLICATION && running_version(rule, dev, &v) &&
+        stdfu_version_compare(&v, &rule->firmware.version) == 0)
+        return 0;
+    int r = spec_from_rule(d, dev, rule, true, ret, err);
+    if (r < 0)
+        return r;
+    /* The journal knows where it came from; the device in the bootloader does not. */
+    if (dev->resume->from_version[0]) {
+        free(ret->from_version);
+        ret->from_version = strdup(dev->resume->from_version);
+    }
+    return 1;
 }
 
 void rules_remember_resume(Daemon *d, Device *dev, const stdfu_job_record *rec) {

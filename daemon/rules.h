@@ -19,6 +19,10 @@
 int rules_load_manifest(Daemon *d);
 void rules_free_manifest(Daemon *d);
 
+/* The names of the rules in force, in matching order. */
+size_t rules_count(Daemon *d);
+const char *rules_name_at(Daemon *d, size_t i);
+
 DeviceMode rules_classify(Daemon *d, uint16_t vid, uint16_t pid, const char *port);
 
 /* Sets dev->rule, dev->running_version (application only) and dev->target_version. */
@@ -30,11 +34,22 @@ bool rules_wants_update(Daemon *d, Device *dev);
 /* A job by the device's rule: -ENOENT when no rule matches, -EALREADY when current (unless
  * force), -EPERM for a downgrade the rule forbids (unless force). */
 int rules_make_spec(Daemon *d, Device *dev, bool force, JobSpec *ret, stdfu_error *err);
-/* A job with the caller's image (UpdateFile). Takes data. */
-int rules_make_spec_data(Daemon *d, Device *dev, void *data, size_t size, bool force,
-                         const char *version, JobSpec *ret, stdfu_error *err);
-/* Resuming dev->resume: 1 with a spec, 0 when the device already runs the target (the record
- * is then closed as done), <0 when it cannot be resumed. */
+/* UpdateFile: the caller's image and options. */
+typedef struct FileRequest {
+    void *data;               /* malloc'd; taken by whoever consumes the request */
+    size_t size;
+    bool force;
+    const char *version;      /* "MAJOR.MINOR" the image carries, NULL if not given */
+    bool has_address;         /* for raw binaries */
+    uint32_t address;
+} FileRequest;
+
+/* A job with the caller's image: parsed here, so a bad image is refused at once (-EINVAL).
+ * Takes req->data. */
+int rules_make_spec_file(Daemon *d, Device *dev, FileRequest *req, JobSpec *ret,
+                         stdfu_error *err);
+/* Resuming dev->resume: 1 with a spec, 0 when the device already runs the target (the caller
+ * closes the record as done), <0 when it cannot be resumed. */
 int rules_make_resume_spec(Daemon *d, Device *dev, JobSpec *ret, stdfu_error *err);
 /* Keeps what is needed to resume later: from the journal at start, or from a job that ended
  * as needs-power-cycle. */
@@ -45,8 +60,3 @@ void rules_remember_resume_spec(Daemon *d, Device *dev, const JobSpec *spec);
  * SHA-256 in lowercase hex. */
 const char *rules_name(const JobSpec *spec);
 const char *rules_sha256(const JobSpec *spec);
-
-/* "1.2" from bcdDevice 0x0102 (BCD major and minor); NULL when not BCD. */
-char *version_from_bcd(uint16_t bcd);
-/* <0, 0, >0 like strcmp, comparing "MAJOR.MINOR" numerically; unparsable sorts first. */
-int version_compare(const char *a, const char *b);

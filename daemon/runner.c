@@ -1,14 +1,230 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "runner.h"
 
+#include <errno.h>
+#include <libudev.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "util/macro.h"
+#include "update/update.h"
+#include "usb/usb.h"
+#include "util/log.h"
 
-/* Until lib/update's cycle is linked in, every job fails with a reason that says so. */
+RunnerPlan *runner_plan_new(void) {
+    RunnerPlan *p = calloc(1, sizeof *p);
+    if (p) {
+        p->dfu_vid = STDFU_USB_BOOTLOADER_VID;
+        p->dfu_pid = STDFU_USB_BOOTLOADER_PID;
+    }
+    return p;
+}
+
+void runner_plan_free(void *plan) {
+    RunnerPlan *p = plan;
+    if (!p)
+        return;
+    stdfu_image_free(p->own_image);
+    if (p->keepalive && p->keepalive_free)
+        p->keepalive_free(p->keepalive);
+    free(p);
+}
+
+/* ---- re-enumeration waits, fed by the main loop ------------------------------------------ */
+
+/* The worker checks sysfs (its own udev context: libudev objects are per thread) and sleeps
+ * on the job's channel until the main loop forwards the next event of the port. Checking the
+ * state first and sleeping on events second loses nothing: an event that arrives between the
+ * two stays queued and wakes the next sleep. */
+typedef struct RunnerWatch {
+    Job *job;
+    struct udev *udev;
+    stdfu_usb_ids ids;
+} RunnerWatch;
+
+static int watch_sleep(RunnerWatch *w, usec_t deadline, const atomic_bool *cancel) {
+    JobDeviceEvent ev;
+    if (cancel && atomic_load(cancel))
+        return -ECANCELED;
+    usec_t now = now_monotonic();
+    if (deadline != USEC_INFINITY && now >= deadline)
+        return -ETIMEDOUT;
+    int r = job_wait_event(w->job, deadline == USEC_INFINITY ? USEC_INFINITY : deadline - now, &ev);
+    if (r < 0)
+        return r;
+    return 0; /* an event or a timeout: the caller looks at sysfs again */
+}
+
+static usec_t deadline_of(usec_t timeout) {
+    return timeout == USEC_INFINITY ? USEC_INFINITY : now_monotonic() + timeout;
+}
+
+static int watch_wait(void *userdata, const char *port, unsigned modes_mask, unsigned exclude_devnum,
+                      usec_t timeout_usec, const atomic_bool *cancel, stdfu_usb_info *ret) {
+    RunnerWatch *w = userdata;
+    usec_t deadline = deadline_of(timeout_usec);
+
+    for (;;) {
+        stdfu_usb_info info;
+        if (stdfu_usb_lookup_port(w->udev, &w->ids, port, &info) >= 0 &&
+            (modes_mask & STDFU_USB_MODE_BIT(info.mode)) && info.mode != STDFU_USB_ABSENT &&
+            (exclude_devnum == 0 || info.devnum != exclude_devnum)) {
+            *ret = info;
+            return 0;
+        }
+        int r = watch_sleep(w, deadline, cancel);
+        if (r < 0)
+            return r;
+    }
+}
+
+static int watch_wait_gone(void *userdata, const char *port, unsigned devnum, usec_t timeout_usec,
+                           const atomic_bool *cancel) {
+    RunnerWatch *w = userdata;
+    usec_t deadline = deadline_of(timeout_usec);
+
+    for (;;) {
+        stdfu_usb_info info;
+        int r = stdfu_usb_lookup_port(w->udev, &w->ids, port, &info);
+        if (r == -ENODEV || (r >= 0 && devnum != 0 && info.devnum != devnum))
+            return 0;
+        r = watch_sleep(w, deadline, cancel);
+        if (r < 0)
+            return r;
+    }
+}
+
+static void watch_free(void *userdata) {
+    (void) userdata; /* lives on the runner's stack */
+}
+
+static const stdfu_usb_watch_ops runner_watch_ops = {
+    .wait = watch_wait,
+    .wait_gone = watch_wait_gone,
+    .free = watch_free,
+};
+
+/* ---- progress ---------------------------------------------------------------------------- */
+
+typedef struct RunnerProgress {
+    Job *job;
+    JobState state;
+    unsigned attempt;
+} RunnerProgress;
+
+static JobState state_of_phase(stdfu_update_phase p) {
+    switch (p) {
+    case STDFU_UPDATE_PHASE_ERASE: return JOB_ERASING;
+    case STDFU_UPDATE_PHASE_WRITE: return JOB_WRITING;
+    case STDFU_UPDATE_PHASE_VERIFY: return JOB_VERIFYING;
+    case STDFU_UPDATE_PHASE_LEAVE: return JOB_LEAVING;
+    case STDFU_UPDATE_PHASE_WAIT_APPLICATION: return JOB_WAITING;
+    case STDFU_UPDATE_PHASE_RECOVER: return JOB_RECOVERING;
+    default: return JOB_ENTERING; /* find, enter, open, check: getting to the bootloader */
+    }
+}
+
+static void on_progress(const stdfu_update_event *ev, void *userdata) {
+    RunnerProgress *p = userdata;
+
+    if (ev->phase == STDFU_UPDATE_PHASE_DONE)
+        return;
+    if (ev->attempt && ev->attempt != p->attempt) {
+        p->attempt = ev->attempt;
+        job_report_attempt(p->job, ev->attempt);
+    }
+    JobState s = state_of_phase(ev->phase);
+    if (s != p->state) {
+        p->state = s;
+        job_report_state(p->job, s);
+    }
+    if (ev->total)
+        job_report_progress(p->job, ev->done, ev->total);
+    if (ev->message)
+        log_debug("%s: %s", job_port(p->job), ev->message);
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+static const stdfu_enter_kind enter_kinds[] = {
+    [RUNNER_ENTER_AUTO] = STDFU_ENTER_AUTO,
+    [RUNNER_ENTER_ST_HID_DETACH] = STDFU_ENTER_ST_HID_DETACH,
+    [RUNNER_ENTER_HID_FEATURE] = STDFU_ENTER_HID_FEATURE,
+    [RUNNER_ENTER_HID_OUTPUT] = STDFU_ENTER_HID_OUTPUT,
+    [RUNNER_ENTER_DETACH] = STDFU_ENTER_DETACH,
+    [RUNNER_ENTER_NONE] = STDFU_ENTER_NONE,
+};
+
+static void set_options(stdfu_update_options *o, const RunnerPlan *plan, const char *port) {
+    stdfu_update_options_init(o);
+    o->port = port;
+    o->image = plan->image;
+    o->alt = plan->alt;
+    o->enter.kind = enter_kinds[plan->enter];
+    o->enter.n_bytes = MIN(plan->n_enter_bytes, sizeof o->enter.bytes);
+    memcpy(o->enter.bytes, plan->enter_bytes, o->enter.n_bytes);
+    o->has_target_bcd = plan->has_target_bcd;
+    o->target_bcd = plan->target_bcd;
+    if (plan->max_attempts)
+        o->max_attempts = plan->max_attempts;
+    if (plan->enter_timeout)
+        o->enter_timeout = plan->enter_timeout;
+    if (plan->leave_timeout)
+        o->leave_timeout = MAX(o->leave_timeout, plan->leave_timeout);
+}
+
+static JobState outcome_state(stdfu_update_outcome o) {
+    switch (o) {
+    case STDFU_UPDATE_DONE: return JOB_DONE;
+    case STDFU_UPDATE_NEEDS_POWER_CYCLE: return JOB_NEEDS_POWER_CYCLE;
+    case STDFU_UPDATE_CANCELLED: return JOB_CANCELLED;
+    default: return JOB_FAILED;
+    }
+}
+
 void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata) {
-    (void) job, (void) spec, (void) userdata;
+    const RunnerPlan *plan = spec->runner_data;
+    RunnerWatch w = { .job = job };
+    RunnerProgress progress = { .job = job, .state = JOB_QUEUED };
+    stdfu_usb_watch *watch = NULL;
+    stdfu_update_options o;
+    stdfu_update_result res = {};
+    (void) userdata;
+
     result->outcome = JOB_FAILED;
-    snprintf(result->error, sizeof result->error,
-             "this build of stdfud has no update engine (lib/update)");
+    if (!plan || !plan->image) {
+        snprintf(result->error, sizeof result->error, "the job has no firmware image");
+        return;
+    }
+    w.udev = udev_new();
+    if (plan->app_vid || plan->app_pid) {
+        stdfu_usb_ids_init_default(&w.ids);
+        w.ids.n_app_ids = 0;
+        (void) stdfu_usb_ids_add_app(&w.ids, plan->app_vid, plan->app_pid);
+    } else
+        stdfu_usb_ids_init_any(&w.ids);
+    w.ids.boot_vid = plan->dfu_vid;
+    w.ids.boot_pid = plan->dfu_pid;
+    if (!w.udev || stdfu_usb_watch_new_with_ops(&runner_watch_ops, &w, &watch) < 0) {
+        snprintf(result->error, sizeof result->error, "out of memory starting the update");
+        udev_unref(w.udev);
+        return;
+    }
+
+    set_options(&o, plan, spec->port);
+    o.watch = watch;
+    o.progress = on_progress;
+    o.userdata = &progress;
+    o.cancel = job_cancel_flag(job);
+
+    int r = stdfu_update_run(&o, &res);
+    if (r < 0)
+        snprintf(result->error, sizeof result->error, "cannot run the update: %.400s",
+                 res.error.message[0] ? res.error.message : strerror(-r));
+    else {
+        result->outcome = outcome_state(res.outcome);
+        if (res.outcome != STDFU_UPDATE_DONE)
+            snprintf(result->error, sizeof result->error, "%s", res.error.message);
+    }
+    stdfu_usb_watch_free(watch);
+    udev_unref(w.udev);
 }

@@ -1,0 +1,100 @@
+# Helpers for the stdfud tests (sourced after lib.sh): a private dbus-daemon any user may
+# connect to, the daemon on it (optionally under stdfu-sim), busctl wrappers.
+#
+#   start_bus
+#   start_daemon [STDFUD-ARG...]          SIM_ARGS=(--device ...) runs it under stdfu-sim
+#   bctl call io.stdfu1 /io/stdfu1 io.stdfu1.Manager ListDevices
+#   as_nobody busctl --address="$BUS" ...
+#   stop_daemon
+BUS=
+BUS_PID=
+DAEMON_PID=   # the process we started: stdfud, or stdfu-sim running it
+SIM_ARGS=()
+ETC=$T/etc
+STATE=$T/state
+
+_daemon_cleanup() {
+    if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait_for 10 not_running "$DAEMON_PID" || kill -KILL "$DAEMON_PID" 2>/dev/null
+    fi
+    [ -n "$BUS_PID" ] && kill -TERM "$BUS_PID" 2>/dev/null
+    if [ "${_tap_failed:-0}" -gt 0 ] && [ -f "$T/daemon.log" ]; then
+        echo "# ---- daemon log (last 30 lines) ----"
+        tail -n 30 "$T/daemon.log" | sed 's/^/# /'
+    fi
+}
+trap 'rc=$?; _daemon_cleanup; (exit $rc); _cleanup' EXIT
+
+not_running() { ! kill -0 "$1" 2>/dev/null; }
+
+# wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
+wait_for() {
+    local n=$(($1 * 10)); shift
+    while [ "$n" -gt 0 ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+
+start_bus() {
+    chmod 755 "$T"   # nobody must reach the socket
+    cat >"$T/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=$T/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+CONF
+    dbus-daemon --config-file="$T/bus.conf" --fork --print-pid=3 3>"$T/bus.pid" || return 1
+    BUS_PID=$(cat "$T/bus.pid")
+    BUS=unix:path=$T/bus
+}
+
+bctl() { busctl --address="$BUS" "$@"; }
+# gcall METHOD ARG...: a Manager method through gdbus, which prints D-Bus error names.
+gcall() {
+    local m=$1; shift
+    gdbus call --address "$BUS" --dest io.stdfu1 --object-path /io/stdfu1 \
+        --method "io.stdfu1.Manager.$m" "$@" 2>&1
+}
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+
+name_owned() { bctl status io.stdfu1 >/dev/null 2>&1; }
+
+start_daemon() {
+    mkdir -p "$ETC" "$STATE"
+    local cmd=("$DAEMON" --bus "$BUS" --state-dir "$STATE" --manifest "$ETC/manifest.yaml"
+               --manifest-dir "$ETC/manifest.d" --log-level debug "$@")
+    if [ ${#SIM_ARGS[@]} -gt 0 ]; then
+        "$SIM" "${SIM_ARGS[@]}" -- "${cmd[@]}" >>"$T/daemon.log" 2>&1 &
+    else
+        "${cmd[@]}" >>"$T/daemon.log" 2>&1 &
+    fi
+    DAEMON_PID=$!
+    wait_for 20 name_owned
+}
+
+stop_daemon() {
+    kill -TERM "$DAEMON_PID" 2>/dev/null
+    wait "$DAEMON_PID"
+    local rc=$?
+    DAEMON_PID=
+    return $rc
+}
+
+# mprop NAME / dprop PORT NAME: a property's value as busctl prints it ("s \"running\"").
+mprop() { bctl get-property io.stdfu1 /io/stdfu1 io.stdfu1.Manager "$1"; }
+# sd_bus_path_encode(): every byte but [A-Za-z0-9] as _XX, and a leading digit too.
+device_path() { python3 -c 'import sys
+s=sys.argv[1]; print("/io/stdfu1/device/" + "".join(c if c.isascii() and c.isalnum() and (i or not c.isdigit()) else "_%02x" % ord(c) for i, c in enumerate(s)))' "$1"; }
+dprop() { bctl get-property io.stdfu1 "$(device_path "$1")" io.stdfu1.Device "$2"; }
