@@ -286,6 +286,8 @@ int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err) {
                       stdfu_dfu_status_description(st.status),
                       stdfu_dfu_state_to_string(st.state));
             r = stdfu_dfuse_clear_status(s, err);
+            /* After an error, do not trust where the pointer is. An ABORT leaves it alone. */
+            s->pointer_valid = false;
             break;
         case STDFU_DFU_DNLOAD_SYNC:
         case STDFU_DFU_DNLOAD_IDLE:
@@ -311,7 +313,6 @@ int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err) {
         }
         if (r < 0)
             return r;
-        s->pointer_valid = false;
     }
     return stdfu_error_set(err, -EPROTO, "device does not return to dfuIDLE: %s (%s) in %s",
                            stdfu_dfu_status_to_string(st.status),
@@ -411,7 +412,8 @@ static int read_alts(stdfu_dfuse *s, const dfu_interface_desc *descs, size_t n,
             }
             r = stdfu_transport_get_string_lang(s->t, descs[i].string, lang, a->name,
                                                 sizeof a->name);
-            if (r < 0)
+            /* A missing string only costs the layout of that alt. */
+            if (r < 0 && r != -EPIPE && r != -EBADMSG)
                 return dfuse_transfer_error(err, r, "GET_DESCRIPTOR", "(interface string)");
         }
         s->n_alts++;

@@ -128,6 +128,26 @@ static void flash_and_leave(const char *profile, size_t size, unsigned expect_pa
     teardown_fixture(&f);
 }
 
+/* What lib/update does: flash without verify, verify, recover, leave. The pointer survives the
+ * ABORTs in between: one Set Address in all. */
+static void test_update_sequence(void **state) {
+    fixture f;
+    stdfu_dfuse_flash_options fo = { .no_verify = true };
+    (void) state;
+
+    setup_fixture(&f, "port=1-1.3,profile=f407,mode=bootloader,blank=1", 32768);
+    reset_stats(&f);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, &fo, &f.err), 0);
+    assert_int_equal(f.link.stats.upload, 0);
+    assert_int_equal(stdfu_dfuse_verify_target(f.s, &f.target, &f.err), 0);
+    assert_int_equal(f.link.stats.upload, 16);
+    assert_int_equal(stdfu_dfuse_recover(f.s, &f.err), 0);
+    assert_int_equal(stdfu_dfuse_leave(f.s, BASE, &f.err), 0);
+    assert_int_equal(f.link.stats.set_address, 1);
+    assert_int_equal(sim_link_follow(&f.link), SIM_MODE_APPLICATION);
+    teardown_fixture(&f);
+}
+
 static void test_flash_f072(void **state) {
     (void) state;
     flash_and_leave("f072", 64 * 1024, 32);
@@ -426,6 +446,7 @@ static void test_names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_update_sequence),
         cmocka_unit_test(test_flash_f072),
         cmocka_unit_test(test_flash_f407),
         cmocka_unit_test(test_flash_l476),
