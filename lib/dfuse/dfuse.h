@@ -158,7 +158,9 @@ int stdfu_dfuse_abort(stdfu_dfuse *s, stdfu_error *err);
  * device cannot be brought there. */
 int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err);
 
-/* ---- flash operations (the device must be in dfuIDLE or a *_IDLE state) ------------------ */
+/* ---- flash operations ----------------------------------------------------------------------
+ * Each one gets the device into the state it needs (ABORT out of dfuUPLOAD-IDLE, CLRSTATUS out
+ * of dfuERROR) by itself; errors name status, state, operation and address. */
 /* Erases every sector/page that an element of target touches, each once, only those.
  * The target is checked against the layout of the current alt first (stdfu_image_check_layout):
  * a target that does not fit is refused before anything is erased. */
@@ -182,7 +184,10 @@ int stdfu_dfuse_read(stdfu_dfuse *s, uint32_t address, uint8_t *buf, size_t size
 /* Read-unprotect: the device mass erases and resets itself (it re-enumerates). */
 int stdfu_dfuse_read_unprotect(stdfu_dfuse *s, stdfu_error *err);
 /* Set Address to address (the application's base), zero-length DNLOAD, GETSTATUS: the device
- * leaves DFU mode. A GETSTATUS that fails because the device is already gone is success. */
+ * leaves DFU mode. A GETSTATUS that fails because the device is already gone is success.
+ * The Set Address is skipped when this session's last Set Address put the pointer there and
+ * only data transfers and ABORTs followed (write + verify of the region at the base). Like
+ * every operation here, it first brings the device out of dfuERROR/dfuUPLOAD-IDLE itself. */
 int stdfu_dfuse_leave(stdfu_dfuse *s, uint32_t address, stdfu_error *err);
 /* USB port reset through the transport. */
 int stdfu_dfuse_reset(stdfu_dfuse *s, stdfu_error *err);

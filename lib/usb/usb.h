@@ -134,7 +134,8 @@ int stdfu_usb_enumerate(struct udev *udev, const stdfu_usb_ids *ids, stdfu_usb_i
  * none, -ENOTUNIQ naming the candidates' ports if several. */
 int stdfu_usb_select(const stdfu_usb_info *list, size_t n, const stdfu_usb_matcher *m,
                      stdfu_usb_info *ret, stdfu_error *err);
-/* Enumerate + select. */
+/* Enumerate + select. To find a device by port whatever its application ids, pass ids from
+ * stdfu_usb_ids_init_any(). */
 int stdfu_usb_find(struct udev *udev, const stdfu_usb_ids *ids, const stdfu_usb_matcher *m,
                    stdfu_usb_info *ret, stdfu_error *err);
 /* What is on that port now (sysfs): 0 with info (mode may be ABSENT for a foreign device),
