@@ -1,0 +1,68 @@
+#!/bin/bash
+# stdfud and its manifest: a bad manifest shows up in ManifestErrors (file:line:column) while
+# the last good one stays in force; reload by inotify, by SIGHUP and by the Reload method; a
+# daemon started on a bad manifest runs with no rules and says why.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon-lib.sh"
+
+[ -x "$DAEMON" ] || skip_all "stdfud is not built"
+for tool in busctl dbus-daemon gdbus python3; do
+    command -v "$tool" >/dev/null || skip_all "$tool is missing"
+done
+
+mkdir -p "$ETC"
+cp -r "$SRCDIR/tests/fixtures/manifests/good/." "$ETC/"
+cp -r "$SRCDIR/tests/fixtures/manifests/firmware" "$T/firmware"
+
+start_bus || skip_all "cannot start dbus-daemon"
+check "stdfud starts on the good manifest" start_daemon
+GOOD_RULES=$(mprop Rules)
+check "the good manifest's rules are in force" grep -q '"sensor-left"' <<<"$GOOD_RULES"
+check_eq "no manifest errors" 'as 0' "$(mprop ManifestErrors)"
+
+errors_mention() { mprop ManifestErrors | grep -q "$1"; }
+no_errors() { [ "$(mprop ManifestErrors)" = 'as 0' ]; }
+reloads() { grep -c 'Reloading the manifest' "$T/daemon.log"; }
+
+# ---- a bad drop-in, noticed by inotify -------------------------------------------------------
+sed 's|\.\./firmware|../../firmware|' "$SRCDIR/tests/fixtures/manifests/bad/unknown-keys.yaml" \
+    >"$ETC/manifest.d/50-bad.yaml"
+check "inotify: the bad drop-in shows in ManifestErrors with line and column" \
+    wait_for 10 errors_mention "50-bad.yaml:6:5: unknown key \\\\\"aplication\\\\\""
+check_eq "the last good rules stay in force" "$GOOD_RULES" "$(mprop Rules)"
+check_eq "the daemon still runs" 's "running"' "$(mprop State)"
+
+# ---- Reload method and SIGHUP while it is still bad ------------------------------------------
+check "Reload fails with io.stdfu1.Error.Failed naming the file" \
+    grep -q 'io.stdfu1.Error.Failed: .*50-bad.yaml:' <(gcall Reload)
+before=$(reloads)
+kill -HUP "$DAEMON_PID"
+check "SIGHUP reloads" wait_for 10 test "$(reloads)" -gt "$before"
+check "after SIGHUP the errors are still shown" errors_mention 50-bad.yaml
+check_eq "and the good rules still in force" "$GOOD_RULES" "$(mprop Rules)"
+
+# ---- fixed: the errors go away ---------------------------------------------------------------
+rm "$ETC/manifest.d/50-bad.yaml"
+check "inotify: removing the bad drop-in clears ManifestErrors" wait_for 10 no_errors
+check "Reload succeeds" grep -q '^()$' <(gcall Reload)
+
+# A change of the main file (a rule less) is seen as well.
+python3 - "$ETC/manifest.yaml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+s = s[:s.index("  # A gadget with its own HID report")]
+open(p, "w").write(s)
+PY
+gadget_gone() { ! mprop Rules | grep -q '"gadget"'; }
+check "inotify: a rule removed from the main manifest is gone" wait_for 10 gadget_gone
+check "SIGTERM stops it" stop_daemon
+
+# ---- started on a bad manifest ---------------------------------------------------------------
+printf 'rules:\n  - name: [oops\n' >"$ETC/manifest.yaml"
+check "stdfud starts on a broken manifest" start_daemon
+check "ManifestErrors names the main file" errors_mention "manifest.yaml:"
+check_eq "no rules are in force" 'as 0' "$(mprop Rules)"
+check_eq "State is running" 's "running"' "$(mprop State)"
+check "SIGTERM stops it" stop_daemon
+finish
