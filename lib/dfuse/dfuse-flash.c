@@ -488,9 +488,12 @@ int stdfu_dfuse_verify_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_
 
 /* ---- leave, read unprotect, reset ----------------------------------------------------------- */
 
-/* After the request that makes the device go away, these mean it went. */
+/* After the request that makes the device go away, these mean it went: disconnected, the
+ * transfer cut short or stalled by a core that is already running something else, or no
+ * answer at all from a ROM that jumped without detaching from the bus. */
 static bool gone(int r) {
-    return r == -ENODEV || r == -EIO || r == -EPIPE || r == -ESHUTDOWN || r == -EPROTO;
+    return r == -ENODEV || r == -EIO || r == -EPIPE || r == -ESHUTDOWN || r == -EPROTO ||
+           r == -ETIMEDOUT;
 }
 
 int stdfu_dfuse_leave(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
