@@ -228,7 +228,7 @@ int dfuse_cmd(stdfu_dfuse *s, uint8_t cmd, bool has_address, uint32_t address,
 int stdfu_dfuse_get_status(stdfu_dfuse *s, stdfu_dfu_status_reply *ret, stdfu_error *err) {
     int r = dfuse_get_status_timeout(s, ret, CONTROL_TIMEOUT_MS);
     if (r < 0)
-        return dfuse_transfer_error(err, r, "GETSTATUS", "");
+        return dfuse_transfer_error(err, r, "GETSTATUS", "(device status)");
     return 0;
 }
 
@@ -238,7 +238,7 @@ int stdfu_dfuse_get_state(stdfu_dfuse *s, uint8_t *ret, stdfu_error *err) {
 
     r = dfuse_class_request(s, true, STDFU_DFU_GETSTATE, 0, &state, 1, CONTROL_TIMEOUT_MS);
     if (r < 0)
-        return dfuse_transfer_error(err, r, "GETSTATE", "");
+        return dfuse_transfer_error(err, r, "GETSTATE", "(device state)");
     if (r < 1)
         return stdfu_error_set(err, -EBADMSG, "empty GETSTATE reply");
     s->state = state;
@@ -249,7 +249,7 @@ int stdfu_dfuse_get_state(stdfu_dfuse *s, uint8_t *ret, stdfu_error *err) {
 int stdfu_dfuse_clear_status(stdfu_dfuse *s, stdfu_error *err) {
     int r = dfuse_class_request(s, false, STDFU_DFU_CLRSTATUS, 0, NULL, 0, CONTROL_TIMEOUT_MS);
     if (r < 0)
-        return dfuse_transfer_error(err, r, "CLRSTATUS", "");
+        return dfuse_transfer_error(err, r, "CLRSTATUS", "(clearing an error)");
     s->state = STDFU_DFU_IDLE;
     return 0;
 }
@@ -257,7 +257,7 @@ int stdfu_dfuse_clear_status(stdfu_dfuse *s, stdfu_error *err) {
 int stdfu_dfuse_abort(stdfu_dfuse *s, stdfu_error *err) {
     int r = dfuse_class_request(s, false, STDFU_DFU_ABORT, 0, NULL, 0, CONTROL_TIMEOUT_MS);
     if (r < 0)
-        return dfuse_stall_error(s, err, r, "ABORT", "");
+        return dfuse_stall_error(s, err, r, "ABORT", "(back to dfuIDLE)");
     s->state = STDFU_DFU_IDLE;
     return 0;
 }
