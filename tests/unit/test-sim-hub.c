@@ -65,6 +65,10 @@ static void test_descriptors(void **state) {
     assert_int_equal(buf[1], 3);
     assert_int_equal(hub_ctrl(ppps, 0x80, 6, 0x0309, 0x409, buf, 64), -EPIPE);
     assert_int_equal(hub_ctrl(ppps, 0xa0, 0, 0, 0, buf, 4), 4); /* hub status */
+    assert_int_equal(hub_ctrl(ppps, 0x80, 6, 0x0600, 0, buf, 64), 10); /* device qualifier */
+    assert_int_equal(buf[4], 9);
+    assert_int_equal(hub_ctrl(ppps, 0x80, 0, 0, 0, buf, 2), 2);
+    assert_int_equal(buf[0], 1); /* self powered */
     sim_hub_free(ppps);
     sim_hub_free(ganged);
 }

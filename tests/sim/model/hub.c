@@ -269,6 +269,12 @@ static int standard_request(sim_hub *h, const sim_setup *s, uint8_t *out) {
             return copy_out(out, h->config, sizeof h->config, s->wLength);
         if (type == 3)
             return string_descriptor(h, (uint8_t) s->wValue, out, s->wLength);
+        if (type == 6) {
+            /* a high-speed hub has a device qualifier (full-speed: protocol 0, no TT) */
+            static const uint8_t qualifier[10] = { 10, 0x06, 0x00, 0x02, 0x09, 0x00, 0x00,
+                                                   64, 1, 0 };
+            return copy_out(out, qualifier, sizeof qualifier, s->wLength);
+        }
         return -EPIPE;
     case 8:
         if (s->wLength < 1)
