@@ -434,6 +434,20 @@ static void test_open_descriptors(void **state) {
     teardown_fixture(&f);
 }
 
+/* The device's own refusal: status and state names, operation and address in the message. */
+static void test_device_error_message(void **state) {
+    fixture f;
+    (void) state;
+
+    setup_fixture(&f, "port=1-1.3,profile=f072,mode=bootloader,blank=1", 2048);
+    assert_int_equal(stdfu_dfuse_erase_page(f.s, 0x08100000, &f.err), -ERANGE);
+    assert_string_equal(f.err.message,
+                        "errTARGET (address out of range) in dfuERROR after erase of 0x08100000");
+    /* and the session carries on after it */
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, NULL, &f.err), 0);
+    teardown_fixture(&f);
+}
+
 static void test_names(void **state) {
     (void) state;
     assert_string_equal(stdfu_dfu_state_to_string(STDFU_DFU_DNBUSY), "dfuDNBUSY");
@@ -466,6 +480,7 @@ int main(void) {
         cmocka_unit_test(test_leave_vanish),
         cmocka_unit_test(test_leave_fresh_session),
         cmocka_unit_test(test_open_descriptors),
+        cmocka_unit_test(test_device_error_message),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
