@@ -7,7 +7,11 @@
  *     answer on EP0: a request arriving early completes when the operation ends.
  *   - block 0 carries commands: 0x21 Set Address Pointer, 0x41 + address erase page/sector,
  *     0x41 alone mass erase, 0x92 read unprotect; UPLOAD block 0 lists the commands.
- *   - blocks >= 2 are data at address pointer + (block - 2) * wLength.
+ *   - blocks >= 2 are data at address pointer + (block - 2) * wLength: AN3156 defines the
+ *     offset with "wTransferSize, the length of the requested data buffer", i.e. the length of
+ *     this request. dfu-util sets the address before every DNLOAD chunk (always block 2), so
+ *     its downloads are unaffected; an UPLOAD whose last block is shorter than the others
+ *     reads that block from (block - 2) * its own length, as the ROM would.
  *   - a zero-length DNLOAD then GETSTATUS is the leave request: dfuMANIFEST, then the ROM
  *     jumps to the application and the device drops off the bus.
  * Requests in the wrong state stall and leave the machine in dfuERROR. */
