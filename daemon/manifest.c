@@ -1069,12 +1069,16 @@ static void sha256_hex(const uint8_t *data, size_t size, char out[65]) {
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* A suffix may carry the bootloader's or the application's id; anything else is another
- * device's firmware. */
-static int check_suffix_ids(const stdfu_rule *r, stdfu_error *err) {
-    if (stdfu_image_check_ids(r->firmware.image, r->app_vid, r->app_pid, NULL) == 0)
-        return 0;
-    return stdfu_image_check_ids(r->firmware.image, r->dfu_vid, r->dfu_pid, err);
+/* A DFU suffix may name the bootloader's id or the application's (0xffff: any); anything else
+ * is another device's firmware. */
+static bool suffix_names(const stdfu_image *img, uint16_t vid, uint16_t pid) {
+    return (img->vid == 0xffff || img->vid == vid) && (img->pid == 0xffff || img->pid == pid);
+}
+
+static bool suffix_ids_ok(const stdfu_rule *r) {
+    const stdfu_image *img = r->firmware.image;
+    return !img->has_suffix || suffix_names(img, r->app_vid, r->app_pid) ||
+           suffix_names(img, r->dfu_vid, r->dfu_pid);
 }
 
 /* Reads the firmware once: the bytes hashed are the bytes parsed and later flashed. */
@@ -1118,8 +1122,11 @@ static void load_firmware(parse_ctx *c) {
                     "(bootloader.alt)", name, r->alt);
         return;
     }
-    if (check_suffix_ids(r, &err) < 0) {
-        value_error(c, file_node, "firmware.file: %s", err.message);
+    if (!suffix_ids_ok(r)) {
+        value_error(c, file_node, "firmware.file: \"%s\" is for USB id %04x:%04x (DFU suffix), "
+                    "neither the application's %04x:%04x nor the bootloader's %04x:%04x", name,
+                    fw->image->vid, fw->image->pid, r->app_vid, r->app_pid, r->dfu_vid,
+                    r->dfu_pid);
         return;
     }
     if (c->has_layout && check_target_layout(fw->image, r->alt, &c->layout, &err) < 0)

@@ -163,7 +163,8 @@ typedef struct stdfu_manifest stdfu_manifest;
  * directory is not an error (no rules). On success returns 0 and *ret. When the manifest has
  * errors returns -EINVAL and *ret_errors, a NULL-terminated list of "FILE:LINE:COLUMN:
  * reason" lines (free with stdfu_manifest_errors_free()); other negative errnos (-ENOMEM)
- * may come without a list. ret_errors may be NULL. */
+ * may come without a list. ret_errors may be NULL. *ret is left alone on failure, so that
+ * the caller's last good manifest stays where it was. */
 int stdfu_manifest_load(const char *path, const char *dir, stdfu_manifest **ret,
                         char ***ret_errors);
 void stdfu_manifest_errors_free(char **errors);

@@ -551,6 +551,31 @@ static void test_firmware_bytes_kept(void **state) {
     free(orig);
 }
 
+/* A DFU suffix naming the bootloader (or the application) is fine. */
+static void test_suffix_for_bootloader(void **state) {
+    tmp *t = *state;
+    stdfu_manifest *m = NULL;
+    char **errors = NULL, fw[PATH_MAX];
+    (void) state;
+
+    assert_non_null(realpath(fixture("firmware/app-1.2-df11.dfu"), fw));
+    write_file(t->main,
+               "rules:\n"
+               "  - name: a\n"
+               "    application: {id: \"0483:5750\"}\n"
+               "    firmware: {file: %s, sha256: "
+               "63fdccbb141d576f2892c73e477c6981161d35ee8111faad5b4a76e567b8da33, version: \"1.2\", "
+               "address: 0x08000000, format: dfu}\n", fw);
+    int k = stdfu_manifest_load(t->main, t->d, &m, &errors);
+    print_errors(errors);
+    assert_int_equal(k, 0);
+    const stdfu_rule *r = stdfu_manifest_rule(m, 0);
+    assert_true(r->firmware.image->has_suffix);
+    assert_int_equal(r->firmware.image->pid, 0xdf11);
+    assert_int_equal(r->firmware.image->format, STDFU_IMAGE_DFU);
+    stdfu_manifest_unref(m);
+}
+
 static void test_error_limit(void **state) {
     tmp *t = *state;
     stdfu_manifest *m = NULL;
@@ -788,6 +813,7 @@ int main(void) {
                                         tmp_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_paths, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_firmware_bytes_kept, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_suffix_for_bootloader, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_error_limit, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_bootloader_ambiguity, tmp_setup, tmp_teardown),
     };
