@@ -1081,6 +1081,22 @@ static bool suffix_ids_ok(const stdfu_rule *r) {
            suffix_names(img, r->dfu_vid, r->dfu_pid);
 }
 
+/* Whether the image loads without the address the rule gives, as a format with addresses of
+ * its own: then the address is the mistake, not the file. Sets opts->format to that format. */
+static bool address_refused(const stdfu_firmware *fw, const char *name,
+                            stdfu_image_load_options *opts) {
+    stdfu_image_load_options without = *opts;
+    stdfu_image *img = NULL;
+
+    without.has_address = false;
+    if (stdfu_image_load_data(fw->data, fw->size, name, &without, &img, NULL) < 0)
+        return false;
+    bool own = img->format == STDFU_IMAGE_DFUSE || img->format == STDFU_IMAGE_HEX;
+    opts->format = img->format;
+    stdfu_image_free(img);
+    return own;
+}
+
 /* Reads the firmware once: the bytes hashed are the bytes parsed and later flashed. */
 static void load_firmware(parse_ctx *c) {
     stdfu_rule *r = c->rule;
@@ -1113,6 +1129,12 @@ static void load_firmware(parse_ctx *c) {
         .alt = r->alt,
     };
     k = stdfu_image_load_data(fw->data, fw->size, name, &opts, &fw->image, &err);
+    if (k < 0 && opts.has_address && address_refused(fw, name, &opts)) {
+        value_error(c, c->nodes[F_FW_ADDRESS], "firmware.address: \"%s\" is %s file, which "
+                    "carries its own addresses: remove the address", name,
+                    opts.format == STDFU_IMAGE_DFUSE ? "a DfuSe" : "an Intel hex");
+        return;
+    }
     if (k < 0) {
         value_error(c, file_node, "firmware.file: %s", err.message);
         return;

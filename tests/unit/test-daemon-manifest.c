@@ -552,7 +552,7 @@ static void test_firmware_bytes_kept(void **state) {
 }
 
 /* A DFU suffix naming the bootloader (or the application) is fine. */
-static void test_suffix_for_bootloader(void **state) {
+static void test_suffix_and_dfuse(void **state) {
     tmp *t = *state;
     stdfu_manifest *m = NULL;
     char **errors = NULL, fw[PATH_MAX];
@@ -573,6 +573,25 @@ static void test_suffix_for_bootloader(void **state) {
     assert_true(r->firmware.image->has_suffix);
     assert_int_equal(r->firmware.image->pid, 0xdf11);
     assert_int_equal(r->firmware.image->format, STDFU_IMAGE_DFU);
+    stdfu_manifest_unref(m);
+
+    /* A DfuSe file, checked against a layout at load time. */
+    assert_non_null(realpath(fixture("firmware/app-1.2.dfu"), fw));
+    write_file(t->main,
+               "rules:\n"
+               "  - name: a\n"
+               "    application: {id: \"0483:5750\"}\n"
+               "    bootloader: {layout: \"@Internal Flash  /0x08000000/064*0002Kg\"}\n"
+               "    firmware: {file: %s, sha256: "
+               "e1ace6235da664704cc534ab1ea5138320e95de2bc891b4a8883b181d21a2368, version: \"1.2\"}\n",
+               fw);
+    k = stdfu_manifest_load(t->main, t->d, &m, &errors);
+    print_errors(errors);
+    assert_int_equal(k, 0);
+    r = stdfu_manifest_rule(m, 0);
+    assert_int_equal(r->firmware.image->format, STDFU_IMAGE_DFUSE);
+    assert_string_equal(r->firmware.image->targets[0].name, "Internal Flash");
+    assert_int_equal(r->firmware.image->total_bytes, 2048);
     stdfu_manifest_unref(m);
 }
 
@@ -813,7 +832,7 @@ int main(void) {
                                         tmp_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_paths, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_firmware_bytes_kept, tmp_setup, tmp_teardown),
-        cmocka_unit_test_setup_teardown(test_suffix_for_bootloader, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_suffix_and_dfuse, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_error_limit, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_bootloader_ambiguity, tmp_setup, tmp_teardown),
     };
