@@ -56,7 +56,7 @@ int stdfu_version_to_bcd(const stdfu_version *v, uint16_t *ret);
 /* ---- rules --------------------------------------------------------------------------------- */
 
 typedef enum stdfu_enter_method {
-    STDFU_ENTER_AUTO,          /* ST's detach HID report if the descriptor has one, else DFU_DETACH */
+    STDFU_ENTER_AUTO,          /* ST's detach report if the HID descriptor has one, else DETACH */
     STDFU_ENTER_ST_HID_DETACH, /* ST's DfuSe detach feature report (lib/update/hid-descriptor.h) */
     STDFU_ENTER_HID_FEATURE,   /* rule->enter_report as a feature report (HIDIOCSFEATURE) */
     STDFU_ENTER_HID_OUTPUT,    /* rule->enter_report as an output report (write on hidraw) */

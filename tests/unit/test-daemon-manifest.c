@@ -564,7 +564,8 @@ static void test_suffix_and_dfuse(void **state) {
                "  - name: a\n"
                "    application: {id: \"0483:5750\"}\n"
                "    firmware: {file: %s, sha256: "
-               "63fdccbb141d576f2892c73e477c6981161d35ee8111faad5b4a76e567b8da33, version: \"1.2\", "
+               "63fdccbb141d576f2892c73e477c6981161d35ee8111faad5b4a76e567b8da33, "
+               "version: \"1.2\", "
                "address: 0x08000000, format: dfu}\n", fw);
     int k = stdfu_manifest_load(t->main, t->d, &m, &errors);
     print_errors(errors);
@@ -583,7 +584,8 @@ static void test_suffix_and_dfuse(void **state) {
                "    application: {id: \"0483:5750\"}\n"
                "    bootloader: {layout: \"@Internal Flash  /0x08000000/064*0002Kg\"}\n"
                "    firmware: {file: %s, sha256: "
-               "e1ace6235da664704cc534ab1ea5138320e95de2bc891b4a8883b181d21a2368, version: \"1.2\"}\n",
+               "e1ace6235da664704cc534ab1ea5138320e95de2bc891b4a8883b181d21a2368, "
+               "version: \"1.2\"}\n",
                fw);
     k = stdfu_manifest_load(t->main, t->d, &m, &errors);
     print_errors(errors);

@@ -169,7 +169,8 @@ static void test_job_round_trip(void **state) {
     assert_non_null(text);
     assert_memory_equal(text, "stdfu-job 1\n", 12);
     assert_non_null(strstr(text, "\nphase=verifying\n"));
-    assert_non_null(strstr(text, "\nlast-error=stuck in bootloader\\nline two\\\\ tab\\there=x\\r\n"));
+    assert_non_null(
+        strstr(text, "\nlast-error=stuck in bootloader\\nline two\\\\ tab\\there=x\\r\n"));
     free(text);
 
     /* Removing: the record is gone, removing again is fine. */
