@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The emulated bus: the umockdev testbed with the PCI controller, the root hub, the optional
+ * hub at 1-1 and the devices on their ports; what the control socket can do to them. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "umock/evsock.h"
+#include "umock/internal.h"
+#include "util/log.h"
+#include "util/macro.h"
+
+bool sim_trace;
+
+void sim_bus_set_trace(bool on) {
+    sim_trace = on;
+}
+
+static int set_err(char *err, size_t size, int r, const char *format, ...) _printf_(4, 5);
+static int set_err(char *err, size_t size, int r, const char *format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    if (err && size > 0)
+        vsnprintf(err, size, format, ap);
+    va_end(ap);
+    return r;
+}
+
+static int bus_add_hubs(sim_bus *b) {
+    g_autofree char *pci = records_pci_controller();
+    g_autoptr(GError) e = NULL;
+    int r;
+
+    if (!umockdev_testbed_add_from_string(b->testbed, pci, &e))
+        return log_error_errno(EINVAL, "Cannot add the USB controller: %s", e->message);
+
+    g_mutex_lock(&b->lock);
+    b->root_node = node_new(b, NODE_ROOT_HUB, "usb1", "/sys" SIM_PCI_PATH "/usb1");
+    r = node_load_root_hub(b->root_node);
+    g_mutex_unlock(&b->lock);
+    if (r < 0)
+        return log_error_errno(r, "Cannot describe the root hub: %m");
+    r = node_publish(b->root_node);
+    if (r < 0 || b->hub_kind == SIM_HUB_NONE)
+        return r;
+
+    r = sim_hub_new(b->hub_kind, &b->hub);
+    if (r < 0)
+        return log_error_errno(r, "Cannot create the hub: %m");
+    g_mutex_lock(&b->lock);
+    b->hub_node = node_new(b, NODE_HUB, "1-1", "/sys" SIM_PCI_PATH "/usb1/1-1");
+    r = node_load_hub(b->hub_node, b->hub);
+    g_mutex_unlock(&b->lock);
+    if (r < 0)
+        return log_error_errno(r, "Cannot describe the hub: %m");
+    return node_publish(b->hub_node);
+}
+
+int sim_bus_new(sim_hub_kind hub, sim_bus **ret) {
+    sim_bus *b = g_new0(sim_bus, 1);
+    int r;
+
+    g_mutex_init(&b->lock);
+    b->hub_kind = hub;
+    b->main_ctx = g_main_context_ref(g_main_context_default());
+    b->live_nodes = g_hash_table_new(g_str_hash, g_str_equal);
+    b->devnum_used[0] = true;
+    /* umockdev_in_mock_environment() caches its first answer: nothing may ask before this. */
+    b->testbed = umockdev_testbed_new();
+    b->root_dir = umockdev_testbed_get_root_dir(b->testbed);
+    b->usbfs_handler = usbfs_handler_new(b);
+    b->hidraw_handler = hidraw_handler_new(b);
+
+    r = sim_evsock_start(b->root_dir, &b->evsock);
+    if (r < 0)
+        log_warning_errno(r, "Cannot watch uevent sockets, two monitoring processes may steal "
+                          "each other's uevents: %m");
+    r = bus_add_hubs(b);
+    if (r < 0) {
+        sim_bus_free(b);
+        return r;
+    }
+    *ret = b;
+    return 0;
+}
+
+sim_bus *sim_bus_free(sim_bus *b) {
+    if (!b)
+        return NULL;
+    for (size_t i = 0; i < b->n_slots; i++) {
+        sim_slot *s = b->slots[i];
+        if (s->trans_source) {
+            g_source_destroy(s->trans_source);
+            g_source_unref(s->trans_source);
+        }
+        node_unref(s->node);
+        sim_device_free(s->dev);
+        g_free(s);
+    }
+    node_unref(b->hub_node);
+    node_unref(b->root_node);
+    sim_evsock_stop(b->evsock);
+    g_clear_object(&b->testbed);
+    g_clear_object(&b->usbfs_handler);
+    g_clear_object(&b->hidraw_handler);
+    sim_hub_free(b->hub);
+    g_hash_table_unref(b->live_nodes);
+    g_main_context_unref(b->main_ctx);
+    if (b->worker_ctx)
+        g_main_context_unref(b->worker_ctx);
+    g_free(b->root_dir);
+    g_mutex_clear(&b->lock);
+    g_free(b);
+    return NULL;
+}
+
+/* "1-A" (a root port) or "1-1.B" (a port of the hub): where a device may go on this bus. */
+static int parse_port(const sim_bus *b, const char *port, unsigned *root, unsigned *hub,
+                      char *err, size_t err_size) {
+    unsigned a = 0, c = 0;
+    int n = 0;
+
+    if (sscanf(port, "1-%u%n", &a, &n) == 1 && port[n] == '\0' && a >= 1 &&
+        a <= SIM_BUS_ROOT_PORTS) {
+        if (a == 1 && b->hub_kind != SIM_HUB_NONE)
+            return set_err(err, err_size, -EINVAL, "port 1-1 holds the hub: devices go on "
+                           "1-1.1 .. 1-1.%u or 1-2 .. 1-%u", SIM_HUB_PORTS, SIM_BUS_ROOT_PORTS);
+        *root = a;
+        *hub = 0;
+        return 0;
+    }
+    n = 0;
+    if (sscanf(port, "1-1.%u%n", &c, &n) == 1 && port[n] == '\0' && c >= 1 &&
+        c <= SIM_HUB_PORTS) {
+        if (b->hub_kind == SIM_HUB_NONE)
+            return set_err(err, err_size, -EINVAL, "port %s is on a hub, but there is none "
+                           "(--hub none): use 1-1 .. 1-%u", port, SIM_BUS_ROOT_PORTS);
+        *root = 0;
+        *hub = c;
+        return 0;
+    }
+    return set_err(err, err_size, -EINVAL, "bad port '%s': expected 1-N (N 1..%u) or 1-1.N "
+                   "(N 1..%u)", port, SIM_BUS_ROOT_PORTS, SIM_HUB_PORTS);
+}
+
+static sim_slot *find_slot(sim_bus *b, const char *port) {
+    for (size_t i = 0; i < b->n_slots; i++)
+        if (streq(b->slots[i]->port, port))
+            return b->slots[i];
+    return NULL;
+}
+
+int sim_bus_next_free_port(sim_bus *b, char *buf, size_t size) {
+    for (unsigned i = 1; b->hub_kind != SIM_HUB_NONE && i <= SIM_HUB_PORTS; i++) {
+        snprintf(buf, size, "1-1.%u", i);
+        if (!find_slot(b, buf))
+            return 0;
+    }
+    for (unsigned i = b->hub_kind != SIM_HUB_NONE ? 2 : 1; i <= SIM_BUS_ROOT_PORTS; i++) {
+        snprintf(buf, size, "1-%u", i);
+        if (!find_slot(b, buf))
+            return 0;
+    }
+    return -ENOSPC;
+}
+
+int sim_bus_add_device(sim_bus *b, const sim_device_config *c, char *err, size_t err_size) {
+    unsigned root = 0, hub = 0;
+    sim_device *dev = NULL;
+    int r;
+
+    r = parse_port(b, c->port, &root, &hub, err, err_size);
+    if (r < 0)
+        return r;
+    if (find_slot(b, c->port))
+        return set_err(err, err_size, -EEXIST, "port %s already has a device", c->port);
+    if (b->n_slots >= SIM_BUS_MAX_DEVICES)
+        return set_err(err, err_size, -ENOSPC, "at most %u devices can be emulated",
+                       SIM_BUS_MAX_DEVICES);
+    r = sim_device_new(c, now_usec(), &dev);
+    if (r < 0)
+        return set_err(err, err_size, r, "cannot create the device on %s: %s", c->port,
+                       strerror(-r));
+
+    sim_slot *s = g_new0(sim_slot, 1);
+    s->bus = b;
+    g_strlcpy(s->port, c->port, sizeof s->port);
+    s->root_port = root;
+    s->hub_port = hub;
+    s->dev = dev;
+    s->plugged = true;
+
+    g_mutex_lock(&b->lock);
+    b->slots[b->n_slots++] = s;
+    if (hub)
+        sim_hub_attach(b->hub, hub, dev);
+    sim_mode mode = sim_device_mode(dev);
+    g_mutex_unlock(&b->lock);
+
+    r = slot_connect(s, mode);
+    g_mutex_lock(&b->lock);
+    slot_poll_transition(s);
+    g_mutex_unlock(&b->lock);
+    return r < 0 ? set_err(err, err_size, r, "cannot enumerate the device on %s", c->port) : 0;
+}
+
+static int lookup(sim_bus *b, const char *port, sim_slot **ret, char *err, size_t err_size) {
+    *ret = find_slot(b, port);
+    if (!*ret)
+        return set_err(err, err_size, -ENOENT, "no device on port '%s'", port);
+    return 0;
+}
+
+int sim_bus_unplug(sim_bus *b, const char *port, char *err, size_t err_size) {
+    sim_slot *s;
+    int r = lookup(b, port, &s, err, err_size);
+    if (r < 0)
+        return r;
+    g_mutex_lock(&b->lock);
+    if (!s->plugged) {
+        g_mutex_unlock(&b->lock);
+        return set_err(err, err_size, -EALREADY, "%s is already unplugged", port);
+    }
+    s->plugged = false;
+    /* Pulling the cable cuts the device's power; a hub can no longer power it. */
+    if (s->hub_port)
+        sim_hub_attach(b->hub, s->hub_port, NULL);
+    sim_device_set_power(s->dev, false, now_usec());
+    slot_poll_transition(s);
+    g_mutex_unlock(&b->lock);
+    return 0;
+}
+
+int sim_bus_plug(sim_bus *b, const char *port, char *err, size_t err_size) {
+    sim_slot *s;
+    int r = lookup(b, port, &s, err, err_size);
+    if (r < 0)
+        return r;
+    g_mutex_lock(&b->lock);
+    if (s->plugged) {
+        g_mutex_unlock(&b->lock);
+        return set_err(err, err_size, -EALREADY, "%s is already plugged in", port);
+    }
+    s->plugged = true;
+    bool powered = true;
+    if (s->hub_port) {
+        sim_hub_attach(b->hub, s->hub_port, s->dev);
+        powered = sim_hub_port_powered(b->hub, s->hub_port);
+    }
+    if (powered)
+        sim_device_set_power(s->dev, true, now_usec());
+    slot_poll_transition(s);
+    g_mutex_unlock(&b->lock);
+    return 0;
+}
+
+int sim_bus_set_power(sim_bus *b, const char *port, bool on, char *err, size_t err_size) {
+    sim_slot *s;
+    int r = lookup(b, port, &s, err, err_size);
+    if (r < 0)
+        return r;
+    g_mutex_lock(&b->lock);
+    if (s->hub_port) {
+        /* CLEAR_FEATURE / SET_FEATURE (PORT_POWER) to the port, as uhubctl sends them */
+        sim_setup setup = { 0x23, on ? 0x03 : 0x01, 8, (uint16_t) s->hub_port, 0 };
+        sim_usec at;
+        uint8_t none[8];
+        r = sim_hub_control(b->hub, &setup, none, now_usec(), &at);
+        bus_poll_hub_transitions(b);
+    } else if (s->plugged) {
+        sim_device_set_power(s->dev, on, now_usec());
+        slot_poll_transition(s);
+    }
+    g_mutex_unlock(&b->lock);
+    if (r < 0)
+        return set_err(err, err_size, r, "the hub refused to switch port %s: %s", port,
+                       strerror(-r));
+    return 0;
+}
+
+int sim_bus_fault(sim_bus *b, const char *port, const char *key, const char *value, char *err,
+                  size_t err_size) {
+    sim_slot *s;
+    int r = lookup(b, port, &s, err, err_size);
+    if (r < 0)
+        return r;
+    g_mutex_lock(&b->lock);
+    r = sim_device_set(s->dev, key, value, now_usec(), err, err_size);
+    slot_poll_transition(s);
+    g_mutex_unlock(&b->lock);
+    return r;
+}
+
+static const char *mode_name(sim_mode m) {
+    return m == SIM_MODE_APPLICATION ? "application" : m == SIM_MODE_BOOTLOADER ? "bootloader"
+                                                                               : "off";
+}
+
+char *sim_bus_status(sim_bus *b) {
+    GString *out = g_string_new(NULL);
+
+    g_mutex_lock(&b->lock);
+    for (size_t i = 0; i < b->n_slots; i++) {
+        sim_slot *s = b->slots[i];
+        const sim_device_config *c = sim_device_get_config(s->dev);
+        unsigned major, minor;
+        g_string_append_printf(out, "%s %s %s ", s->port, sim_profile_name(c->profile),
+                               mode_name(sim_device_mode(s->dev)));
+        if (sim_device_app_version(s->dev, &major, &minor))
+            g_string_append_printf(out, "%u.%u", major, minor);
+        else
+            g_string_append(out, "-");
+        g_string_append_printf(out, " %s", s->plugged ? "plugged" : "unplugged");
+        if (s->node)
+            g_string_append_printf(out, " devnum=%u\n", s->node->devnum);
+        else
+            g_string_append(out, " devnum=-\n");
+    }
+    g_mutex_unlock(&b->lock);
+    return g_string_free(out, false);
+}
+
+void sim_bus_lock(sim_bus *b) {
+    g_mutex_lock(&b->lock);
+}
+
+void sim_bus_unlock(sim_bus *b) {
+    g_mutex_unlock(&b->lock);
+}
+
+size_t sim_bus_n_devices(sim_bus *b) {
+    return b->n_slots;
+}
+
+sim_device *sim_bus_device(sim_bus *b, size_t i, const char **ret_port, bool *ret_plugged) {
+    if (i >= b->n_slots)
+        return NULL;
+    if (ret_port)
+        *ret_port = b->slots[i]->port;
+    if (ret_plugged)
+        *ret_plugged = b->slots[i]->plugged;
+    return b->slots[i]->dev;
+}
+
+sim_hub *sim_bus_hub(sim_bus *b) {
+    return b->hub;
+}
