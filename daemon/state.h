@@ -15,7 +15,8 @@
  * "stdfu-history 1"); history entries are separated by blank lines. Values are escaped
  * (backslash, newline, carriage return, tab as \\ \n \r \t) so any error text fits on a line.
  * Records that cannot be read (corrupt, unknown version, bad port name) are logged and
- * skipped, never fatal.
+ * skipped, never fatal; unknown keys in a record of a known version are ignored, so that a
+ * later writer of the same version may add some.
  *
  * A stdfu_state is used by one thread (the daemon's main loop); it keeps no global state. */
 
