@@ -166,6 +166,51 @@ static void test_rdp_option_bytes(void **state) {
     sim_device_free(d);
 }
 
+/* Writing the option bytes reloads them, which resets the chip; RDP follows the new bytes. */
+static void test_option_bytes_write_resets(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,mode=bootloader");
+    sim_usec now = T0;
+    uint8_t ob[16], buf[16];
+    sim_transition t;
+    size_t size;
+    const uint8_t *flash = sim_device_flash(d, &size);
+    (void) state;
+
+    assert_int_equal(sim_test_ctrl(d, 0x01, 11, 1, 0, NULL, 0, &now), 0);
+    assert_int_equal(sim_test_set_address(d, 0x1ffff800, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_ctrl(d, 0x21, 6, 0, 0, NULL, 0, &now), 0);
+    assert_int_equal(sim_test_upload(d, 2, ob, 16, &now), 16);
+    assert_int_equal(sim_test_ctrl(d, 0x21, 6, 0, 0, NULL, 0, &now), 0);
+    ob[0] = 0xbb; /* RDP level 1 */
+    ob[1] = 0x44;
+    assert_int_equal(sim_test_dnload(d, 2, ob, 16, &now), 16);
+    assert_int_equal(sim_test_getstatus(d, &now, NULL, NULL), SIM_DFU_DNBUSY);
+    t = sim_test_follow(d);
+    assert_int_equal(t.mode, SIM_MODE_APPLICATION); /* the image is intact and boots */
+    assert_true(sim_device_read_protected(d));
+    assert_int_equal(flash[0], 0x00);
+    assert_int_equal(sim_device_counters(d)->boots, 1);
+
+    /* back to level 0 through the option bytes: the flash is mass-erased */
+    sim_device_free(d);
+    d = sim_test_device("port=1-1.2,mode=bootloader,rdp=1");
+    flash = sim_device_flash(d, &size);
+    now = T0;
+    assert_int_equal(sim_test_ctrl(d, 0x01, 11, 1, 0, NULL, 0, &now), 0);
+    assert_int_equal(sim_test_set_address(d, 0x1ffff800, &now), SIM_DFU_OK);
+    memcpy(buf, ob, sizeof buf);
+    buf[0] = 0xaa;
+    buf[1] = 0x55;
+    assert_int_equal(sim_test_dnload(d, 2, buf, 16, &now), 16);
+    assert_int_equal(sim_test_getstatus(d, &now, NULL, NULL), SIM_DFU_DNBUSY);
+    assert_true(sim_device_busy_until(d) >= now + 20000);
+    t = sim_test_follow(d);
+    assert_int_equal(t.mode, SIM_MODE_BOOTLOADER);
+    assert_false(sim_device_read_protected(d));
+    assert_int_equal(flash[0], 0xff);
+    sim_device_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unplug_at),
@@ -173,6 +218,7 @@ int main(void) {
         cmocka_unit_test(test_stall_status),
         cmocka_unit_test(test_rdp),
         cmocka_unit_test(test_rdp_option_bytes),
+        cmocka_unit_test(test_option_bytes_write_resets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -149,6 +149,22 @@ static op_result run_command(sim_device *d) {
     return (op_result) { .status = SIM_DFU_ERR_UNKNOWN, .poll_ms = -1 };
 }
 
+/* New option bytes take effect through an option byte reload, which resets the chip (that is
+ * why dfu-util has ":will-reset"). Going from RDP level 1 to level 0 mass-erases the flash. */
+static void option_bytes_written(sim_device *d, op_result *r) {
+    uint32_t base, size;
+    const uint8_t *ob = sim_memory_region(&d->mem, 1, &base, &size);
+    bool rdp = ob[d->profile->rdp_offset] != 0xaa;
+
+    if (d->rdp && !rdp) {
+        sim_memory_erase_all(&d->mem);
+        count_all_erased(d);
+        r->busy_us += scaled_erase(d, d->profile->mass_erase_us);
+    }
+    d->rdp = rdp;
+    r->reset_after = true;
+}
+
 static op_result run_write(sim_device *d) {
     sim_dfu *f = &d->dfu;
     uint32_t addr = f->address + (uint32_t) (f->block - 2) * f->length;
@@ -178,7 +194,9 @@ static op_result run_write(sim_device *d) {
     }
     r.status = sim_memory_program(&d->mem, f->alt, addr, f->buf, len, &programmed);
     d->counters.bytes_written += programmed;
-    r.busy_us = sim_profile_program_us(d->profile, addr, programmed ? programmed : 0);
+    r.busy_us = sim_profile_program_us(d->profile, addr, programmed);
+    if (r.status == SIM_DFU_OK && f->alt == 1)
+        option_bytes_written(d, &r);
     return r;
 }
 

@@ -47,6 +47,7 @@ struct sim_profile {
     sim_alt_region alts[SIM_MAX_ALTS - 1]; /* alt settings 1.. */
     unsigned n_extra_alts;
     const uint8_t *option_bytes_rdp1; /* alt 1 contents when rdp=1 */
+    unsigned rdp_offset;      /* RDP byte in the option bytes; 0xAA there means level 0 */
     bool fixed_serial;        /* every unit says FFFFFFFEFFFF (F0 ROM) */
     bool starts_in_error;     /* ROM starts in dfuERROR/errFIRMWARE (F4) */
     int set_address_poll_ms;  /* bwPollTimeout reported after Set Address; -1: real time */

@@ -89,6 +89,7 @@ static const sim_profile profiles[] = {
         },
         .n_extra_alts = 3,
         .option_bytes_rdp1 = f407_option_bytes_rdp1,
+        .rdp_offset = 1,
         .starts_in_error = true,
         /* The F4 ROM reports 104 ms after Set Address and 100 ms for a mass erase that takes
          * seconds (dfu-util special-cases the latter). */
