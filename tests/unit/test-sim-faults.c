@@ -211,6 +211,36 @@ static void test_option_bytes_write_resets(void **state) {
     sim_device_free(d);
 }
 
+static void test_faults_armed_at_run_time(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,mode=bootloader,blank=1");
+    sim_usec now = T0;
+    uint8_t a[1024];
+    char err[128];
+    sim_transition t;
+    (void) state;
+
+    memset(a, 0x66, sizeof a);
+    assert_int_equal(sim_test_set_address(d, BASE, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_write(d, 2, a, 1024, &now), SIM_DFU_OK);
+    /* armed now: 100 more bytes, counted from here */
+    assert_int_equal(sim_device_set(d, "unplug-at", "100", now, err, sizeof err), 0);
+    assert_int_equal(sim_device_set(d, "write-error-at", "3", now, err, sizeof err), 0);
+    assert_int_equal(sim_test_write(d, 3, a, 1024, &now), SIM_DFU_ERR_WRITE);
+    assert_int_equal(sim_test_clrstatus(d, &now), 0);
+    assert_int_equal(sim_test_dnload(d, 3, a, 1024, &now), 1024);
+    assert_int_equal(sim_test_getstatus(d, &now, NULL, NULL), SIM_DFU_DNBUSY);
+    assert_true(sim_device_take_transition(d, &t));
+    assert_int_equal(t.mode, SIM_MODE_OFF);
+    assert_int_equal(sim_device_counters(d)->bytes_written, 1124);
+    /* stall-status armed at run time */
+    sim_device_set_power(d, true, now);
+    sim_test_follow(d);
+    assert_int_equal(sim_device_set(d, "stall-status", "1", now, err, sizeof err), 0);
+    assert_int_equal(sim_test_getstatus(d, &now, NULL, NULL), -EPIPE);
+    assert_int_equal(sim_test_getstatus(d, &now, NULL, NULL), SIM_DFU_ERROR);
+    sim_device_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unplug_at),
@@ -219,6 +249,7 @@ int main(void) {
         cmocka_unit_test(test_rdp),
         cmocka_unit_test(test_rdp_option_bytes),
         cmocka_unit_test(test_option_bytes_write_resets),
+        cmocka_unit_test(test_faults_armed_at_run_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

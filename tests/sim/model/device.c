@@ -430,8 +430,10 @@ int sim_device_set(sim_device *d, const char *key, const char *value, sim_usec n
     if (r < 0)
         return r;
     d->config = c;
-    if (streq(key, "unplug-at"))
+    if (streq(key, "unplug-at")) {
         d->unplug_done = false;
+        d->unplug_base = d->counters.bytes_written;
+    }
     else if (streq(key, "write-error-at"))
         d->write_error_done = false;
     else if (streq(key, "stall-status"))

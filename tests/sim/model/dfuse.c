@@ -187,10 +187,13 @@ static op_result run_write(sim_device *d) {
         return r;
     }
     /* unplug-at: the cable goes after exactly that many bytes reached the flash */
-    if (d->config.unplug_at && !d->unplug_done && before + len >= d->config.unplug_at) {
-        len = (size_t) (d->config.unplug_at - before);
-        r.unplug_after = true;
-        d->unplug_done = true;
+    if (d->config.unplug_at && !d->unplug_done) {
+        uint64_t limit = d->unplug_base + d->config.unplug_at;
+        if (before + len >= limit) {
+            len = before >= limit ? 0 : (size_t) (limit - before);
+            r.unplug_after = true;
+            d->unplug_done = true;
+        }
     }
     r.status = sim_memory_program(&d->mem, f->alt, addr, f->buf, len, &programmed);
     d->counters.bytes_written += programmed;

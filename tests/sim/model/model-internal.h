@@ -131,6 +131,7 @@ struct sim_device {
     unsigned stalls_left;
     bool write_error_done;
     bool unplug_done;
+    uint64_t unplug_base;  /* bytes_written when unplug-at was armed */
     bool rdp;
     sim_transition transition;
     bool has_transition;

@@ -224,10 +224,11 @@ int sim_fw_make_at(uint8_t *buf, size_t size, unsigned major, unsigned minor, ui
 int sim_device_config_parse(sim_device_config *c, const char *spec, char *err, size_t err_size);
 
 /* Changes one spec key on a live device (control socket `fault PORT KEY=VALUE`, scenario
- * events). Run-time keys: unplug-at, write-error-at, stall-status (each re-armed), slow-erase,
- * rdp (read protection and option bytes at once), leave (re-arms stuck:N), and enter, vid,
- * pid, serial, which the application shows from its next enumeration on. Other keys (port,
- * profile, mode, version, blank) return -EINVAL with a message in err. */
+ * events). Run-time keys: unplug-at (counted from the bytes written so far), write-error-at,
+ * stall-status (each re-armed), slow-erase, rdp (read protection and option bytes at once),
+ * leave (re-arms stuck:N), and enter, vid, pid, serial, which the application shows from its
+ * next enumeration on. Other keys (port, profile, mode, version, blank) return -EINVAL with a
+ * message in err. */
 int sim_device_set(sim_device *d, const char *key, const char *value, sim_usec now, char *err,
                    size_t err_size);
 
