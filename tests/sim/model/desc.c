@@ -79,15 +79,22 @@ static size_t report_descriptor(const sim_device_config *c, uint8_t *r) {
     switch (c->enter) {
     case SIM_ENTER_ST_HID_DETACH:
         /* DfuSe "HID detach": feature report 0x80, usage 0x55, one byte */
-        jump_id = 0x80, jump_len = 1, jump_item = 0xb1;
+        jump_id = 0x80;
+        jump_len = 1;
+        jump_item = 0xb1;
         break;
     case SIM_ENTER_HID_FEATURE:
-        jump_id = c->enter_bytes[0], jump_len = (uint8_t) (c->enter_len - 1), jump_item = 0xb1;
+        jump_id = c->enter_bytes[0];
+        jump_len = (uint8_t) (c->enter_len - 1);
+        jump_item = 0xb1;
         break;
     case SIM_ENTER_HID_OUTPUT:
-        if (c->enter_bytes[0] != 1 || c->enter_len > SIM_HID_REPORT_SIZE)
-            jump_id = c->enter_bytes[0], jump_len = (uint8_t) (c->enter_len - 1),
+        /* report 1 of up to 64 bytes is the ordinary output report: nothing to add */
+        if (c->enter_bytes[0] != 1 || c->enter_len > SIM_HID_REPORT_SIZE) {
+            jump_id = c->enter_bytes[0];
+            jump_len = (uint8_t) (c->enter_len - 1);
             jump_item = 0x91;
+        }
         break;
     case SIM_ENTER_DFU_RUNTIME:
         break;
