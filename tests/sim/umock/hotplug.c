@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "umock/internal.h"
 #include "util/log.h"
@@ -152,9 +153,20 @@ static int testbed_add(sim_bus *b, const char *records) {
     return 0;
 }
 
+/* umockdev 0.17 reads "dev" with its newline when removing, so the /sys/dev/char/MAJ:MIN link
+ * stays behind and re-adding that number (hidraw0 again) fails: remove the link ourselves. */
 static void testbed_remove(sim_bus *b, const char *syspath) {
+    g_autofree char *dev_attr = g_build_filename(b->root_dir, syspath, "dev", NULL);
+    g_autofree char *majmin = NULL;
+
+    if (g_file_get_contents(dev_attr, &majmin, NULL, NULL))
+        g_strstrip(majmin);
     umockdev_testbed_uevent(b->testbed, syspath, "remove");
     umockdev_testbed_remove_device(b->testbed, syspath);
+    if (majmin && *majmin) {
+        g_autofree char *link = g_build_filename(b->root_dir, "sys/dev/char", majmin, NULL);
+        (void) unlink(link);
+    }
 }
 
 static void testbed_detach(sim_bus *b, const char *devnode) {
@@ -184,6 +196,13 @@ static unsigned hidraw_minor_alloc(sim_bus *b) {
     return SIM_MAX_HIDRAW;
 }
 
+static unsigned hid_interface(const usb_node *n) {
+    for (unsigned i = 0; i < n->n_interfaces; i++)
+        if (n->interfaces[i].cls == 0x03)
+            return i;
+    return 0;
+}
+
 /* The hid bus device and hidraw node of a HID interface: main thread, lock not held. */
 static int node_publish_hid(usb_node *n) {
     sim_bus *b = n->bus;
@@ -196,9 +215,9 @@ static int node_publish_hid(usb_node *n) {
         return log_error_errno(EMFILE, "%s: out of hidraw minors", n->name);
 
     snprintf(n->hidraw_devnode, sizeof n->hidraw_devnode, "/dev/hidraw%u", n->hidraw_minor);
-    path_printf(n->hid_syspath, sizeof n->hid_syspath, "%s:%u.0/0003:%04X:%04X.%04X", n->syspath,
-             n->descriptors[18 + 5], n->descriptors[8] | n->descriptors[9] << 8,
-             n->descriptors[10] | n->descriptors[11] << 8, n->hid_seq);
+    path_printf(n->hid_syspath, sizeof n->hid_syspath, "%s/0003:%04X:%04X.%04X",
+                n->interfaces[hid_interface(n)].syspath, n->descriptors[8] | n->descriptors[9] << 8,
+                n->descriptors[10] | n->descriptors[11] << 8, n->hid_seq);
     path_printf(n->hidraw_syspath, sizeof n->hidraw_syspath, "%s/hidraw/hidraw%u", n->hid_syspath,
              n->hidraw_minor);
     sim_fifo_close(&n->hid_fifo);
