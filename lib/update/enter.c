@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libudev.h>
 #include <libusb.h>
 #include <linux/hidraw.h>
 #include <string.h>
@@ -93,13 +94,55 @@ static bool is_gone_error(int r) {
     return r == -ENODEV || r == -ESHUTDOWN || r == -EPROTO || r == -EIO;
 }
 
+/* A second way to the hidraw node of port, for trees where the hid device is not found as a
+ * descendant of the usb_device: any hidraw whose syspath has the component "<port>:" (the
+ * name of one of the port's USB interfaces, e.g. "1-1.4:1.0"). */
+static int find_hidraw_by_port(const char *port, char *buf, size_t size) {
+    struct udev *udev = udev_new();
+    struct udev_enumerate *e = udev ? udev_enumerate_new(udev) : NULL;
+    struct udev_list_entry *entry;
+    char component[64];
+    int r = -ENODEV;
+
+    snprintf(component, sizeof component, "/%s:", port);
+    if (e && udev_enumerate_add_match_subsystem(e, "hidraw") >= 0 &&
+        udev_enumerate_scan_devices(e) >= 0)
+        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
+            const char *path = udev_list_entry_get_name(entry);
+            struct udev_device *d;
+            const char *node;
+
+            if (!strstr(path, component))
+                continue;
+            d = udev_device_new_from_syspath(udev, path);
+            node = d ? udev_device_get_devnode(d) : NULL;
+            if (node && strlen(node) < size) {
+                strcpy(buf, node);
+                r = 0;
+            }
+            if (d)
+                udev_device_unref(d);
+            if (r == 0)
+                break;
+        }
+    if (e)
+        udev_enumerate_unref(e);
+    if (udev)
+        udev_unref(udev);
+    return r;
+}
+
 static int open_hidraw(const struct stdfu_usb_info *app, int *ret, stdfu_error *err) {
-    if (app->hidraw[0] == '\0')
+    char node[sizeof app->hidraw];
+
+    if (app->hidraw[0])
+        strcpy(node, app->hidraw);
+    else if (find_hidraw_by_port(app->port, node, sizeof node) < 0)
         return stdfu_error_set(err, -ENODEV, "device on port %s has no hidraw node", app->port);
-    int fd = open(app->hidraw, O_RDWR | O_CLOEXEC);
+    int fd = open(node, O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return stdfu_error_set(err, negative_errno(), "cannot open %s of port %s: %m",
-                               app->hidraw, app->port);
+        return stdfu_error_set(err, negative_errno(), "cannot open %s of port %s: %m", node,
+                               app->port);
     *ret = fd;
     return 0;
 }
@@ -110,18 +153,18 @@ static int read_report_descriptor(int fd, const struct stdfu_usb_info *app,
     int size = 0;
 
     if (ioctl(fd, HIDIOCGRDESCSIZE, &size) < 0)
-        return stdfu_error_set(err, negative_errno(), "%s: cannot read the HID report "
-                               "descriptor size: %m", app->hidraw);
+        return stdfu_error_set(err, negative_errno(), "port %s: cannot read the HID report "
+                               "descriptor size: %m", app->port);
     if (size <= 0 || size > HID_MAX_DESCRIPTOR_SIZE)
-        return stdfu_error_set(err, -EBADMSG, "%s: HID report descriptor size %d is invalid",
-                               app->hidraw, size);
+        return stdfu_error_set(err, -EBADMSG, "port %s: HID report descriptor size %d is invalid",
+                               app->port, size);
     rd.size = (uint32_t) size;
     if (ioctl(fd, HIDIOCGRDESC, &rd) < 0)
-        return stdfu_error_set(err, negative_errno(), "%s: cannot read the HID report "
-                               "descriptor: %m", app->hidraw);
+        return stdfu_error_set(err, negative_errno(), "port %s: cannot read the HID report "
+                               "descriptor: %m", app->port);
     int r = stdfu_hid_descriptor_parse(rd.value, rd.size, ret, err);
     if (r < 0)
-        return stdfu_error_prefix(err, "%s", app->hidraw);
+        return stdfu_error_prefix(err, "port %s", app->port);
     return 0;
 }
 
@@ -145,10 +188,10 @@ static int send_feature(int fd, const struct stdfu_usb_info *app, const uint8_t 
     if (ioctl(fd, HIDIOCSFEATURE(len), buf) < 0) {
         int r = negative_errno();
         if (!is_gone_error(r))
-            return stdfu_error_set(err, r, "%s: HID feature report 0x%02x was refused: %m",
-                                   app->hidraw, buf[0]);
-        log_debug_errno(r, "%s: feature report went unanswered (%m), device is leaving.",
-                        app->hidraw);
+            return stdfu_error_set(err, r, "port %s: HID feature report 0x%02x was refused: %m",
+                                   app->port, buf[0]);
+        log_debug_errno(r, "port %s: feature report went unanswered (%m), device is leaving.",
+                        app->port);
     }
     return 0;
 }
@@ -167,8 +210,8 @@ static int enter_st_hid_detach(const struct stdfu_usb_info *app, stdfu_error *er
         return r;
     int len = stdfu_hid_st_detach_report(&rep, buf, sizeof buf);
     if (len < 0)
-        return stdfu_error_set(err, len, "%s: DfuSe detach report 0x%02x is too long (%zu "
-                               "bytes)", app->hidraw, rep.id, stdfu_hid_report_bytes(&rep));
+        return stdfu_error_set(err, len, "port %s: DfuSe detach report 0x%02x is too long (%zu "
+                               "bytes)", app->port, rep.id, stdfu_hid_report_bytes(&rep));
     log_debug("Sending DfuSe HID detach: feature report 0x%02x, %d bytes.", rep.id, len);
     return send_feature(fd, app, buf, (size_t) len, err);
 }
@@ -186,11 +229,11 @@ static int enter_hid_bytes(const struct stdfu_usb_info *app, const stdfu_enter_m
     if (n < 0) {
         r = negative_errno();
         if (!is_gone_error(r))
-            return stdfu_error_set(err, r, "%s: HID output report 0x%02x was refused: %m",
-                                   app->hidraw, m->bytes[0]);
+            return stdfu_error_set(err, r, "port %s: HID output report 0x%02x was refused: %m",
+                                   app->port, m->bytes[0]);
     } else if ((size_t) n != m->n_bytes)
-        return stdfu_error_set(err, -EIO, "%s: short write of the HID output report (%zd of "
-                               "%zu bytes)", app->hidraw, n, m->n_bytes);
+        return stdfu_error_set(err, -EIO, "port %s: short write of the HID output report (%zd of "
+                               "%zu bytes)", app->port, n, m->n_bytes);
     return 0;
 }
 
@@ -268,7 +311,7 @@ static int enter_dfu_detach(libusb_context *ctx, const struct stdfu_usb_info *ap
 
 static int resolve_auto(const struct stdfu_usb_info *app, stdfu_enter_kind *ret,
                         stdfu_error *err) {
-    if (app->hidraw[0]) {
+    if (app->has_hid || app->hidraw[0]) {
         _cleanup_close_ int fd = -EBADF;
         stdfu_hid_report rep;
 

@@ -140,8 +140,11 @@ static void emit(run *u, stdfu_update_phase phase, stdfu_update_step step, const
 static void dfuse_progress(stdfu_dfuse_phase p, uint64_t done, uint64_t total, void *userdata) {
     run *u = userdata;
     stdfu_update_phase phase = p == STDFU_DFUSE_PHASE_ERASE ? STDFU_UPDATE_PHASE_ERASE
-                             : p == STDFU_DFUSE_PHASE_VERIFY ? STDFU_UPDATE_PHASE_VERIFY
-                                                             : STDFU_UPDATE_PHASE_WRITE;
+                             : p == STDFU_DFUSE_PHASE_WRITE ? STDFU_UPDATE_PHASE_WRITE
+                                                            : STDFU_UPDATE_PHASE_VERIFY;
+
+    if (p == STDFU_DFUSE_PHASE_LEAVE)
+        return; /* a zero-length download: the leave message says it all */
 
     if (phase != u->phase)
         enter_phase(u, phase);
@@ -640,11 +643,11 @@ int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
         res->final_mode = o->leave ? STDFU_USB_APPLICATION : STDFU_USB_BOOTLOADER;
         if (o->leave)
             emit(&u, STDFU_UPDATE_PHASE_DONE, STDFU_UPDATE_STEP_NONE,
-                 "done: application running version %x.%02x on port %s",
+                 "application running version %x.%02x on port %s",
                  res->running_bcd >> 8, res->running_bcd & 0xffu, o->port);
         else
             emit(&u, STDFU_UPDATE_PHASE_DONE, STDFU_UPDATE_STEP_NONE,
-                 "done: device stays in the bootloader on port %s", o->port);
+                 "device stays in the bootloader on port %s", o->port);
     }
     enter_phase(&u, u.phase);
     res->elapsed_usec = now_monotonic() - u.start;
