@@ -71,6 +71,25 @@ static void test_write_error_at(void **state) {
     sim_device_free(d);
 }
 
+/* dfu-util numbers every chunk block 2 after its own Set Address: the fault counts chunks. */
+static void test_write_error_at_counts_data_blocks(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,mode=bootloader,blank=1,write-error-at=4");
+    sim_usec now = T0;
+    uint8_t a[2048];
+    (void) state;
+
+    memset(a, 0x77, sizeof a);
+    for (unsigned chunk = 0; chunk < 4; chunk++) {
+        assert_int_equal(sim_test_set_address(d, BASE + chunk * 2048u, &now), SIM_DFU_OK);
+        assert_int_equal(sim_test_write(d, 2, a, 2048, &now),
+                         chunk == 2 ? SIM_DFU_ERR_WRITE : SIM_DFU_OK);
+        if (chunk == 2)
+            assert_int_equal(sim_test_clrstatus(d, &now), 0);
+    }
+    assert_int_equal(sim_device_counters(d)->bytes_written, 3 * 2048);
+    sim_device_free(d);
+}
+
 static void test_stall_status(void **state) {
     sim_device *d = sim_test_device("port=1-1.2,mode=bootloader,blank=1,stall-status=2");
     sim_usec now = T0;
@@ -224,7 +243,8 @@ static void test_faults_armed_at_run_time(void **state) {
     assert_int_equal(sim_test_write(d, 2, a, 1024, &now), SIM_DFU_OK);
     /* armed now: 100 more bytes, counted from here */
     assert_int_equal(sim_device_set(d, "unplug-at", "100", now, err, sizeof err), 0);
-    assert_int_equal(sim_device_set(d, "write-error-at", "3", now, err, sizeof err), 0);
+    /* counted from here too: 2 is the next data block */
+    assert_int_equal(sim_device_set(d, "write-error-at", "2", now, err, sizeof err), 0);
     assert_int_equal(sim_test_write(d, 3, a, 1024, &now), SIM_DFU_ERR_WRITE);
     assert_int_equal(sim_test_clrstatus(d, &now), 0);
     assert_int_equal(sim_test_dnload(d, 3, a, 1024, &now), 1024);
@@ -245,6 +265,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unplug_at),
         cmocka_unit_test(test_write_error_at),
+        cmocka_unit_test(test_write_error_at_counts_data_blocks),
         cmocka_unit_test(test_stall_status),
         cmocka_unit_test(test_rdp),
         cmocka_unit_test(test_rdp_option_bytes),

@@ -433,10 +433,10 @@ int sim_device_set(sim_device *d, const char *key, const char *value, sim_usec n
     if (streq(key, "unplug-at")) {
         d->unplug_done = false;
         d->unplug_base = d->counters.bytes_written;
-    }
-    else if (streq(key, "write-error-at"))
+    } else if (streq(key, "write-error-at")) {
         d->write_error_done = false;
-    else if (streq(key, "stall-status"))
+        d->data_blocks_base = d->data_blocks;
+    } else if (streq(key, "stall-status"))
         d->stalls_left = c.stall_status;
     else if (streq(key, "rdp"))
         apply_rdp(d, c.rdp);

@@ -172,8 +172,11 @@ static op_result run_write(sim_device *d) {
     op_result r = { .poll_ms = -1 };
     uint64_t before = d->counters.bytes_written;
 
-    if (d->config.write_error_at && f->block == d->config.write_error_at &&
-        !d->write_error_done) {
+    /* write-error-at=N: the data block a client numbering from 2 would call N, counted
+     * over all data DNLOADs (dfu-util sends every chunk as block 2 after a Set Address). */
+    d->data_blocks++;
+    if (d->config.write_error_at && !d->write_error_done &&
+        d->data_blocks - d->data_blocks_base + 1 == d->config.write_error_at) {
         d->write_error_done = true;
         r.status = SIM_DFU_ERR_WRITE;
         return r;

@@ -130,6 +130,8 @@ struct sim_device {
     unsigned stuck_left;
     unsigned stalls_left;
     bool write_error_done;
+    uint64_t data_blocks;      /* data DNLOADs executed (block >= 2) */
+    uint64_t data_blocks_base; /* data_blocks when write-error-at was armed */
     bool unplug_done;
     uint64_t unplug_base;  /* bytes_written when unplug-at was armed */
     bool rdp;

@@ -63,7 +63,9 @@ typedef struct sim_device_config {
     unsigned watchdog_ms;        /* SIM_LEAVE_WATCHDOG */
     /* faults (0 = none) */
     uint64_t unplug_at;          /* disconnect once this many bytes were written */
-    unsigned write_error_at;     /* DNLOAD block number (>= 2) that fails with errWRITE, once */
+    unsigned write_error_at;     /* data DNLOAD that fails with errWRITE, once: N >= 2 is the
+                                  * (N-1)th data block, i.e. block N when numbered from 2
+                                  * (dfu-util sends every chunk as block 2) */
     unsigned stall_status;       /* stall this many GETSTATUS requests, once each */
     double slow_erase;           /* erase time factor (default 1.0) */
     bool rdp;                    /* read protection level 1: upload/write fail with errVENDOR */
