@@ -316,11 +316,11 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
          (unsigned long long) u->o->image->total_bytes, u->base);
     r = check_image(u, boot, layout, &err);
     if (r < 0) {
-        u->ops->close(u->o->ops_data, session);
         *ret_image_refused = true;
         /* The image's base may be what is wrong: send it back to the start of flash. */
         if (layout && layout->n_runs > 0)
             u->leave_address = layout->runs[0].address;
+        u->ops->close(u->o->ops_data, session);
         stdfu_error_prefix(&err, "image refused, nothing erased");
         return fail_with(u, STDFU_UPDATE_FAILURE_IMAGE, &err);
     }
@@ -548,8 +548,10 @@ static void return_after_refusal(run *u, stdfu_usb_info *boot) {
 
     emit(u, STDFU_UPDATE_PHASE_LEAVE, STDFU_UPDATE_STEP_NONE,
          "image refused: returning the device on port %s to its application", u->o->port);
-    if (stuck_action(u, boot, STDFU_UPDATE_STEP_LEAVE_AGAIN, &err) >= 0 &&
-        return_to_application(u, boot) == BACK_APPLICATION)
+    if (stuck_action(u, boot, STDFU_UPDATE_STEP_LEAVE_AGAIN, &err) < 0)
+        log_warning("Could not return port %s to its application: %s", u->o->port,
+                    err.message);
+    else if (return_to_application(u, boot) == BACK_APPLICATION)
         seen_application(u, boot);
     u->res->outcome = outcome;
     u->res->failure = failure;
