@@ -191,6 +191,7 @@ static void test_rom_detach_reenumerates(void **state) {
 static void test_runtime_set(void **state) {
     sim_device *d = sim_test_device("port=1-1.2");
     char err[256] = "";
+    size_t len;
     (void) state;
 
     assert_int_equal(sim_device_set(d, "profile", "f407", T0, err, sizeof err), -EINVAL);
@@ -202,7 +203,25 @@ static void test_runtime_set(void **state) {
     assert_true(sim_device_read_protected(d));
     assert_int_equal(sim_device_set(d, "serial", "NEW-1", T0, err, sizeof err), 0);
     assert_string_equal(sim_device_serial(d), "NEW-1");
+    /* enter and ids show from the next enumeration on */
+    assert_int_equal(sim_device_set(d, "enter", "detach", T0, err, sizeof err), 0);
+    assert_int_equal(sim_device_set(d, "pid", "5751", T0, err, sizeof err), 0);
+    assert_int_equal(sim_device_config_descriptor(d, &len)[4], 1);
+    sim_device_usb_reset(d, T0);
+    sim_test_follow(d);
+    assert_int_equal(sim_device_config_descriptor(d, &len)[4], 2);
+    assert_int_equal(sim_device_device_descriptor(d)[10], 0x51);
     sim_device_free(d);
+}
+
+static void test_names(void **state) {
+    (void) state;
+    assert_string_equal(sim_dfu_state_name(SIM_DFU_DNBUSY), "dfuDNBUSY");
+    assert_string_equal(sim_dfu_state_name(SIM_DFU_ERROR), "dfuERROR");
+    assert_string_equal(sim_dfu_state_name((sim_dfu_state) 42), "unknown");
+    assert_string_equal(sim_dfu_status_name(SIM_DFU_ERR_TARGET), "errTARGET");
+    assert_string_equal(sim_dfu_status_name(SIM_DFU_ERR_STALLEDPKT), "errSTALLEDPKT");
+    assert_string_equal(sim_dfu_status_name((sim_dfu_status) 99), "unknown");
 }
 
 int main(void) {
@@ -216,6 +235,7 @@ int main(void) {
         cmocka_unit_test(test_power_cycle_forgets_dfu_state),
         cmocka_unit_test(test_rom_detach_reenumerates),
         cmocka_unit_test(test_runtime_set),
+        cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
