@@ -31,7 +31,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 for dev in d["devices"]:
     if dev["port"] == sys.argv[2]:
-        print("%.3f" % (dev["floor_us"] / 1e6))
+        print("%.3f" % (dev["floor_ms"] / 1e3))
         break
 PY
 }

@@ -424,11 +424,11 @@ static rung on_stuck(run *u, ladder *l, const stdfu_usb_info *boot, unsigned *ex
 static rung on_vanished(run *u, ladder *l, usec_t *timeout) {
     stdfu_error err = {};
 
-    if (!l->graced) {
+    usec_t grace = u->o->leave_timeout > u->o->reenumerate_timeout
+                           ? u->o->leave_timeout - u->o->reenumerate_timeout : 0;
+    if (!l->graced && grace > 0) {
         l->graced = true;
         u->res->graces++;
-        usec_t grace = u->o->leave_timeout > u->o->reenumerate_timeout
-                               ? u->o->leave_timeout - u->o->reenumerate_timeout : 0;
         emit(u, STDFU_UPDATE_PHASE_RECOVER, STDFU_UPDATE_STEP_GRACE,
              "nothing came back on port %s: waiting %.1f s more for a watchdog reset",
              u->o->port, (double) grace / USEC_PER_SEC);
@@ -442,9 +442,9 @@ static rung on_vanished(run *u, ladder *l, usec_t *timeout) {
         int r = u->ops->power_cycle(u->o->ops_data, u->o->port, u->o->power_off_usec, &err);
         if (r < 0) {
             finish(u, STDFU_UPDATE_NEEDS_POWER_CYCLE, STDFU_UPDATE_FAILURE_NONE, r,
-                   "the device on port %s did not come back after leaving its bootloader and "
-                   "the port could not be power-cycled (%s): unplug and replug it",
-                   u->o->port, err.message[0] ? err.message : strerror(-r));
+                   "the device on port %s did not come back after leaving its bootloader, and "
+                   "%s: unplug and replug it", u->o->port,
+                   err.message[0] ? err.message : "its port cannot be power-cycled");
             return RUNG_END;
         }
         u->res->power_cycles++;
