@@ -5,8 +5,10 @@
 # private bus through start-up, D-Bus reads and a Reload, a manifest change picked up by
 # inotify, SIGHUP and SIGTERM, and checks that every system call it made is one the filter
 # allows, as `systemd-analyze syscall-filter` expands the sets on this machine.
-# (What it does not cover: the calls of a running update, libusb and hidraw I/O, which
-# tests/system exercises on a real kernel.)
+# When stdfu-sim is built, a second run traces a whole update of an emulated device (worker
+# thread, libusb, hidraw, the state journal). The emulator's preload library runs inside the
+# daemon's process there, so its calls are in that trace too; usbfs and hidraw I/O is
+# emulated in user space, so those ioctls never reach the kernel in either run.
 . "$(dirname "$0")/lib.sh"
 
 for tool in strace systemd-analyze dbus-daemon busctl python3; do
@@ -111,11 +113,59 @@ wait "$tracer"
 check_eq "stdfud exits 0 on SIGTERM" 0 "$?"
 
 # ---- every call it made is allowed ----------------------------------------------------------
-sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p; s/^[0-9]+ +<\.\.\. ([a-z0-9_]+) resumed>.*/\1/p' \
-    "$T/strace.log" | sort -u >"$T/used"
-echo "# $(wc -l <"$T/used") distinct system calls: $(tr '\n' ' ' <"$T/used")"
-check "strace saw the daemon's system calls" test "$(wc -l <"$T/used")" -gt 20
-check_eq "every system call stdfud made is allowed by the unit's filter" "" \
-    "$(comm -23 "$T/used" "$T/allowed" | tr '\n' ' ')"
+# calls_allowed LOG WHAT: the distinct calls of an strace -f log against the allow list.
+calls_allowed() {
+    sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p; s/^[0-9]+ +<\.\.\. ([a-z0-9_]+) resumed>.*/\1/p' \
+        "$1" | sort -u >"$1.used"
+    echo "# $(wc -l <"$1.used") distinct system calls: $(tr '\n' ' ' <"$1.used")"
+    check "strace saw the system calls of $2" test "$(wc -l <"$1.used")" -gt 20
+    check_eq "every system call of $2 is allowed by the unit's filter" "" \
+        "$(comm -23 "$1.used" "$T/allowed" | tr '\n' ' ')"
+}
+calls_allowed "$T/strace.log" "start, D-Bus, reload and stop"
+
+# ---- a whole update under the emulator --------------------------------------------------------
+if [ ! -x "$SIM" ]; then
+    _tap_n=$((_tap_n + 1))
+    echo "ok $_tap_n - system calls of an update # SKIP stdfu-sim not built"
+    finish; exit
+fi
+U=$T/update
+mkdir -p "$U/manifest.d" "$U/state"
+"$SIM" mkfw --version 2.0 --size 8192 -o "$U/fw.bin" >/dev/null
+cat >"$U/manifest.yaml" <<EOF
+rules:
+  - name: f072
+    application: {id: "0483:5750"}
+    firmware:
+      file: fw.bin
+      sha256: $(sha256sum "$U/fw.bin" | cut -d' ' -f1)
+      version: "2.0"
+      address: 0x08000000
+EOF
+"$SIM" --device port=1-1.1,profile=f072,mode=application,version=1.0 -- \
+    strace -f -qq -o "$U/strace.log" "$DAEMON" --bus="$addr" --manifest="$U/manifest.yaml" \
+    --manifest-dir="$U/manifest.d" --state-dir="$U/state" --log-level=debug \
+    >"$U/stdfud.log" 2>&1 &
+sim=$!
+pids+=($sim)
+history=""
+for _ in $(seq 120); do
+    history=$(busctl --address="$addr" call io.stdfu1 /io/stdfu1 io.stdfu1.Manager GetHistory \
+        2>/dev/null)
+    [[ "$history" == *'"1-1.1" "done"'* || "$history" == *'"failed"'* ]] && break
+    kill -0 "$sim" 2>/dev/null || break
+    sleep 0.5
+done
+check "the emulated f072 on 1-1.1 was updated (history: done)" \
+    bash -c '[[ "$1" == *"\"1-1.1\" \"done\" \"1.0\" \"2.0\""* ]]' _ "$history"
+[[ "$history" == *done* ]] || sed 's/^/#   /' "$U/stdfud.log" | tail -n 20
+# stdfu-sim -> strace -> stdfud: stop the daemon, strace and the emulator follow.
+tracer=$(pgrep -P "$sim" -x strace || true)
+daemon_pid=$([ -n "$tracer" ] && pgrep -P "$tracer" -x stdfud || true)
+[ -n "$daemon_pid" ] && kill -TERM "$daemon_pid"
+wait "$sim"
+check_eq "stdfud under the emulator exits 0 on SIGTERM" 0 "$?"
+calls_allowed "$U/strace.log" "an update"
 
 finish
