@@ -1,0 +1,283 @@
+#!/bin/bash
+# stdfu's demo (`make demo`): an emulated fleet of STM32 devices, a private D-Bus, stdfud with
+# the demo manifest, `stdfuctl watch` until every device has settled, then `stdfuctl status`.
+# Exits 0 only when every device runs its target firmware, as both stdfud (D-Bus) and the
+# emulator (its flash) see it.
+#
+#   B=build demo/run.sh          (the build directory, relative to the source tree or absolute)
+#
+# Everything it makes lives in one temporary directory, removed at the end unless the demo
+# failed (its path is printed then) or STDFU_DEMO_KEEP=1. Nothing keeps running after it, also
+# on Ctrl-C. Needs the programs of `make` (stdfu-sim, stdfud, stdfuctl), dbus-daemon, busctl
+# and python3.
+set -u
+
+SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEMO=$SRCDIR/demo
+START=$SECONDS
+
+# ---- the fleet -----------------------------------------------------------------------------
+# Each device: its port on the emulated hub, the product (a rule of demo/manifest.yaml.in), its
+# stdfu-sim --device SPEC (the application id is added from the product), what it shows.
+FLEET=(
+    "1-1.1|sensor|profile=f072,version=1.0,leave=vanish|vanishes from USB after the update (the classic F0 case)"
+    "1-1.2|gateway|profile=f407,version=4.1|an F407 with slow sector erases"
+    "1-1.3|display|profile=l476,version=1.8,leave=stuck|comes back in the bootloader after the update"
+    "1-1.4|sensor|profile=f072,version=1.3|already runs the target version"
+    "1-1.5|sensor|profile=f072,mode=bootloader,blank=1|in the bootloader: an earlier update was interrupted"
+    "1-1.6|sensor|profile=f072,version=1.1,leave=watchdog:1500|vanishes, then its watchdog resets it"
+)
+# Image sizes per product (what `stdfu-sim mkfw` makes); each fits its device's flash.
+declare -A IMAGE_SIZE=([sensor]=49152 [gateway]=98304 [display]=65536)
+
+# ---- output --------------------------------------------------------------------------------
+if [ -t 1 ]; then
+    BOLD=$(printf '\033[1m'); GREEN=$(printf '\033[32m'); RED=$(printf '\033[31m')
+    OFF=$(printf '\033[0m')
+else
+    BOLD= GREEN= RED= OFF=
+fi
+say() { printf '%s==> %s%s\n' "$BOLD" "$*" "$OFF"; }
+verdict_ok() { printf '%s%s%s\n' "$BOLD$GREEN" "$*" "$OFF"; }
+verdict_fail() { printf '%s%s%s\n' "$BOLD$RED" "$*" "$OFF"; }
+die() { verdict_fail "The demo failed: $*"; exit 1; }
+
+# ---- the programs ---------------------------------------------------------------------------
+: "${B:=build}"
+case $B in /*) ;; *) B=$SRCDIR/$B ;; esac
+SIM=$B/stdfu-sim
+CTL=$B/stdfuctl
+DAEMON=$B/stdfud
+for p in "$SIM" "$CTL" "$DAEMON"; do
+    [ -x "$p" ] || { echo "demo: $p is missing: run 'make' first (or 'make demo')." >&2; exit 1; }
+done
+for tool in dbus-daemon busctl python3 sha256sum; do
+    command -v "$tool" >/dev/null ||
+        { echo "demo: $tool is missing: run 'make deps' as root first." >&2; exit 1; }
+done
+
+# ---- the temporary directory and the cleanup ------------------------------------------------
+T=$(mktemp -d "${TMPDIR:-/tmp}/stdfu-demo.XXXXXX") || exit 1
+mkdir -p "$T/tmp"
+export TMPDIR=$T/tmp   # umockdev's testbed and anything else the programs make goes in here
+
+# The bus and daemon helpers the integration tests use (start_bus, start_daemon, bctl,
+# wait_for): they need $T, $SRCDIR, $SIM and $DAEMON, and log to $T/daemon.log.
+. "$SRCDIR/tests/integration/daemon-lib.sh"
+
+FAILED=0
+STDFUD_PID=
+cleanup() {
+    local rc=$?
+    trap - INT TERM HUP
+    [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && FAILED=1
+    stop_all
+    if [ "$FAILED" = 1 ] || [ -n "${STDFU_DEMO_KEEP:-}" ]; then
+        [ "$FAILED" = 1 ] && show_logs
+        echo "The demo's files are in $T (remove it when done)."
+    else
+        rm -rf "$T"
+    fi
+    exit "$rc"
+}
+# stdfu-sim passes the signal on to stdfud and exits when it has; the bus goes last.
+stop_all() {
+    if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait_for 10 not_running "$DAEMON_PID" || kill -KILL "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID" 2>/dev/null
+    fi
+    DAEMON_PID=
+    if [ -n "$STDFUD_PID" ] && kill -0 "$STDFUD_PID" 2>/dev/null; then
+        kill -KILL "$STDFUD_PID" 2>/dev/null   # only if stdfu-sim had to be killed
+    fi
+    if [ -n "$BUS_PID" ]; then
+        kill -TERM "$BUS_PID" 2>/dev/null
+        wait_for 5 not_running "$BUS_PID" || kill -KILL "$BUS_PID" 2>/dev/null
+    fi
+    BUS_PID=
+}
+show_logs() {
+    local f
+    for f in "$T"/*.log; do
+        [ -s "$f" ] || continue
+        echo "---- $f (last 15 lines) ----"
+        tail -n 15 "$f"
+    done
+}
+interrupted() {
+    echo
+    echo "Interrupted: stopping the emulated fleet, stdfud and the bus."
+    exit "$1"
+}
+trap cleanup EXIT
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
+trap 'interrupted 129' HUP
+
+# ---- firmware and manifest -----------------------------------------------------------------
+# The rules of the template, one line each: NAME APP-ID FILE VERSION.
+rules() {
+    awk '
+        function flush() { if (name != "") print name, id, file, version; name = id = "" }
+        /^ *- name:/          { flush(); name = $3; inapp = 0; next }
+        /^ *application:/     { inapp = 1; next }
+        inapp && /^ *id:/     { id = $2; inapp = 0 }
+        /^ *file:/            { file = $2 }
+        /^ *version:/         { version = $2 }
+        END                   { flush() }' "$DEMO/manifest.yaml.in" | tr -d '"'
+}
+
+describe_format() {
+    case $1 in
+        *.dfu) echo DfuSe ;;
+        *.hex) echo "Intel hex" ;;
+        *) echo raw ;;
+    esac
+}
+
+make_firmware() {
+    local name id file version sha seed=1 size
+    mkdir -p "$ETC" "$T/reference"
+    cp "$DEMO/manifest.yaml.in" "$ETC/manifest.yaml"
+    while read -r name id file version; do
+        size=${IMAGE_SIZE[$name]:?"no image size for product $name"}
+        # The same seed gives the same bytes in every format: the .bin is what flash must hold.
+        "$SIM" mkfw --version "$version" --size "$size" --seed "$seed" -o "$ETC/$file" \
+            >>"$T/mkfw.log" 2>&1 &&
+        "$SIM" mkfw --version "$version" --size "$size" --seed "$seed" \
+            -o "$T/reference/$name.bin" >>"$T/mkfw.log" 2>&1 ||
+            die "stdfu-sim mkfw could not make $file."
+        sha=$(sha256sum "$ETC/$file" | cut -d' ' -f1)
+        # The first @SHA256@ after this rule's file line is its own.
+        sed -i "/file: $file/,/@SHA256@/s/@SHA256@/$sha/" "$ETC/manifest.yaml"
+        PRODUCT_ID[$name]=$id
+        PRODUCT_VERSION[$name]=$version
+        IMAGE_SHA[$name]=$(sha256sum "$T/reference/$name.bin" | cut -d' ' -f1)
+        printf '    %-8s %-5s %-16s %s, %d KiB\n' "$name" "$version" "$file" \
+            "$(describe_format "$file")" $((size / 1024))
+        seed=$((seed + 1))
+    done < <(rules)
+    grep -q "sha256: @SHA256@" "$ETC/manifest.yaml" && die "demo/manifest.yaml.in: a firmware without file."
+    return 0
+}
+
+declare -A PRODUCT_ID PRODUCT_VERSION IMAGE_SHA
+say "Making firmware images with stdfu-sim mkfw, and the manifest ($ETC/manifest.yaml):"
+make_firmware
+
+# ---- the fleet, the bus, the daemon ---------------------------------------------------------
+describe_spec() {
+    local spec=$1 profile version mode
+    profile=$(sed -n 's/.*profile=\([a-z0-9]*\).*/\1/p' <<<"$spec")
+    version=$(sed -n 's/.*version=\([0-9.]*\).*/\1/p' <<<"$spec")
+    case $spec in *mode=bootloader*) mode=bootloader ;; *) mode="runs $version" ;; esac
+    printf 'STM32%-5s %-14s' "${profile^^}" "$mode"
+}
+
+SIM_ARGS=(--hub ppps --report "$T/report.json")
+say "Starting an emulated fleet of ${#FLEET[@]} STM32 devices on a hub that switches power per port:"
+for d in "${FLEET[@]}"; do
+    IFS='|' read -r port product spec what <<<"$d"
+    [ -n "${PRODUCT_ID[$product]:-}" ] || die "the fleet names product '$product', not in the manifest."
+    id=${PRODUCT_ID[$product]}
+    SIM_ARGS+=(--device "port=$port,$spec,vid=${id%:*},pid=${id#*:}")
+    printf '    %-6s %-8s %s target %-4s %s\n' "$port" "$product" "$(describe_spec "$spec")" \
+        "${PRODUCT_VERSION[$product]}" "$what"
+done
+
+say "Starting a private D-Bus and stdfud with the demo manifest"
+start_bus || die "cannot start dbus-daemon (see $T)."
+start_daemon --parallel 4 || die "stdfud did not come up on the bus within 20 s."
+STDFUD_PID=$(pgrep -P "$DAEMON_PID" 2>/dev/null | head -n 1)
+
+# ---- watch ---------------------------------------------------------------------------------
+say "stdfud is updating them; \`stdfuctl watch\` shows progress:"
+timeout --foreground 120 "$CTL" --bus "$BUS" watch 2>>"$T/stdfuctl.log"
+rc=$?
+[ "$rc" = 124 ] && die "\`stdfuctl watch\` still ran after 2 minutes."
+[ "$rc" = 0 ] || echo "(stdfuctl watch ended with status $rc)"
+
+# watch ends when nothing is queued or running; a device that shows up again a moment later
+# (a watchdog reset) may still get going, so wait until everything is settled.
+settled() {
+    "$CTL" --bus "$BUS" status --json >"$T/status.json" 2>>"$T/stdfuctl.log" &&
+    python3 - "$T/status.json" <<'PY'
+import json, sys
+active = {"queued", "entering", "erasing", "writing", "verifying", "leaving", "waiting",
+          "recovering"}
+devices = json.load(open(sys.argv[1]))
+sys.exit(1 if any(d["state"] in active for d in devices) else 0)
+PY
+}
+wait_for 30 settled || echo "(some devices were still busy 30 s after watch ended)"
+
+say "\`stdfuctl status\`:"
+"$CTL" --bus "$BUS" status 2>>"$T/stdfuctl.log" || echo "(stdfuctl status failed)"
+"$CTL" --bus "$BUS" status --json >"$T/status.json" 2>>"$T/stdfuctl.log"
+
+# ---- the verdict ---------------------------------------------------------------------------
+# The report is written when stdfud (stdfu-sim's COMMAND) has exited.
+stop_all
+
+expected=$T/expected.txt
+for d in "${FLEET[@]}"; do
+    IFS='|' read -r port product spec what <<<"$d"
+    target=${PRODUCT_VERSION[$product]}
+    # A device that already runs the target must be left alone (its image is not the demo's).
+    case ",$spec," in
+        *",version=$target,"*) sha=untouched ;;
+        *) sha=${IMAGE_SHA[$product]} ;;
+    esac
+    echo "$port $target $sha"
+done >"$expected"
+
+python3 - "$expected" "$T/status.json" "$T/report.json" >"$T/verdict.txt" <<'PY'
+import json, sys
+expected = {}
+for line in open(sys.argv[1]):
+    port, version, sha = line.split()
+    expected[port] = (version, sha)
+problems = []
+try:
+    status = {d["port"]: d for d in json.load(open(sys.argv[2]))}
+except (OSError, ValueError) as e:
+    status = {}
+    problems.append("no device list from `stdfuctl status --json` (%s)" % e)
+try:
+    report = {d["port"]: d for d in json.load(open(sys.argv[3]))["devices"]}
+except (OSError, ValueError, KeyError) as e:
+    report = {}
+    problems.append("no report from stdfu-sim (%s)" % e)
+for port, (version, sha) in sorted(expected.items()):
+    s, r = status.get(port), report.get(port)
+    if status and not s:
+        problems.append("%s: stdfud does not know it" % port)
+    elif s and (s["mode"] != "application" or s["running_version"] != version
+                or s["target_version"] != version):
+        why = s.get("last_error") or s["state"]
+        problems.append("%s: stdfud sees %s %s, target %s (%s)" % (
+            port, s["mode"], s["running_version"] or "-", s["target_version"] or "-", why))
+    if report and not r:
+        problems.append("%s: not in the emulator's report" % port)
+    elif r and (r["mode"] != "application" or r["version"] != version):
+        problems.append("%s: the emulated device runs %s %s, not %s" % (
+            port, r["mode"], r["version"] or "nothing", version))
+    elif r and sha == "untouched" and r["counters"]["bytes_written"] > 0:
+        problems.append("%s: it was current, yet stdfud flashed it" % port)
+    elif r and sha != "untouched" and r["image_sha256"] != sha:
+        problems.append("%s: its flash does not hold the %s image" % (port, version))
+for p in problems:
+    print(p)
+sys.exit(1 if problems else 0)
+PY
+verdict=$?
+
+echo
+if [ "$verdict" = 0 ]; then
+    verdict_ok "All ${#FLEET[@]} devices run their target firmware ($((SECONDS - START)) s)."
+    exit 0
+fi
+verdict_fail "Not every device runs its target firmware:"
+sed 's/^/    /' "$T/verdict.txt"
+exit 1
