@@ -1,0 +1,89 @@
+#!/bin/bash
+# Faults during a flash give a clear error and the right exit status, and a second run then
+# succeeds: a write error (errWRITE at one block) and a cable pulled mid-write.
+. "$(dirname "$0")/lib.sh"
+
+[ -x "$SIM" ] && [ -x "$CTL" ] || skip_all "stdfu-sim or stdfuctl not built"
+command -v python3 >/dev/null || skip_all "python3 not installed"
+
+PORT=1-1.1
+SIZE=20480
+
+dev() {
+    python3 - "$1" "$PORT" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
+print(eval(sys.argv[3]))
+PY
+}
+
+flash_sha() {
+    python3 - "$1" <<'PY'
+import hashlib, sys
+data = open(sys.argv[1], "rb").read()
+print(hashlib.sha256(data + b"\xff" * ((128 << 10) - len(data))).hexdigest())
+PY
+}
+
+"$SIM" mkfw --version 2.0 --size $SIZE -o "$T/fw.dfu" >/dev/null
+"$SIM" mkfw --version 2.0 --size $SIZE -o "$T/fw.bin" >/dev/null
+SHA=$(flash_sha "$T/fw.bin")
+
+# Runs two flashes in one emulator session; between them, $BETWEEN (a command line) if set.
+# Writes first.rc/.err and second.rc/.err under $T/$1.
+two_runs() {
+    local name=$1 spec=$2
+    mkdir -p "$T/$name"
+    "$SIM" --device "$spec" --control "$T/$name/ctl.sock" --report "$T/$name/report.json" -- \
+        bash -c '
+            d=$1 ctl=$2 fw=$3 port=$4 sock=$5
+            "$ctl" flash "$fw" --port "$port" >"$d/first.out" 2>"$d/first.err"
+            echo $? >"$d/first.rc"
+            if [ -n "${BETWEEN:-}" ]; then eval "$BETWEEN"; fi
+            "$ctl" flash "$fw" --port "$port" >"$d/second.out" 2>"$d/second.err"
+            echo $? >"$d/second.rc"
+        ' two-runs "$T/$name" "$CTL" "$T/fw.dfu" "$PORT" "$T/$name/ctl.sock" >/dev/null 2>&1
+}
+
+# control SOCKET LINE: one command to stdfu-sim's control socket, prints its answer.
+control() {
+    python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+s.shutdown(socket.SHUT_WR)
+print(s.recv(4096).decode().strip())
+PY
+}
+export -f control
+
+# Write error at block 5: errWRITE, exit 5; a second run succeeds.
+BETWEEN="" two_runs write-error "port=$PORT,profile=f072,mode=bootloader,write-error-at=5"
+d=$T/write-error
+check_eq "write error: exit status 5 (transfer)" 5 "$(cat "$d/first.rc")"
+check "write error: the message names errWRITE" grep -q "errWRITE" "$d/first.err"
+sed 's/^/#   /' "$d/first.err"
+check_eq "write error: second run succeeds" 0 "$(cat "$d/second.rc")"
+check_eq "write error: flash is the image afterwards" "$SHA" "$(dev "$d/report.json" 'd["flash_sha256"]')"
+check_eq "write error: application runs 2.0" "application 2.0" \
+    "$(dev "$d/report.json" 'd["mode"] + " " + d["version"]')"
+
+# Cable pulled after 8 KiB: a clear error; plugged back in, a second run succeeds.
+# The fault takes the device off the bus with its cable still "in": pull it, plug it back.
+BETWEEN='control "$sock" "unplug $port" >/dev/null; control "$sock" "plug $port" >/dev/null
+         for i in $(seq 50); do [ -e /sys/bus/usb/devices/$port ] && break; sleep 0.1; done' \
+    two_runs unplug "port=$PORT,profile=f072,mode=bootloader,unplug-at=8192"
+d=$T/unplug
+check_eq "unplug: exit status 5 (transfer)" 5 "$(cat "$d/first.rc")"
+check "unplug: the message says the device went away" \
+    grep -qiE "gone|disconnect|no such device|unplug|vanish" "$d/first.err"
+sed 's/^/#   /' "$d/first.err"
+check_eq "unplug: second run succeeds" 0 "$(cat "$d/second.rc")"
+[ "$(cat "$d/second.rc")" = 0 ] || sed 's/^/#   /' "$d/second.err"
+check_eq "unplug: flash is the image afterwards" "$SHA" "$(dev "$d/report.json" 'd["flash_sha256"]')"
+check_eq "unplug: application runs 2.0" "application 2.0" \
+    "$(dev "$d/report.json" 'd["mode"] + " " + d["version"]')"
+
+finish

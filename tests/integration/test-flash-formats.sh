@@ -1,0 +1,82 @@
+#!/bin/bash
+# stdfuctl flash writes every file format on every profile: .bin with --address, DfuSe .dfu
+# from `stdfu-sim mkfw` and from dfu-util's dfuse-pack, raw+suffix .dfu from dfu-suffix, Intel
+# hex from objcopy. After each run the emulator's flash is byte-identical to the image (the
+# rest of flash erased) and the application runs the new version.
+. "$(dirname "$0")/lib.sh"
+
+[ -x "$SIM" ] && [ -x "$CTL" ] || skip_all "stdfu-sim or stdfuctl not built"
+for tool in dfuse-pack dfu-suffix objcopy python3; do
+    command -v "$tool" >/dev/null || skip_all "$tool not installed"
+done
+
+PORT=1-1.1
+SIZE=20480 # more than the 16 KiB the emulator preloads, so the image replaces all of it
+
+# dev REPORT EXPR: a Python expression on `d`, the report's device at $PORT.
+dev() {
+    python3 - "$1" "$PORT" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
+print(eval(sys.argv[3]))
+PY
+}
+
+# flash_sha BIN PROFILE: SHA-256 of the whole flash holding BIN at its start, erased after it.
+flash_sha() {
+    python3 - "$1" "$2" <<'PY'
+import hashlib, sys
+sizes = {"f072": 128 << 10, "f407": 1 << 20, "l476": 1 << 20}
+data = open(sys.argv[1], "rb").read()
+print(hashlib.sha256(data + b"\xff" * (sizes[sys.argv[2]] - len(data))).hexdigest())
+PY
+}
+
+# flash_case NAME PROFILE BIN FILE [OPTIONS...]: one run, device in the bootloader.
+flash_case() {
+    local name=$1 profile=$2 bin=$3 file=$4
+    shift 4
+    local report=$T/$name.json out=$T/$name.out rc=0
+    "$SIM" --device "port=$PORT,profile=$profile,mode=bootloader" --report "$report" -- \
+        "$CTL" flash "$file" --port "$PORT" "$@" >"$out" 2>&1 || rc=$?
+    check_eq "$name: exit status" 0 "$rc"
+    [ "$rc" = 0 ] || sed 's/^/#   /' "$out"
+    check_eq "$name: flash is the image" "$(flash_sha "$bin" "$profile")" \
+        "$(dev "$report" 'd["flash_sha256"]')"
+    check_eq "$name: application runs 2.1" "application 2.1" \
+        "$(dev "$report" 'd["mode"] + " " + d["version"]')"
+}
+
+for p in f072 f407 l476; do
+    "$SIM" mkfw --version 2.1 --size $SIZE --seed 3 -o "$T/$p.bin" >/dev/null
+    "$SIM" mkfw --version 2.1 --size $SIZE --seed 3 -o "$T/$p.dfu" >/dev/null
+done
+bin=$T/f072.bin # every profile's image is the same bytes (same version, size and seed)
+
+# Every format on f072.
+flash_case bin-address f072 "$bin" "$bin" --address 0x08000000
+flash_case mkfw-dfu f072 "$bin" "$T/f072.dfu"
+dfuse-pack -b "0x08000000:$bin" "$T/pack.dfu" >/dev/null
+flash_case dfuse-pack f072 "$bin" "$T/pack.dfu"
+cp "$bin" "$T/suffix.dfu"
+dfu-suffix -v 0483 -p df11 -a "$T/suffix.dfu" >/dev/null
+flash_case dfu-suffix f072 "$bin" "$T/suffix.dfu" --address 0x08000000
+objcopy -I binary -O ihex --change-addresses 0x08000000 "$bin" "$T/objcopy.hex"
+flash_case objcopy-hex f072 "$bin" "$T/objcopy.hex"
+
+# Every profile.
+flash_case f407-dfu f407 "$bin" "$T/f407.dfu"
+flash_case l476-dfu l476 "$bin" "$T/l476.dfu"
+flash_case l476-hex l476 "$bin" "$T/objcopy.hex"
+
+# --json: one object, the outcome and the versions in it.
+"$SIM" --device "port=$PORT,profile=f072" --report "$T/json.json" -- \
+    "$CTL" flash "$T/f072.dfu" --port "$PORT" --json >"$T/json.out" 2>"$T/json.err"
+check_eq "--json: one result object" "done 0 1.00 2.01 dfuse" "$(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["outcome"], r["exit_code"], r["old_version"], r["running_version"], r["format"])
+' "$T/json.out" 2>&1)"
+
+finish

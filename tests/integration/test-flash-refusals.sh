@@ -1,0 +1,79 @@
+#!/bin/bash
+# A bad or mismatched firmware file is refused with exit status 3 and a message naming the
+# problem, and nothing is erased or written (the emulator's counters); usage errors exit 2; a
+# missing device exits 4.
+. "$(dirname "$0")/lib.sh"
+
+[ -x "$SIM" ] && [ -x "$CTL" ] || skip_all "stdfu-sim or stdfuctl not built"
+for tool in dfuse-pack dfu-suffix python3; do
+    command -v "$tool" >/dev/null || skip_all "$tool not installed"
+done
+
+PORT=1-1.1
+
+dev() {
+    python3 - "$1" "$PORT" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
+print(eval(sys.argv[3]))
+PY
+}
+
+# refuse NAME PATTERN MODE FILE [OPTIONS...]: exit 3, message matches PATTERN, nothing erased
+# or written, the device still in MODE (an application is sent back to its application).
+refuse() {
+    local name=$1 pattern=$2 mode=$3 file=$4
+    shift 4
+    local report=$T/$name.json rc=0
+    "$SIM" --device "port=$PORT,profile=f072,mode=$mode" --report "$report" -- \
+        "$CTL" flash "$file" --port "$PORT" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
+    check_eq "$name: exit status 3" 3 "$rc"
+    check "$name: message names the problem" grep -qiE "$pattern" "$T/$name.err"
+    [ "$rc" = 3 ] || sed 's/^/#   /' "$T/$name.err"
+    check_eq "$name: nothing erased or written" "0 0" \
+        "$(dev "$report" 'sum(d["counters"]["erases_per_page"]), d["counters"]["bytes_written"]' |
+            tr -d '(),')"
+    check_eq "$name: device left as it was" "$mode 1.0" "$(dev "$report" 'd["mode"] + " " + d["version"]')"
+}
+
+"$SIM" mkfw --version 2.0 --size 8192 -o "$T/fw.bin" >/dev/null
+"$SIM" mkfw --version 2.0 --size 8192 -o "$T/fw.dfu" >/dev/null
+head -c $((256 * 1024)) /dev/zero | tr '\0' '\377' >"$T/big.bin"
+
+refuse too-big "past the end|outside|size|flash" bootloader "$T/big.bin" --address 0x08000000
+refuse outside "0x20000000|outside" bootloader "$T/fw.bin" --address 0x20000000
+refuse outside-from-app "0x20000000|outside" application "$T/fw.bin" --address 0x20000000
+
+cp "$T/fw.bin" "$T/ids.dfu"
+dfu-suffix -v 1234 -p 5678 -a "$T/ids.dfu" >/dev/null
+refuse wrong-ids "1234|5678" bootloader "$T/ids.dfu" --address 0x08000000
+
+cp "$T/fw.dfu" "$T/crc.dfu"
+printf '\x00' | dd of="$T/crc.dfu" bs=1 seek=300 conv=notrunc 2>/dev/null
+refuse bad-crc "crc" bootloader "$T/crc.dfu"
+
+head -c 4096 "$T/fw.bin" >"$T/a.bin"
+dfuse-pack -b "0x08000000:$T/fw.bin" -b "0x08001000:$T/a.bin" "$T/overlap.dfu" >/dev/null
+refuse overlap "overlap" bootloader "$T/overlap.dfu"
+
+refuse bin-without-address "address" bootloader "$T/fw.bin"
+refuse missing-file "no such file|cannot" bootloader "$T/nonexistent.dfu"
+
+# Usage errors: 2, without touching anything.
+for args in "" "--enter bogus $T/fw.dfu" "--port 1- $T/fw.dfu" "--alt 300 $T/fw.dfu" \
+            "--port 1-1.1 --device 0483:df11 $T/fw.dfu" "--leave-timeout x $T/fw.dfu"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$CTL" flash $args >/dev/null 2>&1 || rc=$?
+    check_eq "usage error exits 2: flash $args" 2 "$rc"
+done
+
+# No such device: 4.
+rc=0
+"$SIM" --device "port=$PORT,profile=f072" -- \
+    "$CTL" flash "$T/fw.dfu" --port 1-1.5 >/dev/null 2>"$T/nodev.err" || rc=$?
+check_eq "no device on the port: exit 4" 4 "$rc"
+check "no device: message names the port" grep -q "1-1.5" "$T/nodev.err"
+
+finish
