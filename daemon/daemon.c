@@ -86,12 +86,15 @@ Daemon *daemon_free(Daemon *d) {
 }
 
 void daemon_update_status(Daemon *d) {
-    char status[128];
+    char status[160], queued[32] = "";
     unsigned n_devices = device_table_count(d->devices);
     unsigned n_updating = job_queue_running(d->jobs);
+    unsigned n_queued = job_queue_pending(d->jobs);
 
-    snprintf(status, sizeof status, "%u device%s, %u updating%s", n_devices,
-             n_devices == 1 ? "" : "s", n_updating,
+    if (n_queued)
+        snprintf(queued, sizeof queued, ", %u queued", n_queued);
+    snprintf(status, sizeof status, "%u device%s, %u updating%s%s", n_devices,
+             n_devices == 1 ? "" : "s", n_updating, queued,
              d->manifest_errors && d->manifest_errors[0] ? ", manifest has errors" : "");
     if (streq_ptr(status, d->last_status))
         return;
@@ -99,7 +102,7 @@ void daemon_update_status(Daemon *d) {
     d->last_status = strdup(status);
     if (d->ready)
         (void) sd_notifyf(false, "STATUS=%s", status);
-    bus_manager_emit_changed(d, "Devices", "UpdatingCount", NULL);
+    bus_manager_emit_changed(d, "Devices", "UpdatingCount", "QueuedCount", NULL);
 }
 
 int daemon_reload(Daemon *d) {
@@ -284,10 +287,12 @@ int daemon_start(Daemon *d) {
     if (r < 0)
         return r;
 
-    r = device_table_start(d->devices);
+    /* The journal first: devices found by the enumeration then resume their jobs instead of
+     * getting new ones (whose records would look like unfinished ones). */
+    r = policy_resume_jobs(d);
     if (r < 0)
         return r;
-    r = policy_resume_jobs(d);
+    r = device_table_start(d->devices);
     if (r < 0)
         return r;
     policy_evaluate_all(d);

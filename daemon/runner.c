@@ -133,11 +133,14 @@ static void on_progress(const stdfu_update_event *ev, void *userdata) {
         job_report_attempt(p->job, ev->attempt);
     }
     JobState s = state_of_phase(ev->phase);
-    if (s != p->state) {
+    /* Byte counts (no message) follow the flash phases only; the engine also counts the
+     * leave request's download, which must not look like writing again. */
+    bool flashing = p->state <= JOB_VERIFYING;
+    if (s != p->state && (ev->message || (flashing && s > p->state))) {
         p->state = s;
         job_report_state(p->job, s);
     }
-    if (ev->total)
+    if (ev->total && p->state <= JOB_VERIFYING)
         job_report_progress(p->job, ev->done, ev->total);
     if (ev->message)
         log_debug("%s: %s", job_port(p->job), ev->message);

@@ -1,0 +1,89 @@
+#!/bin/bash
+# stdfud end to end under stdfu-sim, driven only through D-Bus: two devices on the old version
+# are updated in parallel to the manifest's target; the emulator's report shows the image in
+# flash and the application running the target; D-Bus shows done, the history has both.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon-lib.sh"
+
+[ -x "$DAEMON" ] && [ -x "$SIM" ] || skip_all "stdfud or stdfu-sim is not built"
+for tool in busctl dbus-daemon python3; do
+    command -v "$tool" >/dev/null || skip_all "$tool is missing"
+done
+
+SIZE=16384
+mkdir -p "$ETC"
+"$SIM" mkfw --version 1.2 --size $SIZE --seed 7 -o "$ETC/fw-1.2.bin" >/dev/null
+SHA=$(sha256sum "$ETC/fw-1.2.bin" | cut -d' ' -f1)
+cat >"$ETC/manifest.yaml" <<YAML
+settings:
+  max-parallel-jobs: 2
+rules:
+  - name: sensor
+    application:
+      id: "0483:5750"
+    firmware:
+      file: fw-1.2.bin
+      sha256: $SHA
+      version: "1.2"
+      address: 0x08000000
+YAML
+# The flash after the update: the image, then erased bytes (64 KiB... the f072's 128 KiB).
+FLASH_SHA=$(python3 - "$ETC/fw-1.2.bin" <<'PY'
+import hashlib, sys
+data = open(sys.argv[1], "rb").read()
+print(hashlib.sha256(data + b"\xff" * ((128 << 10) - len(data))).hexdigest())
+PY
+)
+
+start_bus || skip_all "cannot start dbus-daemon"
+SIM_ARGS=(--device port=1-1.1,profile=f072,mode=application,version=1.0
+          --device port=1-1.2,profile=f072,mode=application,version=1.0
+          --report "$T/report.json")
+check "stdfud starts under stdfu-sim" start_daemon
+
+check "ListDevices shows both emulated devices" grep -q '"1-1.1" .* "1-1.2"' \
+    <(bctl call io.stdfu1 /io/stdfu1 io.stdfu1.Manager ListDevices)
+done_state() { [ "$(dprop "$1" State)" = 's "done"' ]; }
+check "1-1.1 reaches done" wait_for 60 done_state 1-1.1
+check "1-1.2 reaches done" wait_for 60 done_state 1-1.2
+for port in 1-1.1 1-1.2; do
+    check_eq "$port: Mode application" 's "application"' "$(dprop $port Mode)"
+    check_eq "$port: RunningVersion 1.2" 's "1.2"' "$(dprop $port RunningVersion)"
+    check_eq "$port: Progress 100" 'u 100' "$(dprop $port Progress)"
+    check_eq "$port: no LastError" 's ""' "$(dprop $port LastError)"
+done
+check "the history has both updates as done" python3 - <(bctl --json=short call io.stdfu1 \
+    /io/stdfu1 io.stdfu1.Manager GetHistory) <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))["data"][0]
+done = sorted(e[0] for e in h if e[1] == "done" and e[2] == "1.0" and e[3] == "1.2")
+sys.exit(0 if done == ["1-1.1", "1-1.2"] else 1)
+PY
+check "the journal has no unfinished job" test -z "$(ls "$STATE/jobs")"
+check "the two updates overlapped (parallel)" python3 - "$T/daemon.log" <<'PY'
+import sys
+running = peak = 0
+for line in open(sys.argv[1]):
+    if ": entering (attempt" in line:
+        running += 1
+        peak = max(peak, running)
+    elif "updated to" in line or "update failed" in line:
+        running -= 1
+sys.exit(0 if peak == 2 else 1)
+PY
+check "SIGTERM stops it" stop_daemon
+
+dev() {
+    python3 - "$T/report.json" "$1" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
+print(eval(sys.argv[3]))
+PY
+}
+for port in 1-1.1 1-1.2; do
+    check_eq "$port: the emulator runs the application 1.2" "application 1.2" \
+        "$(dev $port 'd["mode"] + " " + d["version"]')"
+    check_eq "$port: its flash is the image" "$FLASH_SHA" "$(dev $port 'd["flash_sha256"]')"
+done
+finish
