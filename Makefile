@@ -55,6 +55,7 @@ include lib/lib.mk
 -include bench/bench.mk
 -include man/man.mk
 -include install.mk
+-include demo/demo.mk
 
 programs: $(PROGRAMS)
 
