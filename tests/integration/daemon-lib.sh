@@ -128,3 +128,35 @@ mprop() { bctl get-property io.stdfu1 /io/stdfu1 io.stdfu1.Manager "$1"; }
 device_path() { python3 -c 'import sys
 s=sys.argv[1]; print("/io/stdfu1/device/" + "".join(c if c.isascii() and c.isalnum() and (i or not c.isdigit()) else "_%02x" % ord(c) for i, c in enumerate(s)))' "$1"; }
 dprop() { bctl get-property io.stdfu1 "$(device_path "$1")" io.stdfu1.Device "$2"; }
+
+# sim_ctl LINE: one command to stdfu-sim's control socket ($T/ctl.sock, give
+# --control "$T/ctl.sock" in SIM_ARGS); prints the answer.
+sim_ctl() {
+    python3 - "$T/ctl.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+s.shutdown(socket.SHUT_WR)
+print(s.recv(4096).decode().strip())
+PY
+}
+
+# sensor_manifest VERSION [EXTRA-RULE-LINES]: $ETC/manifest.yaml with one rule "sensor" for
+# 0483:5750 and an image of VERSION made by stdfu-sim mkfw ($ETC/fw.bin, 16 KiB).
+sensor_manifest() {
+    mkdir -p "$ETC"
+    "$SIM" mkfw --version "$1" --size 16384 --seed 7 -o "$ETC/fw.bin" >/dev/null || return 1
+    cat >"$ETC/manifest.yaml" <<YAML
+rules:
+  - name: sensor
+    application:
+      id: "0483:5750"
+    firmware:
+      file: fw.bin
+      sha256: $(sha256sum "$ETC/fw.bin" | cut -d' ' -f1)
+      version: "$1"
+      address: 0x08000000
+${2:-}
+YAML
+}

@@ -1,0 +1,68 @@
+#!/bin/bash
+# stdfud tracks emulated devices by port across hotplug, without updating anything: devices
+# already on the target, a bootloader no rule adopts; ListDevices and the Device properties
+# say what is on each port; unplug and plug show up as DeviceRemoved/DeviceAdded.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon-lib.sh"
+
+[ -x "$DAEMON" ] && [ -x "$SIM" ] || skip_all "stdfud or stdfu-sim is not built"
+for tool in busctl dbus-daemon python3 setpriv; do
+    command -v "$tool" >/dev/null || skip_all "$tool is missing"
+done
+
+sensor_manifest 1.2 || skip_all "stdfu-sim mkfw failed"
+start_bus || skip_all "cannot start dbus-daemon"
+SIM_ARGS=(--device port=1-1.1,profile=f072,mode=application,version=1.2
+          --device port=1-1.2,profile=f072,mode=application,version=1.2
+          --device port=1-1.3,profile=f072,mode=bootloader
+          --control "$T/ctl.sock" --report "$T/report.json")
+check "stdfud starts under stdfu-sim" start_daemon
+
+list() { bctl call io.stdfu1 /io/stdfu1 io.stdfu1.Manager ListDevices; }
+check_eq "ListDevices: the three ports" \
+    "a(so) 3 \"1-1.1\" \"$(device_path 1-1.1)\" \"1-1.2\" \"$(device_path 1-1.2)\" \"1-1.3\" \"$(device_path 1-1.3)\"" \
+    "$(list)"
+check_eq "Devices is 3" 'u 3' "$(mprop Devices)"
+for port in 1-1.1 1-1.2; do
+    check_eq "$port: Mode application" 's "application"' "$(dprop $port Mode)"
+    check_eq "$port: RunningVersion 1.2 (from bcdDevice)" 's "1.2"' "$(dprop $port RunningVersion)"
+    check_eq "$port: TargetVersion 1.2" 's "1.2"' "$(dprop $port TargetVersion)"
+    check_eq "$port: State idle (current)" 's "idle"' "$(dprop $port State)"
+    check_eq "$port: UsbId" 's "0483:5750"' "$(dprop $port UsbId)"
+done
+check_eq "1-1.3: Mode bootloader" 's "bootloader"' "$(dprop 1-1.3 Mode)"
+check_eq "1-1.3: the ROM's serial" 's "FFFFFFFEFFFF"' "$(dprop 1-1.3 Serial)"
+check_eq "1-1.3: State idle (no rule adopts it)" 's "idle"' "$(dprop 1-1.3 State)"
+check_eq "nobody reads 1-1.3's Mode" 's "bootloader"' \
+    "$(as_nobody busctl --address="$BUS" get-property io.stdfu1 "$(device_path 1-1.3)" io.stdfu1.Device Mode)"
+check "Update of a current device: NothingToDo" grep -q 'io.stdfu1.Error.NothingToDo' \
+    <(gcall Update 1-1.1 '@a{sv} {}')
+check "Update of a bootloader no rule names: refused" grep -q 'No manifest rule matches device 1-1.3' \
+    <(gcall Update 1-1.3 '@a{sv} {}')
+
+# ---- hotplug ---------------------------------------------------------------------------------
+gone() { ! list | grep -q "\"$1\""; }
+there() { list | grep -q "\"$1\""; }
+bctl monitor --match "type='signal',interface='io.stdfu1.Manager'" >"$T/signals.log" 2>&1 &
+MONITOR=$!
+sleep 0.5
+check "unplug 1-1.2 at the emulator" grep -q '^ok' <(sim_ctl "unplug 1-1.2")
+check "1-1.2 leaves ListDevices" wait_for 10 gone 1-1.2
+check "plug 1-1.2 again" grep -q '^ok' <(sim_ctl "plug 1-1.2")
+check "1-1.2 is back" wait_for 10 there 1-1.2
+check_eq "1-1.2: Mode application again" 's "application"' "$(dprop 1-1.2 Mode)"
+check "add a device on 1-1.4 (running 1.2)" grep -q '^ok' \
+    <(sim_ctl "add port=1-1.4,profile=f072,mode=application,version=1.2")
+check "1-1.4 appears" wait_for 10 there 1-1.4
+sleep 0.5
+kill "$MONITOR" 2>/dev/null
+wait "$MONITOR" 2>/dev/null
+check "DeviceRemoved signal for 1-1.2" grep -q 'DeviceRemoved' "$T/signals.log"
+check "DeviceAdded signal for 1-1.4" grep -A4 'DeviceAdded' "$T/signals.log" | grep -q '"1-1.4"'
+check "SIGTERM stops it" stop_daemon
+check "no device was flashed" python3 - "$T/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(1 if any(d["counters"]["bytes_written"] or d["counters"]["erases"] for d in r["devices"]) else 0)
+PY
+finish
