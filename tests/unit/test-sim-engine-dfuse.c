@@ -448,6 +448,41 @@ static void test_device_error_message(void **state) {
     teardown_fixture(&f);
 }
 
+/* Another alt: the option bytes of an F072 (writable, not erasable: written without erase). */
+static void test_option_bytes_alt(void **state) {
+    fixture f;
+    uint8_t ob[16];
+    stdfu_element e;
+    stdfu_target t = { .alt = 1, .elements = &e, .n_elements = 1 };
+    (void) state;
+
+    setup_fixture(&f, "port=1-1.3,profile=f072,mode=bootloader,version=1.0", 2048);
+    assert_int_equal(stdfu_dfuse_select_alt(f.s, 1, &f.err), 0);
+    assert_non_null(stdfu_dfuse_layout(f.s));
+    assert_int_equal(stdfu_dfuse_read(f.s, 0x1ffff800, ob, sizeof ob, &f.err), 0);
+    assert_int_equal(ob[0], 0xaa); /* RDP level 0 */
+    assert_int_equal(stdfu_dfuse_select_alt(f.s, 0, &f.err), 0);
+
+    /* past the end of the option bytes: refused before anything is written */
+    e = (stdfu_element) { 0x1ffff808, sizeof ob, ob };
+    reset_stats(&f);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &t, NULL, &f.err), -ERANGE);
+    assert_non_null(strstr(f.err.message, "0x1ffff810"));
+    assert_int_equal(f.link.stats.dnload_cmd + f.link.stats.dnload_data, 0);
+
+    /* writing them back as they are: the target's alt is selected, nothing is erased; new
+     * option bytes load through a chip reset, so the device goes away after the write */
+    e = (stdfu_element) { 0x1ffff800, sizeof ob, ob };
+    reset_stats(&f);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &t, NULL, &f.err), -ENODEV);
+    assert_non_null(strstr(f.err.message, "disconnected"));
+    assert_int_equal(stdfu_dfuse_current_alt(f.s), 1);
+    assert_int_equal(f.link.stats.erase_cmd + f.link.stats.mass_erase, 0);
+    assert_int_equal(f.link.stats.dnload_data, 1);
+    assert_int_equal(sim_link_follow(&f.link), SIM_MODE_APPLICATION);
+    teardown_fixture(&f);
+}
+
 static void test_names(void **state) {
     (void) state;
     assert_string_equal(stdfu_dfu_state_to_string(STDFU_DFU_DNBUSY), "dfuDNBUSY");
@@ -481,6 +516,7 @@ int main(void) {
         cmocka_unit_test(test_leave_fresh_session),
         cmocka_unit_test(test_open_descriptors),
         cmocka_unit_test(test_device_error_message),
+        cmocka_unit_test(test_option_bytes_alt),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
