@@ -76,6 +76,9 @@ static Device *device_free(Device *dev) {
     free(dev->target_version);
     free(dev->last_error);
     free(dev->resume);
+    if (dev->resume_spec)
+        job_spec_done(dev->resume_spec);
+    free(dev->resume_spec);
     free(dev);
     return NULL;
 }

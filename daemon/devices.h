@@ -56,6 +56,7 @@ struct Device {
     const void *rule;           /* the manifest rule that matches it, NULL if none */
     bool resume_when_present;   /* needs-power-cycle or journal: start again when it shows up */
     struct stdfu_job_record *resume; /* the journal record to resume from, NULL if none */
+    JobSpec *resume_spec;       /* needs-power-cycle in this run: the very job, to run again */
     bool auto_blocked;          /* failed or cancelled: no automatic retry until it re-appears */
 
     /* PropertiesChanged throttling for progress (dbus-device.c). */

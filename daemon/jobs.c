@@ -404,6 +404,12 @@ void job_forward_event(Job *j, const JobDeviceEvent *ev) {
     send_msg(j->fd_main, &m, true);
 }
 
+void job_take_spec(Job *j, JobSpec *ret) {
+    *ret = j->spec;
+    j->spec = (JobSpec) {};
+    j->spec.port = ret->port ? strdup(ret->port) : NULL; /* the queue still finds it by port */
+}
+
 void job_release(Job *j) {
     if (!j || j->running)
         return;

@@ -113,6 +113,8 @@ int job_queue_add(JobQueue *q, JobSpec *spec, void *userdata, Job **ret);
 int job_cancel(Job *job);
 /* Forwards a udev event of the job's port to its worker, if it runs. */
 void job_forward_event(Job *job, const JobDeviceEvent *ev);
+/* Moves the spec out of a job with an outcome (to run it again later). */
+void job_take_spec(Job *job, JobSpec *ret);
 /* Frees a job with an outcome (after the finished callback). Running jobs are refused. */
 void job_release(Job *job);
 

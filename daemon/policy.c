@@ -136,6 +136,9 @@ int policy_cancel(Daemon *d, Device *dev, stdfu_error *err) {
         /* Waiting for a power cycle: stop waiting. */
         dev->resume_when_present = false;
         dev->auto_blocked = true;
+        if (dev->resume_spec)
+            job_spec_done(dev->resume_spec);
+        dev->resume_spec = mfree(dev->resume_spec);
         int r = stdfu_state_remove_job(d->state, dev->port);
         if (r < 0)
             log_warning_errno(r, "%s: cannot remove the job record: %m", dev->port);
@@ -155,7 +158,21 @@ static void resume_device(Daemon *d, Device *dev) {
     JobSpec spec = {};
 
     log_info("%s: is back, resuming its update.", dev->port);
-    int r = rules_make_resume_spec(d, dev, &spec, &err);
+    int r;
+    if (dev->resume_spec) {
+        /* The job of this run that ended as needs-power-cycle, image and all. */
+        rules_update_device(d, dev);
+        if (dev->mode == DEVICE_APPLICATION && dev->resume_spec->target_version &&
+            streq_ptr(dev->running_version, dev->resume_spec->target_version)) {
+            job_spec_done(dev->resume_spec);
+            r = 0;
+        } else {
+            spec = *dev->resume_spec;
+            r = 1;
+        }
+        dev->resume_spec = mfree(dev->resume_spec);
+    } else
+        r = rules_make_resume_spec(d, dev, &spec, &err);
     if (r > 0) {
         (void) queue_job(d, dev, &spec, dev->resume ? dev->resume->attempt : 1, &err);
         return;
@@ -351,6 +368,13 @@ static void on_job_finished(Job *job, void *userdata) {
     bus_manager_emit_update_finished(d, dev->port, job_state_to_string(res->outcome), res->error);
     bus_device_emit_changed(dev, "State", "LastError", "LastUpdate", "Progress", "BytesDone",
                             "BytesTotal", NULL);
+    if (res->outcome == JOB_NEEDS_POWER_CYCLE) {
+        JobSpec *again = calloc(1, sizeof *again);
+        if (again) {
+            job_take_spec(job, again); /* spec is empty from here on */
+            dev->resume_spec = again;
+        }
+    }
     job_release(job);
     daemon_update_status(d);
 }
