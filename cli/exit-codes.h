@@ -17,6 +17,11 @@ enum {
     STDFU_EXIT_NOT_UPDATED = 8,       /* flashed, but the application did not come back
                                        * running the new firmware */
     STDFU_EXIT_CANCELLED = 9,         /* interrupted (SIGINT/SIGTERM) */
+    /* The commands that ask stdfud (cli/bus.h): */
+    STDFU_EXIT_NO_DAEMON = 10,        /* stdfud not running, or the bus not reachable */
+    STDFU_EXIT_ACCESS_DENIED = 11,    /* the method needs root or group stdfu */
+    STDFU_EXIT_BUSY = 12,             /* the device already has an update queued or running */
+    STDFU_EXIT_UPDATE_FAILED = 13,    /* stdfud's update failed after its retries */
 };
 
 /* For --help texts. */
@@ -31,4 +36,8 @@ enum {
     "  6  verify failure (flash differs from the image)\n"                         \
     "  7  the device needs a power cycle (unplug and replug it)\n"                 \
     "  8  the application did not come back running the new firmware\n"          \
-    "  9  cancelled\n"
+    "  9  cancelled\n"                                                          \
+    " 10  stdfud is not running, or the bus cannot be reached\n"                  \
+    " 11  permission denied (changing anything needs root or group stdfu)\n"      \
+    " 12  the device already has an update queued or running\n"                   \
+    " 13  stdfud's update failed (see stdfuctl status)\n"

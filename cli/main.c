@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus.h"
 #include "stdfuctl.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -20,6 +21,12 @@ typedef struct command {
 static const command commands[] = {
     { "flash", cmd_flash, "write a firmware file to a device and bring it back running it" },
     { "list", cmd_list, "show application and bootloader devices with their flash layout" },
+    { "status", cmd_status, "show what stdfud knows of each device" },
+    { "update", cmd_update, "ask stdfud to update devices (by the manifest or from a file)" },
+    { "watch", cmd_watch, "follow stdfud's updates live until none is running" },
+    { "cancel", cmd_cancel, "cancel a device's queued or running update" },
+    { "reload", cmd_reload, "make stdfud reload its manifests" },
+    { "history", cmd_history, "show stdfud's finished updates" },
 };
 
 static void help(FILE *f) {
@@ -36,6 +43,8 @@ static void help(FILE *f) {
             "Global options:\n"
             "  -v, --verbose  log every step (debug messages) to standard error\n"
             "  -q, --quiet    print only errors and results\n"
+            "      --bus system|session|ADDRESS\n"
+            "                 the D-Bus where stdfud runs (default: system)\n"
             "  -h, --help     show this help; COMMAND --help shows a command's\n"
             "      --version  show the version\n"
             "\n" STDFU_EXIT_CODES_HELP
@@ -48,6 +57,7 @@ int main(int argc, char **argv) {
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        { "bus", required_argument, NULL, 'B' },
         {},
     };
     stdfuctl_globals g = {};
@@ -69,6 +79,12 @@ int main(int argc, char **argv) {
         case 'V':
             printf("stdfuctl %s\n", STDFU_VERSION_STRING);
             return STDFU_EXIT_OK;
+        case 'B':
+            if (stdfuctl_bus_set(optarg) < 0) {
+                fprintf(stderr, "stdfuctl: --bus needs system, session or a D-Bus address.\n");
+                return STDFU_EXIT_USAGE;
+            }
+            break;
         default:
             fprintf(stderr, "Try 'stdfuctl --help'.\n");
             return STDFU_EXIT_USAGE;

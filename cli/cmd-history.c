@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* stdfuctl history: the updates stdfud has finished, oldest first. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "json-writer.h"
+#include "table.h"
+#include "util/log.h"
+
+typedef struct history_entry {
+    const char *port, *outcome, *from_version, *to_version, *rule, *sha256, *error;
+    uint64_t started, finished;
+    uint32_t attempts;
+} history_entry;
+
+static void help(FILE *f) {
+    fprintf(f,
+            "Usage: stdfuctl [--bus BUS] history [PORT...] [--json]\n"
+            "\n"
+            "Show the updates stdfud has finished (of every device, or of the PORTs given),\n"
+            "oldest first: when, port, outcome (done, failed, needs-power-cycle, cancelled),\n"
+            "from and to which version, attempts, manifest rule and error.\n"
+            "\n"
+            "Options:\n"
+            "      --json     print a JSON array with one object per update\n"
+            "      --bus system|session|ADDRESS\n"
+            "                 the D-Bus where stdfud runs (default: system)\n"
+            "  -h, --help     show this help\n"
+            "\n" STDFU_EXIT_CODES_HELP);
+}
+
+static const char *empty_to_null(const char *s) {
+    return s && *s ? s : NULL;
+}
+
+static void json_entry(json_writer *w, const history_entry *h) {
+    char ts[64];
+
+    json_begin_object(w);
+    json_kv_string(w, "port", h->port);
+    json_kv_string(w, "outcome", h->outcome);
+    json_kv_string(w, "from_version", empty_to_null(h->from_version));
+    json_kv_string(w, "to_version", empty_to_null(h->to_version));
+    json_kv_string(w, "rule", empty_to_null(h->rule));
+    json_kv_string(w, "sha256", empty_to_null(h->sha256));
+    json_kv_string(w, "error", empty_to_null(h->error));
+    json_kv_uint(w, "started_usec", h->started);
+    json_kv_uint(w, "finished_usec", h->finished);
+    json_kv_string(w, "started", stdfuctl_format_timestamp_utc(h->started, ts, sizeof ts));
+    json_kv_string(w, "finished", stdfuctl_format_timestamp_utc(h->finished, ts, sizeof ts));
+    json_kv_uint(w, "attempts", h->attempts);
+    json_end_object(w);
+}
+
+static int table_entry(table *t, const history_entry *h) {
+    char when[64], attempts[16];
+
+    stdfuctl_format_timestamp(h->finished, when, sizeof when);
+    snprintf(attempts, sizeof attempts, "%u", h->attempts);
+    const char *cells[] = { when, h->port, h->outcome, h->from_version, h->to_version, attempts,
+                            h->rule, h->error };
+    return table_add_row(t, cells);
+}
+
+static bool wanted(const history_entry *h, char **ports, size_t n_ports) {
+    if (n_ports == 0)
+        return true;
+    for (size_t i = 0; i < n_ports; i++)
+        if (streq(h->port, ports[i]))
+            return true;
+    return false;
+}
+
+static unsigned stdout_columns(void) {
+    struct winsize ws = {};
+    if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+        return 0;
+    return ws.ws_col;
+}
+
+static int print_history(sd_bus_message *reply, bool json, char **ports, size_t n_ports) {
+    static const char *const headers[] = { "FINISHED", "PORT",     "OUTCOME", "FROM",
+                                           "TO",       "ATTEMPTS", "RULE",    "ERROR" };
+    _cleanup_(table_freep) table *t = json ? NULL : table_new(ELEMENTSOF(headers), headers);
+    history_entry h;
+    json_writer w;
+    int r;
+
+    if (!json && !t)
+        return log_oom();
+    json_init(&w, stdout);
+    if (json)
+        json_begin_array(&w);
+    r = sd_bus_message_enter_container(reply, 'a', "(sssssssttu)");
+    while (r >= 0 && (r = sd_bus_message_read(reply, "(sssssssttu)", &h.port, &h.outcome,
+                                              &h.from_version, &h.to_version, &h.rule,
+                                              &h.sha256, &h.error, &h.started, &h.finished,
+                                              &h.attempts)) > 0) {
+        if (!wanted(&h, ports, n_ports))
+            continue;
+        if (json)
+            json_entry(&w, &h);
+        else if (table_entry(t, &h) < 0)
+            return log_oom();
+    }
+    if (r < 0)
+        return log_error_errno(r, "Cannot read stdfud's history: %m");
+    if (json)
+        json_end_array(&w);
+    else if (table_rows(t) == 0)
+        printf("No finished update%s.\n", n_ports > 0 ? " of these devices" : "");
+    else
+        table_print(t, stdout, stdout_columns());
+    return 0;
+}
+
+int cmd_history(int argc, char **argv, const stdfuctl_globals *g) {
+    enum { ARG_JSON = 0x100, ARG_BUS };
+    static const struct option options[] = {
+        { "json", no_argument, NULL, ARG_JSON },
+        { "bus", required_argument, NULL, ARG_BUS },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    sd_bus *bus = NULL;
+    sd_bus_message *reply = NULL;
+    bool json = false;
+    int c, code;
+    (void) g;
+
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return STDFU_EXIT_OK;
+        case ARG_JSON:
+            json = true;
+            break;
+        case ARG_BUS:
+            if (stdfuctl_bus_set(optarg) < 0)
+                return stdfuctl_usage_error("history", "--bus needs system, session or an address.");
+            break;
+        default:
+            fprintf(stderr, "Try 'stdfuctl history --help'.\n");
+            return STDFU_EXIT_USAGE;
+        }
+
+    code = stdfuctl_bus_open_or_exit(&bus);
+    if (code == STDFU_EXIT_OK)
+        code = stdfuctl_call_manager_or_exit(bus, "GetHistory", NULL, &reply, NULL);
+    if (code == STDFU_EXIT_OK &&
+        print_history(reply, json, argv + optind, (size_t) (argc - optind)) < 0)
+        code = STDFU_EXIT_FAILURE;
+    sd_bus_message_unref(reply);
+    sd_bus_flush_close_unref(bus);
+    return code;
+}

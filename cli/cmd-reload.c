@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* stdfuctl reload: make stdfud read its manifests again. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bus.h"
+
+static void help(FILE *f) {
+    fprintf(f,
+            "Usage: stdfuctl [--bus BUS] reload\n"
+            "\n"
+            "Make stdfud read its manifests again (as SIGHUP does). When the new manifest has\n"
+            "errors they are printed, the previous manifest stays in force, and the exit status\n"
+            "is 1. Needs root or group stdfu.\n"
+            "\n"
+            "Options:\n"
+            "      --bus system|session|ADDRESS\n"
+            "                 the D-Bus where stdfud runs (default: system)\n"
+            "  -h, --help     show this help\n"
+            "\n" STDFU_EXIT_CODES_HELP);
+}
+
+/* Reload's error names the first problem; the property has them all. */
+static void print_manifest_errors(sd_bus *bus) {
+    char **errors = NULL;
+
+    if (sd_bus_get_property_strv(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE,
+                                 "ManifestErrors", NULL, &errors) < 0)
+        return;
+    for (char **e = errors; e && *e; e++) {
+        fprintf(stderr, "  %s\n", *e);
+        free(*e);
+    }
+    free(errors);
+}
+
+int cmd_reload(int argc, char **argv, const stdfuctl_globals *g) {
+    enum { ARG_BUS = 0x100 };
+    static const struct option options[] = {
+        { "bus", required_argument, NULL, ARG_BUS },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    sd_bus *bus = NULL;
+    int c, code;
+    (void) g;
+
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return STDFU_EXIT_OK;
+        case ARG_BUS:
+            if (stdfuctl_bus_set(optarg) < 0)
+                return stdfuctl_usage_error("reload", "--bus needs system, session or an address.");
+            break;
+        default:
+            fprintf(stderr, "Try 'stdfuctl reload --help'.\n");
+            return STDFU_EXIT_USAGE;
+        }
+    if (optind < argc)
+        return stdfuctl_usage_error("reload", "unexpected argument '%s'.", argv[optind]);
+
+    code = stdfuctl_bus_open_or_exit(&bus);
+    if (code == STDFU_EXIT_OK) {
+        code = stdfuctl_call_manager_or_exit(bus, "Reload", NULL, NULL, NULL);
+        if (code == STDFU_EXIT_FAILURE)
+            print_manifest_errors(bus);
+    }
+    sd_bus_flush_close_unref(bus);
+    return code;
+}

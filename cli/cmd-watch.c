@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* stdfuctl watch: stdfud's updates live, until none is queued or running any more. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "monitor.h"
+#include "util/log.h"
+
+static void help(FILE *f) {
+    fprintf(f,
+            "Usage: stdfuctl [--bus BUS] watch [DEVICE...]\n"
+            "\n"
+            "Follow stdfud's updates of every device (or of the DEVICEs given, by port path\n"
+            "such as 1-1.4) live. On a terminal each device has a line with a progress bar,\n"
+            "redrawn in place; otherwise a line is printed when a device's state changes and\n"
+            "for every 10%% of a phase's bytes. Ends when no shown device has an update queued\n"
+            "or running (at once if none has), or on Ctrl-C; the updates go on in stdfud.\n"
+            "\n"
+            "Options:\n"
+            "      --bus system|session|ADDRESS\n"
+            "                 the D-Bus where stdfud runs (default: system)\n"
+            "  -h, --help     show this help\n"
+            "\n" STDFU_EXIT_CODES_HELP);
+}
+
+int cmd_watch(int argc, char **argv, const stdfuctl_globals *g) {
+    enum { ARG_BUS = 0x100 };
+    static const struct option options[] = {
+        { "bus", required_argument, NULL, ARG_BUS },
+        { "help", no_argument, NULL, 'h' },
+        {},
+    };
+    _cleanup_(monitor_freep) monitor *m = NULL;
+    sd_event *event = NULL;
+    sd_bus *bus = NULL;
+    int c, code, r;
+
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return STDFU_EXIT_OK;
+        case ARG_BUS:
+            if (stdfuctl_bus_set(optarg) < 0)
+                return stdfuctl_usage_error("watch", "--bus needs system, session or an address.");
+            break;
+        default:
+            fprintf(stderr, "Try 'stdfuctl watch --help'.\n");
+            return STDFU_EXIT_USAGE;
+        }
+
+    code = stdfuctl_bus_open_or_exit(&bus);
+    if (code != STDFU_EXIT_OK)
+        return code;
+    r = sd_event_default(&event);
+    if (r >= 0)
+        r = monitor_new(bus, event, g->verbosity < 0 ? NULL : stdout, isatty(STDOUT_FILENO), &m);
+    for (int i = optind; r >= 0 && i < argc; i++)
+        r = monitor_show(m, argv[i]);
+    if (r < 0) {
+        log_error("Cannot set up watching: %s", strerror(-r));
+        code = STDFU_EXIT_FAILURE;
+    }
+    if (code == STDFU_EXIT_OK)
+        code = monitor_subscribe_or_exit(m);
+    if (code == STDFU_EXIT_OK)
+        code = monitor_start_or_exit(m);
+    if (code == STDFU_EXIT_OK) {
+        r = sd_event_loop(event);
+        if (r < 0) {
+            log_error("The event loop failed: %s", strerror(-r));
+            code = STDFU_EXIT_FAILURE;
+        } else
+            code = r;
+    }
+    m = monitor_free(m);
+    sd_event_unref(event);
+    sd_bus_flush_close_unref(bus);
+    return code;
+}

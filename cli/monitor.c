@@ -1,0 +1,689 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Live view of stdfud's devices, driven by D-Bus signals on an sd-event loop. */
+#include "monitor.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "progress.h"
+#include "util/log.h"
+
+/* Redrawing the terminal more often than this only costs time on slow terminals; the daemon
+ * sends progress at most ~10 times a second per device anyway. */
+#define REDRAW_USEC (100 * USEC_PER_MSEC)
+#define BAR_WIDTH 20
+
+typedef struct mon_device {
+    monitor *m;
+    device_props p;
+    sd_bus_slot *get_slot; /* GetAll in flight */
+    bool loaded;           /* GetAll answered */
+    usec_t phase_start;    /* when we saw the current state begin; 0 if it began earlier */
+    int printed_decile;    /* plain output: the last 10% step printed for this state */
+    char *printed;         /* plain output: the last line printed */
+} mon_device;
+
+typedef struct mon_wait {
+    char *port;
+    bool finished;
+    char *outcome, *error;
+} mon_wait;
+
+struct monitor {
+    sd_bus *bus;
+    sd_event *event;
+    FILE *out;
+    bool tty;
+
+    mon_device **devices; /* sorted by port */
+    size_t n_devices;
+    char **show;
+    size_t n_show;
+    mon_wait *waits;
+    size_t n_waits;
+
+    sd_bus_slot *match_slots[4];
+    sd_bus_slot *list_slot;
+    sd_event_source *draw_timer, *sigint_source, *sigterm_source;
+    unsigned pending; /* ListDevices/GetAll calls not answered yet */
+    bool started, loaded, ended;
+
+    unsigned lines_drawn;
+    usec_t last_draw;
+    bool cursor_hidden;
+};
+
+/* ---- formatting ------------------------------------------------------------------------- */
+
+static bool is_byte_phase(const char *state) {
+    return streq_ptr(state, "erasing") || streq_ptr(state, "writing") ||
+           streq_ptr(state, "verifying");
+}
+
+static const char *str_or(const char *s, const char *fallback) {
+    return s && *s ? s : fallback;
+}
+
+static void format_idle(const device_props *p, char *buf, size_t size) {
+    if (streq_ptr(p->mode, "absent"))
+        snprintf(buf, size, "idle, absent");
+    else if (streq_ptr(p->mode, "bootloader"))
+        snprintf(buf, size, "idle, in the bootloader");
+    else if (p->target_version && *p->target_version &&
+             !streq_ptr(p->target_version, p->running_version))
+        snprintf(buf, size, "idle, runs %s (target %s)", str_or(p->running_version, "?"),
+                 p->target_version);
+    else
+        snprintf(buf, size, "idle, runs %s", str_or(p->running_version, "?"));
+}
+
+void monitor_format_detail(const device_props *p, usec_t phase_elapsed, char *buf, size_t size) {
+    const char *state = str_or(p->state, "unknown");
+    char attempt[32] = "";
+
+    if (p->attempt > 1)
+        snprintf(attempt, sizeof attempt, " (attempt %u)", p->attempt);
+
+    if (is_byte_phase(state) && p->bytes_total > 0) {
+        char bytes[160];
+        if (phase_elapsed > 0)
+            progress_format_bytes(bytes, sizeof bytes, state, p->bytes_done, p->bytes_total,
+                                  phase_elapsed);
+        else
+            snprintf(bytes, sizeof bytes, "%-6s %3u%%  %.1f/%.1f KiB", state, p->progress,
+                     (double) p->bytes_done / 1024.0, (double) p->bytes_total / 1024.0);
+        snprintf(buf, size, "%s%s", bytes, attempt);
+    } else if (streq(state, "queued"))
+        snprintf(buf, size, "queued, %s -> %s", str_or(p->running_version, "?"),
+                 str_or(p->target_version, "?"));
+    else if (streq(state, "waiting"))
+        snprintf(buf, size, "waiting for the application to come back%s", attempt);
+    else if (streq(state, "done"))
+        snprintf(buf, size, "done, runs %s", str_or(p->running_version, "?"));
+    else if (streq(state, "failed"))
+        snprintf(buf, size, "failed: %s", str_or(p->last_error, "no reason given"));
+    else if (streq(state, "needs-power-cycle"))
+        snprintf(buf, size, "needs a power cycle (unplug and replug it)");
+    else if (streq(state, "idle"))
+        format_idle(p, buf, size);
+    else
+        snprintf(buf, size, "%s%s", state, attempt);
+}
+
+void monitor_format_line(const device_props *p, int port_width, usec_t phase_elapsed, char *buf,
+                         size_t size) {
+    char bar[BAR_WIDTH + 1], detail[256];
+    unsigned filled = 0;
+
+    if (streq_ptr(p->state, "done"))
+        filled = BAR_WIDTH;
+    else if (device_state_is_active(p->state))
+        filled = MIN(p->progress, 100u) * BAR_WIDTH / 100;
+    memset(bar, '#', filled);
+    memset(bar + filled, '.', BAR_WIDTH - filled);
+    bar[BAR_WIDTH] = '\0';
+    monitor_format_detail(p, phase_elapsed, detail, sizeof detail);
+    snprintf(buf, size, "%-*s  %-16.16s  [%s]  %s", port_width, str_or(p->port, "?"),
+             str_or(p->product, "-"), bar, detail);
+}
+
+/* ---- drawing ---------------------------------------------------------------------------- */
+
+static bool is_shown(const monitor *m, const mon_device *d) {
+    if (m->n_show == 0 && m->n_waits == 0)
+        return true;
+    for (size_t i = 0; i < m->n_show; i++)
+        if (device_props_match(&d->p, m->show[i]))
+            return true;
+    for (size_t i = 0; i < m->n_waits; i++)
+        if (streq_ptr(d->p.port, m->waits[i].port))
+            return true;
+    return false;
+}
+
+static unsigned terminal_columns(FILE *f) {
+    struct winsize ws = {};
+    if (ioctl(fileno(f), TIOCGWINSZ, &ws) < 0 || ws.ws_col < 20)
+        return 80;
+    return ws.ws_col;
+}
+
+static usec_t phase_elapsed(const mon_device *d) {
+    return d->phase_start ? now_monotonic() - d->phase_start : 0;
+}
+
+/* Rewrites every shown device's line in place: up to the first line, each line cleared and
+ * written (cut to the width, so nothing wraps and the count of lines stays right), then
+ * whatever is left below from a longer list cleared. */
+static void draw_tty(monitor *m) {
+    unsigned cols = terminal_columns(m->out), n = 0;
+    int port_width = 8;
+
+    for (size_t i = 0; i < m->n_devices; i++)
+        if (m->devices[i]->loaded && is_shown(m, m->devices[i]))
+            port_width = MAX(port_width, (int) strlen(str_or(m->devices[i]->p.port, "?")));
+    if (!m->cursor_hidden) {
+        fputs("\033[?25l", m->out);
+        m->cursor_hidden = true;
+    }
+    if (m->lines_drawn > 0)
+        fprintf(m->out, "\033[%uA", m->lines_drawn);
+    for (size_t i = 0; i < m->n_devices; i++) {
+        mon_device *d = m->devices[i];
+        char line[512];
+        if (!d->loaded || !is_shown(m, d))
+            continue;
+        monitor_format_line(&d->p, port_width, phase_elapsed(d), line, sizeof line);
+        if (strlen(line) >= cols)
+            line[cols - 1] = '\0';
+        fprintf(m->out, "\r\033[K%s\n", line);
+        n++;
+    }
+    if (n < m->lines_drawn)
+        fputs("\033[J", m->out);
+    fflush(m->out);
+    m->lines_drawn = n;
+    m->last_draw = now_monotonic();
+}
+
+static void restore_terminal(monitor *m) {
+    if (m->cursor_hidden) {
+        fputs("\033[?25h", m->out);
+        fflush(m->out);
+        m->cursor_hidden = false;
+    }
+}
+
+static int on_draw_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+    monitor *m = userdata;
+    (void) s, (void) usec;
+    m->draw_timer = sd_event_source_disable_unref(m->draw_timer);
+    draw_tty(m);
+    return 0;
+}
+
+/* A terminal is redrawn at most every REDRAW_USEC, by a one-shot timer armed on a change. */
+static void schedule_draw(monitor *m) {
+    if (!m->out || !m->tty || !m->loaded || m->draw_timer)
+        return;
+    usec_t when = MAX(now_monotonic(), m->last_draw + REDRAW_USEC);
+    if (sd_event_add_time(m->event, &m->draw_timer, CLOCK_MONOTONIC, when, USEC_PER_MSEC,
+                          on_draw_timer, m) < 0)
+        draw_tty(m);
+}
+
+/* Plain output: a line when the state changes, and for every 10% of a phase's bytes. */
+static void print_plain(monitor *m, mon_device *d, bool state_changed) {
+    char detail[256], line[512];
+    int decile = (int) MIN(d->p.progress, 100u) / 10;
+
+    if (!m->out || m->tty || !m->loaded || !is_shown(m, d))
+        return;
+    if (!state_changed && (!is_byte_phase(d->p.state) || decile <= d->printed_decile))
+        return;
+    d->printed_decile = decile;
+    monitor_format_detail(&d->p, 0, detail, sizeof detail);
+    snprintf(line, sizeof line, "%s: %s", str_or(d->p.port, "?"), detail);
+    if (streq_ptr(line, d->printed))
+        return;
+    fprintf(m->out, "%s\n", line);
+    fflush(m->out);
+    free(d->printed);
+    d->printed = strdup(line);
+}
+
+static void show_changes(monitor *m, mon_device *d, bool state_changed) {
+    if (m->tty)
+        schedule_draw(m);
+    else
+        print_plain(m, d, state_changed);
+}
+
+/* ---- ending ----------------------------------------------------------------------------- */
+
+/* redraw: show the final state once more (not after an error message: it would scroll away). */
+static void end_full(monitor *m, int code, bool redraw) {
+    if (m->ended)
+        return;
+    m->ended = true;
+    if (redraw && m->out && m->tty && m->loaded) {
+        m->draw_timer = sd_event_source_disable_unref(m->draw_timer);
+        draw_tty(m);
+    }
+    if (m->out && m->tty)
+        restore_terminal(m);
+    (void) sd_event_exit(m->event, code);
+}
+
+static void end(monitor *m, int code) {
+    end_full(m, code, true);
+}
+
+static void end_with_error(monitor *m, int code) {
+    end_full(m, code, false);
+}
+
+static void end_with_bus_error(monitor *m, const sd_bus_error *e, int r, const char *method,
+                               const char *device) {
+    if (m->out && m->tty)
+        restore_terminal(m);
+    end_with_error(m, stdfuctl_bus_error_or_exit(e, r, method, device));
+}
+
+/* The ends that depend on the devices, checked after every change once everything is known. */
+static void check_end(monitor *m) {
+    if (!m->loaded || m->pending > 0 || m->ended)
+        return;
+    if (m->n_waits > 0) {
+        int code = STDFU_EXIT_OK;
+        for (size_t i = 0; i < m->n_waits; i++) {
+            if (!m->waits[i].finished)
+                return;
+            if (code == STDFU_EXIT_OK)
+                code = stdfuctl_outcome_to_exit(m->waits[i].outcome);
+        }
+        end(m, code);
+        return;
+    }
+    for (size_t i = 0; i < m->n_devices; i++)
+        if (is_shown(m, m->devices[i]) && device_state_is_active(m->devices[i]->p.state))
+            return;
+    end(m, STDFU_EXIT_OK);
+}
+
+/* Once the first answers are in: every DEVICE the user named must exist. */
+static void finish_loading(monitor *m) {
+    if (m->loaded || m->pending > 0 || !m->started)
+        return;
+    m->loaded = true;
+    for (size_t i = 0; i < m->n_show; i++) {
+        bool found = false;
+        for (size_t k = 0; k < m->n_devices && !found; k++)
+            found = device_props_match(&m->devices[k]->p, m->show[i]);
+        if (!found) {
+            log_error("No device '%s' known to stdfud (see stdfuctl status).", m->show[i]);
+            end_with_error(m, STDFU_EXIT_NO_DEVICE);
+            return;
+        }
+    }
+    if (m->out && m->tty)
+        draw_tty(m);
+    else
+        for (size_t i = 0; i < m->n_devices; i++)
+            print_plain(m, m->devices[i], true);
+    check_end(m);
+}
+
+/* ---- the device table ------------------------------------------------------------------- */
+
+static mon_device *mon_device_free(mon_device *d) {
+    if (!d)
+        return NULL;
+    sd_bus_slot_unref(d->get_slot);
+    device_props_done(&d->p);
+    free(d->printed);
+    free(d);
+    return NULL;
+}
+
+static mon_device *find_device_by_path(monitor *m, const char *path) {
+    for (size_t i = 0; i < m->n_devices; i++)
+        if (streq_ptr(m->devices[i]->p.object_path, path))
+            return m->devices[i];
+    return NULL;
+}
+
+static int on_get_all(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+    mon_device *d = userdata;
+    monitor *m = d->m;
+    (void) ret_error;
+
+    d->get_slot = sd_bus_slot_unref(d->get_slot);
+    m->pending--;
+    const sd_bus_error *e = sd_bus_message_get_error(reply);
+    if (e) {
+        /* Gone between ListDevices/DeviceAdded and GetAll: its DeviceRemoved follows. */
+        if (!sd_bus_error_has_names(e, SD_BUS_ERROR_UNKNOWN_OBJECT, SD_BUS_ERROR_UNKNOWN_INTERFACE))
+            end_with_bus_error(m, e, -EIO, "GetAll", d->p.port);
+    } else if (device_props_read(reply, &d->p) < 0) {
+        log_error("stdfud sent unexpected properties for %s.", str_or(d->p.port, "?"));
+        end(m, STDFU_EXIT_FAILURE);
+    } else {
+        d->loaded = true;
+        d->printed_decile = -1;
+        if (m->loaded)
+            show_changes(m, d, true);
+    }
+    finish_loading(m);
+    check_end(m);
+    return 0;
+}
+
+static int insert_device(monitor *m, mon_device *d) {
+    mon_device **l = realloc(m->devices, (m->n_devices + 1) * sizeof *l);
+    size_t i;
+    if (!l)
+        return -ENOMEM;
+    m->devices = l;
+    /* Natural order of port paths: 1-1.2 before 1-1.10. */
+    for (i = m->n_devices; i > 0 && strverscmp(l[i - 1]->p.port, d->p.port) > 0; i--)
+        l[i] = l[i - 1];
+    l[i] = d;
+    m->n_devices++;
+    return 0;
+}
+
+/* A device from ListDevices or DeviceAdded: known once, its properties fetched. */
+static int add_device(monitor *m, const char *port, const char *path) {
+    if (find_device_by_path(m, path))
+        return 0;
+    mon_device *d = calloc(1, sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->m = m;
+    d->p.port = strdup(port);
+    d->p.object_path = strdup(path);
+    if (!d->p.port || !d->p.object_path || insert_device(m, d) < 0) {
+        mon_device_free(d);
+        return -ENOMEM;
+    }
+    int r = sd_bus_call_method_async(m->bus, &d->get_slot, STDFU_BUS_NAME, path,
+                                     "org.freedesktop.DBus.Properties", "GetAll", on_get_all, d,
+                                     "s", STDFU_DEVICE_IFACE);
+    if (r < 0)
+        return r;
+    m->pending++;
+    return 0;
+}
+
+static void remove_device(monitor *m, const char *path) {
+    for (size_t i = 0; i < m->n_devices; i++) {
+        mon_device *d = m->devices[i];
+        if (!streq_ptr(d->p.object_path, path))
+            continue;
+        if (d->get_slot)
+            m->pending--;
+        if (m->out && !m->tty && m->loaded && is_shown(m, d)) {
+            fprintf(m->out, "%s: removed\n", str_or(d->p.port, "?"));
+            fflush(m->out);
+        }
+        memmove(m->devices + i, m->devices + i + 1, (m->n_devices - i - 1) * sizeof *m->devices);
+        m->n_devices--;
+        mon_device_free(d);
+        schedule_draw(m);
+        return;
+    }
+}
+
+/* ---- signals ---------------------------------------------------------------------------- */
+
+static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+    monitor *m = userdata;
+    const char *iface;
+    (void) ret_error;
+
+    mon_device *d = find_device_by_path(m, sd_bus_message_get_path(msg));
+    if (!d || !d->loaded)
+        return 0; /* not known yet: its GetAll answer comes after this signal */
+    if (sd_bus_message_read(msg, "s", &iface) < 0 || !streq(iface, STDFU_DEVICE_IFACE))
+        return 0;
+    int changed = device_props_read(msg, &d->p);
+    if (changed < 0) {
+        log_debug_errno(changed, "Ignoring a malformed PropertiesChanged of %s: %m",
+                        str_or(d->p.port, "?"));
+        return 0;
+    }
+    if (changed & DEVICE_PROP_STATE) {
+        d->phase_start = now_monotonic(); /* for the rate; a state seen from its start */
+        d->printed_decile = -1;
+    }
+    if (changed)
+        show_changes(m, d, changed & DEVICE_PROP_STATE);
+    check_end(m);
+    return 0;
+}
+
+static void on_update_finished(monitor *m, sd_bus_message *msg) {
+    const char *port, *outcome, *error;
+
+    if (sd_bus_message_read(msg, "sss", &port, &outcome, &error) < 0)
+        return;
+    for (size_t i = 0; i < m->n_waits; i++) {
+        mon_wait *w = &m->waits[i];
+        if (!streq(w->port, port) || w->finished)
+            continue;
+        char *o = strdup(outcome), *e = strdup(error);
+        if (!o || !e) {
+            free(o), free(e);
+            log_oom();
+            end(m, STDFU_EXIT_FAILURE);
+            return;
+        }
+        w->finished = true;
+        w->outcome = o;
+        w->error = e;
+    }
+    check_end(m);
+}
+
+static int on_manager_signal(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+    monitor *m = userdata;
+    const char *port, *path;
+    (void) ret_error;
+
+    if (sd_bus_message_is_signal(msg, STDFU_MANAGER_IFACE, "UpdateFinished")) {
+        on_update_finished(m, msg);
+        return 0;
+    }
+    bool added = sd_bus_message_is_signal(msg, STDFU_MANAGER_IFACE, "DeviceAdded");
+    bool removed = sd_bus_message_is_signal(msg, STDFU_MANAGER_IFACE, "DeviceRemoved");
+    if ((!added && !removed) || sd_bus_message_read(msg, "so", &port, &path) < 0)
+        return 0;
+    if (removed) {
+        remove_device(m, path);
+        check_end(m);
+    } else if (m->started && add_device(m, port, path) < 0) {
+        log_oom();
+        end(m, STDFU_EXIT_FAILURE);
+    }
+    return 0;
+}
+
+static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+    monitor *m = userdata;
+    const char *name, *old_owner, *new_owner;
+    (void) ret_error;
+
+    if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 ||
+        !streq(name, STDFU_BUS_NAME) || *new_owner)
+        return 0;
+    restore_terminal(m);
+    log_error("stdfud stopped (%s left %s).", STDFU_BUS_NAME, stdfuctl_bus_describe());
+    end_with_error(m, STDFU_EXIT_NO_DAEMON);
+    return 0;
+}
+
+static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
+    monitor *m = userdata;
+    (void) msg, (void) ret_error;
+    restore_terminal(m);
+    log_error("Lost the connection to %s.", stdfuctl_bus_describe());
+    end_with_error(m, STDFU_EXIT_NO_DAEMON);
+    return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+    monitor *m = userdata;
+    (void) s, (void) si;
+    end(m, STDFU_EXIT_CANCELLED);
+    return 0;
+}
+
+/* ---- setup ------------------------------------------------------------------------------ */
+
+int monitor_new(sd_bus *bus, sd_event *event, FILE *out, bool tty, monitor **ret) {
+    monitor *m = calloc(1, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    m->bus = sd_bus_ref(bus);
+    m->event = sd_event_ref(event);
+    m->out = out;
+    m->tty = out && tty;
+    int r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
+    if (r < 0 && r != -EBUSY) {
+        monitor_free(m);
+        return r;
+    }
+    *ret = m;
+    return 0;
+}
+
+monitor *monitor_free(monitor *m) {
+    if (!m)
+        return NULL;
+    if (m->out && m->tty)
+        restore_terminal(m);
+    for (size_t i = 0; i < m->n_devices; i++)
+        mon_device_free(m->devices[i]);
+    free(m->devices);
+    for (size_t i = 0; i < m->n_show; i++)
+        free(m->show[i]);
+    free(m->show);
+    for (size_t i = 0; i < m->n_waits; i++) {
+        free(m->waits[i].port);
+        free(m->waits[i].outcome);
+        free(m->waits[i].error);
+    }
+    free(m->waits);
+    for (size_t i = 0; i < ELEMENTSOF(m->match_slots); i++)
+        sd_bus_slot_unref(m->match_slots[i]);
+    sd_bus_slot_unref(m->list_slot);
+    sd_event_source_disable_unref(m->draw_timer);
+    sd_event_source_disable_unref(m->sigint_source);
+    sd_event_source_disable_unref(m->sigterm_source);
+    sd_event_unref(m->event);
+    sd_bus_unref(m->bus);
+    free(m);
+    return NULL;
+}
+
+int monitor_show(monitor *m, const char *device) {
+    char **l = realloc(m->show, (m->n_show + 1) * sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    m->show = l;
+    if (!(l[m->n_show] = strdup(device)))
+        return -ENOMEM;
+    m->n_show++;
+    return 0;
+}
+
+int monitor_wait_for(monitor *m, const char *port) {
+    for (size_t i = 0; i < m->n_waits; i++)
+        if (streq(m->waits[i].port, port))
+            return 0;
+    mon_wait *l = realloc(m->waits, (m->n_waits + 1) * sizeof *l);
+    if (!l)
+        return -ENOMEM;
+    m->waits = l;
+    l[m->n_waits] = (mon_wait) { .port = strdup(port) };
+    if (!l[m->n_waits].port)
+        return -ENOMEM;
+    m->n_waits++;
+    return 0;
+}
+
+const char *monitor_outcome(monitor *m, const char *port, const char **ret_error) {
+    for (size_t i = 0; i < m->n_waits; i++)
+        if (streq(m->waits[i].port, port) && m->waits[i].finished) {
+            if (ret_error)
+                *ret_error = m->waits[i].error;
+            return m->waits[i].outcome;
+        }
+    if (ret_error)
+        *ret_error = NULL;
+    return NULL;
+}
+
+int monitor_subscribe_or_exit(monitor *m) {
+    /* path_namespace: every device object, whatever port it stands for. */
+    static const char properties_match[] =
+        "type='signal',sender='" STDFU_BUS_NAME "',"
+        "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+        "path_namespace='" STDFU_DEVICE_PREFIX "'";
+    static const char owner_match[] =
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+        "member='NameOwnerChanged',arg0='" STDFU_BUS_NAME "'";
+    int r;
+
+    r = sd_bus_add_match(m->bus, &m->match_slots[0], properties_match, on_properties_changed, m);
+    if (r >= 0)
+        r = sd_bus_match_signal(m->bus, &m->match_slots[1], STDFU_BUS_NAME, STDFU_MANAGER_PATH,
+                                STDFU_MANAGER_IFACE, NULL, on_manager_signal, m);
+    if (r >= 0)
+        r = sd_bus_add_match(m->bus, &m->match_slots[2], owner_match, on_name_owner_changed, m);
+    if (r >= 0)
+        r = sd_bus_match_signal(m->bus, &m->match_slots[3], "org.freedesktop.DBus.Local",
+                                "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+                                "Disconnected", on_disconnected, m);
+    if (r < 0) {
+        log_error("Cannot subscribe to stdfud's signals on %s: %s", stdfuctl_bus_describe(),
+                  strerror(-r));
+        return STDFU_EXIT_FAILURE;
+    }
+    return STDFU_EXIT_OK;
+}
+
+static int on_list_devices(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+    monitor *m = userdata;
+    const char *port, *path;
+    int r;
+    (void) ret_error;
+
+    m->list_slot = sd_bus_slot_unref(m->list_slot);
+    m->pending--;
+    const sd_bus_error *e = sd_bus_message_get_error(reply);
+    if (e) {
+        end_with_bus_error(m, e, -EIO, "ListDevices", NULL);
+        return 0;
+    }
+    r = sd_bus_message_enter_container(reply, 'a', "(so)");
+    while (r >= 0 && (r = sd_bus_message_read(reply, "(so)", &port, &path)) > 0)
+        r = add_device(m, port, path);
+    if (r < 0) {
+        log_error("Cannot read stdfud's device list: %s", strerror(-r));
+        end(m, STDFU_EXIT_FAILURE);
+        return 0;
+    }
+    finish_loading(m);
+    return 0;
+}
+
+int monitor_start_or_exit(monitor *m) {
+    sigset_t mask;
+    int r;
+
+    /* sd-event takes signals through a signalfd: they must be blocked first. */
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    r = sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ? -errno : 0;
+    if (r >= 0)
+        r = sd_event_add_signal(m->event, &m->sigint_source, SIGINT, on_signal, m);
+    if (r >= 0)
+        r = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, on_signal, m);
+    if (r >= 0)
+        r = sd_bus_call_method_async(m->bus, &m->list_slot, STDFU_BUS_NAME, STDFU_MANAGER_PATH,
+                                     STDFU_MANAGER_IFACE, "ListDevices", on_list_devices, m, NULL);
+    if (r < 0) {
+        log_error("Cannot ask stdfud for its devices: %s", strerror(-r));
+        return STDFU_EXIT_FAILURE;
+    }
+    m->pending++;
+    m->started = true;
+    return STDFU_EXIT_OK;
+}
