@@ -37,7 +37,7 @@ void dfuse_progress(stdfu_dfuse *s, stdfu_dfuse_phase phase, uint64_t done, uint
 }
 
 int dfuse_class_request(stdfu_dfuse *s, bool in, uint8_t request, uint16_t value, uint8_t *data,
-                         uint16_t length, unsigned timeout_ms) {
+                        uint16_t length, unsigned timeout_ms) {
     stdfu_setup setup = {
         .bmRequestType = in ? 0xa1 : 0x21,
         .bRequest = request,
@@ -106,7 +106,7 @@ int dfuse_get_status_timeout(stdfu_dfuse *s, stdfu_dfu_status_reply *ret, unsign
 
 /* After a stall the device is in dfuERROR with a status saying why: put it in the message. */
 int dfuse_stall_error(stdfu_dfuse *s, stdfu_error *err, int r, const char *request,
-                       const char *what) {
+                      const char *what) {
     stdfu_dfu_status_reply st;
 
     if (r == -EPIPE && dfuse_get_status_timeout(s, &st, CONTROL_TIMEOUT_MS) >= 0 &&
@@ -120,7 +120,6 @@ int dfuse_stall_error(stdfu_dfuse *s, stdfu_error *err, int r, const char *reque
 }
 
 /* ---- status polling --------------------------------------------------------------------- */
-
 
 op_timing dfuse_timing_set_address(void) {
     /* Executed at once by every ROM; the F4's 104 ms bwPollTimeout is not slept. */
@@ -143,7 +142,7 @@ op_timing dfuse_timing_mass_erase(void) {
 
 /* Polls GETSTATUS after a DNLOAD until the device is idle again; what: "after erase of ...". */
 int dfuse_wait_done(stdfu_dfuse *s, op_timing timing, const char *what,
-                     stdfu_dfu_status_reply *ret, stdfu_error *err) {
+                    stdfu_dfu_status_reply *ret, stdfu_error *err) {
     usec_t start = dfuse_now(s), deadline = start + timing.deadline;
     stdfu_dfu_status_reply st;
     bool first = true;
@@ -200,7 +199,7 @@ int dfuse_wait_done(stdfu_dfuse *s, op_timing timing, const char *what,
 
 /* DNLOAD and wait for it to be carried out. */
 int dfuse_dnload(stdfu_dfuse *s, uint16_t block, const uint8_t *data, uint16_t length,
-                  op_timing timing, const char *what, stdfu_error *err) {
+                 op_timing timing, const char *what, stdfu_error *err) {
     int r;
 
     r = dfuse_check_cancel(s, err);
@@ -217,7 +216,7 @@ int dfuse_dnload(stdfu_dfuse *s, uint16_t block, const uint8_t *data, uint16_t l
 }
 
 int dfuse_cmd(stdfu_dfuse *s, uint8_t cmd, bool has_address, uint32_t address,
-                         op_timing timing, const char *what, stdfu_error *err) {
+              op_timing timing, const char *what, stdfu_error *err) {
     uint8_t buf[5] = { cmd, (uint8_t) address, (uint8_t) (address >> 8),
                        (uint8_t) (address >> 16), (uint8_t) (address >> 24) };
     return dfuse_dnload(s, 0, buf, has_address ? 5 : 1, timing, what, err);

@@ -162,7 +162,8 @@ int stdfu_usb_port_parent(const char *port, char *buf, size_t size) {
 int stdfu_usb_matcher_parse_port(const char *s, stdfu_usb_matcher *ret, stdfu_error *err) {
     if (!stdfu_usb_port_is_valid(s))
         return stdfu_error_set(err, -EINVAL,
-                               "invalid USB port path '%s' (expected BUS-PORT[.PORT...], e.g. 1-1.4)",
+                               "invalid USB port path '%s' "
+                               "(expected BUS-PORT[.PORT...], e.g. 1-1.4)",
                                strna(s));
     *ret = (stdfu_usb_matcher) { .kind = STDFU_USB_MATCH_PORT };
     strcpy(ret->port, s);
@@ -190,13 +191,15 @@ int stdfu_usb_matcher_parse_id(const char *s, stdfu_usb_matcher *ret, stdfu_erro
     comma = strchr(s, ',');
     if (!colon || (comma && comma < colon))
         return stdfu_error_set(err, -EINVAL,
-                               "invalid USB id '%s' (expected VID:PID[,SERIAL] in hex, e.g. 0483:df11)",
+                               "invalid USB id '%s' "
+                               "(expected VID:PID[,SERIAL] in hex, e.g. 0483:df11)",
                                s);
     pid_end = comma ? comma : s + strlen(s);
     if (parse_id_part(s, (size_t) (colon - s), &m.vid) < 0 ||
         parse_id_part(colon + 1, (size_t) (pid_end - colon - 1), &m.pid) < 0)
         return stdfu_error_set(err, -EINVAL,
-                               "invalid USB id '%s' (expected VID:PID[,SERIAL] in hex, e.g. 0483:df11)",
+                               "invalid USB id '%s' "
+                               "(expected VID:PID[,SERIAL] in hex, e.g. 0483:df11)",
                                s);
     if (comma) {
         if (comma[1] == '\0')

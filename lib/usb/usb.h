@@ -85,8 +85,8 @@ stdfu_usb_mode stdfu_usb_ids_classify(const stdfu_usb_ids *ids, const stdfu_usb_
 /* ---- port paths -------------------------------------------------------------------------- */
 /* "1-1.4" -> bus 1, ports {1, 4}, n 2. Strict: bus 1..255, 1..7 ports each 1..255, no junk.
  * Returns 0 or -EINVAL. */
-int stdfu_usb_port_parse(const char *port, unsigned *ret_bus, uint8_t ret_ports[STDFU_USB_PORT_DEPTH],
-                         size_t *ret_n);
+int stdfu_usb_port_parse(const char *port, unsigned *ret_bus,
+                         uint8_t ret_ports[STDFU_USB_PORT_DEPTH], size_t *ret_n);
 bool stdfu_usb_port_is_valid(const char *port);
 /* The inverse; returns -ENOBUFS/-EINVAL on bad input. */
 int stdfu_usb_port_format(unsigned bus, const uint8_t *ports, size_t n, char *buf, size_t size);

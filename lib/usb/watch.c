@@ -95,11 +95,9 @@ static bool drain_events(udev_watch *u, const char *port) {
         const char *p = syspath ? strstr(syspath, port) : NULL;
 
         /* ".../1-1.4" or ".../1-1.4/1-1.4:1.0/..." but not ".../1-1.41" */
-        for (; p; p = strstr(p + 1, port))
-            if (p > syspath && p[-1] == '/' && (p[plen] == '\0' || p[plen] == '/' || p[plen] == ':')) {
-                relevant = true;
-                break;
-            }
+        for (; p && !relevant; p = strstr(p + 1, port))
+            relevant = p > syspath && p[-1] == '/' &&
+                       (p[plen] == '\0' || p[plen] == '/' || p[plen] == ':');
         udev_device_unref(d);
     }
     return relevant;

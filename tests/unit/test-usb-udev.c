@@ -52,7 +52,8 @@ static char *add_usb(const dev_spec *d) {
         tb, "usb", d->port, NULL,
         /* attributes */
         "busnum", "1", "devnum", devnum, "idVendor", "0483", "idProduct",
-        d->pid ? d->pid : d->bootloader ? "df11" : "5750", "bcdDevice", d->bootloader ? "2200" : "0102",
+        d->pid ? d->pid : d->bootloader ? "df11" : "5750", "bcdDevice",
+        d->bootloader ? "2200" : "0102",
         "bDeviceClass", "00", "manufacturer", "STMicroelectronics", "product",
         d->bootloader ? "STM32  BOOTLOADER" : "Sim App", "serial",
         d->bootloader ? "FFFFFFFEFFFF" : serial, NULL,
