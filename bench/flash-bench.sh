@@ -3,7 +3,7 @@
 # emulated device and image, and both against the emulator's floor (device busy time plus
 # transfer time, from stdfu-sim's report: what a perfect host could reach).
 #
-#   bench/flash-bench.sh [BUILD_DIR]
+#   bench/flash-bench.sh [BUILD_DIR]      (BENCH_CASES="f072:65536 ..." to pick profile:bytes)
 #
 # Targets (reported, never fatal): stdfuctl within 1.15x of its floor on every profile, never
 # slower than dfu-util, at least 3x faster than dfu-util on f407.
@@ -22,7 +22,7 @@ command -v dfu-util >/dev/null || { echo "bench: dfu-util is not installed" >&2;
 
 PORT=1-1.1
 # profile:bytes
-CASES="f072:65536 f407:262144 l476:262144"
+CASES="${BENCH_CASES:-f072:65536 f407:262144 l476:262144}"
 
 # Field of the report for our device: floor time in seconds.
 report_floor() {
@@ -57,6 +57,7 @@ ratio() {
 }
 
 missed=()
+phases=()
 printf '%-6s %8s | %9s %7s %6s | %9s %7s %6s | %9s\n' profile KiB stdfuctl floor ratio \
     dfu-util floor ratio "dfu/ctl"
 printf '%s\n' "-------------------------------------------------------------------------------------"
@@ -67,8 +68,14 @@ for c in $CASES; do
     "$SIM" mkfw --version 2.0 --size "$bytes" --seed 7 -o "$img" >/dev/null || exit 1
     "$SIM" mkfw --version 2.0 --size "$bytes" --seed 7 -o "$bin" >/dev/null || exit 1
 
-    run_timed "$T/ctl.t" "$T/ctl.json" "$profile" -- "$CTL" flash "$img" --port "$PORT"
+    run_timed "$T/ctl.t" "$T/ctl.json" "$profile" -- \
+        sh -c '"$@" >"$0"' "$T/ctl.out" "$CTL" flash "$img" --port "$PORT" --json
     rc_ctl=$?
+    phases+=("$profile: $(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("  ".join("%s %.2f" % (k, v) for k, v in r["phases_s"].items() if v >= 0.005))
+' "$T/ctl.out" 2>/dev/null)")
     run_timed "$T/dfu.t" "$T/dfu.json" "$profile" -- \
         dfu-util -p "$PORT" -a 0 -s 0x08000000:leave -D "$bin"
     rc_dfu=$?
@@ -90,6 +97,8 @@ for c in $CASES; do
     fi
 done
 echo
+echo "stdfuctl's time per phase (s):"
+printf '  %s\n' "${phases[@]}"
 echo "stdfuctl: default options (erase, write, verify, leave, wait for the application)."
 echo "floor: the emulator's device busy + transfer time for that run (a perfect host)."
 if [ ${#missed[@]} -eq 0 ]; then
