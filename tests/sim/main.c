@@ -31,6 +31,7 @@
 #include <glib.h>
 
 #define PRELOAD_LIB "libumockdev-preload.so.0"
+#define SIM_PRELOAD_LIB "libstdfu-sim-preload.so" /* umock/preload/evsock-preload.c */
 #define STAGE_ENV "STDFU_SIM_STAGE"
 
 extern char **environ;
@@ -147,7 +148,17 @@ static int reexec_under_preload(char **argv) {
         setenv("ASAN_OPTIONS", opts, 1);
     }
 #endif
-    preload = pre && *pre ? g_strdup_printf("%s:%s", pre, PRELOAD_LIB) : g_strdup(PRELOAD_LIB);
+    /* ours before umockdev's: its bind() wraps umockdev's */
+    g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *dir = exe ? g_path_get_dirname(exe) : NULL;
+    g_autofree char *ours = dir ? g_build_filename(dir, SIM_PRELOAD_LIB, NULL) : NULL;
+    g_autofree char *libs = ours && access(ours, R_OK) == 0
+                                ? g_strdup_printf("%s:%s", ours, PRELOAD_LIB)
+                                : g_strdup(PRELOAD_LIB);
+    if (!ours || access(ours, R_OK) < 0)
+        log_debug("%s not found next to stdfu-sim: uevent socket names may collide.",
+                  SIM_PRELOAD_LIB);
+    preload = pre && *pre ? g_strdup_printf("%s:%s", pre, libs) : g_strdup(libs);
     setenv("LD_PRELOAD", preload, 1);
     setenv(STAGE_ENV, "2", 1);
     execv("/proc/self/exe", argv);

@@ -22,8 +22,15 @@ SIM_FRONT_CFLAGS = $(call pkg_cflags,$(SIM_PKGS)) -Itests/sim
 $(SIM_MAIN_OBJS): EXTRA_CFLAGS = $(SIM_FRONT_CFLAGS)
 $(B)/tests/sim/umock/%.o: EXTRA_CFLAGS = $(SIM_FRONT_CFLAGS)
 
-$(B)/stdfu-sim: $(SIM_MAIN_OBJS) $(SIM_UMOCK_OBJS) $(SIM_MODEL_LIB) $(B)/libstdfu-util.a
+$(B)/stdfu-sim: $(SIM_MAIN_OBJS) $(SIM_UMOCK_OBJS) $(SIM_MODEL_LIB) $(B)/libstdfu-util.a \
+               | $(B)/libstdfu-sim-preload.so
 	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,$(SIM_PKGS)) -lpthread
+
+# Loaded into every program under stdfu-sim (next to stdfu-sim, found from its path): never
+# with sanitizer flags, since uninstrumented programs load it too.
+$(B)/libstdfu-sim-preload.so: tests/sim/umock/preload/evsock-preload.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 # Small helpers the integration tests run under stdfu-sim.
 SIM_TOOLS := $(patsubst tests/sim/tools/%.c,$(B)/tests/sim/tools/%,$(wildcard tests/sim/tools/*.c))
@@ -31,4 +38,4 @@ $(B)/tests/sim/tools/%.o: EXTRA_CFLAGS = $(call pkg_cflags,libusb-1.0 libudev)
 $(B)/tests/sim/tools/%: $(B)/tests/sim/tools/%.o
 	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(call pkg_libs,libusb-1.0 libudev)
 
-PROGRAMS += $(B)/stdfu-sim $(SIM_TOOLS)
+PROGRAMS += $(B)/stdfu-sim $(B)/libstdfu-sim-preload.so $(SIM_TOOLS)
