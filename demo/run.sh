@@ -98,11 +98,12 @@ stop_all() {
     BUS_PID=
 }
 show_logs() {
+    echo
     local f
     for f in "$T"/*.log; do
         [ -s "$f" ] || continue
         echo "---- $f (last 15 lines) ----"
-        tail -n 15 "$f"
+        tail -n 15 "$f" | sed '$a\'   # the last line may lack its newline
     done
 }
 interrupted() {
@@ -175,8 +176,15 @@ describe_spec() {
     printf 'STM32%-5s %-14s' "${profile^^}" "$mode"
 }
 
-SIM_ARGS=(--hub ppps --report "$T/report.json")
-say "Starting an emulated fleet of ${#FLEET[@]} STM32 devices on a hub that switches power per port:"
+# STDFU_DEMO_HUB=ganged (for tests): a hub that cannot power-cycle the vanishing sensor.
+HUB=${STDFU_DEMO_HUB:-ppps}
+case $HUB in
+    ppps) hub_text="a hub that switches power per port" ;;
+    ganged) hub_text="a hub that cannot switch power per port" ;;
+    *) echo "demo: STDFU_DEMO_HUB is ppps or ganged, not '$HUB'." >&2; exit 2 ;;
+esac
+SIM_ARGS=(--hub "$HUB" --report "$T/report.json")
+say "Starting an emulated fleet of ${#FLEET[@]} STM32 devices on $hub_text:"
 for d in "${FLEET[@]}"; do
     IFS='|' read -r port product spec what <<<"$d"
     [ -n "${PRODUCT_ID[$product]:-}" ] || die "the fleet names product '$product', not in the manifest."
@@ -232,52 +240,58 @@ for d in "${FLEET[@]}"; do
     echo "$port $target $sha"
 done >"$expected"
 
+# One line per device that is not where it should be; the exit status is their count.
 python3 - "$expected" "$T/status.json" "$T/report.json" >"$T/verdict.txt" <<'PY'
 import json, sys
-expected = {}
-for line in open(sys.argv[1]):
-    port, version, sha = line.split()
-    expected[port] = (version, sha)
-problems = []
-try:
-    status = {d["port"]: d for d in json.load(open(sys.argv[2]))}
-except (OSError, ValueError) as e:
-    status = {}
-    problems.append("no device list from `stdfuctl status --json` (%s)" % e)
-try:
-    report = {d["port"]: d for d in json.load(open(sys.argv[3]))["devices"]}
-except (OSError, ValueError, KeyError) as e:
-    report = {}
-    problems.append("no report from stdfu-sim (%s)" % e)
-for port, (version, sha) in sorted(expected.items()):
+
+def load(path, what, pick):
+    try:
+        return {d["port"]: d for d in pick(json.load(open(path)))}, None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return {}, "no %s (%s)" % (what, e)
+
+expected = [line.split() for line in open(sys.argv[1])]
+status, err_s = load(sys.argv[2], "device list from `stdfuctl status --json`", lambda j: j)
+report, err_r = load(sys.argv[3], "report from stdfu-sim", lambda j: j["devices"])
+failed = 0
+for port, version, sha in expected:
+    why = [e for e in (err_s, err_r) if e]
     s, r = status.get(port), report.get(port)
-    if status and not s:
-        problems.append("%s: stdfud does not know it" % port)
-    elif s and (s["mode"] != "application" or s["running_version"] != version
-                or s["target_version"] != version):
-        why = s.get("last_error") or s["state"]
-        problems.append("%s: stdfud sees %s %s, target %s (%s)" % (
-            port, s["mode"], s["running_version"] or "-", s["target_version"] or "-", why))
-    if report and not r:
-        problems.append("%s: not in the emulator's report" % port)
-    elif r and (r["mode"] != "application" or r["version"] != version):
-        problems.append("%s: the emulated device runs %s %s, not %s" % (
-            port, r["mode"], r["version"] or "nothing", version))
-    elif r and sha == "untouched" and r["counters"]["bytes_written"] > 0:
-        problems.append("%s: it was current, yet stdfud flashed it" % port)
-    elif r and sha != "untouched" and r["image_sha256"] != sha:
-        problems.append("%s: its flash does not hold the %s image" % (port, version))
-for p in problems:
-    print(p)
-sys.exit(1 if problems else 0)
+    if not s:
+        why.append("stdfud does not know it")
+    elif not (s["mode"] == "application" and s["state"] in ("done", "idle")
+              and s["running_version"] == version and s["target_version"] == version):
+        why.append("stdfud: %s, %s, runs %s, target %s%s" % (
+            s["state"], s["mode"], s["running_version"] or "-", s["target_version"] or "-",
+            ": " + s["last_error"] if s.get("last_error") else ""))
+    if not r:
+        why.append("not in the emulator's report")
+    elif r["mode"] != "application":
+        why.append("the emulated device is %s (its flash holds %s)" % (
+            "switched off" if r["mode"] == "off" else "in its " + r["mode"],
+            r["version"] or "no application"))
+    elif r["version"] != version:
+        why.append("the emulated device runs %s" % r["version"])
+    elif sha == "untouched" and r["counters"]["bytes_written"] > 0:
+        why.append("it was current, yet stdfud flashed it")
+    elif sha != "untouched" and r["image_sha256"] != sha:
+        why.append("its flash does not hold the %s image" % version)
+    if why:
+        failed += 1
+        print("%s (target %s): %s" % (port, version, "; ".join(why)))
+sys.exit(min(failed, 100))
 PY
-verdict=$?
+n_failed=$?
 
 echo
-if [ "$verdict" = 0 ]; then
+if [ "$n_failed" = 0 ]; then
     verdict_ok "All ${#FLEET[@]} devices run their target firmware ($((SECONDS - START)) s)."
     exit 0
 fi
-verdict_fail "Not every device runs its target firmware:"
+if [ "$n_failed" = 1 ]; then
+    verdict_fail "1 of ${#FLEET[@]} devices does not run its target firmware:"
+else
+    verdict_fail "$n_failed of ${#FLEET[@]} devices do not run their target firmware:"
+fi
 sed 's/^/    /' "$T/verdict.txt"
 exit 1
