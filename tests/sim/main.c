@@ -173,8 +173,10 @@ static int collect_devices(sim_args *a, sim_scenario *sc, sim_device_spec **ret,
 
     if (!all)
         return log_oom();
-    memcpy(all, sc->devices, sc->n_devices * sizeof *all);
-    memcpy(all + sc->n_devices, a->devices, a->n_devices * sizeof *all);
+    if (sc->n_devices > 0)
+        memcpy(all, sc->devices, sc->n_devices * sizeof *all);
+    if (a->n_devices > 0)
+        memcpy(all + sc->n_devices, a->devices, a->n_devices * sizeof *all);
     if (total == 0) {
         sim_spec_init(&all[0]);
         if (sim_spec_set(&all[0], "profile", "f072", err, sizeof err) < 0 ||
