@@ -337,8 +337,10 @@ int main(int argc, char **argv) {
     log_set_ident("stdfu-sim: ");
     if (argc > 1 && streq(argv[1], "mkfw"))
         return sim_mkfw_main(argc - 1, argv + 1);
-    if (parse_args(argc, argv, &a) < 0)
+    if (parse_args(argc, argv, &a) < 0) {
+        free(a.devices);
         return 2;
+    }
     log_set_max_level(a.verbose ? LOG_DEBUG : LOG_NOTICE);
     if (!streq_ptr(getenv(STAGE_ENV), "2")) {
         reexec_under_preload(argv);
