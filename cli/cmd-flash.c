@@ -343,9 +343,14 @@ int cmd_flash(int argc, char **argv, const stdfuctl_globals *g) {
     stdfu_usb_ids_init_default(&ids);
     if (a.matcher.kind == STDFU_USB_MATCH_ID)
         (void) stdfu_usb_ids_add_app(&ids, a.matcher.vid, a.matcher.pid);
-    if (a.matcher.kind == STDFU_USB_MATCH_PORT)
-        stdfu_usb_ids_init_any(&ids);
-    r = stdfu_usb_find(NULL, &ids, &a.matcher, &dev, &err);
+    if (a.matcher.kind == STDFU_USB_MATCH_PORT) {
+        /* The update itself looks at the port, and gives a device that is still appearing
+         * (just plugged in) a moment. */
+        memset(&dev, 0, sizeof dev);
+        snprintf(dev.port, sizeof dev.port, "%s", a.matcher.port);
+        r = 0;
+    } else
+        r = stdfu_usb_find(NULL, &ids, &a.matcher, &dev, &err);
     if (r == -ENODEV && a.matcher.kind == STDFU_USB_MATCH_ANY)
         stdfu_error_set(&err, r, "no STM32 application (0483:5750) or DfuSe bootloader found; "
                         "name the device with --port or --device");

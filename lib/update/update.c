@@ -265,6 +265,27 @@ static back enter_bootloader(run *u, stdfu_usb_info *cur) {
     return BACK_REFLASH;
 }
 
+/* ---- sessions ---------------------------------------------------------------------------- */
+
+/* A device that just enumerated may not be openable for a moment: libusb may not list it yet,
+ * and udev applies its permissions after the "add" event. Retry briefly before giving up. */
+#define OPEN_RETRY_USEC (1500 * USEC_PER_MSEC)
+#define OPEN_RETRY_STEP_USEC (50 * USEC_PER_MSEC)
+
+static int open_session(run *u, const stdfu_usb_info *boot, void **ret_session,
+                        const stdfu_layout **ret_layout, stdfu_error *err) {
+    usec_t until = now_monotonic() + OPEN_RETRY_USEC;
+
+    for (;;) {
+        int r = u->ops->open(u->o->ops_data, boot, u->o->alt, ret_session, ret_layout, err);
+        if (r >= 0 || (r != -ENODEV && r != -EACCES) || now_monotonic() >= until ||
+            (u->o->cancel && atomic_load(u->o->cancel)))
+            return r;
+        log_debug("Port %s not ready to open (%s), retrying.", u->o->port, err->message);
+        sleep_until(now_monotonic() + OPEN_RETRY_STEP_USEC);
+    }
+}
+
 /* ---- the flash itself -------------------------------------------------------------------- */
 
 static int check_image(run *u, const stdfu_usb_info *boot, const stdfu_layout *layout,
@@ -306,7 +327,7 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
     emit(u, STDFU_UPDATE_PHASE_OPEN, STDFU_UPDATE_STEP_NONE,
          "opening bootloader on port %s (attempt %u of %u)", u->o->port, u->res->attempts,
          u->o->max_attempts);
-    r = u->ops->open(u->o->ops_data, boot, u->o->alt, &session, &layout, &err);
+    r = open_session(u, boot, &session, &layout, &err);
     if (r < 0)
         return fail_with(u, r == -ENODEV ? STDFU_UPDATE_FAILURE_NO_DEVICE
                                          : STDFU_UPDATE_FAILURE_TRANSFER, &err);
@@ -365,7 +386,7 @@ static int stuck_action(run *u, const stdfu_usb_info *boot, stdfu_update_step st
     const stdfu_layout *layout;
     int r;
 
-    r = u->ops->open(u->o->ops_data, boot, u->o->alt, &session, &layout, err);
+    r = open_session(u, boot, &session, &layout, err);
     if (r < 0)
         return r;
     if (step == STDFU_UPDATE_STEP_LEAVE_AGAIN) {
