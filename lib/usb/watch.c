@@ -138,6 +138,8 @@ static int udev_watch_wait(void *userdata, const char *port, unsigned modes_mask
     int r;
 
     for (;;) {
+        /* Gone again during the hidraw grace: back to waiting for it. */
+        have = false;
         if (stdfu_usb_lookup_port(u->udev, &u->ids, port, &info) >= 0 &&
             wanted(&info, modes_mask, exclude_devnum)) {
             found = info;
