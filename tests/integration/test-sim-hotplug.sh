@@ -45,12 +45,14 @@ wait_for r3
 python3 ctl.py ctl.sock "power-cycle 1-1.3 200" >control.log
 wait \$m
 
-# 4. two monitoring processes, and two devices jumping at once
+# 4. two monitoring processes, and two devices jumping at once; a third monitor reads nothing
+#    for a second, so more uevents queue up for it than a default datagram queue holds (10)
 \$M --ready r4a --count 12 --timeout 10 >two-a.log & a=\$!
 \$M --ready r4b --count 12 --timeout 10 >two-b.log & b=\$!
-wait_for r4a; wait_for r4b
+\$M --ready r4c --count 12 --timeout 10 --delay 1 >slow.log & c=\$!
+wait_for r4a; wait_for r4b; wait_for r4c
 $TOOLS/hid-detach 1-1.2 >/dev/null 2>&1 & $TOOLS/hid-detach 1-1.3 >/dev/null 2>&1
-wait \$a \$b
+wait \$a \$b \$c
 SCRIPT
 "$SIM" --device port=1-1.1 --device port=1-1.2 --device port=1-1.3 --control ctl.sock \
        --report report.json -- bash scenario.sh >run.log 2>&1
@@ -79,6 +81,7 @@ check_eq "control socket power cycle: remove and add of the application" \
     "$(power_cycle_events 1-1.3 hidraw2 0003 0005 hidraw1)" "$(cat control-events.log)"
 check_eq "two monitors: both see all 12 events" "12 12" "$(wc -l <two-a.log) $(wc -l <two-b.log)"
 check_eq "two monitors: the same events" "$(sort two-a.log)" "$(sort two-b.log)"
+check_eq "a slow monitor gets the whole burst (and the harness survives)" 12 "$(wc -l <slow.log)"
 check "several devices: both ports came back as bootloaders" \
     test "$(grep -c 'add usb usb_device 1-1.[23] 483/df11' two-a.log)" = 2
 check_eq "report: three bootloaders" "bootloader bootloader bootloader" \

@@ -3,9 +3,10 @@
  *     ACTION SUBSYSTEM DEVTYPE NAME [PRODUCT]
  * e.g. "add usb usb_device 1-1.2 483/df11/2200", "remove hidraw - hidraw0".
  *
- * usage: udev-monitor [--ready FILE] [--count N] [--timeout SECONDS]
+ * usage: udev-monitor [--ready FILE] [--count N] [--timeout SECONDS] [--delay SECONDS]
  * --ready creates FILE once the monitor listens (tests wait for it before acting); --count
- * exits after N events; --timeout (default 10) exits anyway. Kernel (not udev) events only
+ * exits after N events; --timeout (default 10) exits anyway; --delay sleeps before reading
+ * anything, like a busy client whose uevents queue up meanwhile. Kernel (not udev) events only
  * come through udev in a real system, and umockdev sends them as udev events: we listen there. */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,7 @@ static double now_s(void) {
 int main(int argc, char **argv) {
     const char *ready = NULL;
     long count = -1;
-    double timeout = 10;
+    double timeout = 10, delay = 0;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ready") == 0 && i + 1 < argc)
@@ -35,8 +36,10 @@ int main(int argc, char **argv) {
             count = strtol(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
             timeout = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--delay") == 0 && i + 1 < argc)
+            delay = strtod(argv[++i], NULL);
         else {
-            fprintf(stderr, "usage: udev-monitor [--ready FILE] [--count N] [--timeout S]\n");
+            fprintf(stderr, "usage: udev-monitor [--ready FILE] [--count N] [--timeout S] [--delay S]\n");
             return 2;
         }
     }
@@ -56,6 +59,8 @@ int main(int argc, char **argv) {
             close(fd);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (delay > 0)
+        usleep((useconds_t) (delay * 1e6));
 
     double end = now_s() + timeout;
     while (count != 0 && now_s() < end) {
