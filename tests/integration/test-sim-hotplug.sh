@@ -26,6 +26,9 @@ set -u
 M=$TOOLS/udev-monitor
 wait_for() { for i in \$(seq 500); do [ -e "\$1" ] && return 0; sleep 0.01; done; return 1; }
 
+# 0. hidraw I/O: output reports by write(), input reports by poll() and read()
+$TOOLS/hid-detach 1-1.1 --echo >echo.log 2>&1; echo \$? >echo.rc
+
 # 1. the HID detach report on 1-1.1
 \$M --ready r1 --count 6 --timeout 10 >jump.log & m=\$!
 wait_for r1
@@ -58,6 +61,9 @@ SCRIPT
        --report report.json -- bash scenario.sh >run.log 2>&1
 check_eq "stdfu-sim ran the scenario" 0 $?
 
+check_eq "hidraw: write(), poll(), read() of reports" 0 "$(cat echo.rc)"
+check "hidraw: HIDIOCGRAWINFO/GRAWNAME/GRAWPHYS" \
+    grep -q 'bus=3 0483:5750 name="STMicroelectronics .*" phys=usb-0000:00:14.0-1.1/input0' echo.log
 check_eq "HID jump: the application goes, children first; the bootloader comes, parent first" \
 "remove hidraw - hidraw0
 remove hid - 0003:0483:5750.0001
