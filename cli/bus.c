@@ -127,7 +127,7 @@ const char *stdfuctl_bus_error_message(const sd_bus_error *e, int r, const char 
     switch (stdfuctl_bus_error_to_exit(e, r, method)) {
     case STDFU_EXIT_NO_DAEMON:
         snprintf(buf, size, "stdfud is not running on %s (%s not found)",
-                 stdfuctl_bus_describe() + strlen("the "), STDFU_BUS_NAME);
+                 stdfuctl_bus_describe(), STDFU_BUS_NAME);
         return buf;
     case STDFU_EXIT_ACCESS_DENIED:
         snprintf(buf, size, "permission denied: %s needs root or group stdfu",

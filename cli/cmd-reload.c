@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "bus.h"
+#include "util/log.h"
 
 static void help(FILE *f) {
     fprintf(f,
@@ -21,18 +22,37 @@ static void help(FILE *f) {
             "\n" STDFU_EXIT_CODES_HELP);
 }
 
-/* Reload's error names the first problem; the property has them all. */
-static void print_manifest_errors(sd_bus *bus) {
+/* Reload's error names the first problem; the property has them all. Returns how many. */
+static size_t print_manifest_errors(sd_bus *bus) {
     char **errors = NULL;
+    size_t n = 0;
 
     if (sd_bus_get_property_strv(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE,
                                  "ManifestErrors", NULL, &errors) < 0)
-        return;
-    for (char **e = errors; e && *e; e++) {
+        return 0;
+    for (char **e = errors; e && *e; e++, n++) {
+        if (n == 0)
+            log_error("The new manifest has errors; stdfud keeps the previous one:");
         fprintf(stderr, "  %s\n", *e);
         free(*e);
     }
     free(errors);
+    return n;
+}
+
+static int reload(sd_bus *bus) {
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    int r;
+
+    r = sd_bus_call_method(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE,
+                           "Reload", &error, NULL, NULL);
+    if (r >= 0)
+        return STDFU_EXIT_OK;
+    int code = stdfuctl_bus_error_to_exit(&error, r, "Reload");
+    if (code != STDFU_EXIT_FAILURE || print_manifest_errors(bus) == 0)
+        code = stdfuctl_bus_error_or_exit(&error, r, "Reload", NULL);
+    sd_bus_error_free(&error);
+    return code;
 }
 
 int cmd_reload(int argc, char **argv, const stdfuctl_globals *g) {
@@ -64,9 +84,7 @@ int cmd_reload(int argc, char **argv, const stdfuctl_globals *g) {
 
     code = stdfuctl_bus_open_or_exit(&bus);
     if (code == STDFU_EXIT_OK) {
-        code = stdfuctl_call_manager_or_exit(bus, "Reload", NULL, NULL, NULL);
-        if (code == STDFU_EXIT_FAILURE)
-            print_manifest_errors(bus);
+        code = reload(bus);
     }
     sd_bus_flush_close_unref(bus);
     return code;

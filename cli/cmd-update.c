@@ -236,8 +236,8 @@ static void request_one(sd_bus *bus, const char *device, const update_args *a, i
                                                          sizeof buf));
         req->code = stdfuctl_bus_error_to_exit(&error, r, method);
     }
-    /* Busy is no error for --all: someone (the manifest) updates it already. */
-    if (req->result == REQUEST_BUSY && a->all)
+    /* Nothing to do is no error; nor is Busy for --all: the manifest updates it already. */
+    if (req->result == REQUEST_CURRENT || (req->result == REQUEST_BUSY && a->all))
         req->code = STDFU_EXIT_OK;
     sd_bus_error_free(&error);
 }
@@ -252,8 +252,8 @@ static void report_request(const request *req, const update_args *a) {
         break;
     case REQUEST_CURRENT:
         if (!a->quiet)
-            printf("%s: %s (nothing to do; --force updates it anyway).\n", req->port,
-                   req->message ? req->message : "already current");
+            printf("%s: nothing to do: %s.\n", req->port,
+                   req->message ? req->message : "it runs its target version");
         break;
     case REQUEST_BUSY:
         if (a->all) {
@@ -264,7 +264,11 @@ static void report_request(const request *req, const update_args *a) {
         log_error("%s: %s", req->port, req->message ? req->message : "busy");
         break;
     case REQUEST_REFUSED:
-        log_error("%s: %s", req->port, req->message ? req->message : "refused");
+        /* No daemon, no right: about stdfuctl's situation, not about this device. */
+        if (req->code == STDFU_EXIT_NO_DAEMON || req->code == STDFU_EXIT_ACCESS_DENIED)
+            log_error("%s", req->message ? req->message : "refused");
+        else
+            log_error("%s: %s", req->port, req->message ? req->message : "refused");
         break;
     }
 }

@@ -114,8 +114,8 @@ void monitor_format_detail(const device_props *p, usec_t phase_elapsed, char *bu
         snprintf(buf, size, "%s%s", state, attempt);
 }
 
-void monitor_format_line(const device_props *p, int port_width, usec_t phase_elapsed, char *buf,
-                         size_t size) {
+void monitor_format_line(const device_props *p, int port_width, int product_width,
+                         usec_t phase_elapsed, char *buf, size_t size) {
     char bar[BAR_WIDTH + 1], detail[256];
     unsigned filled = 0;
 
@@ -127,8 +127,11 @@ void monitor_format_line(const device_props *p, int port_width, usec_t phase_ela
     memset(bar + filled, '.', BAR_WIDTH - filled);
     bar[BAR_WIDTH] = '\0';
     monitor_format_detail(p, phase_elapsed, detail, sizeof detail);
-    snprintf(buf, size, "%-*s  %-16.16s  [%s]  %s", port_width, str_or(p->port, "?"),
-             str_or(p->product, "-"), bar, detail);
+    if (product_width > 0)
+        snprintf(buf, size, "%-*s  %-*.*s  [%s]  %s", port_width, str_or(p->port, "?"),
+                 product_width, product_width, str_or(p->product, "-"), bar, detail);
+    else
+        snprintf(buf, size, "%-*s  [%s]  %s", port_width, str_or(p->port, "?"), bar, detail);
 }
 
 /* ---- drawing ---------------------------------------------------------------------------- */
@@ -177,7 +180,9 @@ static void draw_tty(monitor *m) {
         char line[512];
         if (!d->loaded || !is_shown(m, d))
             continue;
-        monitor_format_line(&d->p, port_width, phase_elapsed(d), line, sizeof line);
+        /* The product only where it leaves room for the bytes, rate and time left. */
+        monitor_format_line(&d->p, port_width, cols >= 110 ? 16 : 0, phase_elapsed(d), line,
+                            sizeof line);
         if (strlen(line) >= cols)
             line[cols - 1] = '\0';
         fprintf(m->out, "\r\033[K%s\n", line);
@@ -447,11 +452,47 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
     return 0;
 }
 
+static mon_device *find_device_by_port(monitor *m, const char *port) {
+    for (size_t i = 0; i < m->n_devices; i++)
+        if (streq_ptr(m->devices[i]->p.port, port))
+            return m->devices[i];
+    return NULL;
+}
+
+static int set_string(char **dst, const char *s) {
+    char *copy = strdup(s);
+    if (!copy)
+        return -ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+/* stdfud sends UpdateFinished before the device's last PropertiesChanged; the view shows the
+ * outcome at once, as the loop may end right here. */
+static int apply_outcome(monitor *m, const char *port, const char *outcome, const char *error) {
+    mon_device *d = find_device_by_port(m, port);
+    if (!d || !d->loaded || streq_ptr(d->p.state, outcome))
+        return 0;
+    if (set_string(&d->p.state, outcome) < 0 || set_string(&d->p.last_error, error) < 0)
+        return -ENOMEM;
+    if (streq(outcome, "done"))
+        d->p.progress = 100;
+    d->printed_decile = -1;
+    show_changes(m, d, true);
+    return 0;
+}
+
 static void on_update_finished(monitor *m, sd_bus_message *msg) {
     const char *port, *outcome, *error;
 
     if (sd_bus_message_read(msg, "sss", &port, &outcome, &error) < 0)
         return;
+    if (apply_outcome(m, port, outcome, error) < 0) {
+        log_oom();
+        end(m, STDFU_EXIT_FAILURE);
+        return;
+    }
     for (size_t i = 0; i < m->n_waits; i++) {
         mon_wait *w = &m->waits[i];
         if (!streq(w->port, port) || w->finished)
