@@ -105,28 +105,36 @@ static void test_upload_command_list(void **state) {
     sim_device_free(d);
 }
 
-static void test_blocks_relative_to_pointer_by_wlength(void **state) {
+static void test_blocks_relative_to_pointer_by_transfer_size(void **state) {
     sim_device *d = sim_test_device("port=1-1.2,profile=f072,mode=bootloader,blank=1");
     sim_usec now = T0;
-    uint8_t a[1024], b[1024], back[1024];
+    uint8_t a[2048], b[2048], c[100], back[2048];
     size_t size;
     const uint8_t *flash = sim_device_flash(d, &size);
     (void) state;
 
     memset(a, 0x11, sizeof a);
     memset(b, 0x22, sizeof b);
+    memset(c, 0x33, sizeof c);
     sim_test_idle(d, &now);
     assert_int_equal(sim_test_set_address(d, BASE + 0x1000, &now), SIM_DFU_OK);
-    assert_int_equal(sim_test_write(d, 2, a, 1024, &now), SIM_DFU_OK);
-    assert_int_equal(sim_test_write(d, 3, b, 1024, &now), SIM_DFU_OK);
-    assert_memory_equal(flash + 0x1000, a, 1024);
-    assert_memory_equal(flash + 0x1400, b, 1024);
+    assert_int_equal(sim_test_write(d, 2, a, 2048, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_write(d, 3, b, 2048, &now), SIM_DFU_OK);
+    /* a short last block lands right behind the full ones: block n at (n - 2) * 2048 */
+    assert_int_equal(sim_test_write(d, 4, c, 100, &now), SIM_DFU_OK);
+    assert_memory_equal(flash + 0x1000, a, 2048);
+    assert_memory_equal(flash + 0x1800, b, 2048);
+    assert_memory_equal(flash + 0x2000, c, 100);
+    assert_int_equal(flash[0x2000 + 100], 0xff);
     assert_int_equal(sim_device_dfu_address(d), BASE + 0x1000); /* the pointer stays */
 
+    /* the same for uploads, whatever wLength each request asks for */
     assert_int_equal(sim_test_ctrl(d, 0x21, 6, 0, 0, NULL, 0, &now), 0);
-    assert_int_equal(sim_test_upload(d, 3, back, 1024, &now), 1024);
-    assert_memory_equal(back, b, 1024);
-    assert_int_equal(sim_test_upload(d, 4, back, 512, &now), 512); /* 0x1000 + 2 * 512 */
+    assert_int_equal(sim_test_upload(d, 3, back, 2048, &now), 2048);
+    assert_memory_equal(back, b, 2048);
+    assert_int_equal(sim_test_upload(d, 4, back, 100, &now), 100);
+    assert_memory_equal(back, c, 100);
+    assert_int_equal(sim_test_upload(d, 3, back, 512, &now), 512);
     assert_memory_equal(back, b, 512);
     assert_int_equal(sim_device_dfu_state(d), SIM_DFU_UPLOAD_IDLE);
     sim_device_free(d);
@@ -299,7 +307,7 @@ int main(void) {
         cmocka_unit_test(test_download_and_leave),
         cmocka_unit_test(test_commands_run_on_following_getstatus),
         cmocka_unit_test(test_upload_command_list),
-        cmocka_unit_test(test_blocks_relative_to_pointer_by_wlength),
+        cmocka_unit_test(test_blocks_relative_to_pointer_by_transfer_size),
         cmocka_unit_test(test_err_target_outside_layout),
         cmocka_unit_test(test_stalls_in_wrong_state),
         cmocka_unit_test(test_abort_returns_to_idle),

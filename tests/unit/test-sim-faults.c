@@ -61,13 +61,14 @@ static void test_write_error_at(void **state) {
     assert_int_equal(sim_test_write(d, 2, a, 1024, &now), SIM_DFU_OK);
     assert_int_equal(sim_test_write(d, 3, a, 1024, &now), SIM_DFU_ERR_WRITE);
     assert_int_equal(sim_device_dfu_state(d), SIM_DFU_ERROR);
-    assert_int_equal(flash[1024], 0xff);
+    assert_int_equal(flash[2048], 0xff); /* block 3: pointer + 2048 */
     assert_int_equal(sim_device_counters(d)->bytes_written, 1024);
     /* DNLOAD stalls in dfuERROR until cleared; then the same block works */
     assert_int_equal(sim_test_dnload(d, 3, a, 1024, &now), -EPIPE);
     assert_int_equal(sim_test_clrstatus(d, &now), 0);
     assert_int_equal(sim_test_write(d, 3, a, 1024, &now), SIM_DFU_OK);
-    assert_int_equal(flash[1024], 0x44);
+    assert_int_equal(flash[2048], 0x44);
+    assert_int_equal(flash[1024], 0xff);
     sim_device_free(d);
 }
 

@@ -7,11 +7,10 @@
  *     answer on EP0: a request arriving early completes when the operation ends.
  *   - block 0 carries commands: 0x21 Set Address Pointer, 0x41 + address erase page/sector,
  *     0x41 alone mass erase, 0x92 read unprotect; UPLOAD block 0 lists the commands.
- *   - blocks >= 2 are data at address pointer + (block - 2) * wLength: AN3156 defines the
- *     offset with "wTransferSize, the length of the requested data buffer", i.e. the length of
- *     this request. dfu-util sets the address before every DNLOAD chunk (always block 2), so
- *     its downloads are unaffected; an UPLOAD whose last block is shorter than the others
- *     reads that block from (block - 2) * its own length, as the ROM would.
+ *   - blocks >= 2 are data at address pointer + (block - 2) * wTransferSize (2048, the
+ *     functional descriptor's), whatever the request's wLength: ST's DFU class computes
+ *     (wBlockNum - 2) * USBD_DFU_XFER_SIZE + pointer, so a short last block after full ones
+ *     lands right behind them.
  *   - a zero-length DNLOAD then GETSTATUS is the leave request: dfuMANIFEST, then the ROM
  *     jumps to the application and the device drops off the bus.
  * Requests in the wrong state stall and leave the machine in dfuERROR. */
@@ -61,6 +60,11 @@ void sim_dfuse_reset(sim_device *d, bool rom_start) {
         f->state = SIM_DFU_ERROR;
         f->status = SIM_DFU_ERR_FIRMWARE;
     }
+}
+
+/* Where data block n >= 2 goes (see the top of this file). */
+static uint32_t block_address(uint32_t pointer, uint16_t block) {
+    return pointer + (uint32_t) (block - 2) * SIM_DFU_TRANSFER_SIZE;
 }
 
 static int stall(sim_device *d, sim_dfu_status status) {
@@ -167,7 +171,7 @@ static void option_bytes_written(sim_device *d, op_result *r) {
 
 static op_result run_write(sim_device *d) {
     sim_dfu *f = &d->dfu;
-    uint32_t addr = f->address + (uint32_t) (f->block - 2) * f->length;
+    uint32_t addr = block_address(f->address, f->block);
     size_t len = f->length, programmed = 0;
     op_result r = { .poll_ms = -1 };
     uint64_t before = d->counters.bytes_written;
@@ -361,7 +365,7 @@ static int dfu_upload(sim_device *d, const sim_setup *s, uint8_t *out) {
         return stall(d, SIM_DFU_ERR_VENDOR);
 
     mem = sim_memory_region(&d->mem, f->alt, &base, &size);
-    addr = f->address + (uint32_t) (s->wValue - 2) * s->wLength;
+    addr = block_address(f->address, s->wValue);
     if (!mem || !sim_memory_contains(&d->mem, f->alt, addr, 1))
         return stall(d, SIM_DFU_ERR_TARGET);
     n = MIN((size_t) s->wLength, (size_t) (base + size - addr));
