@@ -69,6 +69,7 @@ usb_node *node_new(sim_bus *b, node_kind kind, const char *name, const char *sys
     n->bus = b;
     n->kind = kind;
     n->fifo = SIM_FIFO_NULL;
+    n->ready_timer_fd = -1;
     n->hid_fifo = SIM_FIFO_NULL;
     g_queue_init(&n->hid_report_sizes);
     g_strlcpy(n->name, name, sizeof n->name);

@@ -65,8 +65,9 @@ typedef struct usb_node {
     unsigned speed_mbps;        /* 12 or 480 */
     sim_fifo fifo;
     GList *urbs;                /* struct sim_urb*, every client's, submission order */
-    GSource *ready_timer;       /* on umockdev's worker context */
-    gint64 ready_timer_at;
+    int ready_timer_fd;         /* timerfd: the next URB due */
+    GSource *ready_timer;       /* its source on umockdev's worker context (holds a ref) */
+    gint64 ready_timer_at;      /* when it is armed for, 0 when not */
 
     /* what the sysfs records are made of, copied from the model at enumeration */
     uint8_t *descriptors;       /* device descriptor + configuration descriptor */

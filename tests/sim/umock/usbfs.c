@@ -13,10 +13,14 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "umock/internal.h"
 #include "util/log.h"
 #include "util/macro.h"
+
+#include <glib-unix.h>
 
 #define CLIENT_NODE_KEY "stdfu-sim-node"
 #define USB_SPEED_FULL 2
@@ -42,29 +46,51 @@ static void urb_free(sim_urb *u) {
 
 static void node_update_ready(usb_node *n);
 
-static gboolean ready_timer_fired(gpointer userdata) {
+/* The wake-up for the next URB due: a timerfd armed at the absolute time, because a GLib
+ * timeout has millisecond granularity and a control transfer takes about one. */
+static gboolean ready_timer_fired(gint fd, GIOCondition cond, gpointer userdata) {
     usb_node *n = userdata;
+    uint64_t expirations;
 
+    (void) cond;
+    (void) !read(fd, &expirations, sizeof expirations);
     g_mutex_lock(&n->bus->lock);
-    g_clear_pointer(&n->ready_timer, g_source_unref);
+    n->ready_timer_at = 0;
     node_update_ready(n);
     g_mutex_unlock(&n->bus->lock);
-    return G_SOURCE_REMOVE;
+    return G_SOURCE_CONTINUE;
 }
 
 static void node_arm_ready_timer(usb_node *n, gint64 at) {
-    if (n->ready_timer && n->ready_timer_at <= at)
+    if (n->ready_timer_at && n->ready_timer_at <= at)
         return;
+    if (n->ready_timer_fd < 0) {
+        n->ready_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (n->ready_timer_fd < 0) {
+            log_error_errno(errno, "%s: cannot create a timer: %m", n->name);
+            return;
+        }
+        n->ready_timer = g_unix_fd_source_new(n->ready_timer_fd, G_IO_IN);
+        g_source_set_callback(n->ready_timer, G_SOURCE_FUNC(ready_timer_fired), node_ref(n),
+                              (GDestroyNotify) node_unref);
+        g_source_attach(n->ready_timer, n->bus->worker_ctx);
+    }
+    /* g_get_monotonic_time() is CLOCK_MONOTONIC in microseconds */
+    struct itimerspec its = {
+        .it_value = { .tv_sec = at / G_USEC_PER_SEC, .tv_nsec = (at % G_USEC_PER_SEC) * 1000 },
+    };
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+        its.it_value.tv_nsec = 1;
+    if (timerfd_settime(n->ready_timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        n->ready_timer_at = at;
+}
+
+static void node_drop_ready_timer(usb_node *n) {
     if (n->ready_timer) {
         g_source_destroy(n->ready_timer);
-        g_source_unref(n->ready_timer);
+        g_clear_pointer(&n->ready_timer, g_source_unref);
     }
-    gint64 delay = MAX(at - g_get_monotonic_time(), (gint64) 0);
-    n->ready_timer = g_timeout_source_new((guint) ((delay + 999) / 1000));
-    n->ready_timer_at = at;
-    g_source_set_callback(n->ready_timer, ready_timer_fired, node_ref(n),
-                          (GDestroyNotify) node_unref);
-    g_source_attach(n->ready_timer, n->bus->worker_ctx);
+    n->ready_timer_at = 0;
 }
 
 /* POLLOUT <=> a URB can be reaped (completed, discarded, or its device gone). */
@@ -321,10 +347,8 @@ void usbfs_node_disconnect(usb_node *n) {
             u->ready_at = now;
         }
     }
-    if (n->ready_timer) {
-        g_source_destroy(n->ready_timer);
-        g_clear_pointer(&n->ready_timer, g_source_unref);
-    }
+    /* off the bus, every URB is reapable: no more wake-ups (this drops the timer's node ref) */
+    node_drop_ready_timer(n);
     for (unsigned i = 0; i < n->n_interfaces; i++)
         n->interfaces[i].owner = NULL;
     node_update_ready(n);
@@ -332,10 +356,10 @@ void usbfs_node_disconnect(usb_node *n) {
 
 void usbfs_node_release(usb_node *n) {
     g_list_free_full(g_steal_pointer(&n->urbs), (GDestroyNotify) urb_free);
-    if (n->ready_timer) {
-        g_source_destroy(n->ready_timer);
-        g_clear_pointer(&n->ready_timer, g_source_unref);
-    }
+    node_drop_ready_timer(n);
+    if (n->ready_timer_fd >= 0)
+        close(n->ready_timer_fd);
+    n->ready_timer_fd = -1;
 }
 
 static gboolean usbfs_handle_ioctl(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpointer ud) {
