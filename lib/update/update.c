@@ -236,6 +236,11 @@ static back enter_bootloader(run *u, stdfu_usb_info *cur) {
     int r;
 
     seen_application(u, cur);
+    if (u->o->enter.kind == STDFU_ENTER_NONE)
+        return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_ENTER, -EOPNOTSUPP,
+                      "the device on port %s runs its application (%04x:%04x) and the enter "
+                      "method is none: put it into its bootloader, or choose another method",
+                      u->o->port, cur->vid, cur->pid);
     emit(u, STDFU_UPDATE_PHASE_ENTER, STDFU_UPDATE_STEP_NONE,
          "application %04x:%04x version %x.%02x on port %s: entering the bootloader (%s)",
          cur->vid, cur->pid, cur->bcd_device >> 8, cur->bcd_device & 0xff, u->o->port,
@@ -246,18 +251,12 @@ static back enter_bootloader(run *u, stdfu_usb_info *cur) {
     u->res->entered_with = used;
 
     r = wait_port(u, STDFU_USB_WANT_BOOTLOADER, app_devnum, u->o->enter_timeout, cur);
-    if (r == -ETIMEDOUT) {
-        if (used == STDFU_ENTER_NONE)
-            return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_ENTER, r,
-                          "device on port %s runs its application and --enter none was given; "
-                          "no bootloader appeared within %llu s", u->o->port,
-                          (unsigned long long) (u->o->enter_timeout / USEC_PER_SEC));
+    if (r == -ETIMEDOUT)
         return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_ENTER, r,
                       "the application on port %s did not enter its bootloader within %llu s "
                       "after %s", u->o->port,
                       (unsigned long long) (u->o->enter_timeout / USEC_PER_SEC),
                       stdfu_enter_kind_to_string(used));
-    }
     if (r < 0)
         return wait_error(u, r, "the bootloader");
     emit(u, STDFU_UPDATE_PHASE_ENTER, STDFU_UPDATE_STEP_NONE,

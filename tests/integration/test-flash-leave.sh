@@ -97,6 +97,15 @@ leave_case dfu-detach 0 ppps ",enter=detach"
 check_eq "dfu runtime: auto picked DFU_DETACH" "detach 2.0" \
     "$(res "$T/dfu-detach.json" 'r["entered_with"]') $(dev "$T/dfu-detach.report.json" 'd["version"]')"
 
+# --enter none on a running application: refused at once, the device untouched.
+rc=0
+"$SIM" --device "port=$PORT,profile=f072" --report "$T/none.report.json" -- \
+    "$CTL" flash "$T/fw.dfu" --port "$PORT" --enter none >/dev/null 2>"$T/none.err" || rc=$?
+check_eq "enter none on an application: exit status 5" 5 "$rc"
+check "enter none: the message says why" grep -q "enter method is none" "$T/none.err"
+check_eq "enter none: device untouched" "application 1.0 1" \
+    "$(dev "$T/none.report.json" 'd["mode"], d["version"], d["counters"]["enumerations"]' | tr -d "(),'")"
+
 # --no-leave: stays in the bootloader.
 leave_case no-leave 0 ppps "" --no-leave
 check_eq "no-leave: device stays in the bootloader" "bootloader 0" \

@@ -517,6 +517,18 @@ static void test_skip_if_current(void **state) {
     assert_int_equal(x->f.n_enter + x->f.n_flash, 0);
 }
 
+static void test_enter_none_on_application(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->o.enter.kind = STDFU_ENTER_NONE;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
+    assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_ENTER);
+    assert_int_equal(x->f.n_enter + x->f.n_open, 0);
+    assert_non_null(strstr(res.error.message, "enter method is none"));
+}
+
 static void test_bad_options(void **state) {
     fixture *x = *state;
     stdfu_update_result res;
@@ -558,6 +570,7 @@ int main(void) {
         T(test_no_device),
         T(test_cancel),
         T(test_skip_if_current),
+        T(test_enter_none_on_application),
         T(test_bad_options),
         cmocka_unit_test(test_names),
     };
