@@ -84,6 +84,14 @@ check "status lists the added device" grep -q '^1-1.4 f407 bootloader' c3.log
 check_eq "report: rdp set at run time, replug counted" "True 2" \
     "$(json control.json "'%s %d' % (d['devices'][1]['read_protected'], d['devices'][0]['counters']['enumerations'])")"
 
+# ---- USB reset: enumerated again in place --------------------------------------------------
+"$SIM" --device mode=bootloader --report reset.json -- $TOOLS/usb-reset 1-1.1 >reset.log 2>&1
+check_eq "usbfs RESET, then a request on the same handle" 0 $?
+check "the device keeps its address" grep -q 'before: devnum=3' reset.log
+check "the device keeps its address after" grep -q 'after: devnum=3' reset.log
+check_eq "report: one reset, enumerated again, still the bootloader" "1 2 bootloader" \
+    "$(json reset.json "'%d %d %s' % (d['devices'][0]['counters']['resets'], d['devices'][0]['counters']['enumerations'], d['devices'][0]['mode'])")"
+
 # ---- mkfw ----------------------------------------------------------------------------------
 "$SIM" mkfw --version 1.2 --size 6000 --seed 3 -o a.bin &&
     "$SIM" mkfw --version 1.2 --size 6000 --seed 3 -o a.dfu &&

@@ -403,8 +403,13 @@ void slot_poll_transition(sim_slot *s) {
 
     while (sim_device_take_transition(s->dev, &t))
         any = true;
-    if (!any)
-        return;
+    if (any)
+        slot_start_transition(s, &t);
+}
+
+void slot_start_transition(sim_slot *s, const sim_transition *tr) {
+    sim_transition t = *tr;
+
     trace("%s: transition: off the bus in %.1f ms, %s", s->port,
           t.at > now_usec() ? (double) (t.at - now_usec()) / 1000.0 : 0.0,
           t.mode == SIM_MODE_OFF ? "stays off"

@@ -146,6 +146,8 @@ int node_publish(usb_node *n);
 void node_withdraw(usb_node *n);
 /* Lock held. Picks up the model's transition, if any, and schedules it on the main context. */
 void slot_poll_transition(sim_slot *s);
+/* Lock held. Schedules a transition taken from the model. */
+void slot_start_transition(sim_slot *s, const sim_transition *t);
 /* Lock held. After a hub request: every device on the hub may have a transition. */
 void bus_poll_hub_transitions(sim_bus *b);
 int slot_connect(sim_slot *s, sim_mode mode);

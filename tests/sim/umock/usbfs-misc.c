@@ -158,14 +158,30 @@ static int disconnect_claim(usb_node *n, UMockdevIoctlClient *c, UMockdevIoctlDa
     return claim(n, c, dc->interface);
 }
 
+/* usb_reset_device(): the device is enumerated again in place, keeping its address and node,
+ * when it comes back as what it was (same descriptors); only when it comes back as something
+ * else is it disconnected and added anew. */
 static int reset_device(usb_node *n) {
-    if (n->kind != NODE_DEVICE)
+    sim_device *d = n->kind == NODE_DEVICE ? n->slot->dev : NULL;
+    sim_mode before = d ? sim_device_mode(d) : SIM_MODE_OFF;
+    sim_transition t;
+    bool any = false;
+
+    if (!d)
         return 0;
-    if (sim_device_mode(n->slot->dev) == SIM_MODE_OFF)
+    if (before == SIM_MODE_OFF)
         return ENODEV;
-    trace("%s: USB reset", n->name);
-    sim_device_usb_reset(n->slot->dev, now_usec());
-    slot_poll_transition(n->slot);
+    sim_device_usb_reset(d, now_usec());
+    while (sim_device_take_transition(d, &t))
+        any = true;
+    if (any && t.mode == before) {
+        trace("%s: USB reset, enumerated again in place", n->name);
+        sim_device_connected(d, before, now_usec());
+        slot_poll_transition(n->slot);
+    } else if (any) {
+        trace("%s: USB reset, comes back as something else", n->name);
+        slot_start_transition(n->slot, &t);
+    }
     return 0;
 }
 
