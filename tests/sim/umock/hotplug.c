@@ -310,9 +310,10 @@ static gboolean bind_job_run(gpointer userdata) {
 
     if (!n->live)
         return G_SOURCE_REMOVE;
+    /* the kernel says "bind"/"unbind" once the driver's probe/remove is done */
     if (j->bound) {
-        umockdev_testbed_uevent(n->bus->testbed, ifpath, "bind");
         (void) node_publish_hid(n);
+        umockdev_testbed_uevent(n->bus->testbed, ifpath, "bind");
     } else {
         node_withdraw_hid(n);
         umockdev_testbed_uevent(n->bus->testbed, ifpath, "unbind");
