@@ -65,6 +65,13 @@ check_eq "stuck: application runs 2.0" "application 2.0" "$(dev "$T/stuck.report
 check_eq "stuck: recovered by leaving again" "1 2" \
     "$(res "$T/stuck.json" 'r["recovery_steps"]["leave-again"], r["leaves"]' | tr -d '(),')"
 
+# Stuck twice: leave again, port reset, then the whole flash again.
+leave_case stuck-twice 0 ppps ",leave=stuck:2"
+check_eq "stuck twice: every rung for a stuck bootloader, two attempts" "1 1 1 2" \
+    "$(res "$T/stuck-twice.json" 'r["recovery_steps"]["leave-again"], r["recovery_steps"]["port-reset"], r["recovery_steps"]["reflash"], r["attempts"]' | tr -d '(),')"
+check_eq "stuck twice: the emulator saw the reset" "application 2.0 1" \
+    "$(dev "$T/stuck-twice.report.json" 'd["mode"], d["version"], d["counters"]["resets"]' | tr -d "(),'")"
+
 leave_case vanish-ppps 0 ppps ",leave=vanish" --leave-timeout 1
 check_eq "vanish-ppps: application runs 2.0" "application 2.0" \
     "$(dev "$T/vanish-ppps.report.json" 'd["mode"] + " " + d["version"]')"
