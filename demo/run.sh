@@ -20,12 +20,12 @@ START=$SECONDS
 # Each device: its port on the emulated hub, the product (a rule of demo/manifest.yaml.in), its
 # stdfu-sim --device SPEC (the application id is added from the product), what it shows.
 FLEET=(
-    "1-1.1|sensor|profile=f072,version=1.0,leave=vanish|vanishes from USB after the update (the classic F0 case)"
-    "1-1.2|gateway|profile=f407,version=4.1|an F407 with slow sector erases"
-    "1-1.3|display|profile=l476,version=1.8,leave=stuck|comes back in the bootloader after the update"
-    "1-1.4|sensor|profile=f072,version=1.3|already runs the target version"
-    "1-1.5|sensor|profile=f072,mode=bootloader,blank=1|in the bootloader: an earlier update was interrupted"
-    "1-1.6|sensor|profile=f072,version=1.1,leave=watchdog:1500|vanishes, then its watchdog resets it"
+    "1-1.1|sensor|profile=f072,version=1.0,leave=vanish|vanishes after its update (the classic F0 case)"
+    "1-1.2|gateway|profile=f407,version=4.1|slow sector erases"
+    "1-1.3|display|profile=l476,version=1.8,leave=stuck|sticks in the bootloader after its update"
+    "1-1.4|sensor|profile=f072,version=1.3|already current: left alone"
+    "1-1.5|sensor|profile=f072,mode=bootloader,blank=1|left in the bootloader by an interrupted update"
+    "1-1.6|sensor|profile=f072,version=1.1,leave=watchdog:1500|vanishes, then resets by its own watchdog"
 )
 # Image sizes per product (what `stdfu-sim mkfw` makes); each fits its device's flash.
 declare -A IMAGE_SIZE=([sensor]=49152 [gateway]=98304 [display]=65536)
@@ -37,7 +37,8 @@ if [ -t 1 ]; then
 else
     BOLD= GREEN= RED= OFF=
 fi
-say() { printf '%s==> %s%s\n' "$BOLD" "$*" "$OFF"; }
+SAID=
+say() { printf '%s%s==> %s%s\n' "${SAID:+$'\n'}" "$BOLD" "$*" "$OFF"; SAID=1; }
 verdict_ok() { printf '%s%s%s\n' "$BOLD$GREEN" "$*" "$OFF"; }
 verdict_fail() { printf '%s%s%s\n' "$BOLD$RED" "$*" "$OFF"; }
 die() { verdict_fail "The demo failed: $*"; exit 1; }
@@ -67,6 +68,7 @@ export TMPDIR=$T/tmp   # umockdev's testbed and anything else the programs make 
 
 FAILED=0
 STDFUD_PID=
+DAEMON_STATUS=   # stdfu-sim's exit status, which is stdfud's
 cleanup() {
     local rc=$?
     trap - INT TERM HUP
@@ -86,6 +88,7 @@ stop_all() {
         kill -TERM "$DAEMON_PID" 2>/dev/null
         wait_for 10 not_running "$DAEMON_PID" || kill -KILL "$DAEMON_PID" 2>/dev/null
         wait "$DAEMON_PID" 2>/dev/null
+        DAEMON_STATUS=$?
     fi
     DAEMON_PID=
     if [ -n "$STDFUD_PID" ] && kill -0 "$STDFUD_PID" 2>/dev/null; then
@@ -164,16 +167,18 @@ make_firmware() {
 }
 
 declare -A PRODUCT_ID PRODUCT_VERSION IMAGE_SHA
-say "Making firmware images with stdfu-sim mkfw, and the manifest ($ETC/manifest.yaml):"
+say "Making firmware images (stdfu-sim mkfw) and the manifest (demo/manifest.yaml.in):"
 make_firmware
 
 # ---- the fleet, the bus, the daemon ---------------------------------------------------------
+# describe_spec SPEC TARGET: the profile and "1.0 -> 1.3", "1.3 = target" or "bootloader -> 1.3".
 describe_spec() {
-    local spec=$1 profile version mode
+    local spec=$1 target=$2 profile version from
     profile=$(sed -n 's/.*profile=\([a-z0-9]*\).*/\1/p' <<<"$spec")
     version=$(sed -n 's/.*version=\([0-9.]*\).*/\1/p' <<<"$spec")
-    case $spec in *mode=bootloader*) mode=bootloader ;; *) mode="runs $version" ;; esac
-    printf 'STM32%-5s %-14s' "${profile^^}" "$mode"
+    case $spec in *mode=bootloader*) from=bootloader ;; *) from=$version ;; esac
+    if [ "$from" = "$target" ]; then from="$target = target"; else from="$from -> $target"; fi
+    printf 'STM32%-5s %-17s' "${profile^^}" "$from"
 }
 
 # STDFU_DEMO_HUB=ganged (for tests): a hub that cannot power-cycle the vanishing sensor.
@@ -190,8 +195,8 @@ for d in "${FLEET[@]}"; do
     [ -n "${PRODUCT_ID[$product]:-}" ] || die "the fleet names product '$product', not in the manifest."
     id=${PRODUCT_ID[$product]}
     SIM_ARGS+=(--device "port=$port,$spec,vid=${id%:*},pid=${id#*:}")
-    printf '    %-6s %-8s %s target %-4s %s\n' "$port" "$product" "$(describe_spec "$spec")" \
-        "${PRODUCT_VERSION[$product]}" "$what"
+    printf '    %-6s %-8s %s  %s\n' "$port" "$product" \
+        "$(describe_spec "$spec" "${PRODUCT_VERSION[$product]}")" "$what"
 done
 
 say "Starting a private D-Bus and stdfud with the demo manifest"
@@ -284,11 +289,14 @@ PY
 n_failed=$?
 
 echo
-if [ "$n_failed" = 0 ]; then
+if [ "$n_failed" = 0 ] && [ "$DAEMON_STATUS" = 0 ]; then
     verdict_ok "All ${#FLEET[@]} devices run their target firmware ($((SECONDS - START)) s)."
     exit 0
 fi
-if [ "$n_failed" = 1 ]; then
+[ "$DAEMON_STATUS" = 0 ] || verdict_fail "stdfud (under stdfu-sim) exited with status $DAEMON_STATUS when stopped."
+if [ "$n_failed" = 0 ]; then
+    exit 1
+elif [ "$n_failed" = 1 ]; then
     verdict_fail "1 of ${#FLEET[@]} devices does not run its target firmware:"
 else
     verdict_fail "$n_failed of ${#FLEET[@]} devices do not run their target firmware:"
