@@ -85,7 +85,7 @@ check_eq "report: rdp set at run time, replug counted" "True 2" \
     "$(json control.json "'%s %d' % (d['devices'][1]['read_protected'], d['devices'][0]['counters']['enumerations'])")"
 
 # ---- USB reset: enumerated again in place --------------------------------------------------
-"$SIM" --device mode=bootloader --report reset.json -- $TOOLS/usb-reset 1-1.1 >reset.log 2>&1
+"$SIM" --device mode=bootloader --report reset.json -- $TOOLS/usb-poke 1-1.1 reset >reset.log 2>&1
 check_eq "usbfs RESET, then a request on the same handle" 0 $?
 check "the device keeps its address" grep -q 'before: devnum=3' reset.log
 check "the device keeps its address after" grep -q 'after: devnum=3' reset.log

@@ -29,6 +29,12 @@ wait_for() { for i in \$(seq 500); do [ -e "\$1" ] && return 0; sleep 0.01; done
 # 0. hidraw I/O: output reports by write(), input reports by poll() and read()
 $TOOLS/hid-detach 1-1.1 --echo >echo.log 2>&1; echo \$? >echo.rc
 
+# 0b. detaching usbhid (libusb auto-detach claim) takes the hid devices away, release brings them
+\$M --ready r0 --count 6 --timeout 10 >unbind.log & m=\$!
+wait_for r0
+$TOOLS/usb-poke 1-1.1 claim >claim.log 2>&1; echo \$? >claim.rc
+wait \$m
+
 # 1. the HID detach report on 1-1.1
 \$M --ready r1 --count 6 --timeout 10 >jump.log & m=\$!
 wait_for r1
@@ -64,9 +70,17 @@ check_eq "stdfu-sim ran the scenario" 0 $?
 check_eq "hidraw: write(), poll(), read() of reports" 0 "$(cat echo.rc)"
 check "hidraw: HIDIOCGRAWINFO/GRAWNAME/GRAWPHYS" \
     grep -q 'bus=3 0483:5750 name="STMicroelectronics .*" phys=usb-0000:00:14.0-1.1/input0' echo.log
-check_eq "HID jump: the application goes, children first; the bootloader comes, parent first" \
+check_eq "claim: BUSY while usbhid is bound, then detach, claim, release" 0 "$(cat claim.rc)"
+check_eq "claim: usbhid unbound and bound again, as the kernel tells it" \
 "remove hidraw - hidraw0
 remove hid - 0003:0483:5750.0001
+unbind usb usb_interface 1-1.1:1.0
+add hid - 0003:0483:5750.0004
+add hidraw - hidraw0
+bind usb usb_interface 1-1.1:1.0" "$(cat unbind.log)"
+check_eq "HID jump: the application goes, children first; the bootloader comes, parent first" \
+"remove hidraw - hidraw0
+remove hid - 0003:0483:5750.0004
 remove usb usb_interface 1-1.1:1.0
 remove usb usb_device 1-1.1 483/5750/100
 add usb usb_device 1-1.1 483/df11/2200
@@ -81,10 +95,10 @@ power_cycle_events() { # PORT OLD-HIDRAW OLD-HID NEW-HID NEW-HIDRAW
 }
 check "uhubctl sees the ppps hub" grep -q 'ppps' uhubctl.log
 check_eq "uhubctl power cycle: remove and add of the application" \
-    "$(power_cycle_events 1-1.2 hidraw1 0002 0004 hidraw0)" "$(cat uhubctl-events.log)"
+    "$(power_cycle_events 1-1.2 hidraw1 0002 0005 hidraw0)" "$(cat uhubctl-events.log)"
 check_eq "control socket power-cycle answered" ok "$(cat control.log)"
 check_eq "control socket power cycle: remove and add of the application" \
-    "$(power_cycle_events 1-1.3 hidraw2 0003 0005 hidraw1)" "$(cat control-events.log)"
+    "$(power_cycle_events 1-1.3 hidraw2 0003 0006 hidraw1)" "$(cat control-events.log)"
 check_eq "two monitors: both see all 12 events" "12 12" "$(wc -l <two-a.log) $(wc -l <two-b.log)"
 check_eq "two monitors: the same events" "$(sort two-a.log)" "$(sort two-b.log)"
 check_eq "a slow monitor gets the whole burst (and the harness survives)" 12 "$(wc -l <slow.log)"
