@@ -4,7 +4,9 @@
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$SIM" ] && [ -x "$CTL" ] || skip_all "stdfu-sim or stdfuctl not built"
-command -v python3 >/dev/null || skip_all "python3 not installed"
+for tool in dfu-suffix python3; do
+    command -v "$tool" >/dev/null || skip_all "$tool not installed"
+done
 
 PORT=1-1.1
 SIZE=20480
@@ -85,5 +87,24 @@ check_eq "unplug: second run succeeds" 0 "$(cat "$d/second.rc")"
 check_eq "unplug: flash is the image afterwards" "$SHA" "$(dev "$d/report.json" 'd["flash_sha256"]')"
 check_eq "unplug: application runs 2.0" "application 2.0" \
     "$(dev "$d/report.json" 'd["mode"] + " " + d["version"]')"
+
+# A DFU suffix naming a bcdDevice is a target version: an application that comes back running
+# something else is flashed again, and after the last attempt the exit status is 8.
+cp "$T/fw.bin" "$T/v2.dfu"
+dfu-suffix -v 0483 -p df11 -d 0x0200 -a "$T/v2.dfu" >/dev/null
+cp "$T/fw.bin" "$T/v3.dfu"
+dfu-suffix -v 0483 -p df11 -d 0x0300 -a "$T/v3.dfu" >/dev/null
+rc=0
+"$SIM" --device "port=$PORT,profile=f072" -- \
+    "$CTL" flash "$T/v2.dfu" --address 0x08000000 --port "$PORT" --json >"$T/v2.json" 2>&1 || rc=$?
+check_eq "suffix version 2.00: done, checked" "0 2.00 1" \
+    "$rc $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["running_version"], r["attempts"])' "$T/v2.json")"
+rc=0
+"$SIM" --device "port=$PORT,profile=f072" -- \
+    "$CTL" flash "$T/v3.dfu" --address 0x08000000 --port "$PORT" --json >"$T/v3.json" 2>&1 || rc=$?
+check_eq "suffix version 3.00 but the image runs 2.00: exit 8 after 3 attempts" "8 version 3" \
+    "$rc $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["failure"], r["attempts"])' "$T/v3.json")"
+check "suffix version mismatch: the message names both versions" \
+    grep -q "2.00 after 3 attempts, expected 3.00" "$T/v3.json"
 
 finish
