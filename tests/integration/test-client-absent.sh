@@ -24,6 +24,19 @@ for cmd in status update watch cancel reload history; do
     check "$cmd --help lists exit status 10" grep -q '^ 10  stdfud is not running' \
         "$T/help-$cmd.out"
 done
+# stdfuctl(1) documents every option the client commands' --help lists, and their exit codes.
+PAGE=$SRCDIR/man/stdfuctl.1
+if [ -e "$PAGE" ]; then
+    sed 's/\\-/-/g' "$PAGE" >"$T/page.txt"
+    for cmd in status update watch cancel reload history; do
+        for o in $(grep -oE '^ +(-h, )?--[a-z][a-z-]*' "$T/help-$cmd.out" | grep -oE -- '--[a-z-]+'); do
+            check "stdfuctl $cmd $o is in stdfuctl(1)" grep -qE -- "$o([^a-z-]|\$)" "$T/page.txt"
+        done
+    done
+    for code in 10 11 12 13; do
+        check "exit status $code is in stdfuctl(1)" grep -qx "\.B $code" "$T/page.txt"
+    done
+fi
 run help "$CTL" --help
 check "stdfuctl --help lists the client commands and --bus" \
     bash -c 'for c in status update watch cancel reload history; do
