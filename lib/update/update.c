@@ -23,6 +23,7 @@ typedef struct run {
     const stdfu_target *target;
     uint32_t base;                 /* where the application starts: the first element */
     uint32_t leave_address;        /* base, or the start of flash after a refused image */
+    bool leave_failed;             /* the last leave request itself failed */
     uint16_t app_vid, app_pid;     /* of the application, when it was seen */
     usec_t start, deadline;
     stdfu_update_phase phase;
@@ -305,10 +306,9 @@ static int check_image(run *u, const stdfu_usb_info *boot, const stdfu_layout *l
 }
 
 static stdfu_update_failure classify_flash_error(run *u, int r) {
-    /* The engine reports a read-back mismatch as -EBADMSG from verify. */
+    /* The engine reports a read-back mismatch as -EBADMSG from verify (the ops announce the
+     * verify phase before its first read). */
     if (r == -EBADMSG && u->progress_phase == STDFU_UPDATE_PHASE_VERIFY)
-        return STDFU_UPDATE_FAILURE_VERIFY;
-    if (r == -EBADMSG && u->phase == STDFU_UPDATE_PHASE_VERIFY)
         return STDFU_UPDATE_FAILURE_VERIFY;
     return STDFU_UPDATE_FAILURE_TRANSFER;
 }
@@ -371,8 +371,11 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
     r = u->ops->leave(u->o->ops_data, session, u->base, &err);
     u->ops->close(u->o->ops_data, session);
     u->res->leaves++;
+    /* The flash is written: a leave that failed is for the ladder to sort out (the device
+     * is most likely still there, in the bootloader), not a reason to give up. */
+    u->leave_failed = r < 0;
     if (r < 0)
-        return fail_with(u, STDFU_UPDATE_FAILURE_TRANSFER, &err);
+        log_warning("Leaving the bootloader on port %s failed: %s", u->o->port, err.message);
     return BACK_REFLASH;
 }
 
@@ -482,7 +485,8 @@ static rung on_vanished(run *u, ladder *l, usec_t *timeout) {
  * it) or the run ends (BACK_OUTCOME). */
 static back return_to_application(run *u, stdfu_usb_info *cur) {
     ladder l = {};
-    unsigned exclude = cur->devnum;
+    /* After a failed leave the same enumeration may still be there: that counts as stuck. */
+    unsigned exclude = u->leave_failed ? 0 : cur->devnum;
     usec_t timeout = u->o->reenumerate_timeout;
 
     emit(u, STDFU_UPDATE_PHASE_WAIT_APPLICATION, STDFU_UPDATE_STEP_NONE,

@@ -27,6 +27,7 @@ typedef struct fake {
     unsigned pending_waits;
     bool ppps;
     unsigned flashes_not_taking;
+    bool leave_error_once;      /* the first leave request fails, the device stays */
     int flash_error;
     bool flash_error_in_verify;
     /* counters */
@@ -137,9 +138,13 @@ static int fake_flash(void *userdata, void *session, const stdfu_target *target,
 
 static int fake_leave(void *userdata, void *session, uint32_t address, stdfu_error *err) {
     fake *f = userdata;
-    (void) session, (void) err;
+    (void) session;
     assert_int_equal(address, 0x08000000);
     f->n_leave++;
+    if (f->leave_error_once) {
+        f->leave_error_once = false;
+        return stdfu_error_set(err, -EPIPE, "leave stalled");
+    }
     switch (f->leave) {
     case LEAVE_OK:
         appear(f, STDFU_USB_APPLICATION);
@@ -517,6 +522,18 @@ static void test_skip_if_current(void **state) {
     assert_int_equal(x->f.n_enter + x->f.n_flash, 0);
 }
 
+static void test_failed_leave_is_recovered(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->f.leave_error_once = true;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(res.steps[STDFU_UPDATE_STEP_LEAVE_AGAIN], 1);
+    assert_int_equal(res.attempts, 1);
+    assert_int_equal(x->f.n_leave, 2);
+}
+
 static void test_enter_none_on_application(void **state) {
     fixture *x = *state;
     stdfu_update_result res;
@@ -570,6 +587,7 @@ int main(void) {
         T(test_no_device),
         T(test_cancel),
         T(test_skip_if_current),
+        T(test_failed_leave_is_recovered),
         T(test_enter_none_on_application),
         T(test_bad_options),
         cmocka_unit_test(test_names),
