@@ -80,8 +80,7 @@ for port in 1-1.1 1-1.2 1-1.3; do
 done
 $TOOLS/usb-wait 1-1.1 0483:df11 5 >/dev/null || rc=2        # stuck: the bootloader again
 $TOOLS/usb-wait 1-1.3 0483:5750 5 >/dev/null || rc=3        # watchdog: the application, later
-# whole 2 KiB blocks: the ROM places a short UPLOAD block by its own length, as AN3156 says,
-# so dfu-util's short last block of an odd size reads elsewhere on a real STM32 too
+# 10 whole blocks: the image, then erased flash
 timeout 60 dfu-util -p 1-1.1 -a 0 -s 0x08000000:20480 -U up.bin >upload.log 2>&1 || rc=4
 exit \$rc
 SCRIPT
