@@ -29,7 +29,18 @@ show_output() {
     echo "# ---- demo/run.sh $1 (last 40 lines) ----"
     tail -n 40 "$T/$1.out" | sed 's/^/# /'
 }
-nothing_running() { ! pgrep -f "$T/$1/" >/dev/null; }
+# No process has the demo's temporary directory on its command line (bus, stdfu-sim, stdfud).
+nothing_running() {
+    DIR="$T/$1/" python3 -c '
+import os, sys
+needle = os.environ["DIR"].encode()
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if needle in open("/proc/%s/cmdline" % pid, "rb").read():
+            sys.exit(1)
+    except OSError:
+        pass'
+}
 last_line() { tail -n 1 "$T/$1.out"; }
 
 # ---- as shipped ------------------------------------------------------------------------------
