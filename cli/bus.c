@@ -113,7 +113,8 @@ int stdfuctl_bus_error_to_exit(const sd_bus_error *e, int r, const char *method)
         return STDFU_EXIT_NO_DEVICE;
     if (sd_bus_error_has_name(e, STDFU_ERROR_BUSY))
         return STDFU_EXIT_BUSY;
-    if (method && streq(method, "UpdateFile") && sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS))
+    if (method && streq(method, "UpdateFile") &&
+        sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS))
         return STDFU_EXIT_BAD_FILE;
     return STDFU_EXIT_FAILURE;
 }

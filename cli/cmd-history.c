@@ -142,7 +142,8 @@ int cmd_history(int argc, char **argv, const stdfuctl_globals *g) {
             break;
         case ARG_BUS:
             if (stdfuctl_bus_set(optarg) < 0)
-                return stdfuctl_usage_error("history", "--bus needs system, session or an address.");
+                return stdfuctl_usage_error("history",
+                                            "--bus needs system, session or an address.");
             break;
         default:
             fprintf(stderr, "Try 'stdfuctl history --help'.\n");

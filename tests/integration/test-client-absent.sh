@@ -29,7 +29,8 @@ PAGE=$SRCDIR/man/stdfuctl.1
 if [ -e "$PAGE" ]; then
     sed 's/\\-/-/g' "$PAGE" >"$T/page.txt"
     for cmd in status update watch cancel reload history; do
-        for o in $(grep -oE '^ +(-h, )?--[a-z][a-z-]*' "$T/help-$cmd.out" | grep -oE -- '--[a-z-]+'); do
+        opts=$(grep -oE '^ +(-h, )?--[a-z][a-z-]*' "$T/help-$cmd.out" | grep -oE -- '--[a-z-]+')
+        for o in $opts; do
             check "stdfuctl $cmd $o is in stdfuctl(1)" grep -qE -- "$o([^a-z-]|\$)" "$T/page.txt"
         done
     done

@@ -6,7 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] || skip_all "stdfud, stdfu-sim or stdfuctl not built"
+[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] ||
+    skip_all "stdfud, stdfu-sim or stdfuctl not built"
 for tool in busctl dbus-daemon setpriv python3; do
     command -v "$tool" >/dev/null || skip_all "$tool is missing"
 done
@@ -47,9 +48,8 @@ for mode in policy open; do
     check "[$mode] nobody: status shows the device" grep -qE '^1-1\.1 .* application +1\.2' \
         "$T/status-$mode.out"
     nb json-$mode status --json
-    check "[$mode] nobody: status --json parses" python3 -c \
-        'import json, sys; sys.exit(0 if json.load(open(sys.argv[1]))[0]["port"] == "1-1.1" else 1)' \
-        "$T/json-$mode.out"
+    check "[$mode] nobody: status --json parses" python3 -c 'import json, sys
+sys.exit(0 if json.load(open(sys.argv[1]))[0]["port"] == "1-1.1" else 1)' "$T/json-$mode.out"
     nb history-$mode history --json
     check_eq "[$mode] nobody: history exits 0" 0 "$(rc history-$mode)"
     nb watch-$mode watch

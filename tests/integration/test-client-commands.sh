@@ -6,7 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] || skip_all "stdfud, stdfu-sim or stdfuctl not built"
+[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] ||
+    skip_all "stdfud, stdfu-sim or stdfuctl not built"
 for tool in busctl dbus-daemon dbus-monitor python3 script; do
     command -v "$tool" >/dev/null || skip_all "$tool is missing"
 done
@@ -78,8 +79,8 @@ run status-one status --json 1-1.2
 check_eq "status PORT --json has only that device" "['1-1.2']" \
     "$(py "$T/status-one.out" '[x["port"] for x in d]')"
 run status-path status /io/stdfu1/device/_31_2d1_2e3
-check "status OBJECT-PATH shows that device" \
-    test "$(grep -cE '^1-1\.' "$T/status-path.out")" = 1 -a -n "$(grep '^1-1\.3 ' "$T/status-path.out")"
+check_eq "status OBJECT-PATH shows that device only" "1-1.3" \
+    "$(grep -oE '^1-1\.[0-9]+' "$T/status-path.out" | tr '\n' ' ' | sed 's/ $//')"
 run status-none status 9-9
 check_eq "status of an unknown port exits 4" 4 "$(rc status-none)"
 check "status of an unknown port names it" grep -q "No device '9-9' known to stdfud" \
@@ -118,7 +119,8 @@ check "update --wait: no escape sequences when not on a terminal" \
 check "stdfud: 1-1.2 done" state_is 1-1.2 done
 
 # ---- update --file: the firmware goes as a file descriptor ---------------------------------
-dbus-monitor --address "$BUS" "type='method_call',interface='io.stdfu1.Manager',member='UpdateFile'" \
+dbus-monitor --address "$BUS" \
+    "type='method_call',interface='io.stdfu1.Manager',member='UpdateFile'" \
     >"$T/monitor.txt" 2>&1 &
 MON_PID=$!
 wait_for 5 grep -q 'NameAcquired\|member=' "$T/monitor.txt"
@@ -195,10 +197,12 @@ check "on a terminal lines are redrawn in place (cursor up, clear line)" \
     grep -q $'\e\\[1A\r\e\\[K1-1.2 ' "$T/tty.out"
 check "on a terminal a progress bar is drawn" grep -qE '\[#+\.+\]  (erasing|writing|verifying)' \
     "$T/tty.out"
-check "the final line is the outcome with a full bar" grep -q '\[####################\]  done, runs 1.2' \
-    "$T/tty.out"
-check "the cursor is hidden, then shown again at the end" \
-    bash -c 'grep -q $'"'"'\e\[?25l'"'"' "$1" && tail -c 20 "$1" | grep -q $'"'"'\e\[?25h'"'"'' _ "$T/tty.out"
+check "the final line is the outcome with a full bar" \
+    grep -q '\[####################\]  done, runs 1.2' "$T/tty.out"
+cursor_hidden_then_shown() {
+    grep -q $'\e\\[?25l' "$1" && tail -c 20 "$1" | grep -q $'\e\\[?25h'
+}
+check "the cursor is hidden, then shown again at the end" cursor_hidden_then_shown "$T/tty.out"
 
 # Ctrl-C: watch stops (exit 9), the terminal gets its cursor back, the update goes on.
 ctl update --force 1-1.2 >/dev/null
@@ -210,8 +214,8 @@ check "the terminal watch is drawing" wait_for 10 grep -q '1-1.2 ' "$T/int.out"
 kill -INT "$(watch_pid)"
 wait "$SCRIPT_PID"; int_rc=$?
 check_eq "Ctrl-C ends watch with exit 9" 9 "$int_rc"
-check "after Ctrl-C the cursor is shown again" \
-    bash -c 'tail -c 20 "$1" | grep -q $'"'"'\e\[?25h'"'"'' _ "$T/int.out"
+cursor_shown_at_end() { tail -c 20 "$1" | grep -q $'\e\\[?25h'; }
+check "after Ctrl-C the cursor is shown again" cursor_shown_at_end "$T/int.out"
 check "the update goes on after watch's Ctrl-C" wait_for 60 state_is 1-1.2 done
 
 # ---- reload --------------------------------------------------------------------------------
