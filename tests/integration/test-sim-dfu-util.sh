@@ -82,10 +82,14 @@ $TOOLS/usb-wait 1-1.1 0483:df11 5 >/dev/null || rc=2        # stuck: the bootloa
 $TOOLS/usb-wait 1-1.3 0483:5750 5 >/dev/null || rc=3        # watchdog: the application, later
 # 10 whole blocks: the image, then erased flash
 timeout 60 dfu-util -p 1-1.1 -a 0 -s 0x08000000:20480 -U up.bin >upload.log 2>&1 || rc=4
+# two clients one after the other on the same node: the first one's claim went with its fd
+timeout 60 dfu-util -p 1-1.4 -a 0 -s 0x08000000 -D fw.bin >noleave.log 2>&1 || rc=5
+timeout 60 dfu-util -p 1-1.4 -a 0 -s 0x08000000:4096 -U up4.bin >upload4.log 2>&1 || rc=6
 exit \$rc
 SCRIPT
 "$SIM" --device port=1-1.1,mode=bootloader,leave=stuck --device port=1-1.2,mode=bootloader,leave=vanish \
-       --device port=1-1.3,mode=bootloader,leave=watchdog:300 --report leave.json -- bash leave-all.sh \
+       --device port=1-1.3,mode=bootloader,leave=watchdog:300 --device port=1-1.4,mode=bootloader \
+       --report leave.json -- bash leave-all.sh \
        >leave-all.log 2>&1
 check_eq "leave scenario script" 0 $?
 check_eq "stuck: back in the bootloader, flash written" "bootloader $image_sha" \
@@ -95,5 +99,7 @@ check_eq "vanish: gone, flash written" "off $image_sha" \
 check_eq "watchdog: the application 2.1 after the watchdog" "application 2.1" \
     "$(json leave.json "d['devices'][2]['mode'] + ' ' + d['devices'][2]['version']")"
 check "dfu-util -U reads back what was written" cmp -s -n 20000 up.bin fw.bin
+check "a second dfu-util on the same device claims it again and reads back" \
+    cmp -s -n 4096 up4.bin fw.bin
 check "and erased flash after it" bash -c "tail -c 480 up.bin | cmp -s - <(head -c 480 /dev/zero | tr '\\0' '\\377')"
 finish

@@ -45,7 +45,7 @@ typedef struct node_interface {
     uint8_t number, cls, subclass, protocol, n_endpoints, string_index;
     char *name;                 /* iInterface string of alt setting 0, or NULL */
     const char *driver;         /* kernel driver bound ("usbhid", "hub") or NULL */
-    UMockdevIoctlClient *owner; /* usbfs client that claimed it (compared only) */
+    UMockdevIoctlClient *owner; /* usbfs client that claimed it (a reference) */
     char syspath[PATH_MAX];
 } node_interface;
 
@@ -189,5 +189,8 @@ int usb_string_descriptor(const char *s, uint8_t *out, size_t max);
 /* The node a umockdev client opened, bound when it connected. Lock held. */
 usb_node *client_node(sim_bus *b, UMockdevIoctlClient *c);
 void client_bind(sim_bus *b, UMockdevIoctlClient *c);
+/* The client holding the interface, NULL if none or if it has closed its fd since. */
+UMockdevIoctlClient *interface_owner(node_interface *i);
+void interface_set_owner(node_interface *i, UMockdevIoctlClient *c);
 /* "client-connected" handler of both ioctl handlers: binds the client to its node. */
 void client_connected_cb(UMockdevIoctlBase *h, UMockdevIoctlClient *c, gpointer userdata);

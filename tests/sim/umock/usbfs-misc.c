@@ -33,11 +33,12 @@ static int claim(usb_node *n, UMockdevIoctlClient *c, unsigned number) {
         return EINVAL;
     if (!i)
         return ENOENT;
-    if (i->owner == c)
+    UMockdevIoctlClient *owner = interface_owner(i);
+    if (owner == c)
         return 0;
-    if (i->owner || i->driver)
+    if (owner || i->driver)
         return EBUSY;
-    i->owner = c;
+    interface_set_owner(i, c);
     return 0;
 }
 
@@ -92,7 +93,7 @@ static int set_configuration(usb_node *n, UMockdevIoctlClient *c, UMockdevIoctlD
         return EFAULT;
     int value = *(int *) d->data;
     for (unsigned i = 0; i < n->n_interfaces; i++)
-        if (n->interfaces[i].owner && n->interfaces[i].owner != c)
+        if (interface_owner(&n->interfaces[i]) && n->interfaces[i].owner != c)
             return EBUSY;
     if (value < 0)
         return 0; /* unconfigure: nothing to tell the device */
@@ -105,7 +106,7 @@ static int get_driver(usb_node *n, UMockdevIoctlData *arg) {
         return EFAULT;
     struct usbdevfs_getdriver *gd = (void *) d->data;
     node_interface *i = find_interface(n, gd->interface);
-    if (!i || !(i->driver || i->owner))
+    if (!i || !(i->driver || interface_owner(i)))
         return ENODATA;
     g_strlcpy(gd->driver, i->owner ? "usbfs" : i->driver, sizeof gd->driver);
     return 0;
@@ -132,7 +133,7 @@ static int usbfs_ioctl_ioctl(usb_node *n, UMockdevIoctlData *arg) {
     case USBDEVFS_DISCONNECT:
         return unbind(n, i);
     case USBDEVFS_CONNECT:
-        if (i->owner)
+        if (interface_owner(i))
             return EBUSY;
         node_set_driver_bound(n, i, true);
         return 0;
@@ -243,9 +244,9 @@ int usbfs_misc_ioctl(usb_node *n, UMockdevIoctlClient *c, gulong req, UMockdevIo
         if (req == USBDEVFS_CLAIMINTERFACE)
             return claim(n, c, number);
         node_interface *i = find_interface(n, number);
-        if (!i || i->owner != c)
+        if (!i || interface_owner(i) != c)
             return EINVAL;
-        i->owner = NULL;
+        interface_set_owner(i, NULL);
         return 0;
     }
     case USBDEVFS_SETINTERFACE:

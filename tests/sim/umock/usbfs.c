@@ -27,7 +27,7 @@
 #define USB_SPEED_HIGH 3
 
 typedef struct sim_urb {
-    UMockdevIoctlClient *client; /* compared only: URBs go when their client does */
+    UMockdevIoctlClient *client; /* a reference: URBs go when their client has closed its fd */
     UMockdevIoctlData *urb;      /* struct usbdevfs_urb, its buffer resolved as a child */
     uint8_t *in;                 /* data stage (IN: returned at reap) */
     bool is_in;
@@ -37,6 +37,7 @@ typedef struct sim_urb {
 } sim_urb;
 
 static void urb_free(sim_urb *u) {
+    g_object_unref(u->client);
     g_object_unref(u->urb);
     g_free(u->in);
     g_free(u);
@@ -45,6 +46,7 @@ static void urb_free(sim_urb *u) {
 /* ---- readiness -------------------------------------------------------------------------- */
 
 static void node_update_ready(usb_node *n);
+static void purge_dead_clients(usb_node *n);
 
 /* The wake-up for the next URB due: a timerfd armed at the absolute time, because a GLib
  * timeout has millisecond granularity and a control transfer takes about one. */
@@ -98,6 +100,7 @@ static void node_update_ready(usb_node *n) {
     gint64 now = g_get_monotonic_time(), next = G_MAXINT64;
     bool ready = false;
 
+    purge_dead_clients(n);
     for (GList *l = n->urbs; l; l = l->next) {
         sim_urb *u = l->data;
         if (u->discarded || !n->live || u->ready_at <= now)
@@ -112,37 +115,37 @@ static void node_update_ready(usb_node *n) {
 
 /* ---- clients ---------------------------------------------------------------------------- */
 
-static void client_forget(sim_bus *b, UMockdevIoctlClient *c) {
-    usb_node *n = g_object_get_data(G_OBJECT(c), CLIENT_NODE_KEY);
+/* umockdev 0.17 tells nobody when a client closes its fd (its "client-vanished" signal is
+ * never emitted, "connected" is never notified), but a client's stream knows: whatever a
+ * client left behind (URBs, claims) is dropped the next time someone looks. */
+static bool client_alive(UMockdevIoctlClient *c) {
+    return umockdev_ioctl_client_get_connected(c);
+}
 
-    if (!n)
-        return;
+static void purge_dead_clients(usb_node *n) {
     for (GList *l = n->urbs; l;) {
         GList *next = l->next;
         sim_urb *u = l->data;
-        if (u->client == c) {
+        if (!client_alive(u->client)) {
             urb_free(u);
             n->urbs = g_list_delete_link(n->urbs, l);
         }
         l = next;
     }
-    for (unsigned i = 0; i < n->n_interfaces; i++)
-        if (n->interfaces[i].owner == c)
-            n->interfaces[i].owner = NULL;
-    node_update_ready(n);
-    (void) b;
 }
 
-static void client_connected_changed(GObject *obj, GParamSpec *pspec, gpointer userdata) {
-    UMockdevIoctlClient *c = UMOCKDEV_IOCTL_CLIENT(obj);
-    sim_bus *b = userdata;
+void interface_set_owner(node_interface *i, UMockdevIoctlClient *c) {
+    if (c)
+        g_object_ref(c);
+    if (i->owner)
+        g_object_unref(i->owner);
+    i->owner = c;
+}
 
-    (void) pspec;
-    if (umockdev_ioctl_client_get_connected(c))
-        return;
-    g_mutex_lock(&b->lock);
-    client_forget(b, c);
-    g_mutex_unlock(&b->lock);
+UMockdevIoctlClient *interface_owner(node_interface *i) {
+    if (i->owner && !client_alive(i->owner))
+        interface_set_owner(i, NULL);
+    return i->owner;
 }
 
 void client_bind(sim_bus *b, UMockdevIoctlClient *c) {
@@ -151,7 +154,6 @@ void client_bind(sim_bus *b, UMockdevIoctlClient *c) {
     if (!n || g_object_get_data(G_OBJECT(c), CLIENT_NODE_KEY))
         return;
     g_object_set_data_full(G_OBJECT(c), CLIENT_NODE_KEY, node_ref(n), (GDestroyNotify) node_unref);
-    g_signal_connect(c, "notify::connected", G_CALLBACK(client_connected_changed), b);
 }
 
 usb_node *client_node(sim_bus *b, UMockdevIoctlClient *c) {
@@ -238,7 +240,7 @@ static int usbfs_submit(usb_node *n, UMockdevIoctlClient *c, UMockdevIoctlData *
         return EINVAL;
 
     sim_urb *u = g_new0(sim_urb, 1);
-    u->client = c;
+    u->client = g_object_ref(c);
     u->urb = g_object_ref(ud);
     u->is_in = s.bmRequestType & 0x80;
     u->in = g_malloc0(MAX((size_t) s.wLength, (size_t) 1));
@@ -350,12 +352,14 @@ void usbfs_node_disconnect(usb_node *n) {
     /* off the bus, every URB is reapable: no more wake-ups (this drops the timer's node ref) */
     node_drop_ready_timer(n);
     for (unsigned i = 0; i < n->n_interfaces; i++)
-        n->interfaces[i].owner = NULL;
+        interface_set_owner(&n->interfaces[i], NULL);
     node_update_ready(n);
 }
 
 void usbfs_node_release(usb_node *n) {
     g_list_free_full(g_steal_pointer(&n->urbs), (GDestroyNotify) urb_free);
+    for (unsigned i = 0; i < n->n_interfaces; i++)
+        interface_set_owner(&n->interfaces[i], NULL);
     node_drop_ready_timer(n);
     if (n->ready_timer_fd >= 0)
         close(n->ready_timer_fd);
