@@ -306,9 +306,10 @@ static void report_outcomes(const request *reqs, size_t n, monitor *m, const upd
         else if (streq(outcome, "needs-power-cycle"))
             log_error("%s: the device needs a power cycle: unplug and replug it, stdfud then "
                       "finishes the update.", reqs[i].port);
+        else if (!error || !*error || streq(error, outcome))
+            log_error("%s: update %s.", reqs[i].port, outcome);
         else
-            log_error("%s: update %s%s%s", reqs[i].port, outcome, error && *error ? ": " : ".",
-                      error && *error ? error : "");
+            log_error("%s: update %s: %s", reqs[i].port, outcome, error);
     }
 }
 
@@ -340,44 +341,46 @@ static int wait_for_updates(sd_bus *bus, sd_event *event, monitor *m, request *r
     return r;
 }
 
-static int collect_devices_or_exit(sd_bus *bus, update_args *a, char ***ret, size_t *ret_n) {
-    device_props *list = NULL;
-    size_t n = 0;
-
-    if (!a->all) {
-        *ret = NULL;
-        *ret_n = 0;
-        return STDFU_EXIT_OK;
-    }
-    int code = device_props_list_or_exit(bus, &list, &n);
-    if (code != STDFU_EXIT_OK)
-        return code;
-    char **ports = calloc(n + 1, sizeof *ports);
-    for (size_t i = 0; ports && i < n; i++)
-        ports[i] = TAKE_PTR(list[i].port);
-    device_props_list_free(list, n);
-    if (!ports)
-        return stdfuctl_oom();
-    for (size_t i = 0; i < n; i++)
-        if (!ports[i]) {
-            free(ports);
-            return stdfuctl_oom();
-        }
-    *ret = ports;
-    *ret_n = n;
-    return STDFU_EXIT_OK;
-}
-
 static void free_ports(char **ports, size_t n) {
     for (size_t i = 0; ports && i < n; i++)
         free(ports[i]);
     free(ports);
 }
 
+/* --all: the ports stdfud knows, and whether each has a job already (queued or running). */
+static int collect_devices_or_exit(sd_bus *bus, char ***ret_ports, bool **ret_active,
+                                   size_t *ret_n) {
+    device_props *list = NULL;
+    size_t n = 0;
+
+    int code = device_props_list_or_exit(bus, &list, &n);
+    if (code != STDFU_EXIT_OK)
+        return code;
+    char **ports = calloc(n + 1, sizeof *ports);
+    bool *active = calloc(n + 1, sizeof *active);
+    for (size_t i = 0; ports && active && i < n; i++) {
+        ports[i] = TAKE_PTR(list[i].port);
+        active[i] = device_state_is_active(list[i].state);
+    }
+    device_props_list_free(list, n);
+    bool oom = !ports || !active;
+    for (size_t i = 0; !oom && i < n; i++)
+        oom = !ports[i];
+    if (oom) {
+        free_ports(ports, n);
+        free(active);
+        return stdfuctl_oom();
+    }
+    *ret_ports = ports;
+    *ret_active = active;
+    *ret_n = n;
+    return STDFU_EXIT_OK;
+}
 static int run_update(sd_bus *bus, update_args *a, int fd) {
     _cleanup_(monitor_freep) monitor *m = NULL;
     sd_event *event = NULL;
     char **all_ports = NULL;
+    bool *all_active = NULL;
     size_t n_all = 0;
     request *reqs = NULL;
     size_t n_reqs = 0;
@@ -398,9 +401,11 @@ static int run_update(sd_bus *bus, update_args *a, int fd) {
         if (code != STDFU_EXIT_OK)
             goto finish;
     }
-    code = collect_devices_or_exit(bus, a, &all_ports, &n_all);
-    if (code != STDFU_EXIT_OK)
-        goto finish;
+    if (a->all) {
+        code = collect_devices_or_exit(bus, &all_ports, &all_active, &n_all);
+        if (code != STDFU_EXIT_OK)
+            goto finish;
+    }
     char **devices = a->all ? all_ports : a->devices;
     size_t n = a->all ? n_all : a->n_devices;
     if (a->all && n == 0 && !a->json && !a->quiet)
@@ -417,7 +422,12 @@ static int run_update(sd_bus *bus, update_args *a, int fd) {
             code = stdfuctl_oom();
             goto finish;
         }
-        request_one(bus, devices[i], a, fd, &reqs[i]);
+        /* A job exists: nothing to ask (stdfud might also answer "nothing to do" while the
+         * device still runs the old version); it is followed with --wait. */
+        if (a->all && all_active[i])
+            reqs[i].result = REQUEST_BUSY;
+        else
+            request_one(bus, devices[i], a, fd, &reqs[i]);
         report_request(&reqs[i], a);
         if (code == STDFU_EXIT_OK)
             code = reqs[i].code;
@@ -442,6 +452,7 @@ finish:
     }
     free(reqs);
     free_ports(all_ports, n_all);
+    free(all_active);
     m = monitor_free(m);
     sd_event_unref(event);
     return code;
