@@ -203,7 +203,7 @@ done
 
 say "Starting a private D-Bus and stdfud with the demo manifest"
 start_bus || die "cannot start dbus-daemon (see $T)."
-start_daemon --parallel 4 || die "stdfud did not come up on the bus within 20 s."
+start_daemon || die "stdfud did not come up on the bus within 20 s."
 # stdfud itself, in case stdfu-sim has to be killed and cannot pass a signal on any more.
 STDFUD_PID=$(bctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
     GetConnectionUnixProcessID s io.stdfu1 2>/dev/null | sed -n 's/^u \([0-9]*\)$/\1/p')
