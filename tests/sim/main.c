@@ -33,6 +33,7 @@
 #define PRELOAD_LIB "libumockdev-preload.so.0"
 #define SIM_PRELOAD_LIB "libstdfu-sim-preload.so" /* umock/preload/evsock-preload.c */
 #define STAGE_ENV "STDFU_SIM_STAGE"
+#define SETTLE_MAX_MS 5000u
 
 extern char **environ;
 
@@ -261,6 +262,22 @@ static int spawn_command(char **command, GPid *ret) {
     return 0;
 }
 
+static gboolean wake_up(gpointer userdata) {
+    (void) userdata;
+    return G_SOURCE_CONTINUE;
+}
+
+/* After COMMAND: let transitions under way finish (a leave's re-enumeration, a watchdog), so
+ * that the report says where each device ends up; a device that stays off has none. */
+static void settle(sim_bus *bus) {
+    gint64 end = g_get_monotonic_time() + SETTLE_MAX_MS * 1000;
+    guint tick = g_timeout_add(10, wake_up, NULL);
+
+    while (sim_bus_settling(bus) && g_get_monotonic_time() < end)
+        g_main_context_iteration(NULL, true);
+    g_source_remove(tick);
+}
+
 static int exit_status(int wait_status) {
     if (WIFEXITED(wait_status))
         return WEXITSTATUS(wait_status);
@@ -319,6 +336,7 @@ static int run(sim_args *a) {
         for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
             g_source_remove(sigs[i]);
         status = exit_status(cs.status);
+        settle(bus);
     }
     if (a->report && sim_report_write(bus, a->report) < 0 && status == 0)
         status = EXIT_FAILURE;

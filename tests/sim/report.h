@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* --report FILE.json, written when COMMAND has exited (whatever its status):
+/* --report FILE.json, written when COMMAND has exited (whatever its status) and the devices'
+ * transitions under way have been carried out (at most 5 s more):
  *
  *   { "hub": { "kind": "ppps", "port": "1-1", "ports": [ { "port": "1-1.1", "powered": true,
  *              "device": true }, ... ] },            (kind "none" and no ports without a hub)

@@ -322,6 +322,16 @@ char *sim_bus_status(sim_bus *b) {
     return g_string_free(out, false);
 }
 
+bool sim_bus_settling(sim_bus *b) {
+    bool busy = false;
+
+    g_mutex_lock(&b->lock);
+    for (size_t i = 0; i < b->n_slots; i++)
+        busy = busy || b->slots[i]->trans_source != NULL;
+    g_mutex_unlock(&b->lock);
+    return busy;
+}
+
 void sim_bus_lock(sim_bus *b) {
     g_mutex_lock(&b->lock);
 }

@@ -47,6 +47,10 @@ int sim_bus_fault(sim_bus *b, const char *port, const char *key, const char *val
 /* One line per device: "PORT PROFILE MODE VERSION plugged|unplugged devnum=N". malloc'd. */
 char *sim_bus_status(sim_bus *b);
 
+/* A device is between the two halves of a transition (off the bus and due back, or due to
+ * go): the report waits for that. */
+bool sim_bus_settling(sim_bus *b);
+
 /* Read access for the report, between sim_bus_lock() and sim_bus_unlock(). */
 void sim_bus_lock(sim_bus *b);
 void sim_bus_unlock(sim_bus *b);
