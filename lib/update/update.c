@@ -178,11 +178,17 @@ static back finish(run *u, stdfu_update_outcome outcome, stdfu_update_failure fa
     return BACK_OUTCOME;
 }
 
+/* Cancelled: say where, since the device may be left in its bootloader. */
+static back finish_cancelled(run *u) {
+    return finish(u, STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE, -ECANCELED,
+                  "cancelled during %s on port %s", stdfu_update_phase_to_string(u->phase),
+                  u->o->port);
+}
+
 /* Ends the run after err was set by an action: failure kind from where it happened. */
 static back fail_with(run *u, stdfu_update_failure failure, const stdfu_error *err) {
     if (err->code == -ECANCELED || (u->o->cancel && atomic_load(u->o->cancel)))
-        return finish(u, STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE, -ECANCELED,
-                      "cancelled");
+        return finish_cancelled(u);
     return finish(u, STDFU_UPDATE_FAILED, failure, err->code ? err->code : -EIO, "%s",
                   err->message[0] ? err->message : "unknown error");
 }
@@ -190,7 +196,7 @@ static back fail_with(run *u, stdfu_update_failure failure, const stdfu_error *e
 static bool cancelled(run *u) {
     if (!u->o->cancel || !atomic_load(u->o->cancel))
         return false;
-    finish(u, STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE, -ECANCELED, "cancelled");
+    finish_cancelled(u);
     return true;
 }
 
@@ -210,7 +216,7 @@ static int wait_port(run *u, unsigned modes, unsigned exclude_devnum, usec_t tim
 
 static back wait_error(run *u, int r, const char *what) {
     if (r == -ECANCELED)
-        return finish(u, STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE, r, "cancelled");
+        return finish_cancelled(u);
     if (now_monotonic() >= u->deadline)
         return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_RECOVERY, -ETIMEDOUT,
                       "gave up on port %s after the run's time limit of %llu s (%s)",
@@ -497,8 +503,7 @@ static back return_to_application(run *u, stdfu_usb_info *cur) {
 
         int r = wait_port(u, STDFU_USB_WANT_ANY, exclude, timeout, &seen);
         if (r == -ECANCELED || cancelled(u))
-            return finish(u, STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE, -ECANCELED,
-                          "cancelled");
+            return finish_cancelled(u);
         if ((r < 0 && r != -ETIMEDOUT) || now_monotonic() >= u->deadline)
             return wait_error(u, r < 0 ? r : -ETIMEDOUT, "the application");
 

@@ -88,6 +88,17 @@ check_eq "unplug: flash is the image afterwards" "$SHA" "$(dev "$d/report.json" 
 check_eq "unplug: application runs 2.0" "application 2.0" \
     "$(dev "$d/report.json" 'd["mode"] + " " + d["version"]')"
 
+# SIGINT while waiting out the grace period: exit 9, saying where it stopped.
+"$SIM" --device "port=$PORT,profile=f072,mode=bootloader,leave=vanish" -- bash -c '
+    "$1" flash "$2" --port "$3" --leave-timeout 60 >"$4/int.out" 2>"$4/int.err" &
+    pid=$!
+    for i in $(seq 200); do grep -q "grace-period" "$4/int.out" && break; sleep 0.1; done
+    kill -INT $pid
+    wait $pid
+    echo $? >"$4/int.rc"' sigint "$CTL" "$T/fw.dfu" "$PORT" "$T" >/dev/null 2>&1
+check_eq "SIGINT: exit status 9 (cancelled)" 9 "$(cat "$T/int.rc")"
+check "SIGINT: the message says where" grep -q "cancelled during recover on port $PORT" "$T/int.err"
+
 # A DFU suffix naming a bcdDevice is a target version: an application that comes back running
 # something else is flashed again, and after the last attempt the exit status is 8.
 cp "$T/fw.bin" "$T/v2.dfu"
