@@ -114,15 +114,28 @@ void monitor_format_detail(const device_props *p, usec_t phase_elapsed, char *bu
         snprintf(buf, size, "%s%s", state, attempt);
 }
 
+/* The bar shows the whole update, so that it only ever grows: each phase has its stretch
+ * (erasing and writing the longest), a byte phase fills its stretch by its Progress. */
+static unsigned overall_percent(const device_props *p) {
+    static const struct {
+        const char *state;
+        unsigned from, to;
+    } stretches[] = {
+        { "queued", 0, 0 },     { "entering", 2, 2 },   { "erasing", 5, 30 },
+        { "writing", 30, 75 },  { "verifying", 75, 90 }, { "leaving", 92, 92 },
+        { "waiting", 95, 95 },  { "recovering", 95, 95 }, { "done", 100, 100 },
+    };
+    for (size_t i = 0; i < ELEMENTSOF(stretches); i++)
+        if (streq_ptr(p->state, stretches[i].state))
+            return stretches[i].from +
+                   (stretches[i].to - stretches[i].from) * MIN(p->progress, 100u) / 100;
+    return 0;
+}
+
 void monitor_format_line(const device_props *p, int port_width, int product_width,
                          usec_t phase_elapsed, char *buf, size_t size) {
     char bar[BAR_WIDTH + 1], detail[256];
-    unsigned filled = 0;
-
-    if (streq_ptr(p->state, "done"))
-        filled = BAR_WIDTH;
-    else if (device_state_is_active(p->state))
-        filled = MIN(p->progress, 100u) * BAR_WIDTH / 100;
+    unsigned filled = overall_percent(p) * BAR_WIDTH / 100;
     memset(bar, '#', filled);
     memset(bar + filled, '.', BAR_WIDTH - filled);
     bar[BAR_WIDTH] = '\0';

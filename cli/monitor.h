@@ -52,6 +52,6 @@ const char *monitor_outcome(monitor *m, const char *port, const char **ret_error
  * 0 when unknown (then no rate is shown). */
 void monitor_format_detail(const device_props *p, usec_t phase_elapsed, char *buf, size_t size);
 /* One line of the terminal view: port (padded to port_width), product (cut or padded to
- * product_width; left out when 0), a progress bar and the detail. */
+ * product_width; left out when 0), a bar of the whole update's progress and the detail. */
 void monitor_format_line(const device_props *p, int port_width, int product_width,
                          usec_t phase_elapsed, char *buf, size_t size);

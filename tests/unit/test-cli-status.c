@@ -79,10 +79,21 @@ static void test_line(void **state) {
     p.progress = 25;
     p.bytes_done = 1024;
     p.bytes_total = 4096;
+    /* The bar is the whole update: erasing is 5% to 30% of it, 25% through is 11%. */
     monitor_format_line(&p, 8, 0, 0, buf, sizeof buf);
-    assert_string_equal(buf, "1-1.4     [#####...............]  erasing  25%  1.0/4.0 KiB");
+    assert_string_equal(buf, "1-1.4     [##..................]  erasing  25%  1.0/4.0 KiB");
     monitor_format_line(&p, 5, 4, 0, buf, sizeof buf);
-    assert_string_equal(buf, "1-1.4  Sens  [#####...............]  erasing  25%  1.0/4.0 KiB");
+    assert_string_equal(buf, "1-1.4  Sens  [##..................]  erasing  25%  1.0/4.0 KiB");
+    p = props("writing");
+    p.progress = 100;
+    monitor_format_line(&p, 5, 0, 0, buf, sizeof buf);
+    assert_string_equal(buf, "1-1.4  [###############.....]  writing");
+    /* Past the byte phases the bar stays near full, whatever Progress says. */
+    p = props("waiting");
+    p.progress = 0;
+    monitor_format_line(&p, 5, 0, 0, buf, sizeof buf);
+    assert_string_equal(buf,
+                        "1-1.4  [###################.]  waiting for the application to come back");
     /* A finished device has a full bar whatever Progress says; an idle one an empty bar. */
     p = props("done");
     monitor_format_line(&p, 5, 0, 0, buf, sizeof buf);
