@@ -161,11 +161,12 @@ static bool is_shown(const monitor *m, const mon_device *d) {
     return false;
 }
 
-static unsigned terminal_columns(FILE *f) {
+/* Asked at each redraw: the terminal may have been resized. */
+static void terminal_size(FILE *f, unsigned *ret_cols, unsigned *ret_rows) {
     struct winsize ws = {};
-    if (ioctl(fileno(f), TIOCGWINSZ, &ws) < 0 || ws.ws_col < 20)
-        return 80;
-    return ws.ws_col;
+    bool ok = ioctl(fileno(f), TIOCGWINSZ, &ws) >= 0;
+    *ret_cols = ok && ws.ws_col >= 20 ? ws.ws_col : 80;
+    *ret_rows = ok && ws.ws_row >= 3 ? ws.ws_row : 24;
 }
 
 static usec_t phase_elapsed(const mon_device *d) {
@@ -174,11 +175,13 @@ static usec_t phase_elapsed(const mon_device *d) {
 
 /* Rewrites every shown device's line in place: up to the first line, each line cleared and
  * written (cut to the width, so nothing wraps and the count of lines stays right), then
- * whatever is left below from a longer list cleared. */
+ * whatever is left below from a longer list cleared. The cursor cannot go up past the top of
+ * the screen, so a list taller than the terminal ends in a line that counts the rest. */
 static void draw_tty(monitor *m) {
-    unsigned cols = terminal_columns(m->out), n = 0;
+    unsigned cols, rows, n = 0, hidden = 0;
     int port_width = 8;
 
+    terminal_size(m->out, &cols, &rows);
     for (size_t i = 0; i < m->n_devices; i++)
         if (m->devices[i]->loaded && is_shown(m, m->devices[i]))
             port_width = MAX(port_width, (int) strlen(str_or(m->devices[i]->p.port, "?")));
@@ -193,12 +196,20 @@ static void draw_tty(monitor *m) {
         char line[512];
         if (!d->loaded || !is_shown(m, d))
             continue;
+        if (n + 2 >= rows) {
+            hidden++;
+            continue;
+        }
         /* The product only where it leaves room for the bytes, rate and time left. */
         monitor_format_line(&d->p, port_width, cols >= 110 ? 16 : 0, phase_elapsed(d), line,
                             sizeof line);
         if (strlen(line) >= cols)
             line[cols - 1] = '\0';
         fprintf(m->out, "\r\033[K%s\n", line);
+        n++;
+    }
+    if (hidden > 0) {
+        fprintf(m->out, "\r\033[K(and %u more; a larger terminal shows them)\n", hidden);
         n++;
     }
     if (n < m->lines_drawn)
