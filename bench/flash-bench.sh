@@ -60,7 +60,7 @@ missed=()
 phases=()
 printf '%-6s %8s | %9s %7s %6s | %9s | %9s %7s %6s | %9s\n' profile KiB stdfuctl floor ratio \
     no-verify dfu-util floor ratio "dfu/ctl"
-printf '%s\n' "-------------------------------------------------------------------------------------------------"
+printf '%.97s\n' "$(printf '%0.s-' $(seq 97))"
 for c in $CASES; do
     profile=${c%%:*} bytes=${c#*:}
     img=$T/fw-$profile.dfu
@@ -84,7 +84,8 @@ print("  ".join("%s %.2f" % (k, v) for k, v in r["phases_s"].items() if v >= 0.0
 
     t_ctl=$(cat "$T/ctl.t") f_ctl=$(report_floor "$T/ctl.json") t_nv=$(cat "$T/nv.t")
     t_dfu=$(cat "$T/dfu.t") f_dfu=$(report_floor "$T/dfu.json")
-    r_ctl=$(ratio "$t_ctl" "$f_ctl") r_dfu=$(ratio "$t_dfu" "$f_dfu") speedup=$(ratio "$t_dfu" "$t_ctl")
+    r_ctl=$(ratio "$t_ctl" "$f_ctl") r_dfu=$(ratio "$t_dfu" "$f_dfu")
+    speedup=$(ratio "$t_dfu" "$t_ctl")
     printf '%-6s %8d | %8ss %6ss %5sx | %8ss | %8ss %6ss %5sx | %8sx\n' "$profile" \
         $((bytes / 1024)) "$t_ctl" "$f_ctl" "$r_ctl" "$t_nv" "$t_dfu" "$f_dfu" "$r_dfu" "$speedup"
     [ "$rc_ctl" -eq 0 ] || missed+=("$profile: stdfuctl flash failed (exit $rc_ctl)")

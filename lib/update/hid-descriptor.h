@@ -25,7 +25,7 @@ typedef struct stdfu_hid_report {
     uint8_t id;           /* 0 when the descriptor uses no report IDs */
     uint32_t bits;        /* sum of report size * report count of its main items */
     uint16_t usage_page;  /* usage page of its first main item */
-    uint32_t first_usage; /* first usage (16 bits, or 32 with its page) declared for it, 0 if none */
+    uint32_t first_usage; /* first usage declared for it (16 bits, or 32 with its page), or 0 */
 } stdfu_hid_report;
 
 #define STDFU_HID_MAX_REPORTS 64

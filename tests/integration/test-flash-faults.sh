@@ -20,6 +20,13 @@ print(eval(sys.argv[3]))
 PY
 }
 
+# result FILE EXPR: fields of stdfuctl's --json result `r`, space-separated.
+result() {
+    python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print(*eval(sys.argv[2]))' "$1" "$2" 2>&1
+}
+
 flash_sha() {
     python3 - "$1" <<'PY'
 import hashlib, sys
@@ -68,7 +75,8 @@ check_eq "write error: exit status 5 (transfer)" 5 "$(cat "$d/first.rc")"
 check "write error: the message names errWRITE" grep -q "errWRITE" "$d/first.err"
 sed 's/^/#   /' "$d/first.err"
 check_eq "write error: second run succeeds" 0 "$(cat "$d/second.rc")"
-check_eq "write error: flash is the image afterwards" "$SHA" "$(dev "$d/report.json" 'd["flash_sha256"]')"
+check_eq "write error: flash is the image afterwards" "$SHA" \
+    "$(dev "$d/report.json" 'd["flash_sha256"]')"
 check_eq "write error: application runs 2.0" "application 2.0" \
     "$(dev "$d/report.json" 'd["mode"] + " " + d["version"]')"
 
@@ -84,7 +92,8 @@ check "unplug: the message says the device went away" \
 sed 's/^/#   /' "$d/first.err"
 check_eq "unplug: second run succeeds" 0 "$(cat "$d/second.rc")"
 [ "$(cat "$d/second.rc")" = 0 ] || sed 's/^/#   /' "$d/second.err"
-check_eq "unplug: flash is the image afterwards" "$SHA" "$(dev "$d/report.json" 'd["flash_sha256"]')"
+check_eq "unplug: flash is the image afterwards" "$SHA" \
+    "$(dev "$d/report.json" 'd["flash_sha256"]')"
 check_eq "unplug: application runs 2.0" "application 2.0" \
     "$(dev "$d/report.json" 'd["mode"] + " " + d["version"]')"
 
@@ -109,12 +118,12 @@ rc=0
 "$SIM" --device "port=$PORT,profile=f072" -- \
     "$CTL" flash "$T/v2.dfu" --address 0x08000000 --port "$PORT" --json >"$T/v2.json" 2>&1 || rc=$?
 check_eq "suffix version 2.00: done, checked" "0 2.00 1" \
-    "$rc $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["running_version"], r["attempts"])' "$T/v2.json")"
+    "$rc $(result "$T/v2.json" 'r["running_version"], r["attempts"]')"
 rc=0
 "$SIM" --device "port=$PORT,profile=f072" -- \
     "$CTL" flash "$T/v3.dfu" --address 0x08000000 --port "$PORT" --json >"$T/v3.json" 2>&1 || rc=$?
 check_eq "suffix version 3.00 but the image runs 2.00: exit 8 after 3 attempts" "8 version 3" \
-    "$rc $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(r["failure"], r["attempts"])' "$T/v3.json")"
+    "$rc $(result "$T/v3.json" 'r["failure"], r["attempts"]')"
 check "suffix version mismatch: the message names both versions" \
     grep -q "2.00 after 3 attempts, expected 3.00" "$T/v3.json"
 

@@ -34,7 +34,8 @@ refuse() {
     check_eq "$name: nothing erased or written" "0 0" \
         "$(dev "$report" 'sum(d["counters"]["erases_per_page"]), d["counters"]["bytes_written"]' |
             tr -d '(),')"
-    check_eq "$name: device left as it was" "$mode 1.0" "$(dev "$report" 'd["mode"] + " " + d["version"]')"
+    check_eq "$name: device left as it was" "$mode 1.0" \
+        "$(dev "$report" 'd["mode"] + " " + d["version"]')"
 }
 
 "$SIM" mkfw --version 2.0 --size 8192 -o "$T/fw.bin" >/dev/null

@@ -18,17 +18,20 @@ j() {
         "$T/list.json" "$1" 2>&1
 }
 
-check_eq "two devices, in port order" "1-1.1 1-1.2" "$(j '" ".join(d["port"] for d in r["devices"])')"
+check_eq "two devices, in port order" "1-1.1 1-1.2" \
+    "$(j '" ".join(d["port"] for d in r["devices"])')"
 check_eq "application: mode, ids, version" "application 0483 5750 1.03" \
     "$(j '" ".join(r["devices"][0][k] for k in ("mode", "vid", "pid", "version"))')"
 check_eq "application: no layout" "None" "$(j 'r["devices"][0]["layout"]')"
 check_eq "bootloader: mode, ids" "bootloader 0483 df11" \
     "$(j '" ".join(r["devices"][1][k] for k in ("mode", "vid", "pid"))')"
 check "bootloader: has a serial" test -n "$(j 'r["devices"][1]["serial"] or ""')"
-check_eq "bootloader: alt 0 layout string" "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg" \
+check_eq "bootloader: alt 0 layout string" \
+    "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg" \
     "$(j 'r["devices"][1]["layout"][0]["name"]')"
 check_eq "bootloader: alt 0 is 1 MiB in three sector runs" "1048576 3" \
-    "$(j 'str(r["devices"][1]["layout"][0]["size"]) + " " + str(len(r["devices"][1]["layout"][0]["sectors"]))')"
+    "$(j 'r["devices"][1]["layout"][0]["size"], len(r["devices"][1]["layout"][0]["sectors"])' |
+        tr -d '(),')"
 check "bootloader: option bytes listed as alt 1" \
     test "$(j 'r["devices"][1]["layout"][1]["alt"]')" = 1
 
