@@ -67,6 +67,7 @@ export TMPDIR=$T/tmp   # umockdev's testbed and anything else the programs make 
 . "$SRCDIR/tests/integration/daemon-lib.sh"
 
 FAILED=0
+WATCH_PID=
 STDFUD_PID=
 DAEMON_STATUS=   # stdfu-sim's exit status, which is stdfud's
 cleanup() {
@@ -82,8 +83,16 @@ cleanup() {
     fi
     exit "$rc"
 }
+stop_watch() {
+    if [ -n "$WATCH_PID" ]; then
+        kill -TERM "$WATCH_PID" 2>/dev/null   # timeout passes it on; watch restores the cursor
+        wait "$WATCH_PID" 2>/dev/null
+    fi
+    WATCH_PID=
+}
 # stdfu-sim passes the signal on to stdfud and exits when it has; the bus goes last.
 stop_all() {
+    stop_watch
     if [ -n "$DAEMON_PID" ]; then
         if kill -0 "$DAEMON_PID" 2>/dev/null; then
             kill -TERM "$DAEMON_PID" 2>/dev/null
@@ -112,6 +121,7 @@ show_logs() {
     done
 }
 interrupted() {
+    stop_watch
     echo
     echo "Interrupted: stopping the emulated fleet, stdfud and the bus."
     exit "$1"
@@ -210,8 +220,13 @@ STDFUD_PID=$(bctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedeskto
 
 # ---- watch ---------------------------------------------------------------------------------
 say "stdfud is updating them; \`stdfuctl watch\` shows progress:"
-timeout --foreground 120 "$CTL" --bus "$BUS" watch
+# In the background, so that a signal to this script is handled at once (the shell runs traps
+# only between commands, and `wait` is one); Ctrl-C on a terminal reaches watch directly.
+timeout --foreground 120 "$CTL" --bus "$BUS" watch </dev/null &
+WATCH_PID=$!
+wait "$WATCH_PID"
 rc=$?
+WATCH_PID=
 [ "$rc" = 124 ] && die "\`stdfuctl watch\` still ran after 2 minutes."
 [ "$rc" = 0 ] || echo "(stdfuctl watch ended with status $rc)"
 
