@@ -216,10 +216,13 @@ typedef struct forwarded_signal {
     int sig;
 } forwarded_signal;
 
-/* INT, TERM and HUP go on to COMMAND; we exit when it does, with the report written. */
+/* TERM and HUP go on to COMMAND; we exit when it does, with the report written. INT is only
+ * survived: a terminal sends it to the whole foreground process group, COMMAND included, and
+ * passing it on too would deliver it twice. */
 static gboolean forward_signal(gpointer userdata) {
     forwarded_signal *f = userdata;
-    kill(f->child->pid, f->sig);
+    if (f->sig != SIGINT)
+        kill(f->child->pid, f->sig);
     return G_SOURCE_CONTINUE;
 }
 
