@@ -311,23 +311,30 @@ static int enter_dfu_detach(libusb_context *ctx, const struct stdfu_usb_info *ap
 
 static int resolve_auto(const struct stdfu_usb_info *app, stdfu_enter_kind *ret,
                         stdfu_error *err) {
+    stdfu_error hid_err = {};
+
     if (app->has_hid || app->hidraw[0]) {
         _cleanup_close_ int fd = -EBADF;
         stdfu_hid_report rep;
 
-        if (open_hidraw(app, &fd, err) >= 0 && find_st_detach(fd, app, &rep, err) >= 0) {
+        if (open_hidraw(app, &fd, &hid_err) >= 0 &&
+            find_st_detach(fd, app, &rep, &hid_err) >= 0) {
             *ret = STDFU_ENTER_ST_HID_DETACH;
             return 0;
         }
-        log_debug("Port %s: %s", app->port, err ? err->message : "no DfuSe HID detach report");
+        log_debug("Port %s: %s", app->port, hid_err.message);
     }
     if (app->has_dfu_runtime) {
         *ret = STDFU_ENTER_DETACH;
         return 0;
     }
+    /* A node we may not open says more than "declares nothing". */
+    if (hid_err.code != 0 && hid_err.code != -ENOENT && hid_err.code != -ENODEV)
+        return stdfu_error_set(err, hid_err.code, "%s", hid_err.message);
     return stdfu_error_set(err, -EOPNOTSUPP, "device on port %s (%04x:%04x) declares neither "
-                           "a DfuSe HID detach report nor a DFU runtime interface; say how it "
-                           "enters its bootloader with --enter", app->port, app->vid, app->pid);
+                           "a DfuSe HID detach report nor a DFU runtime interface; name the "
+                           "enter method (e.g. hid-feature:HEX)", app->port, app->vid,
+                           app->pid);
 }
 
 int stdfu_enter_bootloader(libusb_context *ctx, const struct stdfu_usb_info *app,
