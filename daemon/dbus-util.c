@@ -29,30 +29,94 @@ static bool gid_is_stdfu(gid_t gid) {
     return grp.gr_gid == gid;
 }
 
-int bus_check_privileged(sd_bus_message *m, sd_bus_error *error) {
-    sd_bus_creds *creds = NULL;
-    uid_t uid;
+/* The caller's uid and groups as the bus daemon knows them (GetConnectionCredentials). This
+ * works where /proc of the caller is hidden from us (ProtectProc=invisible, a different user),
+ * which is where sd-bus finds supplementary groups otherwise. Returns the number of gids
+ * stored, or a negative errno. */
+static int query_bus_credentials(sd_bus_message *m, uid_t *ret_uid, gid_t *gids, size_t max) {
+    sd_bus_message *reply = NULL;
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    const char *key;
+    size_t n = 0;
+    bool have_uid = false;
     int r;
 
-    r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
-                                     SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
-                                  &creds);
+    r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus",
+                           "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                           "GetConnectionCredentials", &error, &reply, "s",
+                           sd_bus_message_get_sender(m));
+    sd_bus_error_free(&error);
     if (r < 0)
-        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "Cannot determine the caller's credentials: %s", strerror(-r));
+        return r;
+    r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+    while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+        r = sd_bus_message_read(reply, "s", &key);
+        if (r >= 0 && streq(key, "UnixUserID")) {
+            uint32_t uid;
+            r = sd_bus_message_read(reply, "v", "u", &uid);
+            *ret_uid = (uid_t) uid;
+            have_uid = r >= 0;
+        } else if (r >= 0 && streq(key, "UnixGroupIDs")) {
+            r = sd_bus_message_enter_container(reply, 'v', "au");
+            if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "u");
+            uint32_t gid;
+            while (r >= 0 && (r = sd_bus_message_read_basic(reply, 'u', &gid)) > 0)
+                if (n < max)
+                    gids[n++] = (gid_t) gid;
+            if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+            if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        } else if (r >= 0)
+            r = sd_bus_message_skip(reply, "v");
+        if (r >= 0)
+            r = sd_bus_message_exit_container(reply);
+    }
+    sd_bus_message_unref(reply);
+    if (r < 0)
+        return r;
+    return have_uid ? (int) n : -ENODATA;
+}
 
-    bool allowed = false;
-    if (sd_bus_creds_get_euid(creds, &uid) >= 0 && uid == 0)
-        allowed = true;
+/* Fallback when the bus does not answer GetConnectionCredentials: sd-bus's own view. */
+static int query_sd_bus_credentials(sd_bus_message *m, uid_t *ret_uid, gid_t *gids, size_t max) {
+    sd_bus_creds *creds = NULL;
+    const gid_t *supplementary = NULL;
     gid_t gid;
-    if (!allowed && sd_bus_creds_get_egid(creds, &gid) >= 0 && gid_is_stdfu(gid))
-        allowed = true;
-    const gid_t *gids = NULL;
-    int n = allowed ? 0 : sd_bus_creds_get_supplementary_gids(creds, &gids);
+    size_t n = 0;
+
+    int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID |
+                                         SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
+                                      &creds);
+    if (r < 0)
+        return r;
+    r = sd_bus_creds_get_euid(creds, ret_uid);
+    if (r >= 0) {
+        if (sd_bus_creds_get_egid(creds, &gid) >= 0 && n < max)
+            gids[n++] = gid;
+        int k = sd_bus_creds_get_supplementary_gids(creds, &supplementary);
+        for (int i = 0; i < k && n < max; i++)
+            gids[n++] = supplementary[i];
+    }
+    sd_bus_creds_unref(creds);
+    return r < 0 ? r : (int) n;
+}
+
+int bus_check_privileged(sd_bus_message *m, sd_bus_error *error) {
+    gid_t gids[256];
+    uid_t uid = (uid_t) -1;
+
+    int n = query_bus_credentials(m, &uid, gids, ELEMENTSOF(gids));
+    if (n < 0)
+        n = query_sd_bus_credentials(m, &uid, gids, ELEMENTSOF(gids));
+    if (n < 0)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                 "Cannot determine the caller's credentials: %s", strerror(-n));
+
+    bool allowed = uid == 0;
     for (int i = 0; i < n && !allowed; i++)
         allowed = gid_is_stdfu(gids[i]);
-    sd_bus_creds_unref(creds);
-
     if (!allowed)
         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                  "%s requires root or membership of group \"%s\".",

@@ -15,6 +15,9 @@ STATE=$T/state
 
 _daemon_cleanup() {
     if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+        local pid
+        [ -n "$BUS" ] && pid=$(daemon_pid)
+        [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null
         kill -TERM "$DAEMON_PID" 2>/dev/null
         wait_for 10 not_running "$DAEMON_PID" || kill -KILL "$DAEMON_PID" 2>/dev/null
     fi
@@ -114,8 +117,17 @@ start_daemon() {
     wait_for 20 name_owned
 }
 
+# The pid of the process that owns io.stdfu1 (stdfud itself, also under stdfu-sim or unshare).
+daemon_pid() {
+    bctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+        GetConnectionUnixProcessID s io.stdfu1 2>/dev/null | cut -d' ' -f2
+}
+
+# SIGTERM to stdfud itself; returns the exit status of what start_daemon started.
 stop_daemon() {
-    kill -TERM "$DAEMON_PID" 2>/dev/null
+    local pid
+    pid=$(daemon_pid)
+    kill -TERM "${pid:-$DAEMON_PID}" 2>/dev/null
     wait "$DAEMON_PID"
     local rc=$?
     DAEMON_PID=

@@ -95,8 +95,7 @@ DAEMON_PID=$!
 check "stdfud starts under a supervisor" wait_for 20 name_owned
 in_flash() { state_is 1-1.1 erasing || state_is 1-1.1 writing; }
 check "the update reaches erasing or writing" wait_for 60 in_flash
-pid=$(bctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
-      GetConnectionUnixProcessID s io.stdfu1 | cut -d' ' -f2)
+pid=$(daemon_pid)
 check "the journal records the phase" grep -qE '^phase=(erasing|writing)' "$STATE/jobs/1-1.1"
 kill -KILL "$pid"
 check "stdfud is back after SIGKILL" wait_for 20 name_owned
