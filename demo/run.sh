@@ -72,7 +72,7 @@ STDFUD_PID=
 DAEMON_STATUS=   # stdfu-sim's exit status, which is stdfud's
 cleanup() {
     local rc=$?
-    trap - INT TERM HUP
+    trap '' INT TERM HUP   # a second Ctrl-C must not cut the cleanup short (it takes seconds)
     [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && FAILED=1
     stop_all
     if [ "$FAILED" = 1 ] || [ -n "${STDFU_DEMO_KEEP:-}" ]; then
