@@ -10,10 +10,13 @@ BUS=
 BUS_PID=
 DAEMON_PID=   # the process we started: stdfud, or stdfu-sim running it
 SIM_ARGS=()
+EXTRA_PIDS=() # helpers a test started (monitors, listeners), killed at exit
 ETC=$T/etc
 STATE=$T/state
 
 _daemon_cleanup() {
+    local p
+    for p in "${EXTRA_PIDS[@]}"; do kill "$p" 2>/dev/null; done
     if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
         local pid
         [ -n "$BUS" ] && pid=$(daemon_pid)

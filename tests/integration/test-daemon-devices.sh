@@ -45,6 +45,7 @@ gone() { ! list | grep -q "\"$1\""; }
 there() { list | grep -q "\"$1\""; }
 bctl monitor --match "type='signal',interface='io.stdfu1.Manager'" >"$T/signals.log" 2>&1 &
 MONITOR=$!
+EXTRA_PIDS+=("$MONITOR")
 sleep 0.5
 check "unplug 1-1.2 at the emulator" grep -q '^ok' <(sim_ctl "unplug 1-1.2")
 check "1-1.2 leaves ListDevices" wait_for 10 gone 1-1.2
