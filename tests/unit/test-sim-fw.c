@@ -205,6 +205,8 @@ static void test_config_errors(void **state) {
     expect_error("vid", "12345", "hex");
     expect_error("pid", "xyz", "hex");
     expect_error("serial", "", "serial");
+    expect_error("product", "", "characters");
+    expect_error("product", "a\tb", "printable");
     expect_error("enter", "magic", "st-hid-detach");
     expect_error("enter", "hid-feature:zz", "hex");
     expect_error("enter", "hid-feature:00:55", "report ID");

@@ -102,7 +102,7 @@ static void test_serials(void **state) {
     sim_device *c = sim_test_device("port=1-1.1,profile=f407,mode=bootloader");
     sim_device *e = sim_test_device("port=1-1.2,profile=f407,mode=bootloader");
     sim_device *app = sim_test_device("port=1-1.2");
-    sim_device *named = sim_test_device("port=1-1.2,serial=KIOSK-7");
+    sim_device *named = sim_test_device("port=1-1.2,serial=KIOSK-7,product=Sensor board");
     (void) state;
 
     /* every F0 ROM says the same */
@@ -115,6 +115,8 @@ static void test_serials(void **state) {
     /* the application's serial differs from the ROM's */
     assert_string_not_equal(sim_device_serial(app), "FFFFFFFEFFFF");
     assert_string_equal(sim_device_serial(named), "KIOSK-7");
+    assert_string_equal(sim_device_string(named, 2), "Sensor board");
+    assert_string_equal(sim_device_string(app, 2), "STM32 Custom Human interface");
     sim_device_free(a);
     sim_device_free(b);
     sim_device_free(c);

@@ -142,16 +142,18 @@ static int set_leave(sim_device_config *c, const char *key, const char *v, char 
     return 0;
 }
 
-static int set_serial(char *dst, size_t size, const char *key, const char *v, char *err,
+/* USB strings here are printable ASCII (the descriptors are built as UTF-16 of ASCII). */
+static int set_string(char *dst, size_t size, const char *key, const char *v, char *err,
                       size_t es) {
     if (!*v || strlen(v) >= size)
-        return fail(err, es, key, v, "a serial is 1..%zu characters", size - 1);
+        return fail(err, es, key, v, "expected 1..%zu characters", size - 1);
     for (const char *p = v; *p; p++)
         if (!isprint((unsigned char) *p) || *p == ',')
             return fail(err, es, key, v, "only printable ASCII without ','");
     strcpy(dst, v);
     return 0;
 }
+
 
 static int set_id(uint16_t *dst, const char *key, const char *v, char *err, size_t es) {
     if (parse_u16_hex(v, dst) < 0)
@@ -218,7 +220,9 @@ int sim_device_config_set(sim_device_config *c, const char *key, const char *val
     } else if (streq(key, "pid") || streq(key, "app-pid")) {
         return set_id(&c->app_pid, key, value, err, err_size);
     } else if (streq(key, "serial") || streq(key, "app-serial")) {
-        return set_serial(c->app_serial, sizeof c->app_serial, key, value, err, err_size);
+        return set_string(c->app_serial, sizeof c->app_serial, key, value, err, err_size);
+    } else if (streq(key, "product")) {
+        return set_string(c->app_product, sizeof c->app_product, key, value, err, err_size);
     } else if (streq(key, "enter")) {
         return set_enter(c, key, value, err, err_size);
     } else if (streq(key, "leave")) {

@@ -176,7 +176,8 @@ const char *sim_device_string(const sim_device *d, unsigned index) {
     if (d->mode == SIM_MODE_APPLICATION) {
         switch (index) {
         case 1: return "STMicroelectronics";
-        case 2: return "STM32 Custom Human interface";
+        case 2: return d->config.app_product[0] ? d->config.app_product
+                                                : "STM32 Custom Human interface";
         case 3: return d->app_serial;
         case 4: return d->config.enter == SIM_ENTER_DFU_RUNTIME ? "DFU runtime" : NULL;
         default: return NULL;
@@ -398,7 +399,7 @@ void sim_device_connected(sim_device *d, sim_mode mode, sim_usec now) {
 static bool runtime_key(const char *key) {
     static const char *const keys[] = {
         "unplug-at", "write-error-at", "stall-status", "slow-erase", "rdp", "leave", "enter",
-        "vid", "pid", "app-vid", "app-pid", "serial", "app-serial",
+        "vid", "pid", "app-vid", "app-pid", "serial", "app-serial", "product",
     };
     for (size_t i = 0; i < ELEMENTSOF(keys); i++)
         if (streq(key, keys[i]))

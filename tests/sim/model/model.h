@@ -55,6 +55,8 @@ typedef struct sim_device_config {
     bool blank;                  /* flash erased instead: comes up in the bootloader */
     uint16_t app_vid, app_pid;   /* default 0483:5750 */
     char app_serial[32];         /* default derived from the port */
+    char app_product[64];        /* application's product string ("product=" key); default
+                                  * "" = "STM32 Custom Human interface" */
     sim_enter enter;
     uint8_t enter_bytes[64];     /* for HID_FEATURE / HID_OUTPUT: the report that jumps */
     size_t enter_len;
@@ -228,7 +230,7 @@ int sim_device_config_parse(sim_device_config *c, const char *spec, char *err, s
 /* Changes one spec key on a live device (control socket `fault PORT KEY=VALUE`, scenario
  * events). Run-time keys: unplug-at (counted from the bytes written so far), write-error-at,
  * stall-status (each re-armed), slow-erase, rdp (read protection and option bytes at once),
- * leave (re-arms stuck:N), and enter, vid, pid, serial, which the application shows from its
+ * leave (re-arms stuck:N), and enter, vid, pid, serial, product, which the application shows from its
  * next enumeration on. Other keys (port, profile, mode, version, blank) return -EINVAL with a
  * message in err. */
 int sim_device_set(sim_device *d, const char *key, const char *value, sim_usec now, char *err,
