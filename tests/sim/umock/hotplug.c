@@ -310,12 +310,16 @@ static gboolean bind_job_run(gpointer userdata) {
 
     if (!n->live)
         return G_SOURCE_REMOVE;
+    g_autofree char *link = g_build_filename(n->bus->root_dir, ifpath, "driver", NULL);
+
     /* the kernel says "bind"/"unbind" once the driver's probe/remove is done */
     if (j->bound) {
         (void) node_publish_hid(n);
+        (void) symlink("../../../../../../bus/usb/drivers/usbhid", link);
         umockdev_testbed_uevent(n->bus->testbed, ifpath, "bind");
     } else {
         node_withdraw_hid(n);
+        (void) unlink(link);
         umockdev_testbed_uevent(n->bus->testbed, ifpath, "unbind");
     }
     return G_SOURCE_REMOVE;

@@ -133,6 +133,7 @@ static void append_device_attributes(GString *s, const usb_node *n) {
         g_string_append_printf(s, "A: serial=%s\\n\n", n->serial);
     if (n->kind == NODE_ROOT_HUB)
         g_string_append(s, "A: authorized_default=1\\n\nA: interface_authorized_default=1\\n\n");
+    g_string_append(s, "L: driver=../../../../../bus/usb/drivers/usb\n");
     g_string_append(s, "H: descriptors=");
     append_hex(s, n->descriptors, n->descriptors_len);
     g_string_append(s, "\n\n");
@@ -158,6 +159,9 @@ static void append_interface(GString *s, const usb_node *n, const node_interface
         i->n_endpoints, modalias);
     if (i->name)
         g_string_append_printf(s, "A: interface=%s\\n\n", i->name);
+    /* sysfs's driver link; lsusb -t and others read its last component */
+    if (i->driver)
+        g_string_append_printf(s, "L: driver=../../../../../../bus/usb/drivers/%s\n", i->driver);
     g_string_append_c(s, '\n');
 }
 
@@ -199,5 +203,5 @@ char *records_pci_controller(void) {
     return g_strdup("P: " SIM_PCI_PATH "\nE: DRIVER=xhci_hcd\nE: PCI_CLASS=C0330\n"
                     "E: PCI_ID=8086:A36D\nE: PCI_SLOT_NAME=" SIM_PCI_SLOT "\n"
                     "E: SUBSYSTEM=pci\nA: class=0x0c0330\\n\nA: vendor=0x8086\\n\n"
-                    "A: device=0xa36d\\n\n\n");
+                    "A: device=0xa36d\\n\nL: driver=../../../bus/pci/drivers/xhci_hcd\n\n");
 }
