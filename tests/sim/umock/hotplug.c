@@ -297,6 +297,23 @@ void node_withdraw(usb_node *n) {
 
 /* ---- driver binding --------------------------------------------------------------------- */
 
+/* The DRIVER= line of a device's uevent attribute, which libudev reads for its driver. */
+static void uevent_set_driver(sim_bus *b, const char *syspath, const char *driver) {
+    g_autofree char *path = g_build_filename(b->root_dir, syspath, "uevent", NULL);
+    g_autofree char *text = NULL;
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++)
+        if (**l && !g_str_has_prefix(*l, "DRIVER="))
+            g_string_append_printf(out, "%s\n", *l);
+    if (driver)
+        g_string_append_printf(out, "DRIVER=%s\n", driver);
+    (void) g_file_set_contents(path, out->str, (gssize) out->len, NULL);
+}
+
 typedef struct bind_job {
     usb_node *node;
     bool bound;
@@ -316,10 +333,12 @@ static gboolean bind_job_run(gpointer userdata) {
     if (j->bound) {
         (void) node_publish_hid(n);
         (void) symlink("../../../../../../bus/usb/drivers/usbhid", link);
+        uevent_set_driver(n->bus, ifpath, "usbhid");
         umockdev_testbed_uevent(n->bus->testbed, ifpath, "bind");
     } else {
         node_withdraw_hid(n);
         (void) unlink(link);
+        uevent_set_driver(n->bus, ifpath, NULL);
         umockdev_testbed_uevent(n->bus->testbed, ifpath, "unbind");
     }
     return G_SOURCE_REMOVE;
