@@ -18,16 +18,18 @@ START=$SECONDS
 
 # ---- the fleet -----------------------------------------------------------------------------
 # Each device: its port on the emulated hub, the product (a rule of demo/manifest.yaml.in), its
-# stdfu-sim --device SPEC (the application id is added from the product), what it shows.
+# stdfu-sim --device SPEC (the product adds its profile and application id), what it shows.
 FLEET=(
-    "1-1.1|sensor|profile=f072,version=1.0,leave=vanish|vanishes after its update (the classic F0 case)"
-    "1-1.2|gateway|profile=f407,version=4.1|slow sector erases"
-    "1-1.3|display|profile=l476,version=1.8,leave=stuck|sticks in the bootloader after its update"
-    "1-1.4|sensor|profile=f072,version=1.3|already current: left alone"
-    "1-1.5|sensor|profile=f072,mode=bootloader,blank=1|left in the bootloader by an interrupted update"
-    "1-1.6|sensor|profile=f072,version=1.1,leave=watchdog:1500|vanishes, then resets by its own watchdog"
+    "1-1.1|sensor|version=1.0,leave=vanish|vanishes after its update (the classic F0 case)"
+    "1-1.2|gateway|version=4.1|slow sector erases"
+    "1-1.3|display|version=1.8,leave=stuck|sticks in the bootloader after its update"
+    "1-1.4|sensor|version=1.3|already current: left alone"
+    "1-1.5|sensor|mode=bootloader,blank=1|left in the bootloader by an interrupted update"
+    "1-1.6|sensor|version=1.1,leave=watchdog:1500|vanishes, then its watchdog resets it"
 )
-# Image sizes per product (what `stdfu-sim mkfw` makes); each fits its device's flash.
+# Each product's microcontroller (stdfu-sim profile) and image size (what `stdfu-sim mkfw`
+# makes); each image fits its device's flash.
+declare -A PROFILE=([sensor]=f072 [gateway]=f407 [display]=l476)
 declare -A IMAGE_SIZE=([sensor]=49152 [gateway]=98304 [display]=65536)
 
 # ---- output --------------------------------------------------------------------------------
@@ -174,7 +176,8 @@ make_firmware() {
             "$(describe_format "$file")" $((size / 1024))
         seed=$((seed + 1))
     done < <(rules)
-    grep -q "sha256: @SHA256@" "$ETC/manifest.yaml" && die "demo/manifest.yaml.in: a firmware without file."
+    ! grep -q "sha256: @SHA256@" "$ETC/manifest.yaml" ||
+        die "demo/manifest.yaml.in: a rule whose firmware was not made (@SHA256@ left)."
     return 0
 }
 
@@ -183,10 +186,9 @@ say "Making firmware images (stdfu-sim mkfw) and the manifest (demo/manifest.yam
 make_firmware
 
 # ---- the fleet, the bus, the daemon ---------------------------------------------------------
-# describe_spec SPEC TARGET: the profile and "1.0 -> 1.3", "1.3 = target" or "bootloader -> 1.3".
+# describe_spec PROFILE SPEC TARGET: "STM32F072  1.0 -> 1.3" ("1.3 = target", "bootloader -> 1.3").
 describe_spec() {
-    local spec=$1 target=$2 profile version from
-    profile=$(sed -n 's/.*profile=\([a-z0-9]*\).*/\1/p' <<<"$spec")
+    local profile=$1 spec=$2 target=$3 version from
     version=$(sed -n 's/.*version=\([0-9.]*\).*/\1/p' <<<"$spec")
     case $spec in *mode=bootloader*) from=bootloader ;; *) from=$version ;; esac
     if [ "$from" = "$target" ]; then from="$target = target"; else from="$from -> $target"; fi
@@ -204,11 +206,13 @@ SIM_ARGS=(--hub "$HUB" --report "$T/report.json")
 say "Starting an emulated fleet of ${#FLEET[@]} STM32 devices on $hub_text:"
 for d in "${FLEET[@]}"; do
     IFS='|' read -r port product spec what <<<"$d"
-    [ -n "${PRODUCT_ID[$product]:-}" ] || die "the fleet names product '$product', not in the manifest."
+    [ -n "${PRODUCT_ID[$product]:-}" ] ||
+        die "the fleet names the product '$product', which the manifest does not have."
     id=${PRODUCT_ID[$product]}
-    SIM_ARGS+=(--device "port=$port,$spec,vid=${id%:*},pid=${id#*:}")
+    profile=${PROFILE[$product]:?"no profile for product $product"}
+    SIM_ARGS+=(--device "port=$port,profile=$profile,$spec,vid=${id%:*},pid=${id#*:}")
     printf '    %-6s %-8s %s  %s\n' "$port" "$product" \
-        "$(describe_spec "$spec" "${PRODUCT_VERSION[$product]}")" "$what"
+        "$(describe_spec "$profile" "$spec" "${PRODUCT_VERSION[$product]}")" "$what"
 done
 
 say "Starting a private D-Bus and stdfud with the demo manifest"

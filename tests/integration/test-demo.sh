@@ -8,7 +8,8 @@
 #   temporary directory kept and named, nothing left running.
 . "$(dirname "$0")/lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] || skip_all "stdfud, stdfuctl or stdfu-sim is not built"
+[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] ||
+    skip_all "stdfud, stdfuctl or stdfu-sim is not built"
 for tool in busctl dbus-daemon python3; do
     command -v "$tool" >/dev/null || skip_all "$tool is missing"
 done
@@ -46,7 +47,8 @@ failed_before=$_tap_failed
 check_eq "the demo exits with status 0" 0 "$(cat "$T/ok.rc")"
 check "its last line is the verdict: all 6 devices run their target firmware" \
     grep -Eq '^All 6 devices run their target firmware \([0-9]+ s\)\.$' <(last_line ok)
-check "it announces the fleet" grep -q '^==> Starting an emulated fleet of 6 STM32 devices' "$T/ok.out"
+check "it announces the fleet" \
+    grep -q '^==> Starting an emulated fleet of 6 STM32 devices' "$T/ok.out"
 check "it shows the status table with every port" python3 - "$T/ok.out" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1]) if l[:4] in ("1-1.", "PORT")]
@@ -71,7 +73,8 @@ kept=$(sed -n 's/^The demo.s files are in \(.*\) (remove it when done)\.$/\1/p' 
 check "it names the temporary directory it kept" test -n "$kept" -a -d "$kept"
 check "which holds the daemon's log and the emulator's report" \
     test -s "$kept/daemon.log" -a -s "$kept/report.json"
-check "the log's last lines are shown" grep -q "^---- $kept/daemon.log (last 15 lines) ----$" "$T/fail.out"
+check "the log's last lines are shown" \
+    grep -q "^---- $kept/daemon.log (last 15 lines) ----$" "$T/fail.out"
 check "nothing of it keeps running" nothing_running fail
 [ "$_tap_failed" -gt "$failed_before" ] && show_output fail
 finish
