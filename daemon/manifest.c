@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "manifest.h"
+#include "manifest-internal.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,190 +23,10 @@
 #define MAX_TIMEOUT_USEC (24 * 3600 * USEC_PER_SEC)
 #define MAX_HISTORY_SIZE 100000u
 
-struct stdfu_manifest {
-    unsigned n_ref;
-    stdfu_rule **rules;
-    size_t n_rules;
-    stdfu_manifest_settings settings;
-    char **files;
-    size_t n_files;
-};
-
-/* ---- versions ------------------------------------------------------------------------------ */
-
-static int parse_version_part(const char *s, size_t n, uint16_t *ret) {
-    unsigned v = 0;
-    if (n == 0 || (n > 1 && s[0] == '0'))
-        return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -EINVAL;
-        if (i >= 5 || (v = v * 10 + (unsigned) (s[i] - '0')) > UINT16_MAX)
-            return -ERANGE;
-    }
-    *ret = (uint16_t) v;
-    return 0;
-}
-
-int stdfu_version_parse(const char *s, stdfu_version *ret) {
-    stdfu_version v;
-    const char *dot;
-    int r;
-
-    if (!s || !(dot = strchr(s, '.')))
-        return -EINVAL;
-    r = parse_version_part(s, (size_t) (dot - s), &v.major);
-    if (r < 0)
-        return r;
-    r = parse_version_part(dot + 1, strlen(dot + 1), &v.minor);
-    if (r < 0)
-        return r;
-    *ret = v;
-    return 0;
-}
-
-int stdfu_version_compare(const stdfu_version *a, const stdfu_version *b) {
-    if (a->major != b->major)
-        return a->major < b->major ? -1 : 1;
-    if (a->minor != b->minor)
-        return a->minor < b->minor ? -1 : 1;
-    return 0;
-}
-
-char *stdfu_version_format(const stdfu_version *v, char *buf, size_t size) {
-    snprintf(buf, size, "%u.%u", v->major, v->minor);
-    return buf;
-}
-
-static int bcd_byte(uint8_t b, uint16_t *ret) {
-    if ((b >> 4) > 9 || (b & 0xf) > 9)
-        return -EINVAL;
-    *ret = (uint16_t) ((b >> 4) * 10 + (b & 0xf));
-    return 0;
-}
-
-int stdfu_version_from_bcd(uint16_t bcd, stdfu_version *ret) {
-    stdfu_version v;
-    if (bcd_byte((uint8_t) (bcd >> 8), &v.major) < 0 || bcd_byte((uint8_t) bcd, &v.minor) < 0)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
-int stdfu_version_to_bcd(const stdfu_version *v, uint16_t *ret) {
-    if (v->major > 99 || v->minor > 99)
-        return -ERANGE;
-    *ret = (uint16_t) ((v->major / 10) << 12 | (v->major % 10) << 8 | (v->minor / 10) << 4 |
-                       (v->minor % 10));
-    return 0;
-}
-
-/* ---- names --------------------------------------------------------------------------------- */
-
-static const char *const enter_method_names[_STDFU_ENTER_MAX] = {
-    [STDFU_ENTER_AUTO] = "auto",
-    [STDFU_ENTER_ST_HID_DETACH] = "st-hid-detach",
-    [STDFU_ENTER_HID_FEATURE] = "hid-feature",
-    [STDFU_ENTER_HID_OUTPUT] = "hid-output",
-    [STDFU_ENTER_DETACH] = "detach",
-    [STDFU_ENTER_NONE] = "none",
-};
-
-static const char *const version_source_names[_STDFU_VERSION_SOURCE_MAX] = {
-    [STDFU_VERSION_SOURCE_BCD_DEVICE] = "bcd-device",
-    [STDFU_VERSION_SOURCE_BCD_DEVICE_BINARY] = "bcd-device-binary",
-};
-
-static int lookup_name(const char *const *names, int n, const char *s) {
-    for (int i = 0; s && i < n; i++)
-        if (streq(names[i], s))
-            return i;
-    return -EINVAL;
-}
-
-const char *stdfu_enter_method_to_string(stdfu_enter_method m) {
-    return m >= 0 && m < _STDFU_ENTER_MAX ? enter_method_names[m] : NULL;
-}
-
-stdfu_enter_method stdfu_enter_method_from_string(const char *s) {
-    return (stdfu_enter_method) lookup_name(enter_method_names, _STDFU_ENTER_MAX, s);
-}
-
-const char *stdfu_version_source_to_string(stdfu_version_source s) {
-    return s >= 0 && s < _STDFU_VERSION_SOURCE_MAX ? version_source_names[s] : NULL;
-}
-
-stdfu_version_source stdfu_version_source_from_string(const char *s) {
-    return (stdfu_version_source) lookup_name(version_source_names, _STDFU_VERSION_SOURCE_MAX,
-                                              s);
-}
-
 static const char *const image_format_names[] = {
     [STDFU_IMAGE_AUTO] = "auto", [STDFU_IMAGE_DFUSE] = "dfuse", [STDFU_IMAGE_DFU] = "dfu",
     [STDFU_IMAGE_BIN] = "bin",   [STDFU_IMAGE_HEX] = "hex",
 };
-
-/* ---- rules: matching and decisions --------------------------------------------------------- */
-
-int stdfu_rule_running_version(const stdfu_rule *r, uint16_t bcd_device, stdfu_version *ret) {
-    switch (r->version_source) {
-    case STDFU_VERSION_SOURCE_BCD_DEVICE:
-        return stdfu_version_from_bcd(bcd_device, ret);
-    case STDFU_VERSION_SOURCE_BCD_DEVICE_BINARY:
-        *ret = (stdfu_version) {.major = bcd_device >> 8, .minor = bcd_device & 0xff};
-        return 0;
-    default:
-        return -EINVAL;
-    }
-}
-
-stdfu_update_decision stdfu_rule_decide(const stdfu_rule *r, const stdfu_version *running) {
-    if (!running)
-        return r->allow_downgrade ? STDFU_UPDATE_NEEDED : STDFU_UPDATE_UNKNOWN_REFUSED;
-    int c = stdfu_version_compare(running, &r->firmware.version);
-    if (c == 0)
-        return STDFU_UPDATE_CURRENT;
-    if (c < 0 || r->allow_downgrade)
-        return STDFU_UPDATE_NEEDED;
-    return STDFU_UPDATE_DOWNGRADE_REFUSED;
-}
-
-bool stdfu_rule_needs_update(const stdfu_rule *r, const stdfu_version *running) {
-    return stdfu_rule_decide(r, running) == STDFU_UPDATE_NEEDED;
-}
-
-char *stdfu_rule_describe_decision(const stdfu_rule *r, const stdfu_version *running,
-                                   char *buf, size_t size) {
-    char run[STDFU_VERSION_STRING_MAX];
-    const char *target = r->firmware.version_string;
-
-    if (running)
-        stdfu_version_format(running, run, sizeof run);
-    switch (stdfu_rule_decide(r, running)) {
-    case STDFU_UPDATE_CURRENT:
-        snprintf(buf, size, "runs %s, the target version", run);
-        break;
-    case STDFU_UPDATE_NEEDED:
-        if (!running)
-            snprintf(buf, size, "running version unknown, target %s (allow-downgrade is on)",
-                     target);
-        else if (stdfu_version_compare(running, &r->firmware.version) > 0)
-            snprintf(buf, size, "runs %s, downgrade to %s (allow-downgrade is on)", run, target);
-        else
-            snprintf(buf, size, "runs %s, update to %s", run, target);
-        break;
-    case STDFU_UPDATE_DOWNGRADE_REFUSED:
-        snprintf(buf, size, "runs %s, newer than the target %s, and allow-downgrade is off", run,
-                 target);
-        break;
-    case STDFU_UPDATE_UNKNOWN_REFUSED:
-        snprintf(buf, size,
-                 "cannot read the running version (%s), target %s, and allow-downgrade is off",
-                 stdfu_version_source_to_string(r->version_source), target);
-        break;
-    }
-    return buf;
-}
 
 static int check_target_layout(const stdfu_image *img, uint8_t alt, const stdfu_layout *layout,
                                stdfu_error *err) {
@@ -227,39 +46,6 @@ int stdfu_rule_check_layout(const stdfu_rule *r, const char *layout, stdfu_error
     return k;
 }
 
-static bool glob_matches(const char *glob, const char *s) {
-    return !glob || fnmatch(glob, s ? s : "", 0) == 0;
-}
-
-const stdfu_rule *stdfu_manifest_match_application(const stdfu_manifest *m, uint16_t vid,
-                                                   uint16_t pid, const char *serial,
-                                                   const char *port) {
-    for (size_t i = 0; i < m->n_rules; i++) {
-        const stdfu_rule *r = m->rules[i];
-        if (r->app_vid == vid && r->app_pid == pid && glob_matches(r->serial_glob, serial) &&
-            glob_matches(r->port_glob, port))
-            return r;
-    }
-    return NULL;
-}
-
-int stdfu_manifest_match_bootloader(const stdfu_manifest *m, uint16_t vid, uint16_t pid,
-                                    const char *port, const stdfu_rule **ret) {
-    const stdfu_rule *found = NULL;
-    for (size_t i = 0; i < m->n_rules; i++) {
-        const stdfu_rule *r = m->rules[i];
-        if (!r->adopt || r->dfu_vid != vid || r->dfu_pid != pid ||
-            !glob_matches(r->port_glob, port))
-            continue;
-        if (found)
-            return -ENOTUNIQ;
-        found = r;
-    }
-    if (!found)
-        return -ENOENT;
-    *ret = found;
-    return 0;
-}
 
 /* ---- the manifest object ------------------------------------------------------------------- */
 
@@ -799,7 +585,7 @@ static int parse_fw_format(parse_ctx *c, const field *f, const char *path, yaml_
     const char *s = scalar(c, path, n, "an image format");
     if (!s)
         return -EINVAL;
-    int i = lookup_name(image_format_names, (int) ELEMENTSOF(image_format_names), s);
+    int i = manifest_lookup_name(image_format_names, (int) ELEMENTSOF(image_format_names), s);
     if (i < 0)
         return value_error(c, n, "%s: unknown format \"%s\" (expected auto, dfuse, dfu, bin or "
                            "hex)", path, s);
