@@ -5,6 +5,7 @@
  *
  *     manifest.c           the set: main file + manifest.d, rules across files, the object
  *     manifest-match.c     versions, decisions, which rule matches a device, enum names
+ *     manifest-firmware.c  the firmware a rule names: read, SHA-256, image, suffix, layout
  *     manifest-yaml.c      libyaml documents: typed values, mappings of keys, errors with marks
  *
  * The short names below are global symbols of libstdfud.a; every other daemon module prefixes
@@ -136,3 +137,11 @@ typedef void (*document_parser)(loader *l, yaml_node_t *root);
 /* Parses one file's text (l->file) and hands its document to parse_document; syntax errors
  * and a second document are reported as errors of l. */
 void parse_yaml(loader *l, const uint8_t *data, size_t size, document_parser parse_document);
+
+/* ---- firmware (manifest-firmware.c) -------------------------------------------------------- */
+
+/* Whether every key the firmware check depends on was given and accepted. */
+bool firmware_keys_ok(const parse_ctx *c);
+/* Reads c->rule's firmware file once and checks it (SHA-256, image, alt, suffix, layout),
+ * reporting each problem at the key that causes it. */
+void load_firmware(parse_ctx *c);
