@@ -194,8 +194,14 @@ int sim_bus_add_device(sim_bus *b, const sim_device_config *c, char *err, size_t
 
     g_mutex_lock(&b->lock);
     b->slots[b->n_slots++] = s;
-    if (hub)
+    if (hub) {
         sim_hub_attach(b->hub, hub, dev);
+        /* plugged into a port whose power the hub has switched off (control socket `add`) */
+        if (!sim_hub_port_powered(b->hub, hub)) {
+            sim_device_set_power(dev, false, now_usec());
+            (void) sim_device_take_transition(dev, &(sim_transition) {});
+        }
+    }
     sim_mode mode = sim_device_mode(dev);
     g_mutex_unlock(&b->lock);
 
