@@ -6,6 +6,7 @@
  *     manifest.c           the set: main file + manifest.d, rules across files, the object
  *     manifest-match.c     versions, decisions, which rule matches a device, enum names
  *     manifest-firmware.c  the firmware a rule names: read, SHA-256, image, suffix, layout
+ *     manifest-rule.c      the rule schema: keys, defaults, values, checks across keys; settings
  *     manifest-yaml.c      libyaml documents: typed values, mappings of keys, errors with marks
  *
  * The short names below are global symbols of libstdfud.a; every other daemon module prefixes
@@ -145,3 +146,14 @@ bool firmware_keys_ok(const parse_ctx *c);
 /* Reads c->rule's firmware file once and checks it (SHA-256, image, alt, suffix, layout),
  * reporting each problem at the key that causes it. */
 void load_firmware(parse_ctx *c);
+
+/* ---- rules and settings (manifest-rule.c) -------------------------------------------------- */
+
+/* A rule with every default set (calloc'd), or NULL. */
+stdfu_rule *rule_new(void);
+stdfu_rule *rule_free(stdfu_rule *r); /* returns NULL */
+/* Fills c->rule from a rule's mapping, then runs the checks that span keys (enter report,
+ * adopt without port, version vs version-source). Every problem is reported. */
+void parse_rule_keys(parse_ctx *c, yaml_node_t *node);
+/* The "settings" mapping into l->m->settings: a later file overrides an earlier one per key. */
+void parse_settings(loader *l, yaml_node_t *node);

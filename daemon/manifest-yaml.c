@@ -11,6 +11,8 @@
 #include "manifest-internal.h"
 #include "util/parse-util.h"
 
+/* ---- errors -------------------------------------------------------------------------------- */
+
 void add_error_line(loader *l, char *line, bool force) {
     if (!line) {
         l->oom = true;
@@ -88,6 +90,8 @@ int value_error(parse_ctx *c, yaml_node_t *n, const char *format, ...) {
     c->n_errors++;
     return -EINVAL;
 }
+
+/* ---- values -------------------------------------------------------------------------------- */
 
 const char *node_kind_buf(const yaml_node_t *n, char buf[static NODE_KIND_MAX]) {
     switch (n->type) {
@@ -188,7 +192,7 @@ int get_string(parse_ctx *c, const char *path, yaml_node_t *n, char **ret) {
     return 0;
 }
 
-/* ---- loading: mappings --------------------------------------------------------------------- */
+/* ---- mappings ------------------------------------------------------------------------------ */
 
 static void known_keys(const field *fields, char *buf, size_t size) {
     size_t n = 0;
@@ -281,6 +285,8 @@ void parse_mapping(parse_ctx *c, yaml_node_t *map, const field *fields,
             c->bad[f->id] = true;
         }
 }
+
+/* ---- documents ----------------------------------------------------------------------------- */
 
 /* libyaml reports reader errors (bad UTF-8) by byte offset only. */
 static yaml_mark_t mark_of_offset(const uint8_t *data, size_t size, size_t offset) {
