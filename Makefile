@@ -72,10 +72,12 @@ deps:
 
 # The sanitizer build is a second build directory of the same tree.
 check: deps
-	@$(MAKE) --no-print-directory programs $(UNIT_TESTS)
-	@$(MAKE) --no-print-directory B=$(ASAN_B) SANITIZE=1 programs $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory programs unit-tests
+	@$(MAKE) --no-print-directory B=$(ASAN_B) SANITIZE=1 programs unit-tests
 	@tests/run-tests --build $(B) $(UNIT_TESTS) $(INTEGRATION_TESTS) \
 	    --build $(ASAN_B) $(patsubst $(B)/%,$(ASAN_B)/%,$(UNIT_TESTS)) $(SANITIZER_TESTS)
+
+unit-tests: $(UNIT_TESTS)
 
 check-unit: programs $(UNIT_TESTS)
 	@tests/run-tests --build $(B) $(UNIT_TESTS)
@@ -88,6 +90,6 @@ check-valgrind: programs $(UNIT_TESTS)
 clean:
 	rm -rf $(B) $(ASAN_B)
 
-.PHONY: all programs deps check check-unit check-valgrind clean install demo bench
+.PHONY: all programs unit-tests deps check check-unit check-valgrind clean install demo bench
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
