@@ -109,36 +109,29 @@ static void register_rule(parse_ctx *c, stdfu_rule *r) {
         rule_free(r);
         return;
     }
-    if (i >= 0 && (!c->replace || l->meta[i].file_index == l->file_index)) {
+    if (i >= 0 && (!c->replace || l->meta[i].file_index == l->file_index))
         value_error(c, name_node, "duplicate rule name \"%s\" (also at %s)%s", r->name,
                     l->meta[i].name_origin,
                     l->meta[i].file_index == l->file_index ? ""
                                                            : "; add \"replace: true\" to "
                                                              "replace it");
-        free(name_origin);
-        rule_free(r);
-        return;
-    }
-    if (i < 0 && c->replace) {
+    else if (i < 0 && c->replace)
         value_error(c, c->nodes[F_REPLACE], "replace: no earlier file has a rule named \"%s\"",
                     r->name);
-        free(name_origin);
-        rule_free(r);
-        return;
-    }
-    if (i >= 0) {
+    else if (i >= 0) {
         /* The replacement takes the replaced rule's place in the matching order. */
         rule_free(l->m->rules[i]);
         free(l->meta[i].name_origin);
         l->m->rules[i] = r;
         l->meta[i] = (rule_meta) {l->file_index, c->n_errors > 0, name_origin};
         return;
-    }
-    if (append_rule(l, r, c->n_errors > 0, name_origin) < 0) {
+    } else if (append_rule(l, r, c->n_errors > 0, name_origin) == 0)
+        return;
+    else
         l->oom = true;
-        free(name_origin);
-        rule_free(r);
-    }
+    /* Refused (or out of memory): the rule is dropped. */
+    free(name_origin);
+    rule_free(r);
 }
 
 
@@ -163,7 +156,6 @@ static void parse_rule(loader *l, yaml_node_t *node) {
     }
     register_rule(&c, r);
 }
-
 
 static void parse_rules(loader *l, yaml_node_t *node) {
     if (scalar_is_null(node))
