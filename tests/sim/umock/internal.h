@@ -45,7 +45,8 @@ typedef struct node_interface {
     uint8_t number, cls, subclass, protocol, n_endpoints, string_index;
     char *name;                 /* iInterface string of alt setting 0, or NULL */
     const char *driver;         /* kernel driver bound ("usbhid", "hub") or NULL */
-    UMockdevIoctlClient *owner; /* usbfs client that claimed it (a reference) */
+    UMockdevIoctlClient *owner; /* usbfs client that claimed it (identity only) */
+    GWeakRef owner_ref;         /* whether it still exists (zero-initialised is valid) */
     char syspath[PATH_MAX];
 } node_interface;
 

@@ -5,7 +5,7 @@
  * ends on the bus (ready_at). The ioctl itself completes at once: the client waits in ioctl()
  * with all signals blocked, so holding it back would make it unkillable. The URB becomes
  * reapable at ready_at instead: REAPURBNDELAY says EAGAIN until then, and the node's FIFO gives
- * POLLOUT only while some URB is reapable (a timer on the worker context flips it). On
+ * POLLOUT only while some URB is reapable (a timerfd on the worker context flips it). On
  * disconnect, URBs in flight complete with -ESHUTDOWN and every further ioctl fails with
  * ENODEV, as drivers/usb/core/devio.c does. */
 #include <errno.h>
@@ -23,11 +23,10 @@
 #include <glib-unix.h>
 
 #define CLIENT_NODE_KEY "stdfu-sim-node"
-#define USB_SPEED_FULL 2
-#define USB_SPEED_HIGH 3
 
 typedef struct sim_urb {
-    UMockdevIoctlClient *client; /* a reference: URBs go when their client has closed its fd */
+    UMockdevIoctlClient *client; /* who submitted it (identity only) */
+    GWeakRef client_ref;         /* whether that client still exists: URBs go with it */
     UMockdevIoctlData *urb;      /* struct usbdevfs_urb, its buffer resolved as a child */
     uint8_t *in;                 /* data stage (IN: returned at reap) */
     bool is_in;
@@ -37,7 +36,7 @@ typedef struct sim_urb {
 } sim_urb;
 
 static void urb_free(sim_urb *u) {
-    g_object_unref(u->client);
+    g_weak_ref_clear(&u->client_ref);
     g_object_unref(u->urb);
     g_free(u->in);
     g_free(u);
@@ -117,16 +116,21 @@ static void node_update_ready(usb_node *n) {
 
 /* umockdev 0.17 tells nobody when a client closes its fd (its "client-vanished" signal is
  * never emitted, "connected" is never notified), but a client's stream knows: whatever a
- * client left behind (URBs, claims) is dropped the next time someone looks. */
-static bool client_alive(UMockdevIoctlClient *c) {
-    return umockdev_ioctl_client_get_connected(c);
+ * client left behind (URBs, claims) is dropped the next time someone looks. Weak references:
+ * a client holds its node, so a strong one back would be a cycle. */
+static bool client_alive(GWeakRef *ref) {
+    UMockdevIoctlClient *c = g_weak_ref_get(ref);
+    bool alive = c && umockdev_ioctl_client_get_connected(c);
+    if (c)
+        g_object_unref(c);
+    return alive;
 }
 
 static void purge_dead_clients(usb_node *n) {
     for (GList *l = n->urbs; l;) {
         GList *next = l->next;
         sim_urb *u = l->data;
-        if (!client_alive(u->client)) {
+        if (!client_alive(&u->client_ref)) {
             urb_free(u);
             n->urbs = g_list_delete_link(n->urbs, l);
         }
@@ -135,15 +139,12 @@ static void purge_dead_clients(usb_node *n) {
 }
 
 void interface_set_owner(node_interface *i, UMockdevIoctlClient *c) {
-    if (c)
-        g_object_ref(c);
-    if (i->owner)
-        g_object_unref(i->owner);
     i->owner = c;
+    g_weak_ref_set(&i->owner_ref, c);
 }
 
 UMockdevIoctlClient *interface_owner(node_interface *i) {
-    if (i->owner && !client_alive(i->owner))
+    if (i->owner && !client_alive(&i->owner_ref))
         interface_set_owner(i, NULL);
     return i->owner;
 }
@@ -240,7 +241,8 @@ static int usbfs_submit(usb_node *n, UMockdevIoctlClient *c, UMockdevIoctlData *
         return EINVAL;
 
     sim_urb *u = g_new0(sim_urb, 1);
-    u->client = g_object_ref(c);
+    u->client = c;
+    g_weak_ref_init(&u->client_ref, c);
     u->urb = g_object_ref(ud);
     u->is_in = s.bmRequestType & 0x80;
     u->in = g_malloc0(MAX((size_t) s.wLength, (size_t) 1));
@@ -286,6 +288,8 @@ static int usbfs_reap(usb_node *n, UMockdevIoctlClient *c, UMockdevIoctlData *ar
     gint64 now = g_get_monotonic_time();
     sim_urb *u = NULL;
 
+    /* first: a new client may live at a dead one's address */
+    purge_dead_clients(n);
     for (GList *l = n->urbs; l; l = l->next) {
         sim_urb *q = l->data;
         if (q->client == c && (q->discarded || !n->live || q->ready_at <= now)) {
@@ -321,6 +325,7 @@ static int usbfs_discard(usb_node *n, UMockdevIoctlClient *c, UMockdevIoctlData 
     gulong addr = *(gulong *) arg->data; /* the argument is the client's URB pointer itself */
     gint64 now = g_get_monotonic_time();
 
+    purge_dead_clients(n);
     for (GList *l = n->urbs; l; l = l->next) {
         sim_urb *u = l->data;
         if (u->client != c || u->urb->client_addr != addr)
