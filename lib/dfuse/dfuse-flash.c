@@ -67,16 +67,10 @@ static int regions_build(const stdfu_target *target, regions *ret) {
     return 0;
 }
 
-static uint64_t target_bytes(const stdfu_target *target) {
-    uint64_t total = 0;
-    for (size_t i = 0; i < target->n_elements; i++)
-        total += target->elements[i].size;
-    return total;
-}
-
 /* ---- checks before anything is touched -------------------------------------------------- */
 
-/* Selects the target's alt and returns its layout. */
+/* Selects the target's alt and returns its layout (ret may be NULL), once every byte of the
+ * target is known to lie in a writable sector of it. */
 static int target_layout(stdfu_dfuse *s, const stdfu_target *target, const stdfu_layout **ret,
                          stdfu_error *err) {
     const stdfu_layout *l;
@@ -93,108 +87,15 @@ static int target_layout(stdfu_dfuse *s, const stdfu_target *target, const stdfu
         return stdfu_error_set(err, -EINVAL, "alt setting %u ('%s') has no DfuSe memory layout",
                                s->alt, a ? a->name : "");
     }
-    *ret = l;
-    return 0;
-}
-
-/* Every byte of every element must be in a writable sector of the layout. */
-static int check_target(const stdfu_layout *l, const stdfu_target *target, stdfu_error *err) {
-    for (size_t i = 0; i < target->n_elements; i++) {
-        const stdfu_element *e = &target->elements[i];
-        uint64_t end = (uint64_t) e->address + e->size, addr = e->address;
-
-        if (e->size == 0)
-            continue;
-        if (end > UINT64_C(0x100000000))
-            return stdfu_error_set(err, -ERANGE,
-                                   "element at 0x%08x (%u bytes) runs past the 4 GiB address space",
-                                   e->address, e->size);
-        while (addr < end) {
-            uint32_t start, size;
-            unsigned flags;
-
-            if (stdfu_layout_sector(l, (uint32_t) addr, &start, &size, &flags) < 0)
-                return stdfu_error_set(err, -ERANGE,
-                                       "element at 0x%08x..0x%08x: address 0x%08x is outside the "
-                                       "device's %s (%s)",
-                                       e->address, (uint32_t) (end - 1), (uint32_t) addr,
-                                       l->name[0] ? l->name : "memory", "see its layout");
-            if (!(flags & STDFU_SECTOR_WRITABLE))
-                return stdfu_error_set(err, -EROFS,
-                                       "element at 0x%08x..0x%08x: address 0x%08x is in a "
-                                       "read-only sector (0x%08x, %u bytes) of %s",
-                                       e->address, (uint32_t) (end - 1), (uint32_t) addr, start,
-                                       size, l->name[0] ? l->name : "memory");
-            addr = (uint64_t) start + size;
-        }
-    }
+    r = stdfu_image_check_layout(NULL, target, l, err);
+    if (r < 0)
+        return r;
+    if (ret)
+        *ret = l;
     return 0;
 }
 
 /* ---- erase -------------------------------------------------------------------------------- */
-
-typedef struct sector_list {
-    uint32_t *start;
-    uint32_t *size;
-    size_t n;
-} sector_list;
-
-static void sector_list_done(sector_list *l) {
-    free(l->start);
-    free(l->size);
-    *l = (sector_list) {};
-}
-
-static int sector_list_add(sector_list *l, uint32_t start, uint32_t size) {
-    /* Elements are sorted, so a repeat can only be the last one; check all anyway. */
-    for (size_t i = l->n; i > 0; i--)
-        if (l->start[i - 1] == start)
-            return 0;
-    uint32_t *a = reallocarray(l->start, l->n + 1, sizeof *a);
-    if (!a)
-        return -ENOMEM;
-    l->start = a;
-    uint32_t *b = reallocarray(l->size, l->n + 1, sizeof *b);
-    if (!b)
-        return -ENOMEM;
-    l->size = b;
-    l->start[l->n] = start;
-    l->size[l->n] = size;
-    l->n++;
-    return 0;
-}
-
-/* The erasable sectors the target touches, each once. Writable sectors that cannot be erased
- * (option bytes, 'e') are written without erase. */
-static int touched_sectors(const stdfu_layout *l, const stdfu_target *target, sector_list *ret) {
-    sector_list list = {};
-    int r;
-
-    for (size_t i = 0; i < target->n_elements; i++) {
-        const stdfu_element *e = &target->elements[i];
-        uint64_t end = (uint64_t) e->address + e->size, addr = e->address;
-
-        while (addr < end) {
-            uint32_t start, size;
-            unsigned flags;
-
-            r = stdfu_layout_sector(l, (uint32_t) addr, &start, &size, &flags);
-            if (r < 0)
-                goto fail;
-            if (flags & STDFU_SECTOR_ERASABLE) {
-                r = sector_list_add(&list, start, size);
-                if (r < 0)
-                    goto fail;
-            }
-            addr = (uint64_t) start + size;
-        }
-    }
-    *ret = list;
-    return 0;
-fail:
-    sector_list_done(&list);
-    return r;
-}
 
 int stdfu_dfuse_erase_page(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
     const stdfu_layout *l = stdfu_dfuse_layout(s);
@@ -215,29 +116,31 @@ int stdfu_dfuse_erase_page(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
 }
 
 int stdfu_dfuse_erase_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err) {
-    _cleanup_(sector_list_done) sector_list sectors = {};
+    _cleanup_free_ stdfu_sector *sectors = NULL;
     const stdfu_layout *l;
     uint64_t total = 0, done = 0;
+    size_t n;
     int r;
 
     r = target_layout(s, target, &l, err);
     if (r < 0)
         return r;
-    r = check_target(l, target, err);
+    r = stdfu_image_target_sectors(NULL, target, l, &sectors, &n, err);
     if (r < 0)
         return r;
-    r = touched_sectors(l, target, &sectors);
-    if (r < 0)
-        return stdfu_error_set(err, r, "cannot list the sectors to erase: %m");
-    for (size_t i = 0; i < sectors.n; i++)
-        total += sectors.size[i];
-    log_debug("Erasing %zu sectors (%" PRIu64 " bytes)", sectors.n, total);
+    /* Writable sectors that cannot be erased (option bytes, 'e') are written without erase. */
+    for (size_t i = 0; i < n; i++)
+        if (sectors[i].flags & STDFU_SECTOR_ERASABLE)
+            total += sectors[i].size;
+    log_debug("Erasing %" PRIu64 " bytes in the %zu sectors the target touches", total, n);
     dfuse_progress(s, STDFU_DFUSE_PHASE_ERASE, 0, total);
-    for (size_t i = 0; i < sectors.n; i++) {
-        r = stdfu_dfuse_erase_page(s, sectors.start[i], err);
+    for (size_t i = 0; i < n; i++) {
+        if (!(sectors[i].flags & STDFU_SECTOR_ERASABLE))
+            continue;
+        r = stdfu_dfuse_erase_page(s, sectors[i].address, err);
         if (r < 0)
             return r;
-        done += sectors.size[i];
+        done += sectors[i].size;
         dfuse_progress(s, STDFU_DFUSE_PHASE_ERASE, done, total);
     }
     return 0;
@@ -275,6 +178,13 @@ int stdfu_dfuse_set_address(stdfu_dfuse *s, uint32_t address, stdfu_error *err) 
     s->pointer_valid = true;
     s->pointer = address;
     return 0;
+}
+
+/* Set Address unless the pointer is known to be there already: a repeat costs a round trip. */
+static int point_at(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
+    if (s->pointer_valid && s->pointer == address)
+        return 0;
+    return stdfu_dfuse_set_address(s, address, err);
 }
 
 /* Blocks of one Set Address: wBlockNum is 16 bits. */
@@ -334,14 +244,10 @@ int stdfu_dfuse_write(stdfu_dfuse *s, uint32_t address, const uint8_t *data, siz
 
 int stdfu_dfuse_write_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err) {
     _cleanup_(regions_done) regions rs = {};
-    const stdfu_layout *l;
-    uint64_t done = 0, total = target_bytes(target);
+    uint64_t done = 0, total = stdfu_target_total_bytes(target);
     int r;
 
-    r = target_layout(s, target, &l, err);
-    if (r < 0)
-        return r;
-    r = check_target(l, target, err);
+    r = target_layout(s, target, NULL, err);
     if (r < 0)
         return r;
     r = regions_build(target, &rs);
@@ -377,11 +283,9 @@ static int upload_region(stdfu_dfuse *s, stdfu_dfuse_phase phase, uint32_t addre
         uint32_t base = address + (uint32_t) off;
 
         /* The pointer is still where the write of this region put it: no Set Address. */
-        if (!s->pointer_valid || s->pointer != base) {
-            r = stdfu_dfuse_set_address(s, base, err);
-            if (r < 0)
-                return r;
-        }
+        r = point_at(s, base, err);
+        if (r < 0)
+            return r;
         r = dfuse_ready_for_upload(s, err);
         if (r < 0)
             return r;
@@ -464,7 +368,7 @@ static int compare_cb(uint32_t address, const uint8_t *data, size_t n, void *use
 
 int stdfu_dfuse_verify_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err) {
     _cleanup_(regions_done) regions rs = {};
-    uint64_t done = 0, total = target_bytes(target);
+    uint64_t done = 0, total = stdfu_target_total_bytes(target);
     int r;
 
     if (target->alt != s->alt) {
@@ -498,16 +402,13 @@ static bool gone(int r) {
 
 int stdfu_dfuse_leave(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
     stdfu_dfu_status_reply st;
-    char what[64];
+    char what[64], text[DFUSE_STATUS_TEXT_MAX];
     int r;
 
-    /* The pointer may already be there (write + verify of the region at the base): a Set
-     * Address would only repeat it. */
-    if (!s->pointer_valid || s->pointer != address) {
-        r = stdfu_dfuse_set_address(s, address, err);
-        if (r < 0)
-            return r;
-    }
+    /* The pointer may already be there (write + verify of the region at the base). */
+    r = point_at(s, address, err);
+    if (r < 0)
+        return r;
     r = dfuse_ready_for_dnload(s, err);
     if (r < 0)
         return r;
@@ -537,10 +438,8 @@ int stdfu_dfuse_leave(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
         return dfuse_transfer_error(err, r, "GETSTATUS", what);
     }
     if (st.status != STDFU_DFU_OK || st.state == STDFU_DFU_ERROR)
-        return stdfu_error_set(err, -EIO, "device refused %s: %s (%s) in %s", what,
-                               stdfu_dfu_status_to_string(st.status),
-                               stdfu_dfu_status_description(st.status),
-                               stdfu_dfu_state_to_string(st.state));
+        return stdfu_error_set(err, -EIO, "device refused %s: %s", what,
+                               dfuse_status_text(&st, text));
     if (st.state != STDFU_DFU_MANIFEST && st.state != STDFU_DFU_MANIFEST_SYNC &&
         st.state != STDFU_DFU_MANIFEST_WAIT_RESET && st.state != STDFU_DFU_IDLE)
         return stdfu_error_set(err, -EPROTO, "device did not leave DFU mode: in %s after %s",
@@ -552,6 +451,7 @@ int stdfu_dfuse_leave(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
 int stdfu_dfuse_read_unprotect(stdfu_dfuse *s, stdfu_error *err) {
     uint8_t cmd = STDFU_DFUSE_CMD_READ_UNPROTECT;
     stdfu_dfu_status_reply st;
+    char text[DFUSE_STATUS_TEXT_MAX];
     int r;
 
     r = dfuse_ready_for_dnload(s, err);
@@ -567,10 +467,8 @@ int stdfu_dfuse_read_unprotect(stdfu_dfuse *s, stdfu_error *err) {
     if (r < 0)
         return gone(r) ? 0 : dfuse_transfer_error(err, r, "GETSTATUS", "after read unprotect");
     if (st.status != STDFU_DFU_OK || st.state == STDFU_DFU_ERROR)
-        return stdfu_error_set(err, -EIO, "device refused read unprotect: %s (%s) in %s",
-                               stdfu_dfu_status_to_string(st.status),
-                               stdfu_dfu_status_description(st.status),
-                               stdfu_dfu_state_to_string(st.state));
+        return stdfu_error_set(err, -EIO, "device refused read unprotect: %s",
+                               dfuse_status_text(&st, text));
     /* Let it carry out; a following request fails once it resets. */
     r = dfuse_wait_done(s, dfuse_timing_mass_erase(), "after read unprotect", NULL, err);
     if (r < 0 && gone(r)) {
@@ -594,14 +492,10 @@ int stdfu_dfuse_reset(stdfu_dfuse *s, stdfu_error *err) {
 int stdfu_dfuse_flash_target(stdfu_dfuse *s, const stdfu_target *target,
                              const stdfu_dfuse_flash_options *opts, stdfu_error *err) {
     stdfu_dfuse_flash_options o = opts ? *opts : (stdfu_dfuse_flash_options) {};
-    const stdfu_layout *l;
     int r;
 
     /* Refuse a target that does not fit before the device is touched. */
-    r = target_layout(s, target, &l, err);
-    if (r < 0)
-        return r;
-    r = check_target(l, target, err);
+    r = target_layout(s, target, NULL, err);
     if (r < 0)
         return r;
     r = stdfu_dfuse_recover(s, err);

@@ -73,3 +73,6 @@ int dfuse_cmd(stdfu_dfuse *s, uint8_t cmd, bool has_address, uint32_t address,
 int dfuse_ready_for_dnload(stdfu_dfuse *s, stdfu_error *err);
 int dfuse_ready_for_upload(stdfu_dfuse *s, stdfu_error *err);
 int dfuse_get_status_timeout(stdfu_dfuse *s, stdfu_dfu_status_reply *ret, unsigned timeout_ms);
+/* "errTARGET (address out of range) in dfuERROR": a status reply, as messages quote it. */
+#define DFUSE_STATUS_TEXT_MAX 160
+const char *dfuse_status_text(const stdfu_dfu_status_reply *st, char *buf);

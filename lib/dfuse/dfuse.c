@@ -76,11 +76,16 @@ static int status_errno(uint8_t status) {
     }
 }
 
+const char *dfuse_status_text(const stdfu_dfu_status_reply *st, char *buf) {
+    snprintf(buf, DFUSE_STATUS_TEXT_MAX, "%s (%s) in %s", stdfu_dfu_status_to_string(st->status),
+             stdfu_dfu_status_description(st->status), stdfu_dfu_state_to_string(st->state));
+    return buf;
+}
+
 static int status_error(stdfu_error *err, const stdfu_dfu_status_reply *st, const char *what) {
-    return stdfu_error_set(err, status_errno(st->status), "%s (%s) in %s %s",
-                           stdfu_dfu_status_to_string(st->status),
-                           stdfu_dfu_status_description(st->status),
-                           stdfu_dfu_state_to_string(st->state), what);
+    char text[DFUSE_STATUS_TEXT_MAX];
+    return stdfu_error_set(err, status_errno(st->status), "%s %s", dfuse_status_text(st, text),
+                           what);
 }
 
 int dfuse_get_status_timeout(stdfu_dfuse *s, stdfu_dfu_status_reply *ret, unsigned timeout_ms) {
@@ -108,14 +113,12 @@ int dfuse_get_status_timeout(stdfu_dfuse *s, stdfu_dfu_status_reply *ret, unsign
 int dfuse_stall_error(stdfu_dfuse *s, stdfu_error *err, int r, const char *request,
                       const char *what) {
     stdfu_dfu_status_reply st;
+    char text[DFUSE_STATUS_TEXT_MAX];
 
     if (r == -EPIPE && dfuse_get_status_timeout(s, &st, CONTROL_TIMEOUT_MS) >= 0 &&
         (st.status != STDFU_DFU_OK || st.state == STDFU_DFU_ERROR))
-        return stdfu_error_set(err, status_errno(st.status),
-                               "device refused %s %s: %s (%s) in %s", request, what,
-                               stdfu_dfu_status_to_string(st.status),
-                               stdfu_dfu_status_description(st.status),
-                               stdfu_dfu_state_to_string(st.state));
+        return stdfu_error_set(err, status_errno(st.status), "device refused %s %s: %s",
+                               request, what, dfuse_status_text(&st, text));
     return dfuse_transfer_error(err, r, request, what);
 }
 
@@ -263,6 +266,7 @@ int stdfu_dfuse_abort(stdfu_dfuse *s, stdfu_error *err) {
 
 int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err) {
     stdfu_dfu_status_reply st;
+    char text[DFUSE_STATUS_TEXT_MAX];
     int r;
 
     /* Each round moves the device one step closer to dfuIDLE; three are plenty. */
@@ -281,9 +285,7 @@ int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err) {
                 return 0;
             __attribute__((fallthrough));
         case STDFU_DFU_ERROR:
-            log_debug("Clearing %s (%s) in %s", stdfu_dfu_status_to_string(st.status),
-                      stdfu_dfu_status_description(st.status),
-                      stdfu_dfu_state_to_string(st.state));
+            log_debug("Clearing %s", dfuse_status_text(&st, text));
             r = stdfu_dfuse_clear_status(s, err);
             /* After an error, do not trust where the pointer is. An ABORT leaves it alone. */
             s->pointer_valid = false;
@@ -313,10 +315,8 @@ int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err) {
         if (r < 0)
             return r;
     }
-    return stdfu_error_set(err, -EPROTO, "device does not return to dfuIDLE: %s (%s) in %s",
-                           stdfu_dfu_status_to_string(st.status),
-                           stdfu_dfu_status_description(st.status),
-                           stdfu_dfu_state_to_string(st.state));
+    return stdfu_error_set(err, -EPROTO, "device does not return to dfuIDLE: %s",
+                           dfuse_status_text(&st, text));
 }
 
 /* DNLOAD is refused in dfuUPLOAD-IDLE and dfuERROR: leave those first. */

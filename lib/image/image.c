@@ -307,7 +307,7 @@ _printf_(4, 5) static int image_error(const stdfu_image *img, stdfu_error *err, 
     va_start(ap, format);
     stdfu_error_setv(err, code, format, ap);
     va_end(ap);
-    if (err && img->name)
+    if (err && img && img->name)
         stdfu_error_prefix(err, "%s", img->name);
     return code;
 }
@@ -341,6 +341,11 @@ static int check_element(const stdfu_image *img, const stdfu_element *e, const s
     uint32_t lo, hi;
 
     layout_bounds(l, &lo, &hi);
+    /* Only hand-made targets can get here with that: the loaders refuse it. */
+    if (end > UINT64_C(1) << 32)
+        return image_error(img, err, -EINVAL,
+                           "element at 0x%08x (%u bytes) runs past the 4 GiB address space",
+                           e->address, e->size);
     while (cur < end) {
         const stdfu_sector_run *run = stdfu_layout_find(l, (uint32_t) cur);
         if (!run && cur == e->address)

@@ -89,7 +89,8 @@ const stdfu_target *stdfu_image_find_target(const stdfu_image *img, uint8_t alt)
 int stdfu_image_check_ids(const stdfu_image *img, uint16_t vid, uint16_t pid, stdfu_error *err);
 /* Every element of target must lie in writable sectors of layout: names the first offending
  * address (outside, read-only, over the size of flash). -EINVAL for a target the layout
- * cannot hold (out of range, over the size), -EPERM for a non-writable sector. */
+ * cannot hold (out of range, over the size), -EPERM for a non-writable sector. img only names
+ * the file in messages: the engine, which has no file, passes NULL. */
 int stdfu_image_check_layout(const stdfu_image *img, const stdfu_target *target,
                              const stdfu_layout *layout, stdfu_error *err);
 

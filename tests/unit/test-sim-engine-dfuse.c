@@ -281,7 +281,7 @@ static void test_out_of_layout_refused(void **state) {
     /* f072: 128 KiB; this runs 2 KiB past the end */
     e = (stdfu_element) { BASE + 0x1f800, 4096, f.fw };
     reset_stats(&f);
-    assert_int_equal(stdfu_dfuse_flash_target(f.s, &t, NULL, &f.err), -ERANGE);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &t, NULL, &f.err), -EINVAL);
     assert_non_null(strstr(f.err.message, "0x08020000"));
     assert_int_equal(f.link.stats.dnload_cmd + f.link.stats.dnload_data, 0);
     c = sim_device_counters(f.link.dev);
@@ -289,7 +289,7 @@ static void test_out_of_layout_refused(void **state) {
         assert_int_equal(c->erases_per_page[p], 0);
 
     /* erase_target alone refuses it the same way */
-    assert_int_equal(stdfu_dfuse_erase_target(f.s, &t, &f.err), -ERANGE);
+    assert_int_equal(stdfu_dfuse_erase_target(f.s, &t, &f.err), -EINVAL);
     assert_int_equal(f.link.stats.dnload_cmd, 0);
 
     /* an alt the device does not have */
@@ -466,7 +466,7 @@ static void test_option_bytes_alt(void **state) {
     /* past the end of the option bytes: refused before anything is written */
     e = (stdfu_element) { 0x1ffff808, sizeof ob, ob };
     reset_stats(&f);
-    assert_int_equal(stdfu_dfuse_flash_target(f.s, &t, NULL, &f.err), -ERANGE);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &t, NULL, &f.err), -EINVAL);
     assert_non_null(strstr(f.err.message, "0x1ffff810"));
     assert_int_equal(f.link.stats.dnload_cmd + f.link.stats.dnload_data, 0);
 
