@@ -70,6 +70,7 @@ static Device *device_free(Device *dev) {
         return NULL;
     device_clear_udev(dev);
     sd_event_source_disable_unref(dev->progress_timer);
+    sd_event_source_disable_unref(dev->settle_timer);
     free(dev->port);
     free(dev->object_path);
     free(dev->running_version);

@@ -59,6 +59,11 @@ struct Device {
     JobSpec *resume_spec;       /* needs-power-cycle in this run: the very job, to run again */
     bool auto_blocked;          /* failed or cancelled: no automatic retry until it re-appears */
 
+    /* An application that appeared without its hidraw node yet (udev announces the USB device
+     * first): its evaluation waits for the node, or for settle_timer (policy.c). */
+    bool settling;
+    sd_event_source *settle_timer;
+
     /* PropertiesChanged throttling for progress (dbus-device.c). */
     usec_t last_progress_signal;
     sd_event_source *progress_timer;

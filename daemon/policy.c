@@ -202,7 +202,7 @@ static void resume_device(Daemon *d, Device *dev) {
 static void evaluate_device(Daemon *d, Device *dev) {
     stdfu_error err = {};
 
-    if (dev->job || dev->mode == DEVICE_ABSENT)
+    if (dev->job || dev->mode == DEVICE_ABSENT || dev->settling)
         return;
     rules_update_device(d, dev);   /* rule, running and target version */
     if (dev->resume_when_present) {
@@ -269,12 +269,47 @@ static void forward_to_job(Device *dev) {
     job_forward_event(dev->job, &ev);
 }
 
+/* How long an application may take to show its hidraw node after its USB device. */
+#define SETTLE_USEC (2 * USEC_PER_SEC)
+
+static void settle_done(Daemon *d, Device *dev) {
+    dev->settling = false;
+    dev->settle_timer = sd_event_source_disable_unref(dev->settle_timer);
+    evaluate_device(d, dev);
+}
+
+static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+    Device *dev = userdata;
+    (void) s, (void) usec;
+    settle_done(device_table_daemon(dev->table), dev);
+    return 0;
+}
+
+/* udev announces a USB device before its interfaces' hidraw nodes: a job started at once would
+ * find no way to enter the bootloader. Wait for the node (or a little while). */
+static bool settle_first(Daemon *d, Device *dev) {
+    if (dev->mode != DEVICE_APPLICATION || dev->hidraw_node || dev->job)
+        return false;
+    dev->settling = true;
+    if (!dev->settle_timer &&
+        sd_event_add_time_relative(d->event, &dev->settle_timer, CLOCK_MONOTONIC, SETTLE_USEC, 0,
+                                   on_settle_timer, dev) < 0)
+        return dev->settling = false;
+    return true;
+}
+
 void daemon_on_device_changed(Daemon *d, Device *dev, bool mode_changed) {
     if (dev->job)
         forward_to_job(dev);
     if (!mode_changed) {
         bus_device_emit_changed(dev, "Product", "Serial", NULL);
+        if (dev->settling && dev->hidraw_node)
+            settle_done(d, dev);
         return;
+    }
+    if (dev->settling && dev->mode != DEVICE_APPLICATION) {
+        dev->settling = false;
+        dev->settle_timer = sd_event_source_disable_unref(dev->settle_timer);
     }
     rules_update_device(d, dev);
     bus_device_emit_changed(dev, "Mode", "Product", "Serial", "RunningVersion", "TargetVersion",
@@ -287,7 +322,8 @@ void daemon_on_device_changed(Daemon *d, Device *dev, bool mode_changed) {
     }
     if (!dev->job)
         dev->auto_blocked = false; /* a new appearance: worth another try */
-    evaluate_device(d, dev);
+    if (!settle_first(d, dev))
+        evaluate_device(d, dev);
 }
 
 /* ---- job events -------------------------------------------------------------------------- */

@@ -34,14 +34,21 @@ trap 'rc=$?; _daemon_cleanup; (exit $rc); _cleanup' EXIT
 
 not_running() { ! kill -0 "$1" 2>/dev/null; }
 
-# wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
+# wait_for SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds, at most SECONDS.
 wait_for() {
-    local n=$(($1 * 10)); shift
-    while [ "$n" -gt 0 ]; do
+    local end=$((SECONDS + $1 + 1)); shift
+    while :; do
         "$@" >/dev/null 2>&1 && return 0
+        [ "$SECONDS" -ge "$end" ] && return 1
         sleep 0.1
-        n=$((n - 1))
     done
+}
+
+# state_in PORT STATE...: the device's State is one of them.
+state_in() {
+    local s port=$1; shift
+    s=$(dprop "$port" State) || return 1
+    for want; do [ "$s" = "s \"$want\"" ] && return 0; done
     return 1
 }
 

@@ -18,6 +18,7 @@ sensor_manifest 1.2 "    port: \"1-1.*\"
     bootloader:
       adopt: true
     timeouts:
+      leave: 3
       grace: 1" || skip_all "stdfu-sim mkfw failed"
 FLASH_SHA=$(python3 - "$ETC/fw.bin" <<'PY'
 import hashlib, sys
@@ -44,7 +45,8 @@ SIM_ARGS=(--hub ppps
           --report "$T/ladder.json")
 check "stdfud starts with three devices to bring to 1.2" start_daemon
 for port in 1-1.1 1-1.2 1-1.3; do
-    check "$port reaches done" wait_for 90 state_is $port done
+    wait_for 60 state_in $port done failed needs-power-cycle
+    check "$port reaches done" state_is $port done
 done
 check_eq "1-1.2 (adopted from the bootloader) runs 1.2" 's "1.2"' "$(dprop 1-1.2 RunningVersion)"
 check "SIGTERM stops it" stop_daemon
@@ -58,12 +60,14 @@ rm -rf "$STATE"
 SIM_ARGS=(--hub ganged --control "$T/ctl.sock" --report "$T/vanish.json"
           --device port=1-1.1,profile=f072,mode=application,version=1.0,leave=vanish)
 check "stdfud starts with a device that vanishes" start_daemon
-check "it ends as needs-power-cycle" wait_for 90 state_is 1-1.1 needs-power-cycle
+wait_for 60 state_in 1-1.1 done failed needs-power-cycle
+check "it ends as needs-power-cycle" state_is 1-1.1 needs-power-cycle
 check "LastError says to replug it" grep -q 'unplug and replug' <(dprop 1-1.1 LastError)
 check "the journal keeps the job" grep -q '^phase=needs-power-cycle' "$STATE/jobs/1-1.1"
 sim_ctl "unplug 1-1.1" >/dev/null
 sim_ctl "plug 1-1.1" >/dev/null
-check "replugged, it is done by itself" wait_for 60 state_is 1-1.1 done
+wait_for 60 state_in 1-1.1 done failed needs-power-cycle cancelled
+check "replugged, it is done by itself" state_is 1-1.1 done
 check "the journal is empty" test -z "$(ls "$STATE/jobs")"
 check "SIGTERM stops it" stop_daemon
 check_eq "the emulator runs 1.2" "application 1.2" \
@@ -99,7 +103,8 @@ pid=$(daemon_pid)
 check "the journal records the phase" grep -qE '^phase=(erasing|writing)' "$STATE/jobs/1-1.1"
 kill -KILL "$pid"
 check "stdfud is back after SIGKILL" wait_for 20 name_owned
-check "the resumed job finishes" wait_for 90 state_is 1-1.1 done
+wait_for 60 state_in 1-1.1 done failed needs-power-cycle
+check "the resumed job finishes" state_is 1-1.1 done
 check "the journal is empty" test -z "$(ls "$STATE/jobs")"
 check "the history has the update as done" grep -q '"1-1.1" "done" "1.0" "1.2"' \
     <(bctl call io.stdfu1 /io/stdfu1 io.stdfu1.Manager GetHistory)

@@ -38,26 +38,32 @@ PY
 start_bus || skip_all "cannot start dbus-daemon"
 SIM_ARGS=(--device port=1-1.1,profile=f072,mode=application,version=1.0
           --device port=1-1.2,profile=f072,mode=application,version=1.0
-          --report "$T/report.json")
+          --control "$T/ctl.sock" --report "$T/report.json")
 check "stdfud starts under stdfu-sim" start_daemon
+bctl monitor --match "type='signal',interface='io.stdfu1.Manager'" >"$T/signals.log" 2>&1 &
+EXTRA_PIDS+=($!)
+# Hotplug while the others update: a third device, to be updated as well.
+check "a device added on 1-1.3 while the others update" grep -q '^ok' \
+    <(sim_ctl "add port=1-1.3,profile=f072,mode=application,version=1.1")
 
 check "ListDevices shows both emulated devices" grep -q '"1-1.1" .* "1-1.2"' \
     <(bctl call io.stdfu1 /io/stdfu1 io.stdfu1.Manager ListDevices)
 done_state() { [ "$(dprop "$1" State)" = 's "done"' ]; }
 check "1-1.1 reaches done" wait_for 60 done_state 1-1.1
 check "1-1.2 reaches done" wait_for 60 done_state 1-1.2
-for port in 1-1.1 1-1.2; do
+check "1-1.3 (hotplugged) reaches done" wait_for 60 done_state 1-1.3
+for port in 1-1.1 1-1.2 1-1.3; do
     check_eq "$port: Mode application" 's "application"' "$(dprop $port Mode)"
     check_eq "$port: RunningVersion 1.2" 's "1.2"' "$(dprop $port RunningVersion)"
     check_eq "$port: Progress 100" 'u 100' "$(dprop $port Progress)"
     check_eq "$port: no LastError" 's ""' "$(dprop $port LastError)"
 done
-check "the history has both updates as done" python3 - <(bctl --json=short call io.stdfu1 \
+check "the history has the three updates as done" python3 - <(bctl --json=short call io.stdfu1 \
     /io/stdfu1 io.stdfu1.Manager GetHistory) <<'PY'
 import json, sys
 h = json.load(open(sys.argv[1]))["data"][0]
-done = sorted(e[0] for e in h if e[1] == "done" and e[2] == "1.0" and e[3] == "1.2")
-sys.exit(0 if done == ["1-1.1", "1-1.2"] else 1)
+done = sorted(e[0] for e in h if e[1] == "done" and e[2] in ("1.0", "1.1") and e[3] == "1.2")
+sys.exit(0 if done == ["1-1.1", "1-1.2", "1-1.3"] else 1)
 PY
 check "the journal has no unfinished job" test -z "$(ls "$STATE/jobs")"
 check "the two updates overlapped (parallel)" python3 - "$T/daemon.log" <<'PY'
@@ -71,6 +77,27 @@ for line in open(sys.argv[1]):
         running -= 1
 sys.exit(0 if peak == 2 else 1)
 PY
+check "UpdateFinished signals with outcome done" test "$(grep -c '"done"' "$T/signals.log")" -ge 3
+
+# ---- UpdateFile: the caller's image through an fd ----------------------------------------------
+"$SIM" mkfw --version 1.3 --size $SIZE --seed 9 -o "$T/fw-1.3.bin" >/dev/null
+check "UpdateFile of a 1.3 image to 1-1.1 is queued" grep -q '^ok$' \
+    <("$SRCDIR/tests/integration/update-file.py" "$BUS" 1-1.1 3 \
+        "{'version': <'1.3'>, 'address': <uint32 0x08000000>}" 3<"$T/fw-1.3.bin")
+runs_13() { [ "$(dprop 1-1.1 RunningVersion)" = 's "1.3"' ] && done_state 1-1.1; }
+check "1-1.1 runs 1.3" wait_for 60 runs_13
+check "the history names the image by its SHA-256" grep -q "\"1-1.1\" \"done\" \"1.2\" \"1.3\" \"file\" \"$(sha256sum "$T/fw-1.3.bin" | cut -d' ' -f1)\"" \
+    <(bctl call io.stdfu1 /io/stdfu1 io.stdfu1.Manager GetHistory)
+
+# ---- Cancel: a slow device, cancelled while it erases ----------------------------------------
+sim_ctl "add port=1-1.4,profile=f072,mode=application,version=1.0,slow-erase=50" >/dev/null
+busy() { dprop 1-1.4 State | grep -qE '"(entering|erasing|writing)"'; }
+check "1-1.4 starts updating" wait_for 30 busy
+check "Cancel of the running job" grep -q '^()$' <(gcall Cancel 1-1.4)
+cancelled() { [ "$(dprop 1-1.4 State)" = 's "cancelled"' ]; }
+check "1-1.4 ends cancelled" wait_for 60 cancelled
+check "UpdateFinished says cancelled" grep -A3 '"1-1.4"' "$T/signals.log" | grep -q '"cancelled"'
+check "Cancel again: nothing to cancel" grep -q 'has no job to cancel' <(gcall Cancel 1-1.4)
 check "SIGTERM stops it" stop_daemon
 
 dev() {
@@ -81,7 +108,7 @@ d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
 print(eval(sys.argv[3]))
 PY
 }
-for port in 1-1.1 1-1.2; do
+for port in 1-1.2 1-1.3; do
     check_eq "$port: the emulator runs the application 1.2" "application 1.2" \
         "$(dev $port 'd["mode"] + " " + d["version"]')"
     check_eq "$port: its flash is the image" "$FLASH_SHA" "$(dev $port 'd["flash_sha256"]')"
