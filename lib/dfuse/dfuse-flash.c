@@ -192,16 +192,11 @@ static size_t max_region_bytes(const stdfu_dfuse *s) {
     return (size_t) (0xffffu - FIRST_DATA_BLOCK + 1) * s->transfer_size;
 }
 
-/* How much of the rest of a region one Set Address covers. ROMs differ in how they place a
- * short block: pointer + (wBlockNum - 2) * wTransferSize (UM0391) or * wLength (the emulator,
- * and what a ROM that takes wLength literally would do). A short last block therefore gets a
- * Set Address of its own and goes as block 2, where both agree. */
+/* How much of the rest of a region one Set Address covers. Every block >= 2 lands at pointer +
+ * (wBlockNum - 2) * wTransferSize, whatever its wLength (UM0391), so a short last block needs
+ * no Set Address of its own. */
 static size_t run_bytes(const stdfu_dfuse *s, size_t left) {
-    size_t ts = s->transfer_size, n = MIN(left, max_region_bytes(s));
-
-    if (n > ts && n % ts != 0)
-        n -= n % ts;
-    return n;
+    return MIN(left, max_region_bytes(s));
 }
 
 static int write_region(stdfu_dfuse *s, uint32_t address, const uint8_t *data, size_t size,

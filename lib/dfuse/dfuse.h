@@ -170,7 +170,7 @@ int stdfu_dfuse_erase_page(stdfu_dfuse *s, uint32_t address, stdfu_error *err);
 int stdfu_dfuse_mass_erase(stdfu_dfuse *s, stdfu_error *err);
 int stdfu_dfuse_set_address(stdfu_dfuse *s, uint32_t address, stdfu_error *err);
 /* Writes target's elements: one Set Address per contiguous run of elements, then full
- * wTransferSize blocks (a short last block gets a Set Address of its own). Does not erase.
+ * wTransferSize blocks, the last one possibly short (placed by wTransferSize too). No erase.
  * Option bytes (an alt such as "@Option Bytes /0x1FFFF800/01*016 e") take effect through a
  * chip reset that the ROM starts after the write: expect -ENODEV there. */
 int stdfu_dfuse_write_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err);
