@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libudev.h>
 #include <libusb.h>
 #include <linux/hidraw.h>
 #include <string.h>
@@ -94,55 +93,13 @@ static bool is_gone_error(int r) {
     return r == -ENODEV || r == -ESHUTDOWN || r == -EPROTO || r == -EIO;
 }
 
-/* A second way to the hidraw node of port, for trees where the hid device is not found as a
- * descendant of the usb_device: any hidraw whose syspath has the component "<port>:" (the
- * name of one of the port's USB interfaces, e.g. "1-1.4:1.0"). */
-static int find_hidraw_by_port(const char *port, char *buf, size_t size) {
-    struct udev *udev = udev_new();
-    struct udev_enumerate *e = udev ? udev_enumerate_new(udev) : NULL;
-    struct udev_list_entry *entry;
-    char component[64];
-    int r = -ENODEV;
-
-    snprintf(component, sizeof component, "/%s:", port);
-    if (e && udev_enumerate_add_match_subsystem(e, "hidraw") >= 0 &&
-        udev_enumerate_scan_devices(e) >= 0)
-        udev_list_entry_foreach(entry, udev_enumerate_get_list_entry(e)) {
-            const char *path = udev_list_entry_get_name(entry);
-            struct udev_device *d;
-            const char *node;
-
-            if (!strstr(path, component))
-                continue;
-            d = udev_device_new_from_syspath(udev, path);
-            node = d ? udev_device_get_devnode(d) : NULL;
-            if (node && strlen(node) < size) {
-                strcpy(buf, node);
-                r = 0;
-            }
-            if (d)
-                udev_device_unref(d);
-            if (r == 0)
-                break;
-        }
-    if (e)
-        udev_enumerate_unref(e);
-    if (udev)
-        udev_unref(udev);
-    return r;
-}
-
 static int open_hidraw(const struct stdfu_usb_info *app, int *ret, stdfu_error *err) {
-    char node[sizeof app->hidraw];
-
-    if (app->hidraw[0])
-        strcpy(node, app->hidraw);
-    else if (find_hidraw_by_port(app->port, node, sizeof node) < 0)
+    if (!app->hidraw[0])
         return stdfu_error_set(err, -ENODEV, "device on port %s has no hidraw node", app->port);
-    int fd = open(node, O_RDWR | O_CLOEXEC);
+    int fd = open(app->hidraw, O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        return stdfu_error_set(err, negative_errno(), "cannot open %s of port %s: %m", node,
-                               app->port);
+        return stdfu_error_set(err, negative_errno(), "cannot open %s of port %s: %m",
+                               app->hidraw, app->port);
     *ret = fd;
     return 0;
 }
