@@ -12,6 +12,7 @@
 
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/string-table.h"
 
 /* The global --bus option. The CLI is one short-lived process, so a file-level setting is the
  * simplest way for main.c to hand it to every command. */
@@ -405,12 +406,7 @@ bool device_state_is_active(const char *state) {
     static const char *const active[] = {
         "queued", "entering", "erasing", "writing", "verifying", "leaving", "waiting", "recovering",
     };
-    if (!state)
-        return false;
-    for (size_t i = 0; i < ELEMENTSOF(active); i++)
-        if (streq(state, active[i]))
-            return true;
-    return false;
+    return TABLE_INDEX(active, state) >= 0;
 }
 
 bool device_props_match(const device_props *p, const char *arg) {

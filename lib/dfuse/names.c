@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Names of DFU states and statuses (DFU 1.1 section 6.1.2), for every error message. */
 #include "dfuse/dfuse.h"
+#include "util/string-table.h"
 
 static const char *const state_names[] = {
     [STDFU_DFU_APP_IDLE] = "appIDLE",
@@ -41,9 +42,7 @@ static const struct {
 };
 
 const char *stdfu_dfu_state_to_string(int state) {
-    if (state >= 0 && (size_t) state < ELEMENTSOF(state_names))
-        return state_names[state];
-    return "unknown state";
+    return TABLE_NAME(state_names, state, "unknown state");
 }
 
 const char *stdfu_dfu_status_to_string(int status) {
@@ -58,18 +57,14 @@ const char *stdfu_dfu_status_description(int status) {
     return "not a DFU status code";
 }
 
+static const char *const phase_names[] = {
+    [STDFU_DFUSE_PHASE_ERASE] = "erase",
+    [STDFU_DFUSE_PHASE_WRITE] = "write",
+    [STDFU_DFUSE_PHASE_VERIFY] = "verify",
+    [STDFU_DFUSE_PHASE_READ] = "read",
+    [STDFU_DFUSE_PHASE_LEAVE] = "leave",
+};
+
 const char *stdfu_dfuse_phase_to_string(stdfu_dfuse_phase p) {
-    switch (p) {
-    case STDFU_DFUSE_PHASE_ERASE:
-        return "erase";
-    case STDFU_DFUSE_PHASE_WRITE:
-        return "write";
-    case STDFU_DFUSE_PHASE_VERIFY:
-        return "verify";
-    case STDFU_DFUSE_PHASE_READ:
-        return "read";
-    case STDFU_DFUSE_PHASE_LEAVE:
-        return "leave";
-    }
-    return "unknown";
+    return TABLE_NAME(phase_names, p, "unknown");
 }

@@ -13,19 +13,17 @@
 #include "image/image-internal.h"
 #include "util/fileio.h"
 #include "util/macro.h"
+#include "util/string-table.h"
 
 /* Far over any STM32's flash even as Intel hex (2.8 characters per byte). */
 #define IMAGE_MAX_FILE_SIZE (256u * 1024 * 1024)
 
 const char *stdfu_image_format_to_string(stdfu_image_format f) {
-    switch (f) {
-    case STDFU_IMAGE_AUTO: return "auto";
-    case STDFU_IMAGE_DFUSE: return "dfuse";
-    case STDFU_IMAGE_DFU: return "dfu";
-    case STDFU_IMAGE_BIN: return "bin";
-    case STDFU_IMAGE_HEX: return "hex";
-    }
-    return "unknown";
+    static const char *const names[] = {
+        [STDFU_IMAGE_AUTO] = "auto", [STDFU_IMAGE_DFUSE] = "dfuse", [STDFU_IMAGE_DFU] = "dfu",
+        [STDFU_IMAGE_BIN] = "bin",   [STDFU_IMAGE_HEX] = "hex",
+    };
+    return TABLE_NAME(names, f, "unknown");
 }
 
 stdfu_image *stdfu_image_free(stdfu_image *img) {

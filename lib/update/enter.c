@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "util/macro.h"
 #include "util/parse-util.h"
+#include "util/string-table.h"
 
 /* DFU 1.1, section 3 and 4.1.3. */
 #define DFU_DETACH 0x00
@@ -31,7 +32,7 @@ static const char *const kind_names[] = {
 };
 
 const char *stdfu_enter_kind_to_string(stdfu_enter_kind k) {
-    return (unsigned) k < ELEMENTSOF(kind_names) ? kind_names[k] : "unknown";
+    return TABLE_NAME(kind_names, k, "unknown");
 }
 
 int stdfu_enter_method_parse(const char *s, stdfu_enter_method *ret, stdfu_error *err) {

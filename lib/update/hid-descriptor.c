@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/macro.h"
+#include "util/string-table.h"
 
 /* Item prefixes, HID 1.11 section 6.2.2.2: bSize in bits 1:0 (0, 1, 2 or 4 bytes), bType in
  * bits 3:2, bTag in bits 7:4. 0xFE starts a long item. */
@@ -44,7 +45,7 @@ const char *stdfu_hid_report_type_to_string(stdfu_hid_report_type t) {
         [STDFU_HID_OUTPUT] = "output",
         [STDFU_HID_FEATURE] = "feature",
     };
-    return (unsigned) t < ELEMENTSOF(names) ? names[t] : "unknown";
+    return TABLE_NAME(names, t, "unknown");
 }
 
 const stdfu_hid_report *stdfu_hid_descriptor_find(const stdfu_hid_descriptor *d,

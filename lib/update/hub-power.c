@@ -8,6 +8,7 @@
 #include "usb/usb.h"
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/string-table.h"
 
 /* USB 2.0 section 11.23.2.1 and 11.24.2; USB 3.x section 10.15.2.1. */
 #define USB_DT_HUB 0x29
@@ -16,15 +17,12 @@
 #define HUB_REQ_TIMEOUT_MS 1000
 
 const char *stdfu_hub_switching_to_string(stdfu_hub_switching s) {
-    switch (s) {
-    case STDFU_HUB_SWITCHING_GANGED:
-        return "ganged";
-    case STDFU_HUB_SWITCHING_PER_PORT:
-        return "per-port";
-    case STDFU_HUB_SWITCHING_NONE:
-        return "none";
-    }
-    return "unknown";
+    static const char *const names[] = {
+        [STDFU_HUB_SWITCHING_GANGED] = "ganged",
+        [STDFU_HUB_SWITCHING_PER_PORT] = "per-port",
+        [STDFU_HUB_SWITCHING_NONE] = "none",
+    };
+    return TABLE_NAME(names, s, "unknown");
 }
 
 int stdfu_hub_descriptor_switching(const uint8_t *desc, size_t len, stdfu_hub_switching *ret,

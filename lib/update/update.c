@@ -8,6 +8,7 @@
 
 #include "util/log.h"
 #include "util/macro.h"
+#include "util/string-table.h"
 
 /* What a wait after leave (or a rung of the ladder) found on the port. */
 typedef enum back {
@@ -72,19 +73,17 @@ static const char *const failure_names[] = {
     [STDFU_UPDATE_FAILURE_RECOVERY] = "recovery",
 };
 
-#define NAME(table, i) ((unsigned) (i) < ELEMENTSOF(table) ? table[i] : "unknown")
-
 const char *stdfu_update_phase_to_string(stdfu_update_phase p) {
-    return NAME(phase_names, p);
+    return TABLE_NAME(phase_names, p, "unknown");
 }
 const char *stdfu_update_step_to_string(stdfu_update_step s) {
-    return NAME(step_names, s);
+    return TABLE_NAME(step_names, s, "unknown");
 }
 const char *stdfu_update_outcome_to_string(stdfu_update_outcome o) {
-    return NAME(outcome_names, o);
+    return TABLE_NAME(outcome_names, o, "unknown");
 }
 const char *stdfu_update_failure_to_string(stdfu_update_failure f) {
-    return NAME(failure_names, f);
+    return TABLE_NAME(failure_names, f, "unknown");
 }
 
 void stdfu_update_options_init(stdfu_update_options *o) {

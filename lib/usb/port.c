@@ -8,17 +8,15 @@
 
 #include "usb/usb-internal.h"
 #include "util/parse-util.h"
+#include "util/string-table.h"
 
 const char *stdfu_usb_mode_to_string(stdfu_usb_mode m) {
-    switch (m) {
-    case STDFU_USB_ABSENT:
-        return "absent";
-    case STDFU_USB_APPLICATION:
-        return "application";
-    case STDFU_USB_BOOTLOADER:
-        return "bootloader";
-    }
-    return "unknown";
+    static const char *const names[] = {
+        [STDFU_USB_ABSENT] = "absent",
+        [STDFU_USB_APPLICATION] = "application",
+        [STDFU_USB_BOOTLOADER] = "bootloader",
+    };
+    return TABLE_NAME(names, m, "unknown");
 }
 
 /* ---- ids ---------------------------------------------------------------------------------- */
