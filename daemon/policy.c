@@ -390,11 +390,16 @@ static void on_job_finished(Job *job, void *userdata) {
         dev->last_update = now_realtime();
         dev->progress = 100;
     }
-    if (res->outcome == JOB_NEEDS_POWER_CYCLE) {
-        /* Not finished: the record stays, and the job resumes when the device is back. */
+    /* Not finished: the record stays, and the job resumes when the device is back. That is
+     * needs-power-cycle, and also a failure that left the device without its application
+     * (unplugged mid-write, stuck in the bootloader): no device is left there unwatched. */
+    bool resumable = res->outcome == JOB_NEEDS_POWER_CYCLE ||
+                     (res->outcome == JOB_FAILED && dev->mode != DEVICE_APPLICATION);
+    if (resumable) {
         dev->resume_when_present = true;
         rules_remember_resume_spec(d, dev, spec);
-        journal_save(d, dev, spec, JOB_NEEDS_POWER_CYCLE, dev->attempt, res->error);
+        journal_save(d, dev, spec, res->outcome == JOB_FAILED ? JOB_WAITING : res->outcome,
+                     dev->attempt, res->error);
     } else {
         dev->resume = mfree(dev->resume);
         dev->auto_blocked = res->outcome != JOB_DONE;
@@ -404,7 +409,7 @@ static void on_job_finished(Job *job, void *userdata) {
     bus_manager_emit_update_finished(d, dev->port, job_state_to_string(res->outcome), res->error);
     bus_device_emit_changed(dev, "State", "LastError", "LastUpdate", "Progress", "BytesDone",
                             "BytesTotal", NULL);
-    if (res->outcome == JOB_NEEDS_POWER_CYCLE) {
+    if (resumable) {
         JobSpec *again = calloc(1, sizeof *again);
         if (again) {
             job_take_spec(job, again); /* spec is empty from here on */

@@ -369,7 +369,8 @@ void rules_remember_resume_spec(Daemon *d, Device *dev, const JobSpec *spec) {
     stdfu_job_record rec;
     stdfu_job_record_init(&rec, dev->port, rules_name(spec), rules_sha256(spec),
                           spec->from_version, spec->target_version);
-    rec.phase = STDFU_PHASE_NEEDS_POWER_CYCLE;
+    rec.phase = dev->state == JOB_NEEDS_POWER_CYCLE ? STDFU_PHASE_NEEDS_POWER_CYCLE
+                                                     : STDFU_PHASE_WAITING;
     rec.attempt = MAX(dev->attempt, 1u);
     rules_remember_resume(d, dev, &rec);
 }

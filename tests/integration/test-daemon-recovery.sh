@@ -111,4 +111,24 @@ check "the history has the update as done" grep -q '"1-1.1" "done" "1.0" "1.2"' 
 check "SIGTERM stops it" stop_daemon
 check_eq "the emulator runs 1.2 with the image in flash" "application 1.2 $FLASH_SHA" \
     "$(report_dev "$T/kill.json" 1-1.1 'd["mode"] + " " + d["version"] + " " + d["flash_sha256"]')"
+# ---- 4: unplugged in the middle of the write, replugged later ---------------------------------
+rm -rf "$STATE"
+DAEMON=$ORIG_DAEMON
+SIM_ARGS=(--hub ppps --control "$T/ctl.sock" --report "$T/unplug.json"
+          --device port=1-1.1,profile=f072,mode=application,version=1.0,unplug-at=8192)
+check "stdfud starts with a device that is unplugged at byte 8192" start_daemon
+wait_for 60 state_in 1-1.1 done failed needs-power-cycle
+check "the job ends without the device" state_in 1-1.1 failed needs-power-cycle
+check_eq "the device is absent" 's "absent"' "$(dprop 1-1.1 Mode)"
+check "the journal keeps the job" test -e "$STATE/jobs/1-1.1"
+# unplug-at leaves the cable in and the device dead: pull it out and put it back.
+sim_ctl "unplug 1-1.1" >/dev/null
+check "replug it" grep -q '^ok' <(sim_ctl "plug 1-1.1")
+wait_for 60 state_in 1-1.1 done
+check "replugged, the job resumes and completes" state_is 1-1.1 done
+check_eq "it runs 1.2" 's "1.2"' "$(dprop 1-1.1 RunningVersion)"
+check "the journal is empty" test -z "$(ls "$STATE/jobs")"
+check "SIGTERM stops it" stop_daemon
+check_eq "the emulator runs 1.2 with the image in flash" "application 1.2 $FLASH_SHA" \
+    "$(report_dev "$T/unplug.json" 1-1.1 'd["mode"] + " " + d["version"] + " " + d["flash_sha256"]')"
 finish
