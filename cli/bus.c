@@ -44,17 +44,6 @@ int stdfuctl_oom(void) {
     return STDFU_EXIT_FAILURE;
 }
 
-int stdfuctl_usage_error(const char *command, const char *format, ...) {
-    va_list ap;
-
-    fprintf(stderr, "stdfuctl %s: ", command);
-    va_start(ap, format);
-    vfprintf(stderr, format, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'stdfuctl %s --help'.\n", command);
-    return STDFU_EXIT_USAGE;
-}
-
 static int open_address(const char *address, sd_bus **ret) {
     sd_bus *bus = NULL;
     int r = sd_bus_new(&bus);

@@ -37,10 +37,6 @@ int cmd_history(int argc, char **argv, const stdfuctl_globals *g);
 /* Logs "Out of memory." and returns STDFU_EXIT_FAILURE. */
 int stdfuctl_oom(void);
 
-/* "stdfuctl CMD: MESSAGE" and "Try 'stdfuctl CMD --help'." on stderr; returns
- * STDFU_EXIT_USAGE. */
-int stdfuctl_usage_error(const char *command, const char *format, ...) _printf_(2, 3);
-
 /* ---- connection ------------------------------------------------------------------------- */
 
 /* The global --bus option: "system" (default), "session" or a D-Bus address

@@ -15,36 +15,17 @@ static void help(FILE *f) {
             "can be. Needs root or group stdfu.\n"
             "\n"
             "Options:\n"
-            "      --bus system|session|ADDRESS\n"
-            "                 the D-Bus where stdfud runs (default: system)\n"
-            "  -h, --help     show this help\n"
-            "\n" STDFU_EXIT_CODES_HELP);
+            STDFUCTL_HELP_BUS_AND_HELP);
 }
 
 int cmd_cancel(int argc, char **argv, const stdfuctl_globals *g) {
-    enum { ARG_BUS = 0x100 };
-    static const struct option options[] = {
-        { "bus", required_argument, NULL, ARG_BUS },
-        { "help", no_argument, NULL, 'h' },
-        {},
-    };
     sd_bus *bus = NULL;
-    int c, code;
+    int code;
     (void) g;
 
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-        switch (c) {
-        case 'h':
-            help(stdout);
-            return STDFU_EXIT_OK;
-        case ARG_BUS:
-            if (stdfuctl_bus_set(optarg) < 0)
-                return stdfuctl_usage_error("cancel", "--bus needs system, session or an address.");
-            break;
-        default:
-            fprintf(stderr, "Try 'stdfuctl cancel --help'.\n");
-            return STDFU_EXIT_USAGE;
-        }
+    code = stdfuctl_parse_options(argc, argv, "cancel", help, STDFUCTL_OPT_BUS, NULL);
+    if (code >= 0)
+        return code;
     if (optind >= argc)
         return stdfuctl_usage_error("cancel", "which device? Give its port path, e.g. 1-1.4.");
     if (argc - optind > 1)

@@ -2,7 +2,6 @@
 /* stdfuctl flash FILE: the whole cycle on one device, standalone (no daemon). */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -72,21 +71,10 @@ static void help(FILE *f) {
             "\n" STDFU_EXIT_CODES_HELP);
 }
 
-static int usage_error(const char *format, ...) _printf_(1, 2);
-static int usage_error(const char *format, ...) {
-    va_list ap;
-    fputs("stdfuctl flash: ", stderr);
-    va_start(ap, format);
-    vfprintf(stderr, format, ap);
-    va_end(ap);
-    fputs("\nTry 'stdfuctl flash --help'.\n", stderr);
-    return -STDFU_EXIT_USAGE;
-}
-
-/* 0, or -(exit code) after printing why. */
+/* -1 to go on, or the exit code to return (after printing why; 0 after --help). */
 static int parse_args(int argc, char **argv, flash_args *a) {
     enum { ARG_PORT = 0x100, ARG_DEVICE, ARG_ADDRESS, ARG_ALT, ARG_ENTER, ARG_NO_VERIFY,
-           ARG_NO_LEAVE, ARG_LEAVE_TIMEOUT, ARG_JSON };
+           ARG_NO_LEAVE, ARG_LEAVE_TIMEOUT };
     static const struct option options[] = {
         { "port", required_argument, NULL, ARG_PORT },
         { "device", required_argument, NULL, ARG_DEVICE },
@@ -96,44 +84,43 @@ static int parse_args(int argc, char **argv, flash_args *a) {
         { "no-verify", no_argument, NULL, ARG_NO_VERIFY },
         { "no-leave", no_argument, NULL, ARG_NO_LEAVE },
         { "leave-timeout", required_argument, NULL, ARG_LEAVE_TIMEOUT },
-        { "json", no_argument, NULL, ARG_JSON },
-        { "help", no_argument, NULL, 'h' },
+        STDFUCTL_OPTION_JSON,
+        STDFUCTL_OPTION_HELP,
         {},
     };
     stdfu_error err = {};
     bool have_matcher = false;
     uint32_t v;
-    int c;
+    int c, code;
 
     *a = (flash_args) { .verify = true, .leave = true, .enter.kind = STDFU_ENTER_AUTO,
                         .matcher.kind = STDFU_USB_MATCH_ANY };
     while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
         switch (c) {
-        case 'h':
-            help(stdout);
-            return 1;
         case ARG_PORT:
         case ARG_DEVICE:
             if (have_matcher)
-                return usage_error("give either --port or --device, once");
+                return stdfuctl_usage_error("flash", "give either --port or --device, once");
             have_matcher = true;
             if ((c == ARG_PORT ? stdfu_usb_matcher_parse_port(optarg, &a->matcher, &err)
                                : stdfu_usb_matcher_parse_id(optarg, &a->matcher, &err)) < 0)
-                return usage_error("%s", err.message);
+                return stdfuctl_usage_error("flash", "%s", err.message);
             break;
         case ARG_ADDRESS:
             if (parse_u32(optarg, &a->address) < 0)
-                return usage_error("--address '%s' is not a 32-bit address", optarg);
+                return stdfuctl_usage_error("flash", "--address '%s' is not a 32-bit address",
+                                            optarg);
             a->has_address = true;
             break;
         case ARG_ALT:
             if (parse_u32(optarg, &v) < 0 || v > 255)
-                return usage_error("--alt '%s' is not an alt setting (0..255)", optarg);
+                return stdfuctl_usage_error("flash", "--alt '%s' is not an alt setting (0..255)",
+                                            optarg);
             a->alt = (uint8_t) v;
             break;
         case ARG_ENTER:
             if (stdfu_enter_method_parse(optarg, &a->enter, &err) < 0)
-                return usage_error("%s", err.message);
+                return stdfuctl_usage_error("flash", "%s", err.message);
             break;
         case ARG_NO_VERIFY:
             a->verify = false;
@@ -143,21 +130,22 @@ static int parse_args(int argc, char **argv, flash_args *a) {
             break;
         case ARG_LEAVE_TIMEOUT:
             if (parse_seconds(optarg, &a->leave_timeout) < 0)
-                return usage_error("--leave-timeout '%s' is not a number of seconds", optarg);
+                return stdfuctl_usage_error("flash",
+                                            "--leave-timeout '%s' is not a number of seconds",
+                                            optarg);
             a->has_leave_timeout = true;
             break;
-        case ARG_JSON:
-            a->json = true;
-            break;
         default:
-            return -STDFU_EXIT_USAGE; /* getopt said why */
+            code = stdfuctl_common_option(c, "flash", help, &a->json);
+            if (code >= 0)
+                return code;
         }
     if (optind >= argc)
-        return usage_error("no firmware FILE given");
+        return stdfuctl_usage_error("flash", "no firmware FILE given");
     if (optind + 1 < argc)
-        return usage_error("unexpected argument '%s'", argv[optind + 1]);
+        return stdfuctl_usage_error("flash", "unexpected argument '%s'", argv[optind + 1]);
     a->file = argv[optind];
-    return 0;
+    return -1;
 }
 
 static int exit_code_of(const stdfu_update_result *res) {
@@ -317,8 +305,8 @@ int cmd_flash(int argc, char **argv, const stdfuctl_globals *g) {
     int r;
 
     r = parse_args(argc, argv, &a);
-    if (r != 0)
-        return r > 0 ? STDFU_EXIT_OK : -r;
+    if (r >= 0)
+        return r;
 
     /* The file first: a bad or unusable file is refused before any device is touched. */
     lo.has_address = a.has_address;

@@ -3,8 +3,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include "bus.h"
 #include "json-writer.h"
@@ -27,14 +25,7 @@ static void help(FILE *f) {
             "\n"
             "Options:\n"
             "      --json     print a JSON array with one object per update\n"
-            "      --bus system|session|ADDRESS\n"
-            "                 the D-Bus where stdfud runs (default: system)\n"
-            "  -h, --help     show this help\n"
-            "\n" STDFU_EXIT_CODES_HELP);
-}
-
-static const char *empty_to_null(const char *s) {
-    return s && *s ? s : NULL;
+            STDFUCTL_HELP_BUS_AND_HELP);
 }
 
 static void json_entry(json_writer *w, const history_entry *h) {
@@ -75,13 +66,6 @@ static bool wanted(const history_entry *h, char **ports, size_t n_ports) {
     return false;
 }
 
-static unsigned stdout_columns(void) {
-    struct winsize ws = {};
-    if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
-        return 0;
-    return ws.ws_col;
-}
-
 static int print_history(sd_bus_message *reply, bool json, char **ports, size_t n_ports) {
     static const char *const headers[] = { "FINISHED", "PORT",     "OUTCOME", "FROM",
                                            "TO",       "ATTEMPTS", "RULE",    "ERROR" };
@@ -114,41 +98,21 @@ static int print_history(sd_bus_message *reply, bool json, char **ports, size_t 
     else if (table_rows(t) == 0)
         printf("No finished update%s.\n", n_ports > 0 ? " of these devices" : "");
     else
-        table_print(t, stdout, stdout_columns());
+        table_print_stdout(t);
     return 0;
 }
 
 int cmd_history(int argc, char **argv, const stdfuctl_globals *g) {
-    enum { ARG_JSON = 0x100, ARG_BUS };
-    static const struct option options[] = {
-        { "json", no_argument, NULL, ARG_JSON },
-        { "bus", required_argument, NULL, ARG_BUS },
-        { "help", no_argument, NULL, 'h' },
-        {},
-    };
     sd_bus *bus = NULL;
     sd_bus_message *reply = NULL;
     bool json = false;
-    int c, code;
+    int code;
     (void) g;
 
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-        switch (c) {
-        case 'h':
-            help(stdout);
-            return STDFU_EXIT_OK;
-        case ARG_JSON:
-            json = true;
-            break;
-        case ARG_BUS:
-            if (stdfuctl_bus_set(optarg) < 0)
-                return stdfuctl_usage_error("history",
-                                            "--bus needs system, session or an address.");
-            break;
-        default:
-            fprintf(stderr, "Try 'stdfuctl history --help'.\n");
-            return STDFU_EXIT_USAGE;
-        }
+    code = stdfuctl_parse_options(argc, argv, "history", help, STDFUCTL_OPT_BUS | STDFUCTL_OPT_JSON,
+                                  &json);
+    if (code >= 0)
+        return code;
 
     code = stdfuctl_bus_open_or_exit(&bus);
     if (code == STDFU_EXIT_OK)

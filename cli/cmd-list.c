@@ -135,12 +135,12 @@ static void print_json(const stdfu_usb_info *list, size_t n) {
         json_kv_string(&w, "vid", buf);
         snprintf(buf, sizeof buf, "%04x", d->pid);
         json_kv_string(&w, "pid", buf);
-        json_kv_string(&w, "serial", d->serial[0] ? d->serial : NULL);
+        json_kv_string(&w, "serial", empty_to_null(d->serial));
         json_kv_string(&w, "version", stdfuctl_format_bcd(d->bcd_device, buf));
         json_kv_uint(&w, "bcd_device", d->bcd_device);
-        json_kv_string(&w, "manufacturer", d->manufacturer[0] ? d->manufacturer : NULL);
-        json_kv_string(&w, "product", d->product[0] ? d->product : NULL);
-        json_kv_string(&w, "hidraw", d->hidraw[0] ? d->hidraw : NULL);
+        json_kv_string(&w, "manufacturer", empty_to_null(d->manufacturer));
+        json_kv_string(&w, "product", empty_to_null(d->product));
+        json_kv_string(&w, "hidraw", empty_to_null(d->hidraw));
         json_kv_bool(&w, "dfu_runtime", d->has_dfu_runtime);
         json_key(&w, "layout");
         stdfu_dfuse *s = open_bootloader(d);
@@ -156,37 +156,19 @@ static void print_json(const stdfu_usb_info *list, size_t n) {
 }
 
 int cmd_list(int argc, char **argv, const stdfuctl_globals *g) {
-    enum { ARG_JSON = 0x100 };
-    static const struct option options[] = {
-        { "json", no_argument, NULL, ARG_JSON },
-        { "help", no_argument, NULL, 'h' },
-        {},
-    };
     _cleanup_free_ stdfu_usb_info *list = NULL;
     stdfu_usb_ids ids;
     stdfu_error err = {};
     bool json = false;
     size_t n = 0;
-    int c;
+    int code;
     (void) g;
 
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-        switch (c) {
-        case 'h':
-            help(stdout);
-            return STDFU_EXIT_OK;
-        case ARG_JSON:
-            json = true;
-            break;
-        default:
-            fprintf(stderr, "Try 'stdfuctl list --help'.\n");
-            return STDFU_EXIT_USAGE;
-        }
-    if (optind < argc) {
-        fprintf(stderr, "stdfuctl list: unexpected argument '%s'\n"
-                        "Try 'stdfuctl list --help'.\n", argv[optind]);
-        return STDFU_EXIT_USAGE;
-    }
+    code = stdfuctl_parse_options(argc, argv, "list", help, STDFUCTL_OPT_JSON, &json);
+    if (code >= 0)
+        return code;
+    if (optind < argc)
+        return stdfuctl_usage_error("list", "unexpected argument '%s'.", argv[optind]);
 
     stdfu_usb_ids_init_default(&ids);
     if (stdfu_usb_enumerate(NULL, &ids, &list, &n, &err) < 0) {

@@ -16,10 +16,7 @@ static void help(FILE *f) {
             "is 1. Needs root or group stdfu.\n"
             "\n"
             "Options:\n"
-            "      --bus system|session|ADDRESS\n"
-            "                 the D-Bus where stdfud runs (default: system)\n"
-            "  -h, --help     show this help\n"
-            "\n" STDFU_EXIT_CODES_HELP);
+            STDFUCTL_HELP_BUS_AND_HELP);
 }
 
 /* Reload's error names the first problem; the property has them all. Returns how many. */
@@ -56,29 +53,13 @@ static int reload(sd_bus *bus) {
 }
 
 int cmd_reload(int argc, char **argv, const stdfuctl_globals *g) {
-    enum { ARG_BUS = 0x100 };
-    static const struct option options[] = {
-        { "bus", required_argument, NULL, ARG_BUS },
-        { "help", no_argument, NULL, 'h' },
-        {},
-    };
     sd_bus *bus = NULL;
-    int c, code;
+    int code;
     (void) g;
 
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-        switch (c) {
-        case 'h':
-            help(stdout);
-            return STDFU_EXIT_OK;
-        case ARG_BUS:
-            if (stdfuctl_bus_set(optarg) < 0)
-                return stdfuctl_usage_error("reload", "--bus needs system, session or an address.");
-            break;
-        default:
-            fprintf(stderr, "Try 'stdfuctl reload --help'.\n");
-            return STDFU_EXIT_USAGE;
-        }
+    code = stdfuctl_parse_options(argc, argv, "reload", help, STDFUCTL_OPT_BUS, NULL);
+    if (code >= 0)
+        return code;
     if (optind < argc)
         return stdfuctl_usage_error("reload", "unexpected argument '%s'.", argv[optind]);
 

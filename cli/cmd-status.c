@@ -3,8 +3,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include "bus.h"
 #include "json-writer.h"
@@ -22,14 +20,7 @@ static void help(FILE *f) {
             "\n"
             "Options:\n"
             "      --json     print a JSON array with one object per device\n"
-            "      --bus system|session|ADDRESS\n"
-            "                 the D-Bus where stdfud runs (default: system)\n"
-            "  -h, --help     show this help\n"
-            "\n" STDFU_EXIT_CODES_HELP);
-}
-
-static const char *empty_to_null(const char *s) {
-    return s && *s ? s : NULL;
+            STDFUCTL_HELP_BUS_AND_HELP);
 }
 
 static void print_json(const device_props *l, size_t n) {
@@ -67,13 +58,6 @@ static void print_json(const device_props *l, size_t n) {
     json_end_array(&w);
 }
 
-static unsigned stdout_columns(void) {
-    struct winsize ws = {};
-    if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
-        return 0;
-    return ws.ws_col;
-}
-
 static int print_table(const device_props *l, size_t n) {
     static const char *const headers[] = { "PORT",   "PRODUCT", "MODE",     "RUNNING",
                                            "TARGET", "STATE",   "PROGRESS", "LAST ERROR" };
@@ -93,7 +77,7 @@ static int print_table(const device_props *l, size_t n) {
     if (n == 0)
         printf("stdfud knows no device.\n");
     else
-        table_print(t, stdout, stdout_columns());
+        table_print_stdout(t);
     return 0;
 }
 
@@ -159,36 +143,17 @@ static int filter_devices(device_props *l, size_t *n, char **names, size_t n_nam
 }
 
 int cmd_status(int argc, char **argv, const stdfuctl_globals *g) {
-    enum { ARG_JSON = 0x100, ARG_BUS };
-    static const struct option options[] = {
-        { "json", no_argument, NULL, ARG_JSON },
-        { "bus", required_argument, NULL, ARG_BUS },
-        { "help", no_argument, NULL, 'h' },
-        {},
-    };
     sd_bus *bus = NULL;
     device_props *list = NULL;
     size_t n = 0;
     bool json = false;
-    int c, code;
+    int code;
     (void) g;
 
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-        switch (c) {
-        case 'h':
-            help(stdout);
-            return STDFU_EXIT_OK;
-        case ARG_JSON:
-            json = true;
-            break;
-        case ARG_BUS:
-            if (stdfuctl_bus_set(optarg) < 0)
-                return stdfuctl_usage_error("status", "--bus needs system, session or an address.");
-            break;
-        default:
-            fprintf(stderr, "Try 'stdfuctl status --help'.\n");
-            return STDFU_EXIT_USAGE;
-        }
+    code = stdfuctl_parse_options(argc, argv, "status", help, STDFUCTL_OPT_BUS | STDFUCTL_OPT_JSON,
+                                  &json);
+    if (code >= 0)
+        return code;
 
     code = stdfuctl_bus_open_or_exit(&bus);
     if (code != STDFU_EXIT_OK)

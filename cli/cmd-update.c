@@ -82,8 +82,7 @@ static void help(FILE *f) {
 }
 
 static int parse_args(int argc, char **argv, update_args *a) {
-    enum { ARG_ALL = 0x100, ARG_FILE, ARG_VERSION, ARG_ADDRESS, ARG_FORCE, ARG_WAIT, ARG_JSON,
-           ARG_BUS };
+    enum { ARG_ALL = 0x100, ARG_FILE, ARG_VERSION, ARG_ADDRESS, ARG_FORCE, ARG_WAIT };
     static const struct option options[] = {
         { "all", no_argument, NULL, ARG_ALL },
         { "file", required_argument, NULL, ARG_FILE },
@@ -91,18 +90,15 @@ static int parse_args(int argc, char **argv, update_args *a) {
         { "address", required_argument, NULL, ARG_ADDRESS },
         { "force", no_argument, NULL, ARG_FORCE },
         { "wait", no_argument, NULL, ARG_WAIT },
-        { "json", no_argument, NULL, ARG_JSON },
-        { "bus", required_argument, NULL, ARG_BUS },
-        { "help", no_argument, NULL, 'h' },
+        STDFUCTL_OPTION_JSON,
+        STDFUCTL_OPTION_BUS,
+        STDFUCTL_OPTION_HELP,
         {},
     };
-    int c;
+    int c, code;
 
     while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
         switch (c) {
-        case 'h':
-            help(stdout);
-            return 0;
         case ARG_ALL:
             a->all = true;
             break;
@@ -128,16 +124,10 @@ static int parse_args(int argc, char **argv, update_args *a) {
         case ARG_WAIT:
             a->wait = true;
             break;
-        case ARG_JSON:
-            a->json = true;
-            break;
-        case ARG_BUS:
-            if (stdfuctl_bus_set(optarg) < 0)
-                return stdfuctl_usage_error("update", "--bus needs system, session or an address.");
-            break;
         default:
-            fprintf(stderr, "Try 'stdfuctl update --help'.\n");
-            return STDFU_EXIT_USAGE;
+            code = stdfuctl_common_option(c, "update", help, &a->json);
+            if (code >= 0)
+                return code;
         }
     a->devices = argv + optind;
     a->n_devices = (size_t) (argc - optind);

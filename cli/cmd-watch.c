@@ -20,37 +20,18 @@ static void help(FILE *f) {
             "or running (at once if none has), or on Ctrl-C; the updates go on in stdfud.\n"
             "\n"
             "Options:\n"
-            "      --bus system|session|ADDRESS\n"
-            "                 the D-Bus where stdfud runs (default: system)\n"
-            "  -h, --help     show this help\n"
-            "\n" STDFU_EXIT_CODES_HELP);
+            STDFUCTL_HELP_BUS_AND_HELP);
 }
 
 int cmd_watch(int argc, char **argv, const stdfuctl_globals *g) {
-    enum { ARG_BUS = 0x100 };
-    static const struct option options[] = {
-        { "bus", required_argument, NULL, ARG_BUS },
-        { "help", no_argument, NULL, 'h' },
-        {},
-    };
     _cleanup_(monitor_freep) monitor *m = NULL;
     sd_event *event = NULL;
     sd_bus *bus = NULL;
-    int c, code, r;
+    int code, r;
 
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-        switch (c) {
-        case 'h':
-            help(stdout);
-            return STDFU_EXIT_OK;
-        case ARG_BUS:
-            if (stdfuctl_bus_set(optarg) < 0)
-                return stdfuctl_usage_error("watch", "--bus needs system, session or an address.");
-            break;
-        default:
-            fprintf(stderr, "Try 'stdfuctl watch --help'.\n");
-            return STDFU_EXIT_USAGE;
-        }
+    code = stdfuctl_parse_options(argc, argv, "watch", help, STDFUCTL_OPT_BUS, NULL);
+    if (code >= 0)
+        return code;
 
     code = stdfuctl_bus_open_or_exit(&bus);
     if (code != STDFU_EXIT_OK)

@@ -6,6 +6,7 @@
  * command name) and returns an exit code from exit-codes.h. */
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "exit-codes.h"
 
@@ -18,6 +19,42 @@ typedef int (*stdfuctl_command_fn)(int argc, char **argv, const stdfuctl_globals
 
 int cmd_flash(int argc, char **argv, const stdfuctl_globals *g);
 int cmd_list(int argc, char **argv, const stdfuctl_globals *g);
+
+/* ---- options (options.c) ---------------------------------------------------------------- */
+
+typedef void (*stdfuctl_help_fn)(FILE *f);
+
+/* getopt_long() codes and struct option entries of the options the commands share. */
+enum { STDFUCTL_ARG_BUS = 0x1000, STDFUCTL_ARG_JSON };
+#define STDFUCTL_OPTION_HELP { "help", no_argument, NULL, 'h' }
+#define STDFUCTL_OPTION_BUS { "bus", required_argument, NULL, STDFUCTL_ARG_BUS }
+#define STDFUCTL_OPTION_JSON { "json", no_argument, NULL, STDFUCTL_ARG_JSON }
+
+/* The end of the --help text of the commands that talk to stdfud: --bus, -h, exit codes. */
+#define STDFUCTL_HELP_BUS_AND_HELP                                                           \
+    "      --bus system|session|ADDRESS\n"                                                    \
+    "                 the D-Bus where stdfud runs (default: system)\n"                        \
+    "  -h, --help     show this help\n"                                                      \
+    "\n" STDFU_EXIT_CODES_HELP
+
+/* "stdfuctl CMD: MESSAGE" and "Try 'stdfuctl CMD --help'." on stderr; returns
+ * STDFU_EXIT_USAGE. */
+int stdfuctl_usage_error(const char *command, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Handles one getopt_long() result that no command treats on its own: -h (prints help),
+ * --bus, --json (sets *ret_json), or an option getopt refused. Returns -1 when the command
+ * goes on, else the exit code to return now (0 after --help). */
+int stdfuctl_common_option(int c, const char *command, stdfuctl_help_fn help, bool *ret_json);
+
+/* The whole option loop of a command whose only options are -h and those in which. Same
+ * returns; on -1 the command's arguments start at optind. ret_json may be NULL without
+ * STDFUCTL_OPT_JSON. */
+enum { STDFUCTL_OPT_BUS = 1 << 0, STDFUCTL_OPT_JSON = 1 << 1 };
+int stdfuctl_parse_options(int argc, char **argv, const char *command, stdfuctl_help_fn help,
+                           unsigned which, bool *ret_json);
+
+/* ---- formatting (format.c) ----------------------------------------------------------------- */
 
 /* "0x1234" -> "12.34": bcdDevice the way lsusb shows it. buf >= 8 bytes. */
 const char *stdfuctl_format_bcd(unsigned bcd, char *buf);

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #define TABLE_MAX_COLUMNS 16
 
@@ -81,4 +83,13 @@ void table_print(const table *t, FILE *f, unsigned max_width) {
         }
         print_last_cell(f, t->cells[r * t->n_columns + t->n_columns - 1], used, max_width);
     }
+}
+
+void table_print_stdout(const table *t) {
+    struct winsize ws = {};
+    unsigned width = 0;
+
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) >= 0)
+        width = ws.ws_col;
+    table_print(t, stdout, width);
 }

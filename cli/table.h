@@ -23,3 +23,5 @@ size_t table_rows(const table *t);
 /* Prints the table. max_width > 0 (a terminal's width): the last column is cut so that no
  * line is longer, ending in "..." where it was cut. */
 void table_print(const table *t, FILE *f, unsigned max_width);
+/* The same on stdout, cut to the terminal's width when stdout is one. */
+void table_print_stdout(const table *t);

@@ -76,6 +76,10 @@ static inline const char *strna(const char *s) {
     return s ? s : "n/a";
 }
 
+static inline const char *empty_to_null(const char *s) {
+    return s && *s ? s : NULL;
+}
+
 static inline int streq_ptr(const char *a, const char *b) {
     if (!a || !b)
         return a == b;
