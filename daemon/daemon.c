@@ -316,5 +316,9 @@ int daemon_run(Daemon *d) {
     int r = sd_event_loop(d->event);
     if (r < 0)
         return log_error_errno(r, "Event loop failed: %m");
+    /* A non-zero exit code is the bus going away (sd_bus_set_exit_on_disconnect): exit with a
+     * failure so that Restart=on-failure brings us back once the bus is there again. */
+    if (r > 0)
+        return log_error_errno(ENOTCONN, "Lost the connection to the bus, exiting.");
     return 0;
 }

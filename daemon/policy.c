@@ -62,6 +62,7 @@ static void journal_save(Daemon *d, Device *dev, const JobSpec *spec, JobState s
                           spec->from_version, spec->target_version);
     rec.phase = phase_of_state(state);
     rec.attempt = MAX(attempt, 1u);
+    rec.started_usec = spec->started;
     stdfu_job_record_set_error(&rec, error);
     int r = stdfu_state_save_job(d->state, &rec);
     if (r < 0)
@@ -75,6 +76,7 @@ static void journal_finish(Daemon *d, Device *dev, const JobSpec *spec, const Jo
     stdfu_job_record_init(&rec, dev->port, rules_name(spec), rules_sha256(spec),
                           spec->from_version, spec->target_version);
     rec.attempt = MAX(attempts, 1u);
+    rec.started_usec = spec->started;
     stdfu_history_entry_from_record(&e, &rec, outcome_of_state(res->outcome),
                                     res->outcome == JOB_DONE ? NULL : res->error, now_realtime());
     int r = stdfu_state_finish_job(d->state, &e);
@@ -94,6 +96,8 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
                                job_state_to_string(job_state(dev->job)));
     }
     set_string(&dev->target_version, spec->target_version);
+    if (!spec->started)
+        spec->started = now_realtime();
     r = job_queue_add(d->jobs, spec, dev, &job);
     if (r < 0) {
         job_spec_done(spec);
@@ -114,9 +118,19 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     return 0;
 }
 
+static int check_no_job(Device *dev, stdfu_error *err) {
+    if (!dev->job)
+        return 0;
+    return stdfu_error_set(err, -EBUSY, "Device %s already has a job (%s).", dev->port,
+                           job_state_to_string(job_state(dev->job)));
+}
+
 int policy_queue_update(Daemon *d, Device *dev, bool force, stdfu_error *err) {
     JobSpec spec = {};
-    int r = rules_make_spec(d, dev, force, &spec, err);
+    int r = check_no_job(dev, err);
+    if (r < 0)
+        return r;
+    r = rules_make_spec(d, dev, force, &spec, err);
     if (r < 0)
         return r;
     return queue_job(d, dev, &spec, 1, err);
@@ -124,7 +138,12 @@ int policy_queue_update(Daemon *d, Device *dev, bool force, stdfu_error *err) {
 
 int policy_queue_update_file(Daemon *d, Device *dev, FileRequest *req, stdfu_error *err) {
     JobSpec spec = {};
-    int r = rules_make_spec_file(d, dev, req, &spec, err);
+    int r = check_no_job(dev, err);
+    if (r < 0) {
+        req->data = mfree(req->data);
+        return r;
+    }
+    r = rules_make_spec_file(d, dev, req, &spec, err);
     if (r < 0)
         return r;
     return queue_job(d, dev, &spec, 1, err);
@@ -189,13 +208,13 @@ static void resume_device(Daemon *d, Device *dev) {
         log_warning_errno(r, "%s: cannot record the update in the history: %m", dev->port);
     log_info("%s: runs the target version %s, the unfinished update is done.", dev->port,
              dev->resume->target_version);
-    bus_manager_emit_update_finished(d, dev->port, "done", "");
     dev->resume = mfree(dev->resume);
     dev->resume_when_present = false;
     dev->state = JOB_DONE;
     dev->last_update = now_realtime();
     set_string(&dev->last_error, NULL);
     bus_device_emit_changed(dev, "State", "LastError", "LastUpdate", NULL);
+    bus_manager_emit_update_finished(d, dev->port, "done", "");
 }
 
 /* Whether a device that just appeared (or after a reload) should get a job. */
@@ -406,9 +425,10 @@ static void on_job_finished(Job *job, void *userdata) {
         journal_finish(d, dev, spec, res, dev->attempt);
     }
     log_finished(dev, spec, res);
-    bus_manager_emit_update_finished(d, dev->port, job_state_to_string(res->outcome), res->error);
+    /* Properties first: a client that stops at UpdateFinished has the final ones. */
     bus_device_emit_changed(dev, "State", "LastError", "LastUpdate", "Progress", "BytesDone",
                             "BytesTotal", NULL);
+    bus_manager_emit_update_finished(d, dev->port, job_state_to_string(res->outcome), res->error);
     if (resumable) {
         JobSpec *again = calloc(1, sizeof *again);
         if (again) {

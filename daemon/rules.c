@@ -349,6 +349,7 @@ int rules_make_resume_spec(Daemon *d, Device *dev, JobSpec *ret, stdfu_error *er
     int r = spec_from_rule(d, dev, rule, true, ret, err);
     if (r < 0)
         return r;
+    ret->started = dev->resume->started_usec;
     /* The journal knows where it came from; the device in the bootloader does not. */
     if (dev->resume->from_version[0]) {
         free(ret->from_version);
@@ -372,6 +373,7 @@ void rules_remember_resume_spec(Daemon *d, Device *dev, const JobSpec *spec) {
     rec.phase = dev->state == JOB_NEEDS_POWER_CYCLE ? STDFU_PHASE_NEEDS_POWER_CYCLE
                                                      : STDFU_PHASE_WAITING;
     rec.attempt = MAX(dev->attempt, 1u);
+    rec.started_usec = spec->started;
     rules_remember_resume(d, dev, &rec);
 }
 
