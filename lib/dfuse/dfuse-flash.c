@@ -187,46 +187,48 @@ static int point_at(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
     return stdfu_dfuse_set_address(s, address, err);
 }
 
-/* Blocks of one Set Address: wBlockNum is 16 bits. */
-static size_t max_region_bytes(const stdfu_dfuse *s) {
-    return (size_t) (0xffffu - FIRST_DATA_BLOCK + 1) * s->transfer_size;
-}
+/* One wTransferSize block of a region. Every block >= 2 lands at pointer + (wBlockNum - 2) *
+ * wTransferSize, whatever its wLength (UM0391), so only a wBlockNum about to pass 16 bits
+ * needs a new Set Address: the block that starts such a run. */
+typedef struct block {
+    uint32_t address;
+    size_t n;
+    uint16_t num;   /* wBlockNum */
+    bool run_start; /* the pointer must be at address first */
+} block;
 
-/* How much of the rest of a region one Set Address covers. Every block >= 2 lands at pointer +
- * (wBlockNum - 2) * wTransferSize, whatever its wLength (UM0391), so a short last block needs
- * no Set Address of its own. */
-static size_t run_bytes(const stdfu_dfuse *s, size_t left) {
-    return MIN(left, max_region_bytes(s));
+/* The block at offset off (a multiple of wTransferSize) of size bytes at address. */
+static block block_at(const stdfu_dfuse *s, uint32_t address, size_t size, size_t off) {
+    size_t k = off / s->transfer_size, per_run = 0xffffu - FIRST_DATA_BLOCK + 1;
+    return (block) {
+        .address = address + (uint32_t) off,
+        .n = MIN(s->transfer_size, size - off),
+        .num = (uint16_t) (FIRST_DATA_BLOCK + k % per_run),
+        .run_start = k % per_run == 0,
+    };
 }
 
 static int write_region(stdfu_dfuse *s, uint32_t address, const uint8_t *data, size_t size,
                         uint64_t *done, uint64_t total, stdfu_error *err) {
-    size_t ts = s->transfer_size, off = 0;
     char what[96];
     int r;
 
-    while (off < size) {
-        size_t chunk = run_bytes(s, size - off);
-        uint32_t base = address + (uint32_t) off;
+    for (size_t off = 0; off < size; off += s->transfer_size) {
+        block b = block_at(s, address, size, off);
 
-        r = stdfu_dfuse_set_address(s, base, err);
-        if (r < 0)
-            return r;
-        for (size_t pos = 0; pos < chunk; pos += ts) {
-            size_t n = MIN(ts, chunk - pos);
-            uint16_t block = (uint16_t) (FIRST_DATA_BLOCK + pos / ts);
-            uint32_t a = base + (uint32_t) pos;
-
-            snprintf(what, sizeof what, "after writing 0x%08x..0x%08x (block %u)", a,
-                     a + (uint32_t) n - 1, block);
-            r = dfuse_dnload(s, block, data + off + pos, (uint16_t) n, dfuse_timing_program(n),
-                             what, err);
+        if (b.run_start) {
+            r = stdfu_dfuse_set_address(s, b.address, err);
             if (r < 0)
                 return r;
-            *done += n;
-            dfuse_progress(s, STDFU_DFUSE_PHASE_WRITE, *done, total);
         }
-        off += chunk;
+        snprintf(what, sizeof what, "after writing 0x%08x..0x%08x (block %u)", b.address,
+                 b.address + (uint32_t) b.n - 1, b.num);
+        r = dfuse_dnload(s, b.num, data + off, (uint16_t) b.n, dfuse_timing_program(b.n), what,
+                         err);
+        if (r < 0)
+            return r;
+        *done += b.n;
+        dfuse_progress(s, STDFU_DFUSE_PHASE_WRITE, *done, total);
     }
     return 0;
 }
@@ -266,50 +268,43 @@ typedef int (*read_cb)(uint32_t address, const uint8_t *data, size_t n, void *us
 static int upload_region(stdfu_dfuse *s, stdfu_dfuse_phase phase, uint32_t address, size_t size,
                          uint64_t *done, uint64_t total, read_cb cb, void *userdata,
                          stdfu_error *err) {
-    size_t ts = s->transfer_size, off = 0;
-    _cleanup_free_ uint8_t *buf = malloc(ts);
+    _cleanup_free_ uint8_t *buf = malloc(s->transfer_size);
     char what[96];
     int r;
 
     if (!buf)
         return stdfu_error_set(err, -ENOMEM, "out of memory");
-    while (off < size) {
-        size_t chunk = run_bytes(s, size - off);
-        uint32_t base = address + (uint32_t) off;
+    for (size_t off = 0; off < size; off += s->transfer_size) {
+        block b = block_at(s, address, size, off);
 
-        /* The pointer is still where the write of this region put it: no Set Address. */
-        r = point_at(s, base, err);
-        if (r < 0)
-            return r;
-        r = dfuse_ready_for_upload(s, err);
-        if (r < 0)
-            return r;
-        for (size_t pos = 0; pos < chunk; pos += ts) {
-            size_t n = MIN(ts, chunk - pos);
-            uint16_t block = (uint16_t) (FIRST_DATA_BLOCK + pos / ts);
-            uint32_t a = base + (uint32_t) pos;
-
-            r = dfuse_check_cancel(s, err);
+        if (b.run_start) {
+            /* The pointer is still where the write of this region put it: no Set Address. */
+            r = point_at(s, b.address, err);
             if (r < 0)
                 return r;
-            snprintf(what, sizeof what, "of 0x%08x..0x%08x (block %u)", a, a + (uint32_t) n - 1,
-                     block);
-            r = dfuse_class_request(s, true, STDFU_DFU_UPLOAD, block, buf, (uint16_t) n,
-                                    CONTROL_TIMEOUT_MS);
-            if (r < 0) {
-                s->state = STATE_UNKNOWN;
-                return dfuse_stall_error(s, err, r, "UPLOAD", what);
-            }
-            s->state = STDFU_DFU_UPLOAD_IDLE;
-            if ((size_t) r < n)
-                return stdfu_error_set(err, -EIO, "short UPLOAD %s: %d of %zu bytes", what, r, n);
-            r = cb(a, buf, n, userdata, err);
+            r = dfuse_ready_for_upload(s, err);
             if (r < 0)
                 return r;
-            *done += n;
-            dfuse_progress(s, phase, *done, total);
         }
-        off += chunk;
+        r = dfuse_check_cancel(s, err);
+        if (r < 0)
+            return r;
+        snprintf(what, sizeof what, "of 0x%08x..0x%08x (block %u)", b.address,
+                 b.address + (uint32_t) b.n - 1, b.num);
+        r = dfuse_class_request(s, true, STDFU_DFU_UPLOAD, b.num, buf, (uint16_t) b.n,
+                                CONTROL_TIMEOUT_MS);
+        if (r < 0) {
+            s->state = STATE_UNKNOWN;
+            return dfuse_stall_error(s, err, r, "UPLOAD", what);
+        }
+        s->state = STDFU_DFU_UPLOAD_IDLE;
+        if ((size_t) r < b.n)
+            return stdfu_error_set(err, -EIO, "short UPLOAD %s: %d of %zu bytes", what, r, b.n);
+        r = cb(b.address, buf, b.n, userdata, err);
+        if (r < 0)
+            return r;
+        *done += b.n;
+        dfuse_progress(s, phase, *done, total);
     }
     return 0;
 }
