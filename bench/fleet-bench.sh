@@ -11,9 +11,11 @@
 # Each fleet runs under its own stdfu-sim with stdfud (--parallel N) on a private dbus-daemon,
 # started by the integration tests' helpers (tests/integration/daemon-lib.sh). stdfud first
 # loads a manifest whose target the devices already run; then the manifest is replaced by one
-# targeting 2.0, and the time is taken from just before `stdfuctl reload` until
-# `stdfuctl update --all --wait` returns, i.e. until stdfud has signalled UpdateFinished for
-# every device (event driven: no polling in the measured span).
+# targeting 2.0 (stdfud reloads on inotify, and `stdfuctl reload` follows), and the time is
+# taken from just before the replacement until `stdfuctl update --all --wait` returns, i.e.
+# until stdfud has signalled UpdateFinished for every device (event driven: no polling in the
+# measured span). The same again with the devices started in the bootloader (adopted), which
+# is what the sequential dfu-util loop gets: dfu-util cannot send ST's HID detach.
 #
 # Targets (reported, never fatal): the largest fleet within 1.3x the time of one device; no
 # CPU time and no wake-ups while idle.
@@ -50,8 +52,14 @@ ports() {
     done
 }
 
-# fleet_manifest VERSION: $ETC/manifest.yaml, one rule for the fleet, target VERSION.
+# fleet_manifest VERSION [adopt]: $ETC/manifest.yaml, one rule for the fleet, target VERSION;
+# "adopt": devices found in the bootloader on the fleet's ports are flashed too.
 fleet_manifest() {
+    local adopt=
+    [ "${2:-}" = adopt ] && adopt='    port: "1-*"
+    bootloader:
+      adopt: true'
+
     local img=$ETC/fw-$1.bin
     [ -f "$img" ] || "$SIM" mkfw --version "$1" --size "$SIZE" --seed 7 -o "$img" >/dev/null ||
         return 1
@@ -60,6 +68,7 @@ rules:
   - name: fleet
     application:
       id: "0483:5750"
+$adopt
     firmware:
       file: fw-$1.bin
       sha256: $(sha256sum "$img" | cut -d' ' -f1)
@@ -69,16 +78,17 @@ YAML
     mv "$ETC/manifest.yaml.new" "$ETC/manifest.yaml"
 }
 
-# fleet_is N VERSION: stdfud knows N devices, all in their application running VERSION, none
-# with an update queued or running (exit 0), else 1.
+# fleet_is N VERSION|bootloader: stdfud knows N devices, all in their application running
+# VERSION (or all in the bootloader), none with an update queued or running (exit 0), else 1.
 fleet_is() {
     "$CTL" --bus "$BUS" status --json >"$T/status.json" 2>>"$T/stdfuctl.log" || return 1
     python3 - "$T/status.json" "$1" "$2" <<'PY'
 import json, sys
 devs = json.load(open(sys.argv[1]))
 n, version = int(sys.argv[2]), sys.argv[3]
-ok = [d for d in devs if d["mode"] == "application" and d["running_version"] == version
-      and d["state"] in ("idle", "done")]
+ok = [d for d in devs if d["state"] in ("idle", "done") and (
+      d["mode"] == "bootloader" if version == "bootloader" else
+      d["mode"] == "application" and d["running_version"] == version)]
 sys.exit(0 if len(devs) == n and len(ok) == n else 1)
 PY
 }
@@ -196,34 +206,40 @@ print("%.2f" % (json.load(open(sys.argv[1]))["devices"][0]["floor_ms"] / 1e3))' 
         2>/dev/null || echo "?"
 }
 
-# daemon_fleet N: updates N devices through stdfud; sets T_DAEMON, HWM and FLOOR.
+# daemon_fleet N [bootloader]: updates N devices through stdfud, from their application (or
+# started in the bootloader: adopted); sets T_DAEMON, HWM, FLOOR and the CPU times.
 daemon_fleet() {
-    local n=$1 port pid rc s e
+    local n=$1 mode=${2:-application} port pid rc s e from=1.0 adopt= report
+    [ "$mode" = bootloader ] && from=bootloader adopt=adopt
+    report=$T/report-$n-$mode.json
     T_DAEMON= HWM=? FLOOR=? CPU_D=? CPU_SIM=? CPU_SIM_MAIN=?
     rm -rf "$STATE"
     fleet_manifest 1.0 || return 1
-    SIM_ARGS=(--hub ppps --report "$T/report-$n.json")
+    SIM_ARGS=(--hub ppps --report "$report")
     for port in $(ports "$n"); do
-        SIM_ARGS+=(--device "port=$port,profile=f072,leave=ok,version=1.0")
+        SIM_ARGS+=(--device "port=$port,profile=f072,leave=ok,version=1.0,mode=$mode")
     done
     # The last --log-level wins over daemon-lib's debug: per-block debug lines would be timed.
     if ! start_daemon --parallel "$n" --log-level info; then
         FAILED=1 missed+=("$n devices: stdfud did not come up (see below)"); return 1
     fi
     pid=$(daemon_pid)
-    if ! wait_for 30 fleet_is "$n" 1.0; then
-        FAILED=1 missed+=("$n devices: stdfud did not see all of them idle on 1.0 within 30 s")
+    if ! wait_for 30 fleet_is "$n" "$from"; then
+        FAILED=1 missed+=("$n devices: stdfud did not see all of them idle ($from) within 30 s")
         stop_daemon; return 1
     fi
-    [ "$n" = "$MAX_N" ] && idle_sample "$n devices, before any update" "$pid"
-    [ "$n" = "$MAX_N" ] && emulated_fds_peak "$pid" "$T/fds-peak"
+    local measure=
+    [ "$n" = "$MAX_N" ] && [ "$mode" = application ] && measure=1
+    [ -n "$measure" ] && idle_sample "$n devices, before any update" "$pid"
+    [ -n "$measure" ] && emulated_fds_peak "$pid" "$T/fds-peak"
 
-    fleet_manifest 2.0
     local cpu_d0 cpu_s0
     cpu_d0=$(cpu_s "$pid") cpu_s0=$(cpu_s "$DAEMON_PID")
     thread_cpu "$DAEMON_PID" >"$T/sim-threads.0"
+    # stdfud reloads by itself when the manifest changes (inotify): the clock starts first.
     s=$EPOCHREALTIME
-    "$CTL" --bus "$BUS" reload >>"$T/stdfuctl.log" 2>&1 &&
+    fleet_manifest 2.0 $adopt &&
+        "$CTL" --bus "$BUS" reload >>"$T/stdfuctl.log" 2>&1 &&
         "$CTL" --bus "$BUS" update --all --wait >>"$T/stdfuctl.log" 2>&1
     rc=$?
     e=$EPOCHREALTIME
@@ -238,14 +254,14 @@ daemon_fleet() {
     [ "$rc" -eq 0 ] || FAILED=1 missed+=("$n devices: stdfuctl update --all --wait exited $rc")
     fleet_is "$n" 2.0 || FAILED=1 missed+=("$n devices: not all reported done on 2.0 by stdfud")
     HWM=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status")
-    [ "$n" = "$MAX_N" ] && idle_sample "$n devices, after their update" "$pid"
+    [ -n "$measure" ] && idle_sample "$n devices, after their update" "$pid"
     stop_daemon
     rc=$?
     [ "$rc" -eq 0 ] || FAILED=1 missed+=("$n devices: stdfu-sim running stdfud exited $rc")
     local bad
-    bad=$(report_check "$T/report-$n.json" "$n")
-    [ -z "$bad" ] || FAILED=1 missed+=("$n devices (stdfud): $bad")
-    FLOOR=$(floor_s "$T/report-$n.json")
+    bad=$(report_check "$report" "$n")
+    [ -z "$bad" ] || FAILED=1 missed+=("$n devices (stdfud from $mode): $bad")
+    FLOOR=$(floor_s "$report")
 }
 
 # dfu_util_fleet N: the same N devices started in the bootloader, flashed one after the other
@@ -283,30 +299,38 @@ missed=()
 FAILED=   # something went wrong beyond a timing: show stdfud's log
 IDLE_LINES=()
 FD_SAMPLER=
+# The images first: making them is not part of any measured span.
+fleet_manifest 2.0 && fleet_manifest 1.0 ||
+    { echo "fleet bench: stdfu-sim mkfw failed" >&2; exit 1; }
 start_bus || { echo "fleet bench: cannot start dbus-daemon" >&2; exit 1; }
 echo "Fleet: f072 devices (leave=ok) behind the ppps hub, $((SIZE / 1024)) KiB image 1.0 -> 2.0."
-printf '%7s | %8s %6s %9s %8s %6s %6s %6s | %9s %8s | %8s\n' devices stdfud "x 1" per-dev \
-    "peak RSS" "CPU" "sim" "main" dfu-util per-dev "dfu/stdfud"
-printf '%.98s\n' "$(printf '%0.s-' $(seq 98))"
-T_ONE=
+printf '%7s | %8s %6s %8s %6s %6s %6s | %8s %6s | %8s %7s | %6s\n' devices stdfud "x 1" \
+    "peak RSS" CPU sim main "from BL" "x 1" dfu-util per-dev dfu/BL
+printf '%.96s\n' "$(printf '%0.s-' $(seq 96))"
+T_ONE= T_ONE_BL=
 for n in $COUNTS; do
+    daemon_fleet "$n" bootloader
+    T_BL=$T_DAEMON
     daemon_fleet "$n"
     dfu_util_fleet "$n"
-    [ -z "$T_ONE" ] && T_ONE=$T_DAEMON FLOOR_ONE=$FLOOR
+    [ -z "$T_ONE" ] && T_ONE=$T_DAEMON T_ONE_BL=$T_BL FLOOR_ONE=$FLOOR
     scale=$(ratio "${T_DAEMON:-0}" "$T_ONE")
-    printf '%7d | %7ss %5sx %8ss %4s KiB %5ss %5ss %5ss | %8ss %7ss | %8sx\n' "$n" \
-        "${T_DAEMON:-?}" "$scale" "$(ratio "${T_DAEMON:-0}" "$n")" "$HWM" "$CPU_D" "$CPU_SIM" \
-        "$CPU_SIM_MAIN" "$T_DFU" "$(ratio "$T_DFU" "$n")" \
-        "$(ratio "$T_DFU" "${T_DAEMON:-0}")"
+    printf '%7d | %7ss %5sx %4s KiB %5ss %5ss %5ss | %7ss %5sx | %7ss %6ss | %5sx\n' "$n" \
+        "${T_DAEMON:-?}" "$scale" "$HWM" "$CPU_D" "$CPU_SIM" "$CPU_SIM_MAIN" "${T_BL:-?}" \
+        "$(ratio "${T_BL:-0}" "$T_ONE_BL")" "$T_DFU" "$(ratio "$T_DFU" "$n")" \
+        "$(ratio "$T_DFU" "${T_BL:-0}")"
     if [ "$n" = "$MAX_N" ] && [ -n "$T_DAEMON" ] && [ "$scale" != n/a ]; then
         awk -v r="$scale" 'BEGIN { exit !(r > 1.3) }' &&
             missed+=("$n devices take ${scale}x the time of one through stdfud (target <= 1.3x)")
     fi
 done
 echo
-echo "stdfud: from \`stdfuctl reload\` (manifest now targets 2.0) until \`stdfuctl update --all"
-echo "  --wait\` returns: enter via HID, erase, write, verify, leave, wait for the application;"
-echo "  --parallel N. x 1: over the first fleet's time. One device's emulator floor: ${FLOOR_ONE}s."
+echo "stdfud: --parallel N; from replacing the manifest by one targeting 2.0 (stdfud reloads on"
+echo "  inotify; \`stdfuctl reload\` follows to be sure) until \`stdfuctl update --all --wait\`"
+echo "  returns: enter via HID, erase, write, verify, leave, wait for the application."
+echo "  x 1: over the first fleet's time. One device's emulator floor: ${FLOOR_ONE}s."
+echo "from BL: the same with the devices started in the bootloader (adopted by the rule): like"
+echo "  dfu-util, no enter, but stdfud still verifies and waits for the application."
 echo "dfu-util: devices started in the bootloader (dfu-util cannot send ST's HID detach), one"
 echo "  \`dfu-util -p PORT -a 0 -s 0x08000000:leave -D\` after the other: erase, write, leave."
 echo "peak RSS: stdfud's VmHWM after the update. CPU, sim: CPU time (user+system) of stdfud and"
