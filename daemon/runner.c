@@ -214,6 +214,9 @@ void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata
     }
 
     set_options(&o, plan, spec->port);
+    /* Queued because the version differed; if it is current by the time the job runs (a
+     * resumed needs-power-cycle job), there is nothing to write. force means write anyway. */
+    o.skip_if_current = !spec->force && plan->has_target_bcd;
     o.watch = watch;
     o.progress = on_progress;
     o.userdata = &progress;
