@@ -31,7 +31,7 @@ check_eq "report written although COMMAND failed; default device f072 applicatio
 check_eq "--hub none: default device on root port 1-1, no hub" "1-1 none" \
     "$(json none.json "d['devices'][0]['port'] + ' ' + d['hub']['kind']")"
 "$SIM" --device port=1-1,profile=f072 -- true 2>bad-port.log
-check "a device on the hub's own port is refused" grep -q 'port 1-1 holds the hub' bad-port.log
+check "a device on the hub's own port is refused" grep -q 'port 1-1 holds a hub' bad-port.log
 "$SIM" --device profile=f999 -- true 2>bad-profile.log
 check_eq "an unknown profile is refused with status 2" 2 $?
 check "and named" grep -q "f999" bad-profile.log

@@ -33,7 +33,7 @@ check "hub: both devices connected" test "$(grep -c -E 'Port [12]: .*connect' hu
 check "root hub: hub descriptor, no power switching" grep -q 'No power switching' root.txt
 check "root hub: the hub is connected, high speed" grep -q -E 'Port 1: .*highspeed power enable connect' root.txt
 check "lsusb -t: the tree" grep -q -E '\|__ Port 2: Dev [0-9]+, If 0' lsusb.log
-check "lsusb -t: drivers (xhci_hcd, hub, usbhid)" sh -c "grep -q 'Driver=xhci_hcd/8p' lsusb.log &&
+check "lsusb -t: drivers (xhci_hcd, hub, usbhid)" sh -c "grep -q 'Driver=xhci_hcd/15p' lsusb.log &&
     grep -q 'Driver=hub/7p' lsusb.log && grep -q -E 'Port 2: .*Driver=usbhid' lsusb.log"
 
 "$SIM" --hub ganged --device mode=bootloader -- lsusb -v >ganged.log 2>&1

@@ -41,8 +41,7 @@ typedef struct sim_args {
     const char *scenario;
     const char *report;
     const char *control;
-    bool has_hub;
-    sim_hub_kind hub;
+    sim_hub_list hubs;
     sim_device_spec *devices;
     size_t n_devices;
     bool verbose;
@@ -50,14 +49,19 @@ typedef struct sim_args {
 } sim_args;
 
 static void usage(FILE *f) {
-    fputs("usage: stdfu-sim [--scenario FILE.yaml] [--device SPEC]... [--hub ppps|ganged|none]\n"
-          "                 [--report FILE.json] [--control SOCKET] -- COMMAND [ARG...]\n"
-          "       stdfu-sim mkfw --version MAJOR.MINOR --size BYTES [--seed N] [--base ADDR] "
-          "-o FILE(.bin|.dfu|.hex)\n"
-          "Runs COMMAND with emulated STM32 devices visible to libusb and libudev, and exits\n"
-          "with its status. -v traces every request. Without --device: one f072 running its\n"
-          "application on 1-1.1 (1-1 with --hub none). See stdfu-sim(1).\n",
-          f);
+    fprintf(f,
+            "usage: stdfu-sim [--scenario FILE.yaml] [--device SPEC]... "
+            "[--hub ppps|ganged|none]...\n"
+            "                 [--report FILE.json] [--control SOCKET] -- COMMAND [ARG...]\n"
+            "       stdfu-sim mkfw --version MAJOR.MINOR --size BYTES [--seed N] [--base ADDR] "
+            "-o FILE(.bin|.dfu|.hex)\n"
+            "Runs COMMAND with emulated STM32 devices visible to libusb and libudev, and exits\n"
+            "with its status. -v traces every request. Without --device: one f072 running its\n"
+            "application on 1-1.1 (1-1 with --hub none). Each --hub adds a hub (1-1, 1-2; at\n"
+            "most %u); a device without port= takes the first free hub port (1-1.1 .. 1-1.7,\n"
+            "1-2.1 ..), then the first free root port (1-(hubs+1) .. 1-%u). At most %u devices.\n"
+            "See stdfu-sim(1).\n",
+            SIM_BUS_MAX_HUBS, SIM_BUS_ROOT_PORTS, SIM_BUS_MAX_DEVICES);
 }
 
 static int add_device_arg(sim_args *a, const char *spec) {
@@ -85,6 +89,7 @@ static int parse_args(int argc, char **argv, sim_args *a) {
         { "help", no_argument, NULL, 'h' },
         {}
     };
+    char err[200];
     int c;
 
     optind = 1;
@@ -98,10 +103,8 @@ static int parse_args(int argc, char **argv, sim_args *a) {
                 return -EINVAL;
             break;
         case 'H':
-            if (sim_hub_kind_from_string(optarg, &a->hub) < 0)
-                return log_error_errno(EINVAL, "--hub %s: expected ppps, ganged or none",
-                                       optarg);
-            a->has_hub = true;
+            if (sim_hub_list_add(&a->hubs, optarg, err, sizeof err) < 0)
+                return log_error_errno(EINVAL, "--hub %s: %s", optarg, err);
             break;
         case 'r':
             a->report = optarg;
@@ -166,7 +169,7 @@ static int reexec_under_preload(char **argv) {
     return log_error_errno(errno, "Cannot re-execute under %s: %m", PRELOAD_LIB);
 }
 
-/* Scenario devices first, then --device ones; --hub beats the scenario's hub. */
+/* Scenario devices first, then --device ones; --hub beats the scenario's hubs. */
 static int collect_devices(sim_args *a, sim_scenario *sc, sim_device_spec **ret, size_t *n) {
     size_t total = sc->n_devices + a->n_devices;
     sim_device_spec *all = calloc(MAX(total, (size_t) 1), sizeof *all);
@@ -187,9 +190,10 @@ static int collect_devices(sim_args *a, sim_scenario *sc, sim_device_spec **ret,
         }
         total = 1;
     }
-    if (!a->has_hub)
-        a->hub = sc->has_hub ? sc->hub : SIM_HUB_PPPS;
-    if (sim_spec_assign_ports(all, total, a->hub, err, sizeof err) < 0) {
+    if (!a->hubs.given)
+        a->hubs = sc->hubs.given ? sc->hubs
+                                 : (sim_hub_list) { .kinds = { SIM_HUB_PPPS }, .n = 1 };
+    if (sim_spec_assign_ports(all, total, a->hubs.n, err, sizeof err) < 0) {
         free(all);
         return log_error_errno(ENOSPC, "%s", err);
     }
@@ -306,7 +310,7 @@ static int run(sim_args *a) {
     r = collect_devices(a, &sc, &specs, &n_specs);
     if (r < 0)
         goto out;
-    r = sim_bus_new(a->hub, &bus);
+    r = sim_bus_new(a->hubs.kinds, a->hubs.n, &bus);
     if (r < 0)
         goto out;
     for (size_t i = 0; i < n_specs; i++) {

@@ -107,20 +107,32 @@ static void report_device(FILE *f, sim_device *d, const char *port, bool plugged
             (double) sim_device_floor_us(d) / 1000.0);
 }
 
-static void report_hub(FILE *f, sim_bus *b) {
-    sim_hub *h = sim_bus_hub(b);
+/* One hub: { "kind": ..., "port": "1-N", "ports": [ ... ] }. */
+static void report_one_hub(FILE *f, sim_hub *h, size_t index, const char *indent) {
+    fputs("{ \"kind\": ", f);
+    json_string(f, sim_hub_kind_to_string(sim_hub_get_kind(h)));
+    fprintf(f, ", \"port\": \"1-%zu\", \"ports\": [", index + 1);
+    for (unsigned p = 1; p <= SIM_HUB_PORTS; p++)
+        fprintf(f, "%s\n%s{ \"port\": \"1-%zu.%u\", \"powered\": %s, \"device\": %s }",
+                p > 1 ? "," : "", indent, index + 1, p,
+                sim_hub_port_powered(h, p) ? "true" : "false",
+                sim_hub_port_device(h, p) ? "true" : "false");
+    fputs(" ] }", f);
+}
 
-    fputs("  \"hub\": { \"kind\": ", f);
-    json_string(f, sim_hub_kind_to_string(h ? sim_hub_get_kind(h) : SIM_HUB_NONE));
-    if (h) {
-        fputs(", \"port\": \"1-1\", \"ports\": [", f);
-        for (unsigned p = 1; p <= SIM_HUB_PORTS; p++)
-            fprintf(f, "%s\n    { \"port\": \"1-1.%u\", \"powered\": %s, \"device\": %s }",
-                    p > 1 ? "," : "", p, sim_hub_port_powered(h, p) ? "true" : "false",
-                    sim_hub_port_device(h, p) ? "true" : "false");
-        fputs(" ]", f);
+/* "hub" is the first hub (or kind "none"), as before there could be several; "hubs" all. */
+static void report_hubs(FILE *f, sim_bus *b) {
+    fputs("  \"hub\": ", f);
+    if (sim_bus_n_hubs(b) > 0)
+        report_one_hub(f, sim_bus_hub(b, 0), 0, "    ");
+    else
+        fputs("{ \"kind\": \"none\" }", f);
+    fputs(",\n  \"hubs\": [", f);
+    for (size_t i = 0; i < sim_bus_n_hubs(b); i++) {
+        fputs(i > 0 ? ",\n    " : "\n    ", f);
+        report_one_hub(f, sim_bus_hub(b, i), i, "      ");
     }
-    fputs(" },\n", f);
+    fputs(" ],\n", f);
 }
 
 int sim_report_write(sim_bus *b, const char *path) {
@@ -133,7 +145,7 @@ int sim_report_write(sim_bus *b, const char *path) {
         return log_oom();
     sim_bus_lock(b);
     fputs("{\n", f);
-    report_hub(f, b);
+    report_hubs(f, b);
     fputs("  \"devices\": [\n", f);
     for (size_t i = 0; i < sim_bus_n_devices(b); i++) {
         const char *port;

@@ -115,6 +115,28 @@ static int load_list(loader *l, yaml_node_t *seq, const char *what,
     return 0;
 }
 
+/* `hub: KIND` or `hub: [KIND, KIND]`: one hub per item, like --hub. */
+static int load_hubs(loader *l, yaml_node_t *v) {
+    char err[200];
+
+    if (scalar(v)) {
+        if (sim_hub_list_add(&l->out->hubs, scalar(v), err, sizeof err) < 0)
+            return fail_at(l, v, "'hub': %s", err);
+        return 0;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail_at(l, v, "'hub' is one of ppps, ganged, none, or a list of them");
+    for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+         i++) {
+        yaml_node_t *item = node(l, *i);
+        if (!scalar(item))
+            return fail_at(l, item, "'hub' items are ppps or ganged");
+        if (sim_hub_list_add(&l->out->hubs, scalar(item), err, sizeof err) < 0)
+            return fail_at(l, item, "'hub': %s", err);
+    }
+    return 0;
+}
+
 static int load_top(loader *l) {
     yaml_node_t *root = yaml_document_get_root_node(l->doc);
 
@@ -127,12 +149,9 @@ static int load_top(loader *l) {
         yaml_node_t *k = node(l, p->key), *v = node(l, p->value);
         const char *key = scalar(k);
         int r;
-        if (key && streq(key, "hub")) {
-            if (!scalar(v) || sim_hub_kind_from_string(scalar(v), &l->out->hub) < 0)
-                return fail_at(l, v, "'hub' is one of ppps, ganged, none");
-            l->out->has_hub = true;
-            r = 0;
-        } else if (key && streq(key, "devices"))
+        if (key && streq(key, "hub"))
+            r = load_hubs(l, v);
+        else if (key && streq(key, "devices"))
             r = load_list(l, v, "devices", load_device);
         else if (key && streq(key, "events"))
             r = load_list(l, v, "events", load_event);

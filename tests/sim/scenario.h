@@ -3,7 +3,7 @@
 
 /* --scenario FILE.yaml: the command line's options in a file, plus timed events.
  *
- *     hub: ppps                  # ppps | ganged | none
+ *     hub: ppps                  # ppps | ganged | none, or a list: [ppps, ganged]
  *     devices:                   # each a mapping of SPEC keys
  *       - port: 1-1.2
  *         profile: f072
@@ -26,8 +26,7 @@ typedef struct sim_event {
 } sim_event;
 
 typedef struct sim_scenario {
-    bool has_hub;
-    sim_hub_kind hub;
+    sim_hub_list hubs;
     sim_device_spec *devices;
     size_t n_devices;
     sim_event *events;

@@ -64,6 +64,30 @@ const char *sim_hub_kind_to_string(sim_hub_kind k) {
     return (size_t) k < ELEMENTSOF(hub_kinds) ? hub_kinds[k] : "?";
 }
 
+int sim_hub_list_add(sim_hub_list *l, const char *kind, char *err, size_t err_size) {
+    sim_hub_kind k;
+
+    if (sim_hub_kind_from_string(kind, &k) < 0) {
+        snprintf(err, err_size, "unknown hub kind '%s': expected ppps, ganged or none", kind);
+        return -EINVAL;
+    }
+    if (l->given && (k == SIM_HUB_NONE || l->n == 0)) {
+        snprintf(err, err_size, "'none' (no hub) cannot be combined with another hub");
+        return -EINVAL;
+    }
+    l->given = true;
+    if (k == SIM_HUB_NONE)
+        return 0;
+    if (l->n >= SIM_BUS_MAX_HUBS) {
+        snprintf(err, err_size, "at most %u hubs (root ports 1-1 .. 1-%u): %u devices fit on "
+                 "their ports and the root ports", SIM_BUS_MAX_HUBS, SIM_BUS_MAX_HUBS,
+                 SIM_BUS_MAX_DEVICES);
+        return -E2BIG;
+    }
+    l->kinds[l->n++] = k;
+    return 0;
+}
+
 static bool port_taken(const sim_device_spec *specs, size_t n, const char *port) {
     for (size_t i = 0; i < n; i++)
         if ((specs[i].has_port || specs[i].config.port[0]) && streq(specs[i].config.port, port))
@@ -71,22 +95,23 @@ static bool port_taken(const sim_device_spec *specs, size_t n, const char *port)
     return false;
 }
 
-static int next_port(const sim_device_spec *specs, size_t n, sim_hub_kind hub, char *buf,
+static int next_port(const sim_device_spec *specs, size_t n, size_t n_hubs, char *buf,
                      size_t size) {
-    for (unsigned i = 1; hub != SIM_HUB_NONE && i <= SIM_HUB_PORTS; i++) {
-        snprintf(buf, size, "1-1.%u", i);
-        if (!port_taken(specs, n, buf))
-            return 0;
-    }
-    for (unsigned i = hub != SIM_HUB_NONE ? 2 : 1; i <= SIM_BUS_ROOT_PORTS; i++) {
-        snprintf(buf, size, "1-%u", i);
+    for (size_t h = 1; h <= n_hubs; h++)
+        for (unsigned i = 1; i <= SIM_HUB_PORTS; i++) {
+            snprintf(buf, size, "1-%zu.%u", h, i);
+            if (!port_taken(specs, n, buf))
+                return 0;
+        }
+    for (size_t i = n_hubs + 1; i <= SIM_BUS_ROOT_PORTS; i++) {
+        snprintf(buf, size, "1-%zu", i);
         if (!port_taken(specs, n, buf))
             return 0;
     }
     return -ENOSPC;
 }
 
-int sim_spec_assign_ports(sim_device_spec *specs, size_t n, sim_hub_kind hub, char *err,
+int sim_spec_assign_ports(sim_device_spec *specs, size_t n, size_t n_hubs, char *err,
                           size_t err_size) {
     /* Ports of specs without port= are the model's default: forget them first. */
     for (size_t i = 0; i < n; i++)
@@ -96,8 +121,10 @@ int sim_spec_assign_ports(sim_device_spec *specs, size_t n, sim_hub_kind hub, ch
         if (specs[i].has_port)
             continue;
         char port[sizeof specs[i].config.port];
-        if (next_port(specs, n, hub, port, sizeof port) < 0) {
-            snprintf(err, err_size, "no free port left for device %zu", i + 1);
+        if (next_port(specs, n, n_hubs, port, sizeof port) < 0) {
+            snprintf(err, err_size, "no free port left for device %zu (%zu hub ports and root "
+                     "ports 1-%zu .. 1-%u)%s", i + 1, n_hubs * SIM_HUB_PORTS, n_hubs + 1,
+                     SIM_BUS_ROOT_PORTS, n_hubs < SIM_BUS_MAX_HUBS ? ": add a hub (--hub)" : "");
             return -ENOSPC;
         }
         memcpy(specs[i].config.port, port, sizeof port);

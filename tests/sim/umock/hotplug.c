@@ -374,8 +374,11 @@ int slot_connect(sim_slot *s, sim_mode mode) {
 
     if (s->node || mode == SIM_MODE_OFF)
         return 0;
-    syspath = s->hub_port ? g_strdup_printf("/sys" SIM_PCI_PATH "/usb1/1-1/%s", s->port)
-                          : g_strdup_printf("/sys" SIM_PCI_PATH "/usb1/%s", s->port);
+    /* on a hub: under the hub's directory, named by the part of the port before the dot */
+    const char *dot = strrchr(s->port, '.');
+    syspath = dot ? g_strdup_printf("/sys" SIM_PCI_PATH "/usb1/%.*s/%s", (int) (dot - s->port),
+                                    s->port, s->port)
+                  : g_strdup_printf("/sys" SIM_PCI_PATH "/usb1/%s", s->port);
     g_mutex_lock(&b->lock);
     usb_node *n = node_new(b, NODE_DEVICE, s->port, syspath);
     n->slot = s;

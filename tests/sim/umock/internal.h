@@ -58,6 +58,7 @@ typedef struct usb_node {
     sim_bus *bus;
     node_kind kind;
     sim_slot *slot;             /* NODE_DEVICE */
+    sim_hub *hub;               /* NODE_HUB */
     unsigned devnum;
     char name[32];              /* sysfs name: "usb1", "1-1", "1-1.2" */
     char devnode[64];           /* /dev/bus/usb/001/005 */
@@ -95,7 +96,8 @@ struct sim_slot {
     sim_bus *bus;
     char port[32];              /* "1-1.2" */
     unsigned root_port;         /* on the root hub: 1..SIM_BUS_ROOT_PORTS, else 0 */
-    unsigned hub_port;          /* on the hub: 1..SIM_HUB_PORTS, else 0 */
+    unsigned hub_port;          /* on a hub: 1..SIM_HUB_PORTS, else 0 */
+    sim_hub *hub;               /* that hub (bus_hub.hub), else NULL */
     sim_device *dev;
     bool plugged;
     usb_node *node;             /* on the bus now, or NULL */
@@ -106,6 +108,12 @@ struct sim_slot {
     bool trans_disconnected;
     GSource *trans_source;
 };
+
+/* A hub on root port `index + 1` ("1-1", "1-2"). */
+typedef struct bus_hub {
+    sim_hub *hub;
+    usb_node *node;
+} bus_hub;
 
 struct sim_bus {
     GMutex lock;
@@ -121,9 +129,9 @@ struct sim_bus {
     bool hidraw_used[SIM_MAX_HIDRAW];
     unsigned hid_seq;
 
-    sim_hub_kind hub_kind;
-    sim_hub *hub;
-    usb_node *root_node, *hub_node;
+    usb_node *root_node;
+    bus_hub hubs[SIM_BUS_MAX_HUBS];
+    size_t n_hubs;
     sim_slot *slots[SIM_BUS_MAX_DEVICES];
     size_t n_slots;
 

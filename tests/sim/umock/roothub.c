@@ -89,7 +89,7 @@ static int roothub_hub_descriptor(uint8_t *out, size_t max) {
 static uint16_t roothub_port_status(sim_bus *b, unsigned port) {
     uint16_t status = PORT_STAT_POWER;
 
-    if (port == 1 && b->hub_node && b->hub_node->live)
+    if (port >= 1 && port <= b->n_hubs && b->hubs[port - 1].node->live)
         return status | PORT_STAT_CONNECTION | PORT_STAT_ENABLE | PORT_STAT_HIGH_SPEED;
     for (size_t i = 0; i < b->n_slots; i++)
         if (b->slots[i]->root_port == port && b->slots[i]->node)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The emulated bus: the umockdev testbed with the PCI controller, the root hub, the optional
- * hub at 1-1 and the devices on their ports; what the control socket can do to them. */
+/* The emulated bus: the umockdev testbed with the PCI controller, the root hub, the hubs on
+ * its first ports and the devices on their ports; what the control socket can do to them. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@ static int set_err(char *err, size_t size, int r, const char *format, ...) {
     return r;
 }
 
-static int bus_add_hubs(sim_bus *b) {
+static int bus_add_root_hub(sim_bus *b) {
     g_autofree char *pci = records_pci_controller();
     g_autoptr(GError) e = NULL;
     int r;
@@ -42,28 +42,40 @@ static int bus_add_hubs(sim_bus *b) {
     g_mutex_unlock(&b->lock);
     if (r < 0)
         return log_error_errno(r, "Cannot describe the root hub: %m");
-    r = node_publish(b->root_node);
-    if (r < 0 || b->hub_kind == SIM_HUB_NONE)
-        return r;
-
-    r = sim_hub_new(b->hub_kind, &b->hub);
-    if (r < 0)
-        return log_error_errno(r, "Cannot create the hub: %m");
-    g_mutex_lock(&b->lock);
-    b->hub_node = node_new(b, NODE_HUB, "1-1", "/sys" SIM_PCI_PATH "/usb1/1-1");
-    r = node_load_hub(b->hub_node, b->hub);
-    g_mutex_unlock(&b->lock);
-    if (r < 0)
-        return log_error_errno(r, "Cannot describe the hub: %m");
-    return node_publish(b->hub_node);
+    return node_publish(b->root_node);
 }
 
-int sim_bus_new(sim_hub_kind hub, sim_bus **ret) {
-    sim_bus *b = g_new0(sim_bus, 1);
+/* Hub i on root port i + 1. */
+static int bus_add_hub(sim_bus *b, sim_hub_kind kind) {
+    bus_hub *h = &b->hubs[b->n_hubs];
+    char name[16], syspath[64];
     int r;
 
+    snprintf(name, sizeof name, "1-%zu", b->n_hubs + 1);
+    snprintf(syspath, sizeof syspath, "/sys" SIM_PCI_PATH "/usb1/%s", name);
+    r = sim_hub_new(kind, &h->hub);
+    if (r < 0)
+        return log_error_errno(r, "Cannot create the hub at %s: %m", name);
+    b->n_hubs++;
+    g_mutex_lock(&b->lock);
+    h->node = node_new(b, NODE_HUB, name, syspath);
+    h->node->hub = h->hub;
+    r = node_load_hub(h->node, h->hub);
+    g_mutex_unlock(&b->lock);
+    if (r < 0)
+        return log_error_errno(r, "Cannot describe the hub at %s: %m", name);
+    return node_publish(h->node);
+}
+
+int sim_bus_new(const sim_hub_kind *hubs, size_t n_hubs, sim_bus **ret) {
+    sim_bus *b;
+    int r;
+
+    if (n_hubs > SIM_BUS_MAX_HUBS)
+        return log_error_errno(ENOSPC, "At most %u hubs can be emulated, not %zu.",
+                               SIM_BUS_MAX_HUBS, n_hubs);
+    b = g_new0(sim_bus, 1);
     g_mutex_init(&b->lock);
-    b->hub_kind = hub;
     b->main_ctx = g_main_context_ref(g_main_context_default());
     b->live_nodes = g_hash_table_new(g_str_hash, g_str_equal);
     b->devnum_used[0] = true;
@@ -77,7 +89,9 @@ int sim_bus_new(sim_hub_kind hub, sim_bus **ret) {
     if (r < 0)
         log_warning_errno(r, "Cannot watch uevent sockets, two monitoring processes may steal "
                           "each other's uevents: %m");
-    r = bus_add_hubs(b);
+    r = bus_add_root_hub(b);
+    for (size_t i = 0; r >= 0 && i < n_hubs; i++)
+        r = hubs[i] == SIM_HUB_NONE ? -EINVAL : bus_add_hub(b, hubs[i]);
     if (r < 0) {
         sim_bus_free(b);
         return r;
@@ -99,13 +113,15 @@ sim_bus *sim_bus_free(sim_bus *b) {
         sim_device_free(s->dev);
         g_free(s);
     }
-    node_unref(b->hub_node);
+    for (size_t i = 0; i < b->n_hubs; i++) {
+        node_unref(b->hubs[i].node);
+        sim_hub_free(b->hubs[i].hub);
+    }
     node_unref(b->root_node);
     sim_evsock_stop(b->evsock);
     g_clear_object(&b->testbed);
     g_clear_object(&b->usbfs_handler);
     g_clear_object(&b->hidraw_handler);
-    sim_hub_free(b->hub);
     g_hash_table_unref(b->live_nodes);
     g_main_context_unref(b->main_ctx);
     if (b->worker_ctx)
@@ -116,33 +132,39 @@ sim_bus *sim_bus_free(sim_bus *b) {
     return NULL;
 }
 
-/* "1-A" (a root port) or "1-1.B" (a port of the hub): where a device may go on this bus. */
+/* "1-A" (a free root port) or "1-H.B" (port B of the hub at 1-H): where a device may go on
+ * this bus. */
 static int parse_port(const sim_bus *b, const char *port, unsigned *root, unsigned *hub,
-                      char *err, size_t err_size) {
+                      sim_hub **ret_hub, char *err, size_t err_size) {
     unsigned a = 0, c = 0;
     int n = 0;
 
     if (sscanf(port, "1-%u%n", &a, &n) == 1 && port[n] == '\0' && a >= 1 &&
         a <= SIM_BUS_ROOT_PORTS) {
-        if (a == 1 && b->hub_kind != SIM_HUB_NONE)
-            return set_err(err, err_size, -EINVAL, "port 1-1 holds the hub: devices go on "
-                           "1-1.1 .. 1-1.%u or 1-2 .. 1-%u", SIM_HUB_PORTS, SIM_BUS_ROOT_PORTS);
+        if (a <= b->n_hubs)
+            return set_err(err, err_size, -EINVAL, "port %s holds a hub: devices go on its "
+                           "ports %s.1 .. %s.%u or on 1-%zu .. 1-%u", port, port, port,
+                           SIM_HUB_PORTS, b->n_hubs + 1, SIM_BUS_ROOT_PORTS);
         *root = a;
         *hub = 0;
+        *ret_hub = NULL;
         return 0;
     }
     n = 0;
-    if (sscanf(port, "1-1.%u%n", &c, &n) == 1 && port[n] == '\0' && c >= 1 &&
-        c <= SIM_HUB_PORTS) {
-        if (b->hub_kind == SIM_HUB_NONE)
-            return set_err(err, err_size, -EINVAL, "port %s is on a hub, but there is none "
-                           "(--hub none): use 1-1 .. 1-%u", port, SIM_BUS_ROOT_PORTS);
+    if (sscanf(port, "1-%u.%u%n", &a, &c, &n) == 2 && port[n] == '\0' && a >= 1 &&
+        a <= SIM_BUS_ROOT_PORTS && c >= 1 && c <= SIM_HUB_PORTS) {
+        if (a > b->n_hubs)
+            return set_err(err, err_size, -EINVAL, "port %s is on a hub at 1-%u, but the bus "
+                           "has %zu hub%s (one per --hub): use 1-%zu .. 1-%u%s", port, a,
+                           b->n_hubs, b->n_hubs == 1 ? "" : "s", b->n_hubs + 1,
+                           SIM_BUS_ROOT_PORTS, b->n_hubs > 0 ? " or a hub's ports" : "");
         *root = 0;
         *hub = c;
+        *ret_hub = b->hubs[a - 1].hub;
         return 0;
     }
-    return set_err(err, err_size, -EINVAL, "bad port '%s': expected 1-N (N 1..%u) or 1-1.N "
-                   "(N 1..%u)", port, SIM_BUS_ROOT_PORTS, SIM_HUB_PORTS);
+    return set_err(err, err_size, -EINVAL, "bad port '%s': expected 1-N (N 1..%u) or 1-H.N "
+                   "(a hub's port, N 1..%u)", port, SIM_BUS_ROOT_PORTS, SIM_HUB_PORTS);
 }
 
 static sim_slot *find_slot(sim_bus *b, const char *port) {
@@ -153,13 +175,14 @@ static sim_slot *find_slot(sim_bus *b, const char *port) {
 }
 
 int sim_bus_next_free_port(sim_bus *b, char *buf, size_t size) {
-    for (unsigned i = 1; b->hub_kind != SIM_HUB_NONE && i <= SIM_HUB_PORTS; i++) {
-        snprintf(buf, size, "1-1.%u", i);
-        if (!find_slot(b, buf))
-            return 0;
-    }
-    for (unsigned i = b->hub_kind != SIM_HUB_NONE ? 2 : 1; i <= SIM_BUS_ROOT_PORTS; i++) {
-        snprintf(buf, size, "1-%u", i);
+    for (size_t h = 1; h <= b->n_hubs; h++)
+        for (unsigned i = 1; i <= SIM_HUB_PORTS; i++) {
+            snprintf(buf, size, "1-%zu.%u", h, i);
+            if (!find_slot(b, buf))
+                return 0;
+        }
+    for (size_t i = b->n_hubs + 1; i <= SIM_BUS_ROOT_PORTS; i++) {
+        snprintf(buf, size, "1-%zu", i);
         if (!find_slot(b, buf))
             return 0;
     }
@@ -168,17 +191,20 @@ int sim_bus_next_free_port(sim_bus *b, char *buf, size_t size) {
 
 int sim_bus_add_device(sim_bus *b, const sim_device_config *c, char *err, size_t err_size) {
     unsigned root = 0, hub = 0;
+    sim_hub *h = NULL;
     sim_device *dev = NULL;
     int r;
 
-    r = parse_port(b, c->port, &root, &hub, err, err_size);
+    r = parse_port(b, c->port, &root, &hub, &h, err, err_size);
     if (r < 0)
         return r;
     if (find_slot(b, c->port))
         return set_err(err, err_size, -EEXIST, "port %s already has a device", c->port);
     if (b->n_slots >= SIM_BUS_MAX_DEVICES)
-        return set_err(err, err_size, -ENOSPC, "at most %u devices can be emulated",
-                       SIM_BUS_MAX_DEVICES);
+        return set_err(err, err_size, -ENOSPC, "at most %u devices can be emulated: umockdev "
+                       "follows at most %u emulated file descriptors per process, and a "
+                       "program opening every node needs 2 per device", SIM_BUS_MAX_DEVICES,
+                       SIM_UMOCKDEV_MAX_FDS);
     r = sim_device_new(c, now_usec(), &dev);
     if (r < 0)
         return set_err(err, err_size, r, "cannot create the device on %s: %s", c->port,
@@ -189,15 +215,16 @@ int sim_bus_add_device(sim_bus *b, const sim_device_config *c, char *err, size_t
     g_strlcpy(s->port, c->port, sizeof s->port);
     s->root_port = root;
     s->hub_port = hub;
+    s->hub = h;
     s->dev = dev;
     s->plugged = true;
 
     g_mutex_lock(&b->lock);
     b->slots[b->n_slots++] = s;
     if (hub) {
-        sim_hub_attach(b->hub, hub, dev);
+        sim_hub_attach(h, hub, dev);
         /* plugged into a port whose power the hub has switched off (control socket `add`) */
-        if (!sim_hub_port_powered(b->hub, hub)) {
+        if (!sim_hub_port_powered(h, hub)) {
             sim_device_set_power(dev, false, now_usec());
             (void) sim_device_take_transition(dev, &(sim_transition) {});
         }
@@ -232,7 +259,7 @@ int sim_bus_unplug(sim_bus *b, const char *port, char *err, size_t err_size) {
     s->plugged = false;
     /* Pulling the cable cuts the device's power; a hub can no longer power it. */
     if (s->hub_port)
-        sim_hub_attach(b->hub, s->hub_port, NULL);
+        sim_hub_attach(s->hub, s->hub_port, NULL);
     sim_device_set_power(s->dev, false, now_usec());
     slot_poll_transition(s);
     g_mutex_unlock(&b->lock);
@@ -252,8 +279,8 @@ int sim_bus_plug(sim_bus *b, const char *port, char *err, size_t err_size) {
     s->plugged = true;
     bool powered = true;
     if (s->hub_port) {
-        sim_hub_attach(b->hub, s->hub_port, s->dev);
-        powered = sim_hub_port_powered(b->hub, s->hub_port);
+        sim_hub_attach(s->hub, s->hub_port, s->dev);
+        powered = sim_hub_port_powered(s->hub, s->hub_port);
     }
     if (powered)
         sim_device_set_power(s->dev, true, now_usec());
@@ -273,7 +300,7 @@ int sim_bus_set_power(sim_bus *b, const char *port, bool on, char *err, size_t e
         sim_setup setup = { 0x23, on ? 0x03 : 0x01, 8, (uint16_t) s->hub_port, 0 };
         sim_usec at;
         uint8_t none[8];
-        r = sim_hub_control(b->hub, &setup, none, now_usec(), &at);
+        r = sim_hub_control(s->hub, &setup, none, now_usec(), &at);
         bus_poll_hub_transitions(b);
     } else if (s->plugged) {
         sim_device_set_power(s->dev, on, now_usec());
@@ -360,6 +387,10 @@ sim_device *sim_bus_device(sim_bus *b, size_t i, const char **ret_port, bool *re
     return b->slots[i]->dev;
 }
 
-sim_hub *sim_bus_hub(sim_bus *b) {
-    return b->hub;
+size_t sim_bus_n_hubs(sim_bus *b) {
+    return b->n_hubs;
+}
+
+sim_hub *sim_bus_hub(sim_bus *b, size_t i) {
+    return i < b->n_hubs ? b->hubs[i].hub : NULL;
 }

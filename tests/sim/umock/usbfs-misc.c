@@ -63,7 +63,7 @@ static int std_request(usb_node *n, uint8_t type, uint8_t request, uint16_t valu
     if (n->kind == NODE_ROOT_HUB)
         r = roothub_control(n->bus, &s, none);
     else if (n->kind == NODE_HUB)
-        r = sim_hub_control(n->bus->hub, &s, none, now, &at);
+        r = sim_hub_control(n->hub, &s, none, now, &at);
     else {
         r = sim_device_control(n->slot->dev, &s, none, now, &at);
         slot_poll_transition(n->slot);

@@ -185,7 +185,7 @@ static int node_control(usb_node *n, const sim_setup *s, uint8_t *data, gint64 *
         r = roothub_control(n->bus, s, data);
         break;
     case NODE_HUB:
-        r = sim_hub_control(n->bus->hub, s, data, now, &at);
+        r = sim_hub_control(n->hub, s, data, now, &at);
         bus_poll_hub_transitions(n->bus);
         break;
     case NODE_DEVICE:
