@@ -42,18 +42,28 @@ SIM_ARGS=(--hub ppps
           --device port=1-1.1,profile=f072,mode=application,version=1.0,leave=stuck
           --device port=1-1.2,profile=f072,mode=bootloader
           --device port=1-1.3,profile=f072,mode=application,version=1.0,leave=watchdog:300
+          --device port=1-1.4,profile=f407,mode=application,version=1.0
+          --device port=1-1.5,profile=l476,mode=application,version=1.1,leave=stuck
+          --device port=1-1.6,profile=f072,mode=application,version=1.2
           --report "$T/ladder.json")
-check "stdfud starts with three devices to bring to 1.2" start_daemon
-for port in 1-1.1 1-1.2 1-1.3; do
+check "stdfud starts with six devices of three profiles" start_daemon
+for port in 1-1.1 1-1.2 1-1.3 1-1.4 1-1.5; do
     wait_for 60 state_in $port done failed needs-power-cycle
     check "$port reaches done" state_is $port done
 done
 check_eq "1-1.2 (adopted from the bootloader) runs 1.2" 's "1.2"' "$(dprop 1-1.2 RunningVersion)"
+check_eq "1-1.6 (already current) stays idle" 's "idle"' "$(dprop 1-1.6 State)"
 check "SIGTERM stops it" stop_daemon
 for port in 1-1.1 1-1.2 1-1.3; do
     check_eq "$port: application 1.2 with the image in flash" "application 1.2 $FLASH_SHA" \
         "$(report_dev "$T/ladder.json" $port 'd["mode"] + " " + d["version"] + " " + d["flash_sha256"]')"
 done
+for port in 1-1.4 1-1.5; do
+    check_eq "$port: application 1.2 with the image in flash" "application 1.2 $(sha256sum "$ETC/fw.bin" | cut -d' ' -f1)" \
+        "$(report_dev "$T/ladder.json" $port 'd["mode"] + " " + d["version"] + " " + d["image_sha256"]')"
+done
+check_eq "1-1.6 was not touched" "0 0" \
+    "$(report_dev "$T/ladder.json" 1-1.6 'str(d["counters"]["erases"]) + " " + str(d["counters"]["bytes_written"])')"
 
 # ---- 2: vanish behind a ganged hub -----------------------------------------------------------
 rm -rf "$STATE"
