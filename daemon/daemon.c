@@ -130,6 +130,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
     log_info("Received %s, stopping.", strsignal((int) si->ssi_signo));
     d->stopping = true;
     (void) sd_notify(false, "STOPPING=1");
+    bus_manager_emit_changed(d, "State", NULL);
     return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 

@@ -59,8 +59,7 @@ typedef struct JobSpec {
     char *from_version;
     bool force;
     usec_t started;           /* CLOCK_REALTIME when first queued (kept across resumes) */
-    const void *rule;         /* the manifest rule (main thread keeps it alive while running) */
-    void *runner_data;        /* anything the daemon's runner needs, freed by spec_free_data */
+    void *runner_data;        /* what the runner needs (a RunnerPlan), freed by runner_data_free */
     void (*runner_data_free)(void *p);
 } JobSpec;
 
