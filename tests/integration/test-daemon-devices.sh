@@ -60,6 +60,27 @@ kill "$MONITOR" 2>/dev/null
 wait "$MONITOR" 2>/dev/null
 check "DeviceRemoved signal for 1-1.2" grep -q 'DeviceRemoved' "$T/signals.log"
 check "DeviceAdded signal for 1-1.4" grep -A4 'DeviceAdded' "$T/signals.log" | grep -q '"1-1.4"'
+# ---- bad firmware in a drop-in: refused as a whole, nothing is touched ------------------------
+mkdir -p "$ETC/manifest.d"
+"$SIM" mkfw --version 2.0 --size 16384 -o "$ETC/fw-2.0.bin" >/dev/null
+cat >"$ETC/manifest.d/50-new.yaml" <<YAML
+rules:
+  - name: sensor-2
+    replace: false
+    port: "1-1.*"
+    application:
+      id: "0483:5750"
+    firmware:
+      file: ../fw-2.0.bin
+      sha256: 0000000000000000000000000000000000000000000000000000000000000000
+      version: "2.0"
+      address: 0x08000000
+YAML
+kill -HUP "$(daemon_pid)"
+sha_error() { mprop ManifestErrors | grep -q '50-new.yaml:.*sha256\|SHA-256'; }
+check "a firmware with the wrong SHA-256 is refused, naming the file" wait_for 10 sha_error
+check_eq "the old rule stays in force" 'as 1 "sensor"' "$(mprop Rules)"
+check_eq "1-1.1 stays idle" 's "idle"' "$(dprop 1-1.1 State)"
 check "SIGTERM stops it" stop_daemon
 check "no device was flashed" python3 - "$T/report.json" <<'PY'
 import json, sys
