@@ -77,7 +77,7 @@ rules:
       address: 0x08000000
 YAML
 kill -HUP "$(daemon_pid)"
-sha_error() { mprop ManifestErrors | grep -q '50-new.yaml:.*sha256\|SHA-256'; }
+sha_error() { mprop ManifestErrors | grep -q '50-new.yaml:9:15: firmware.sha256: mismatch'; }
 check "a firmware with the wrong SHA-256 is refused, naming the file" wait_for 10 sha_error
 check_eq "the old rule stays in force" 'as 1 "sensor"' "$(mprop Rules)"
 check_eq "1-1.1 stays idle" 's "idle"' "$(dprop 1-1.1 State)"
