@@ -6,6 +6,7 @@
 
 #include "dbus-util.h"
 #include "util/log.h"
+#include "util/string-table.h"
 #include "util/parse-util.h"
 
 struct DeviceTable {
@@ -31,7 +32,7 @@ static const char *const device_mode_table[_DEVICE_MODE_MAX] = {
 };
 
 const char *device_mode_to_string(DeviceMode m) {
-    return m < _DEVICE_MODE_MAX ? device_mode_table[m] : "unknown";
+    return TABLE_NAME(device_mode_table, m, "unknown");
 }
 
 bool port_path_is_valid(const char *port) {

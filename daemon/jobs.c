@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "util/log.h"
+#include "util/string-table.h"
 
 /* Messages between the main loop and a worker, one per SEQPACKET datagram. */
 typedef enum MsgType {
@@ -80,14 +81,12 @@ static const char *const job_state_table[_JOB_STATE_MAX] = {
 };
 
 const char *job_state_to_string(JobState s) {
-    return s < _JOB_STATE_MAX ? job_state_table[s] : "unknown";
+    return TABLE_NAME(job_state_table, s, "unknown");
 }
 
 JobState job_state_from_string(const char *s) {
-    for (JobState i = 0; s && i < _JOB_STATE_MAX; i++)
-        if (streq(job_state_table[i], s))
-            return i;
-    return _JOB_STATE_MAX;
+    int i = TABLE_INDEX(job_state_table, s);
+    return i < 0 ? _JOB_STATE_MAX : (JobState) i;
 }
 
 void job_spec_done(JobSpec *s) {

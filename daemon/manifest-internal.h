@@ -26,8 +26,10 @@ struct stdfu_manifest {
     size_t n_files;
 };
 
-/* The index of s in names[0..n), or -EINVAL (also for s NULL). */
-int manifest_lookup_name(const char *const *names, int n, const char *s);
+/* The reverse of lib's stdfu_enter_kind_to_string() and stdfu_image_format_to_string():
+ * the value named s, or -EINVAL. */
+int manifest_enter_kind(const char *s);
+int manifest_image_format(const char *s);
 
 /* ---- loading ------------------------------------------------------------------------------- */
 

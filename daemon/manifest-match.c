@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "manifest-internal.h"
+#include "util/string-table.h"
 
 /* ---- versions ------------------------------------------------------------------------------ */
 
@@ -79,43 +80,33 @@ int stdfu_version_to_bcd(const stdfu_version *v, uint16_t *ret) {
 
 /* ---- names --------------------------------------------------------------------------------- */
 
-static const char *const enter_method_names[_STDFU_ENTER_MAX] = {
-    [STDFU_ENTER_AUTO] = "auto",
-    [STDFU_ENTER_ST_HID_DETACH] = "st-hid-detach",
-    [STDFU_ENTER_HID_FEATURE] = "hid-feature",
-    [STDFU_ENTER_HID_OUTPUT] = "hid-output",
-    [STDFU_ENTER_DETACH] = "detach",
-    [STDFU_ENTER_NONE] = "none",
-};
-
 static const char *const version_source_names[_STDFU_VERSION_SOURCE_MAX] = {
     [STDFU_VERSION_SOURCE_BCD_DEVICE] = "bcd-device",
     [STDFU_VERSION_SOURCE_BCD_DEVICE_BINARY] = "bcd-device-binary",
 };
 
-int manifest_lookup_name(const char *const *names, int n, const char *s) {
-    for (int i = 0; s && i < n; i++)
-        if (streq(names[i], s))
-            return i;
+/* lib names these enums one way (to_string); the manifest also needs the way back. */
+int manifest_enter_kind(const char *s) {
+    for (stdfu_enter_kind k = STDFU_ENTER_AUTO; k <= STDFU_ENTER_NONE; k++)
+        if (streq_ptr(stdfu_enter_kind_to_string(k), s))
+            return (int) k;
     return -EINVAL;
 }
 
-const char *stdfu_enter_method_to_string(stdfu_enter_method m) {
-    return m >= 0 && m < _STDFU_ENTER_MAX ? enter_method_names[m] : NULL;
-}
-
-stdfu_enter_method stdfu_enter_method_from_string(const char *s) {
-    return (stdfu_enter_method) manifest_lookup_name(enter_method_names, _STDFU_ENTER_MAX,
-                                                     s);
+int manifest_image_format(const char *s) {
+    for (stdfu_image_format f = STDFU_IMAGE_AUTO; f <= STDFU_IMAGE_HEX; f++)
+        if (streq_ptr(stdfu_image_format_to_string(f), s))
+            return (int) f;
+    return -EINVAL;
 }
 
 const char *stdfu_version_source_to_string(stdfu_version_source s) {
-    return s >= 0 && s < _STDFU_VERSION_SOURCE_MAX ? version_source_names[s] : NULL;
+    return TABLE_NAME(version_source_names, s, NULL);
 }
 
 stdfu_version_source stdfu_version_source_from_string(const char *s) {
-    return (stdfu_version_source) manifest_lookup_name(version_source_names,
-                                                       _STDFU_VERSION_SOURCE_MAX, s);
+    int i = TABLE_INDEX(version_source_names, s);
+    return i < 0 ? _STDFU_VERSION_SOURCE_INVALID : (stdfu_version_source) i;
 }
 
 /* ---- rules: matching and decisions --------------------------------------------------------- */

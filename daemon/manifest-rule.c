@@ -11,14 +11,8 @@
 #include "state.h" /* the history size the state directory accepts */
 #include "util/parse-util.h"
 
-#define ENTER_REPORT_MAX 4096
 #define MAX_RETRIES 100u
 #define MAX_TIMEOUT_USEC (24 * 3600 * USEC_PER_SEC)
-
-static const char *const image_format_names[] = {
-    [STDFU_IMAGE_AUTO] = "auto", [STDFU_IMAGE_DFUSE] = "dfuse", [STDFU_IMAGE_DFU] = "dfu",
-    [STDFU_IMAGE_BIN] = "bin",   [STDFU_IMAGE_HEX] = "hex",
-};
 
 /* ---- values -------------------------------------------------------------------------------- */
 
@@ -134,33 +128,28 @@ static int parse_enter_method(parse_ctx *c, const field *f, const char *path, ya
     const char *s = scalar(c, path, n, "an enter method");
     if (!s)
         return -EINVAL;
-    stdfu_enter_method m = stdfu_enter_method_from_string(s);
-    if (m < 0)
+    int k = manifest_enter_kind(s);
+    if (k < 0)
         return value_error(c, n, "%s: unknown method \"%s\" (expected auto, st-hid-detach, "
                            "hid-feature, hid-output, detach or none)", path, s);
-    c->rule->enter_method = m;
+    c->rule->enter.kind = (stdfu_enter_kind) k;
     return 0;
 }
 
 static int parse_enter_report(parse_ctx *c, const field *f, const char *path, yaml_node_t *n) {
-    uint8_t buf[ENTER_REPORT_MAX];
+    stdfu_enter_method *m = &c->rule->enter;
     (void) f;
     const char *s = scalar(c, path, n, "report bytes in hex");
     if (!s)
         return -EINVAL;
-    int k = parse_hex_bytes(s, buf, sizeof buf);
+    int k = parse_hex_bytes(s, m->bytes, sizeof m->bytes);
     if (k == -E2BIG)
-        return value_error(c, n, "%s: more than %d bytes", path, ENTER_REPORT_MAX);
+        return value_error(c, n, "%s: more than %d bytes", path, STDFU_ENTER_MAX_BYTES);
     if (k < 0)
         return value_error(c, n, "%s: expected bytes in hex, e.g. \"00 55\" (report ID first), "
                            "not \"%s\"", path, s);
-    c->rule->enter_report = malloc((size_t) k);
-    if (!c->rule->enter_report) {
-        c->l->oom = true;
-        return -ENOMEM;
-    }
-    memcpy(c->rule->enter_report, buf, (size_t) k);
-    c->rule->enter_report_size = (size_t) k;
+    m->n_bytes = (size_t) k;
+    c->rule->has_enter_report = true;
     return 0;
 }
 
@@ -244,7 +233,7 @@ static int parse_fw_format(parse_ctx *c, const field *f, const char *path, yaml_
     const char *s = scalar(c, path, n, "an image format");
     if (!s)
         return -EINVAL;
-    int i = manifest_lookup_name(image_format_names, (int) ELEMENTSOF(image_format_names), s);
+    int i = manifest_image_format(s);
     if (i < 0)
         return value_error(c, n, "%s: unknown format \"%s\" (expected auto, dfuse, dfu, bin or "
                            "hex)", path, s);
@@ -373,18 +362,18 @@ static const field settings_fields[] = {
 
 static void check_enter(parse_ctx *c) {
     stdfu_rule *r = c->rule;
-    bool wants_report = r->enter_method == STDFU_ENTER_HID_FEATURE ||
-                        r->enter_method == STDFU_ENTER_HID_OUTPUT;
+    bool wants_report = r->enter.kind == STDFU_ENTER_HID_FEATURE ||
+                        r->enter.kind == STDFU_ENTER_HID_OUTPUT;
 
     if (c->bad[F_ENTER_METHOD] || c->bad[F_ENTER_REPORT])
         return;
-    if (wants_report && !r->enter_report)
+    if (wants_report && !r->has_enter_report)
         value_error(c, c->nodes[F_ENTER], "enter.report: required with method %s",
-                    stdfu_enter_method_to_string(r->enter_method));
-    else if (!wants_report && r->enter_report)
+                    stdfu_enter_kind_to_string(r->enter.kind));
+    else if (!wants_report && r->has_enter_report)
         value_error(c, c->nodes[F_ENTER_REPORT], "enter.report: only used with method "
                     "hid-feature or hid-output, not %s",
-                    stdfu_enter_method_to_string(r->enter_method));
+                    stdfu_enter_kind_to_string(r->enter.kind));
 }
 
 static void check_adopt(parse_ctx *c) {
@@ -433,7 +422,6 @@ stdfu_rule *rule_free(stdfu_rule *r) {
     free(r->origin);
     free(r->serial_glob);
     free(r->port_glob);
-    free(r->enter_report);
     free(r->layout);
     free(r->firmware.path);
     free(r->firmware.data);
@@ -448,7 +436,7 @@ stdfu_rule *rule_new(void) {
         return NULL;
     r->dfu_vid = STDFU_DEFAULT_DFU_VID;
     r->dfu_pid = STDFU_DEFAULT_DFU_PID;
-    r->enter_method = STDFU_ENTER_AUTO;
+    r->enter = (stdfu_enter_method) { .kind = STDFU_ENTER_AUTO };
     r->version_source = STDFU_VERSION_SOURCE_BCD_DEVICE;
     r->retries = STDFU_DEFAULT_RETRIES;
     r->enter_timeout = STDFU_DEFAULT_ENTER_TIMEOUT;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "image/image.h"
+#include "update/enter.h"
 #include "util/error.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -55,19 +56,6 @@ int stdfu_version_to_bcd(const stdfu_version *v, uint16_t *ret);
 
 /* ---- rules --------------------------------------------------------------------------------- */
 
-typedef enum stdfu_enter_method {
-    STDFU_ENTER_AUTO,          /* ST's detach report if the HID descriptor has one, else DETACH */
-    STDFU_ENTER_ST_HID_DETACH, /* ST's DfuSe detach feature report (lib/update/hid-descriptor.h) */
-    STDFU_ENTER_HID_FEATURE,   /* rule->enter_report as a feature report (HIDIOCSFEATURE) */
-    STDFU_ENTER_HID_OUTPUT,    /* rule->enter_report as an output report (write on hidraw) */
-    STDFU_ENTER_DETACH,        /* DFU_DETACH on the application's DFU runtime interface */
-    STDFU_ENTER_NONE,          /* the device is only updated when found in the bootloader */
-    _STDFU_ENTER_MAX,
-    _STDFU_ENTER_INVALID = -EINVAL,
-} stdfu_enter_method;
-
-const char *stdfu_enter_method_to_string(stdfu_enter_method m);
-stdfu_enter_method stdfu_enter_method_from_string(const char *s);
 
 typedef enum stdfu_version_source {
     STDFU_VERSION_SOURCE_BCD_DEVICE,        /* "bcd-device": BCD major.minor (1.2 = 0x0102) */
@@ -99,9 +87,9 @@ typedef struct stdfu_rule {
     char *serial_glob;          /* NULL: any serial */
     char *port_glob;            /* NULL: any port */
 
-    stdfu_enter_method enter_method;
-    uint8_t *enter_report;      /* hid-feature / hid-output: the bytes, report ID first */
-    size_t enter_report_size;
+    /* lib/update/enter.h's method: enter.method is its kind, enter.report its bytes */
+    stdfu_enter_method enter;   /* hid-feature / hid-output: enter.bytes, report ID first */
+    bool has_enter_report;      /* enter.report was given */
 
     uint16_t dfu_vid, dfu_pid;  /* default 0483:df11 */
     uint8_t alt;                /* default 0 */

@@ -171,10 +171,7 @@ static void manifest_unref_void(void *p) {
 }
 
 static void plan_from_rule(RunnerPlan *plan, const stdfu_rule *rule) {
-    plan->enter = (RunnerEnter) rule->enter_method; /* same order, see runner.h */
-    plan->n_enter_bytes = MIN(rule->enter_report_size, sizeof plan->enter_bytes);
-    if (plan->n_enter_bytes)
-        memcpy(plan->enter_bytes, rule->enter_report, plan->n_enter_bytes);
+    plan->enter = rule->enter;
     plan->app_vid = rule->app_vid;
     plan->app_pid = rule->app_pid;
     plan->dfu_vid = rule->dfu_vid;

@@ -148,23 +148,12 @@ static void on_progress(const stdfu_update_event *ev, void *userdata) {
 
 /* ---- the run ----------------------------------------------------------------------------- */
 
-static const stdfu_enter_kind enter_kinds[] = {
-    [RUNNER_ENTER_AUTO] = STDFU_ENTER_AUTO,
-    [RUNNER_ENTER_ST_HID_DETACH] = STDFU_ENTER_ST_HID_DETACH,
-    [RUNNER_ENTER_HID_FEATURE] = STDFU_ENTER_HID_FEATURE,
-    [RUNNER_ENTER_HID_OUTPUT] = STDFU_ENTER_HID_OUTPUT,
-    [RUNNER_ENTER_DETACH] = STDFU_ENTER_DETACH,
-    [RUNNER_ENTER_NONE] = STDFU_ENTER_NONE,
-};
-
 static void set_options(stdfu_update_options *o, const RunnerPlan *plan, const char *port) {
     stdfu_update_options_init(o);
     o->port = port;
     o->image = plan->image;
     o->alt = plan->alt;
-    o->enter.kind = enter_kinds[plan->enter];
-    o->enter.n_bytes = MIN(plan->n_enter_bytes, sizeof o->enter.bytes);
-    memcpy(o->enter.bytes, plan->enter_bytes, o->enter.n_bytes);
+    o->enter = plan->enter;
     o->has_target_bcd = plan->has_target_bcd;
     o->target_bcd = plan->target_bcd;
     if (plan->max_attempts)

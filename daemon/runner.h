@@ -7,8 +7,7 @@
  * progress go back through the job.
  *
  * What to run is a RunnerPlan, made on the main thread (rules.c) from a manifest rule or an
- * UpdateFile image. It is self-contained: the worker reads nothing else of the daemon. (It
- * does not use manifest.h's types, which cannot be included together with lib/update's.) */
+ * UpdateFile image. It is self-contained: the worker reads nothing else of the daemon. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,21 +15,11 @@
 
 #include "image/image.h"
 #include "jobs.h"
+#include "update/enter.h"
 #include "util/time-util.h"
 
-typedef enum RunnerEnter {
-    RUNNER_ENTER_AUTO,
-    RUNNER_ENTER_ST_HID_DETACH,
-    RUNNER_ENTER_HID_FEATURE,
-    RUNNER_ENTER_HID_OUTPUT,
-    RUNNER_ENTER_DETACH,
-    RUNNER_ENTER_NONE,
-} RunnerEnter;
-
 typedef struct RunnerPlan {
-    RunnerEnter enter;
-    uint8_t enter_bytes[64];      /* HID_FEATURE, HID_OUTPUT: report ID first */
-    size_t n_enter_bytes;
+    stdfu_enter_method enter;     /* zero: auto */
     uint16_t app_vid, app_pid;    /* 0:0 = whatever application is on the port */
     uint16_t dfu_vid, dfu_pid;
     uint8_t alt;

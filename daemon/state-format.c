@@ -12,6 +12,7 @@
 #include "state-internal.h"
 #include "util/log.h"
 #include "util/parse-util.h"
+#include "util/string-table.h"
 
 #define JOB_HEADER "stdfu-job"
 #define HISTORY_HEADER "stdfu-history"
@@ -38,27 +39,22 @@ static const char *const outcome_names[_STDFU_OUTCOME_MAX] = {
     [STDFU_OUTCOME_CANCELLED] = "cancelled",
 };
 
-static int lookup_name(const char *const *names, int n, const char *s) {
-    for (int i = 0; s && i < n; i++)
-        if (streq(s, names[i]))
-            return i;
-    return -EINVAL;
-}
-
 const char *stdfu_job_phase_to_string(stdfu_job_phase p) {
-    return p >= 0 && p < _STDFU_PHASE_MAX ? phase_names[p] : NULL;
+    return TABLE_NAME(phase_names, p, NULL);
 }
 
 stdfu_job_phase stdfu_job_phase_from_string(const char *s) {
-    return (stdfu_job_phase) lookup_name(phase_names, _STDFU_PHASE_MAX, s);
+    int i = TABLE_INDEX(phase_names, s);
+    return i < 0 ? _STDFU_PHASE_INVALID : (stdfu_job_phase) i;
 }
 
 const char *stdfu_job_outcome_to_string(stdfu_job_outcome o) {
-    return o >= 0 && o < _STDFU_OUTCOME_MAX ? outcome_names[o] : NULL;
+    return TABLE_NAME(outcome_names, o, NULL);
 }
 
 stdfu_job_outcome stdfu_job_outcome_from_string(const char *s) {
-    return (stdfu_job_outcome) lookup_name(outcome_names, _STDFU_OUTCOME_MAX, s);
+    int i = TABLE_INDEX(outcome_names, s);
+    return i < 0 ? _STDFU_OUTCOME_INVALID : (stdfu_job_outcome) i;
 }
 
 /* BUS-PORT[.PORT]...: decimal numbers separated by one '-' then '.'s. Stricter than "digits,

@@ -223,8 +223,8 @@ static void test_good_set(void **state) {
     assert_int_equal(r->app_pid, 0x5750);
     assert_string_equal(r->serial_glob, "SB-*");
     assert_string_equal(r->port_glob, "1-1.*");
-    assert_int_equal(r->enter_method, STDFU_ENTER_ST_HID_DETACH);
-    assert_null(r->enter_report);
+    assert_int_equal(r->enter.kind, STDFU_ENTER_ST_HID_DETACH);
+    assert_false(r->has_enter_report);
     assert_int_equal(r->dfu_vid, 0x0483);
     assert_int_equal(r->dfu_pid, 0xdf11);
     assert_int_equal(r->alt, 0);
@@ -250,7 +250,7 @@ static void test_good_set(void **state) {
     /* Replaced: the drop-in's content, with defaults for what it does not say. */
     r = stdfu_manifest_find_rule(m, "sensor-any");
     assert_ends_with(r->origin, "good/manifest.d/20-override.yaml:6:5");
-    assert_int_equal(r->enter_method, STDFU_ENTER_NONE);
+    assert_int_equal(r->enter.kind, STDFU_ENTER_NONE);
     assert_string_equal(r->firmware.version_string, "2.0");
     assert_string_equal(r->firmware.sha256, SHA_20);
     assert_int_equal(r->firmware.size, 3072);
@@ -264,9 +264,9 @@ static void test_good_set(void **state) {
     assert_int_equal(r->grace_timeout, STDFU_DEFAULT_GRACE_TIMEOUT);
 
     r = stdfu_manifest_find_rule(m, "gadget");
-    assert_int_equal(r->enter_method, STDFU_ENTER_HID_OUTPUT);
-    assert_int_equal(r->enter_report_size, 3);
-    assert_memory_equal(r->enter_report, "\x02\xaa\x55", 3);
+    assert_int_equal(r->enter.kind, STDFU_ENTER_HID_OUTPUT);
+    assert_int_equal(r->enter.n_bytes, 3);
+    assert_memory_equal(r->enter.bytes, "\x02\xaa\x55", 3);
     assert_int_equal(r->dfu_vid, 0x1209);
     assert_int_equal(r->dfu_pid, 0xdf11);
     assert_int_equal(r->alt, 1);
@@ -276,9 +276,9 @@ static void test_good_set(void **state) {
     assert_true(r->allow_downgrade);
 
     r = stdfu_manifest_find_rule(m, "kiosk.printer_2");
-    assert_int_equal(r->enter_method, STDFU_ENTER_HID_FEATURE);
-    assert_int_equal(r->enter_report_size, 4);
-    assert_memory_equal(r->enter_report, "\x00\x55\x00\x00", 4);
+    assert_int_equal(r->enter.kind, STDFU_ENTER_HID_FEATURE);
+    assert_int_equal(r->enter.n_bytes, 4);
+    assert_memory_equal(r->enter.bytes, "\x00\x55\x00\x00", 4);
     assert_true(r->adopt);
     assert_ends_with(r->firmware.path, "good/manifest.d/../../firmware/app-2.0.bin");
 
@@ -298,7 +298,7 @@ static void test_main_file_alone(void **state) {
     assert_int_equal(stdfu_manifest_n_rules(m), 3);
     const stdfu_rule *r = stdfu_manifest_find_rule(m, "sensor-any");
     assert_string_equal(r->firmware.sha256, SHA_12);
-    assert_int_equal(r->enter_method, STDFU_ENTER_AUTO);
+    assert_int_equal(r->enter.kind, STDFU_ENTER_AUTO);
     assert_int_equal(stdfu_manifest_get_settings(m)->max_parallel_jobs, 2);
     assert_null(stdfu_manifest_files(m)[1]);
     stdfu_manifest_unref(m);
@@ -738,11 +738,7 @@ static void test_version_bcd(void **state) {
 
 static void test_enum_names(void **state) {
     (void) state;
-    for (int i = 0; i < _STDFU_ENTER_MAX; i++)
-        assert_int_equal(stdfu_enter_method_from_string(stdfu_enter_method_to_string(i)), i);
-    assert_int_equal(stdfu_enter_method_from_string("st-hid-detach"), STDFU_ENTER_ST_HID_DETACH);
-    assert_int_equal(stdfu_enter_method_from_string("reboot"), _STDFU_ENTER_INVALID);
-    assert_null(stdfu_enter_method_to_string(_STDFU_ENTER_MAX));
+    assert_null(stdfu_version_source_to_string(_STDFU_VERSION_SOURCE_MAX));
     for (int i = 0; i < _STDFU_VERSION_SOURCE_MAX; i++)
         assert_int_equal(stdfu_version_source_from_string(stdfu_version_source_to_string(i)), i);
     assert_int_equal(stdfu_version_source_from_string(NULL), _STDFU_VERSION_SOURCE_INVALID);
