@@ -41,7 +41,7 @@ int daemon_new(Daemon **ret, const DaemonSettings *settings) {
     if (!d)
         return -ENOMEM;
     d->inotify_fd = -EBADF;
-    d->wd_manifest_parent = d->wd_manifest_dir = -1;
+    d->wd_manifest_parent = d->wd_manifest_dir = d->wd_manifest_dir_parent = -1;
     if ((settings->bus && !(d->settings.bus = strdup(settings->bus))) ||
         strdup_or_default(settings->manifest_path, DEFAULT_MANIFEST_PATH, &d->settings.manifest_path) < 0 ||
         strdup_or_default(settings->manifest_dir, DEFAULT_MANIFEST_DIR, &d->settings.manifest_dir) < 0 ||
@@ -76,6 +76,7 @@ Daemon *daemon_free(Daemon *d) {
     if (d->inotify_fd >= 0)
         close(d->inotify_fd);
     free(d->manifest_basename);
+    free(d->manifest_dir_basename);
     sd_bus_slot_unref(d->device_slot);
     sd_bus_flush_close_unref(d->bus);
     sd_event_unref(d->event);
@@ -142,18 +143,49 @@ static int on_reload_timer(sd_event_source *s, uint64_t usec, void *userdata) {
     return 0;
 }
 
+#define INOTIFY_MASK                                                                       \
+    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |      \
+     IN_ONLYDIR)
+
+/* The manifest directory may not exist yet (or be removed and made again): its parent is
+ * watched too, and the directory gets its watch once it appears. True when it did. */
+static bool watch_manifest_dir(Daemon *d) {
+    if (d->wd_manifest_dir >= 0)
+        return false;
+    d->wd_manifest_dir = inotify_add_watch(d->inotify_fd, d->settings.manifest_dir,
+                                           INOTIFY_MASK);
+    if (d->wd_manifest_dir < 0) {
+        log_debug_errno(errno, "Not watching %s yet: %m", d->settings.manifest_dir);
+        return false;
+    }
+    log_debug("Watching %s.", d->settings.manifest_dir);
+    return true;
+}
+
 static bool inotify_event_matters(Daemon *d, const struct inotify_event *e) {
-    if (e->mask & IN_Q_OVERFLOW)
+    bool matters = false;
+
+    if (e->mask & IN_Q_OVERFLOW) {
+        (void) watch_manifest_dir(d);
         return true;
+    }
+    if (e->wd == d->wd_manifest_dir && (e->mask & IN_IGNORED)) {
+        d->wd_manifest_dir = -1; /* the directory is gone: wait for it in its parent */
+        return true;
+    }
     if (e->len == 0)
         return false;
-    if (e->wd == d->wd_manifest_parent)
-        return streq(e->name, d->manifest_basename);
+    /* The main file's and the directory's parents are often one directory (one wd). */
+    if (e->wd == d->wd_manifest_parent && streq(e->name, d->manifest_basename))
+        matters = true;
+    if (e->wd == d->wd_manifest_dir_parent && streq(e->name, d->manifest_dir_basename) &&
+        (e->mask & (IN_CREATE | IN_MOVED_TO)) && watch_manifest_dir(d))
+        matters = true; /* files may be in it already (moved in, or written before the watch) */
     if (e->wd == d->wd_manifest_dir) {
         size_t n = strlen(e->name);
-        return n > 5 && streq(e->name + n - 5, ".yaml") && e->name[0] != '.';
+        matters = matters || (n > 5 && streq(e->name + n - 5, ".yaml") && e->name[0] != '.');
     }
-    return false;
+    return matters;
 }
 
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -170,7 +202,8 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
             break;
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *e = (const struct inotify_event *) p;
-            reload = reload || inotify_event_matters(d, e);
+            if (inotify_event_matters(d, e))
+                reload = true;
             p += sizeof *e + e->len;
         }
     }
@@ -183,28 +216,37 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
     return 0;
 }
 
-static int setup_inotify(Daemon *d) {
-    const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-                          IN_ATTRIB | IN_ONLYDIR;
+/* Watches the parent of path (for the entry named *ret_basename); -1 when it cannot. */
+static int watch_parent(Daemon *d, const char *path, char **ret_basename) {
     char parent[PATH_MAX], base[PATH_MAX];
+
+    snprintf(parent, sizeof parent, "%s", path);
+    snprintf(base, sizeof base, "%s", path);
+    *ret_basename = strdup(basename(base));
+    if (!*ret_basename)
+        return log_oom();
+    int wd = inotify_add_watch(d->inotify_fd, dirname(parent), INOTIFY_MASK);
+    if (wd < 0)
+        log_debug_errno(errno, "Not watching %s: %m", parent);
+    return wd;
+}
+
+static int setup_inotify(Daemon *d) {
     int r;
 
     d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (d->inotify_fd < 0)
         return log_error_errno(errno, "Failed to create inotify instance: %m");
 
-    snprintf(parent, sizeof parent, "%s", d->settings.manifest_path);
-    snprintf(base, sizeof base, "%s", d->settings.manifest_path);
-    d->manifest_basename = strdup(basename(base));
-    if (!d->manifest_basename)
-        return log_oom();
     /* Missing directories are not an error: the daemon then runs on what it loaded. */
-    d->wd_manifest_parent = inotify_add_watch(d->inotify_fd, dirname(parent), mask);
-    if (d->wd_manifest_parent < 0)
-        log_debug_errno(errno, "Not watching %s: %m", parent);
-    d->wd_manifest_dir = inotify_add_watch(d->inotify_fd, d->settings.manifest_dir, mask);
-    if (d->wd_manifest_dir < 0)
-        log_debug_errno(errno, "Not watching %s: %m", d->settings.manifest_dir);
+    d->wd_manifest_parent = watch_parent(d, d->settings.manifest_path, &d->manifest_basename);
+    if (!d->manifest_basename)
+        return -ENOMEM;
+    d->wd_manifest_dir_parent = watch_parent(d, d->settings.manifest_dir,
+                                             &d->manifest_dir_basename);
+    if (!d->manifest_dir_basename)
+        return -ENOMEM;
+    (void) watch_manifest_dir(d);
 
     r = sd_event_add_io(d->event, &d->inotify_source, d->inotify_fd, EPOLLIN, on_inotify, d);
     if (r < 0)

@@ -52,7 +52,8 @@ struct Daemon {
     char **manifest_errors;     /* NULL-terminated, shown on D-Bus */
     int inotify_fd;
     int wd_manifest_parent, wd_manifest_dir; /* inotify watches, -1 when none */
-    char *manifest_basename;
+    int wd_manifest_dir_parent; /* sees the directory created (may equal wd_manifest_parent) */
+    char *manifest_basename, *manifest_dir_basename;
     sd_event_source *inotify_source;
     sd_event_source *reload_timer; /* coalesces bursts of inotify events */
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # stdfud and its manifest: a bad manifest shows up in ManifestErrors (file:line:column) while
 # the last good one stays in force; reload by inotify, by SIGHUP and by the Reload method; a
-# daemon started on a bad manifest runs with no rules and says why.
+# daemon started on a bad manifest runs with no rules and says why; a manifest directory that
+# does not exist at start is watched once it is created.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
@@ -64,5 +65,26 @@ check "stdfud starts on a broken manifest" start_daemon
 check "ManifestErrors names the main file" errors_mention "manifest.yaml:"
 check_eq "no rules are in force" 'as 0' "$(mprop Rules)"
 check_eq "State is running" 's "running"' "$(mprop State)"
+check "SIGTERM stops it" stop_daemon
+
+# ---- the manifest directory does not exist at start ------------------------------------------
+cp "$SRCDIR/tests/fixtures/manifests/good/manifest.yaml" "$ETC/manifest.yaml"
+rm -rf "$ETC/manifest.d"
+kiosk_in_force() { mprop Rules | grep -q '"kiosk.printer_2"'; }
+kiosk_gone() { ! kiosk_in_force; }
+check "stdfud starts without a manifest directory" start_daemon
+check "the main file's rules are in force" grep -q '"gadget"' <(mprop Rules)
+check "no kiosk rule yet" kiosk_gone
+mkdir "$ETC/manifest.d"
+cp "$SRCDIR/tests/fixtures/manifests/good/manifest.d/10-extra.yaml" "$ETC/manifest.d/"
+check "inotify: a drop-in in the directory created later is loaded" wait_for 10 kiosk_in_force
+check_eq "no manifest errors" 'as 0' "$(mprop ManifestErrors)"
+# and the directory is watched from then on, also when it is removed and made again
+rm -r "$ETC/manifest.d"
+check "inotify: the directory removed, its rule is gone" wait_for 10 kiosk_gone
+mkdir "$ETC/manifest.d.new"
+cp "$SRCDIR/tests/fixtures/manifests/good/manifest.d/10-extra.yaml" "$ETC/manifest.d.new/"
+mv "$ETC/manifest.d.new" "$ETC/manifest.d"
+check "inotify: a directory moved into place is loaded" wait_for 10 kiosk_in_force
 check "SIGTERM stops it" stop_daemon
 finish
