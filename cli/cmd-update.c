@@ -196,7 +196,7 @@ static int call_update(sd_bus *bus, const char *device, const update_args *a, in
     return r;
 }
 
-/* "1-1.4" for "/io/stdfu1/device/1_2d1_2e4"; a port path stays as it is. */
+/* "1-1.4" for "/io/stdfu1/device/_31_2d1_2e4"; a port path stays as it is. */
 static char *port_of(const char *device) {
     char *port = NULL;
     if (device[0] == '/' && sd_bus_path_decode(device, STDFU_DEVICE_PREFIX, &port) > 0 && port &&
