@@ -24,14 +24,13 @@ static int new_context(libusb_context **ret, stdfu_error *err) {
     return 0;
 }
 
+/* No context here: libusb_init() reads every device on the bus, and with all jobs entering at
+ * once that was a sixth of the daemon's CPU time; the HID methods do not use libusb at all, and
+ * DFU_DETACH makes its own context when it is the method. */
 static int default_enter(void *userdata, const stdfu_usb_info *app, const stdfu_enter_method *m,
                          stdfu_enter_kind *ret_used, stdfu_error *err) {
-    _cleanup_(libusb_exitp) libusb_context *ctx = NULL;
     (void) userdata;
-    int r = new_context(&ctx, err);
-    if (r < 0)
-        return r;
-    return stdfu_enter_bootloader(ctx, app, m, ret_used, err);
+    return stdfu_enter_bootloader(NULL, app, m, ret_used, err);
 }
 
 static int default_open(void *userdata, const stdfu_usb_info *boot, uint8_t alt,
