@@ -154,10 +154,21 @@ static int send_feature(int fd, const struct stdfu_usb_info *app, const uint8_t 
     return 0;
 }
 
+/* Sends the detach report rep on the open hidraw node fd. */
+static int send_st_detach(int fd, const struct stdfu_usb_info *app, const stdfu_hid_report *rep,
+                          stdfu_error *err) {
+    uint8_t buf[1 + HID_MAX_DESCRIPTOR_SIZE];
+    int len = stdfu_hid_st_detach_report(rep, buf, sizeof buf);
+    if (len < 0)
+        return stdfu_error_set(err, len, "port %s: DfuSe detach report 0x%02x is too long (%zu "
+                               "bytes)", app->port, rep->id, stdfu_hid_report_bytes(rep));
+    log_debug("Sending DfuSe HID detach: feature report 0x%02x, %d bytes.", rep->id, len);
+    return send_feature(fd, app, buf, (size_t) len, err);
+}
+
 static int enter_st_hid_detach(const struct stdfu_usb_info *app, stdfu_error *err) {
     _cleanup_close_ int fd = -EBADF;
     stdfu_hid_report rep;
-    uint8_t buf[1 + HID_MAX_DESCRIPTOR_SIZE];
     int r;
 
     r = open_hidraw(app, &fd, err);
@@ -166,12 +177,7 @@ static int enter_st_hid_detach(const struct stdfu_usb_info *app, stdfu_error *er
     r = find_st_detach(fd, app, &rep, err);
     if (r < 0)
         return r;
-    int len = stdfu_hid_st_detach_report(&rep, buf, sizeof buf);
-    if (len < 0)
-        return stdfu_error_set(err, len, "port %s: DfuSe detach report 0x%02x is too long (%zu "
-                               "bytes)", app->port, rep.id, stdfu_hid_report_bytes(&rep));
-    log_debug("Sending DfuSe HID detach: feature report 0x%02x, %d bytes.", rep.id, len);
-    return send_feature(fd, app, buf, (size_t) len, err);
+    return send_st_detach(fd, app, &rep, err);
 }
 
 static int enter_hid_bytes(const struct stdfu_usb_info *app, const stdfu_enter_method *m,
@@ -281,17 +287,20 @@ static int enter_dfu_detach(libusb_context *ctx, const struct stdfu_usb_info *ap
     return 0;
 }
 
-static int resolve_auto(const struct stdfu_usb_info *app, stdfu_enter_kind *ret,
-                        stdfu_error *err) {
+/* AUTO: which method the device declares. When that is the ST detach report, *ret_fd is the
+ * hidraw node it was read from and *ret_rep the report, so that it is sent without opening
+ * the node and reading its descriptor a second time; otherwise *ret_fd stays -EBADF. */
+static int resolve_auto(const struct stdfu_usb_info *app, stdfu_enter_kind *ret, int *ret_fd,
+                        stdfu_hid_report *ret_rep, stdfu_error *err) {
     stdfu_error hid_err = {};
 
     if (app->has_hid || app->hidraw[0]) {
         _cleanup_close_ int fd = -EBADF;
-        stdfu_hid_report rep;
 
         if (open_hidraw(app, &fd, &hid_err) >= 0 &&
-            find_st_detach(fd, app, &rep, &hid_err) >= 0) {
+            find_st_detach(fd, app, ret_rep, &hid_err) >= 0) {
             *ret = STDFU_ENTER_ST_HID_DETACH;
+            *ret_fd = TAKE_FD(fd);
             return 0;
         }
         log_debug("Port %s: %s", app->port, hid_err.message);
@@ -312,11 +321,13 @@ static int resolve_auto(const struct stdfu_usb_info *app, stdfu_enter_kind *ret,
 int stdfu_enter_bootloader(libusb_context *ctx, const struct stdfu_usb_info *app,
                            const stdfu_enter_method *m, stdfu_enter_kind *ret_used,
                            stdfu_error *err) {
+    _cleanup_close_ int fd = -EBADF;
     stdfu_enter_kind kind = m->kind;
+    stdfu_hid_report rep;
     int r;
 
     if (kind == STDFU_ENTER_AUTO) {
-        r = resolve_auto(app, &kind, err);
+        r = resolve_auto(app, &kind, &fd, &rep, err);
         if (r < 0)
             return r;
     }
@@ -325,7 +336,7 @@ int stdfu_enter_bootloader(libusb_context *ctx, const struct stdfu_usb_info *app
 
     switch (kind) {
     case STDFU_ENTER_ST_HID_DETACH:
-        return enter_st_hid_detach(app, err);
+        return fd >= 0 ? send_st_detach(fd, app, &rep, err) : enter_st_hid_detach(app, err);
     case STDFU_ENTER_HID_FEATURE:
     case STDFU_ENTER_HID_OUTPUT:
         return enter_hid_bytes(app, m, err);
