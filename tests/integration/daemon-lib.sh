@@ -182,3 +182,89 @@ rules:
 ${2:-}
 YAML
 }
+
+# start_daemon_supervised [STDFUD-ARG...]: like start_daemon, but under a supervisor that starts
+# stdfud again (same arguments, same state directory) each time it dies of SIGKILL, as
+# systemd's Restart= would; "supervise: ..." lines in $T/daemon.log count the restarts.
+start_daemon_supervised() {
+    mkdir -p "$ETC" "$STATE"
+    cat >"$T/supervise.sh" <<'SH'
+#!/bin/bash
+for run in $(seq 1 20); do
+    "$@"
+    rc=$?
+    [ $rc -eq 137 ] || exit $rc
+    echo "supervise: stdfud killed, starting it again" >&2
+done
+SH
+    chmod +x "$T/supervise.sh"
+    local cmd=("$T/supervise.sh" "$DAEMON" --bus "$BUS" --state-dir "$STATE"
+               --manifest "$ETC/manifest.yaml" --manifest-dir "$ETC/manifest.d"
+               --log-level debug "$@")
+    if [ ${#SIM_ARGS[@]} -gt 0 ]; then
+        "$SIM" "${SIM_ARGS[@]}" -- "${cmd[@]}" >>"$T/daemon.log" 2>&1 &
+    else
+        "${cmd[@]}" >>"$T/daemon.log" 2>&1 &
+    fi
+    DAEMON_PID=$!
+    wait_for 20 name_owned
+}
+
+# kill_at_phases PORT=STATE...: in the background, follows the devices' PropertiesChanged
+# (gdbus monitor, across restarts of the daemon) and kills stdfud with SIGKILL the first time
+# each PORT's State becomes STATE ("waiting" counts only right after "leaving", not the
+# waiting for a device that a restarted daemon resumes). Logs "SECONDS killed PORT STATE
+# journal=PHASE" to $T/kills.log, PHASE being what the job journal said at that moment. Prints nothing; wait
+# for "monitoring" in $T/kills.log before starting updates.
+kill_at_phases() {
+    cat >"$T/kill-at-phases.py" <<'PY'
+import os, re, signal, subprocess, sys, time
+start = time.monotonic()
+bus, state, wanted = sys.argv[1], sys.argv[2], dict(a.split("=") for a in sys.argv[3:])
+def port_of(path):  # sd_bus_path_encode()'s inverse for the last element
+    return re.sub(r"_([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), path.rsplit("/", 1)[1])
+def journal(port):
+    try:
+        return next((l.split("=", 1)[1].strip() for l in open(f"{state}/jobs/{port}")
+                     if l.startswith("phase=")), "none")
+    except OSError:
+        return "none"
+def owner_pid():
+    out = subprocess.run(["busctl", f"--address={bus}", "call", "org.freedesktop.DBus",
+                          "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                          "GetConnectionUnixProcessID", "s", "io.stdfu1"],
+                         capture_output=True, text=True).stdout.split()
+    return int(out[1]) if len(out) == 2 else None
+last, announced, pid = {}, False, None
+for line in sys.stdin:
+    if "is owned by" in line:
+        pid = owner_pid()  # looked up now: the kill itself must not wait for it
+    if not announced and ("is owned by" in line or "does not have an owner" in line):
+        print("monitoring", flush=True)  # subscribed: from here on no signal is missed
+        announced = True
+    m = re.match(r"(/io/stdfu1/device/\S+): org.freedesktop.DBus.Properties.PropertiesChanged "
+                 r".*'State': <'([a-z-]+)'>", line)
+    if not m:
+        continue
+    port, s = port_of(m.group(1)), m.group(2)
+    prev, last[port] = last.get(port), s
+    if wanted.get(port) != s or (s == "waiting" and prev != "leaving"):
+        continue
+    try:
+        os.kill(pid or owner_pid() or 0, signal.SIGKILL)
+    except (OSError, TypeError):
+        continue  # already gone (another kill): the state comes again after the restart
+    pid = None
+    del wanted[port]
+    last.clear()
+    # What the journal kept: read after the kill, nothing can change it any more.
+    print(f"{time.monotonic() - start:.1f}s killed {port} {s} journal={journal(port)}",
+          flush=True)
+    if not wanted:
+        break
+PY
+    # gdbus buffers its stdout in a pipe: line-buffered, each signal is seen at once.
+    stdbuf -oL gdbus monitor --address "$BUS" --dest io.stdfu1 2>/dev/null |
+        python3 -u "$T/kill-at-phases.py" "$BUS" "$STATE" "$@" >"$T/kills.log" 2>&1 &
+    EXTRA_PIDS+=($!)
+}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # stdfud tracks emulated devices by port across hotplug, without updating anything: devices
 # already on the target, a bootloader no rule adopts; ListDevices and the Device properties
-# say what is on each port; unplug and plug show up as DeviceRemoved/DeviceAdded.
+# say what is on each port; unplug and plug show up as DeviceRemoved/DeviceAdded; two ROMs
+# with the same serial are two devices.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
@@ -55,6 +56,17 @@ check_eq "1-1.2: Mode application again" 's "application"' "$(dprop 1-1.2 Mode)"
 check "add a device on 1-1.4 (running 1.2)" grep -q '^ok' \
     <(sim_ctl "add port=1-1.4,profile=f072,mode=application,version=1.2")
 check "1-1.4 appears" wait_for 10 there 1-1.4
+# A second f072 ROM: every one reports the serial FFFFFFFEFFFF, and the port tells them apart.
+check "add a second bootloader on 1-1.5" grep -q '^ok' \
+    <(sim_ctl "add port=1-1.5,profile=f072,mode=bootloader")
+check "1-1.5 appears" wait_for 10 there 1-1.5
+check_eq "1-1.3 and 1-1.5: the same serial, each its own object" \
+    "s \"FFFFFFFEFFFF\" s \"FFFFFFFEFFFF\" $(device_path 1-1.3) $(device_path 1-1.5)" \
+    "$(echo $(dprop 1-1.3 Serial) $(dprop 1-1.5 Serial) \
+        $(list | grep -oE '/io/stdfu1/device/_31_2d1_2e[35]\b' | sort -u))"
+check "unplug 1-1.5" grep -q '^ok' <(sim_ctl "unplug 1-1.5")
+check "1-1.5 leaves ListDevices" wait_for 10 gone 1-1.5
+check_eq "1-1.3 stays, in the bootloader" 's "bootloader"' "$(dprop 1-1.3 Mode)"
 sleep 0.5
 kill "$MONITOR" 2>/dev/null
 wait "$MONITOR" 2>/dev/null
