@@ -80,12 +80,44 @@ PY
 check "UpdateFinished signals with outcome done" test "$(grep -c '"done"' "$T/signals.log")" -ge 3
 
 # ---- UpdateFile: the caller's image through an fd ----------------------------------------------
-"$SIM" mkfw --version 1.3 --size $SIZE --seed 9 -o "$T/fw-1.3.bin" >/dev/null
+# 64 KiB, so that the write lasts long enough to count its PropertiesChanged (throttled to
+# about 10 a second per device); the monitor stamps each signal as it arrives.
+"$SIM" mkfw --version 1.3 --size 65536 --seed 9 -o "$T/fw-1.3.bin" >/dev/null
+stdbuf -oL gdbus monitor --address "$BUS" --dest io.stdfu1 --object-path "$(device_path 1-1.1)" \
+    2>/dev/null | python3 -u -c 'import sys, time
+for l in sys.stdin: print(f"{time.monotonic():.3f} {l}", end="", flush=True)' >"$T/props.log" &
+EXTRA_PIDS+=($!)
+check "monitoring 1-1.1" wait_for 10 grep -q 'is owned by' "$T/props.log"
 check "UpdateFile of a 1.3 image to 1-1.1 is queued" grep -q '^ok$' \
     <("$SRCDIR/tests/integration/update-file.py" "$BUS" 1-1.1 3 \
         "{'version': <'1.3'>, 'address': <uint32 0x08000000>}" 3<"$T/fw-1.3.bin")
 runs_13() { [ "$(dprop 1-1.1 RunningVersion)" = 's "1.3"' ] && done_state 1-1.1; }
 check "1-1.1 runs 1.3" wait_for 60 runs_13
+check "Progress reached 100 and State done in the signals" python3 - "$T/props.log" <<'PY'
+import sys
+lines = open(sys.argv[1]).read()
+sys.exit(0 if "'Progress': <uint32 100>" in lines and "'State': <'done'>" in lines else 1)
+PY
+check "while writing: at most ~10 PropertiesChanged a second, and some progress" \
+    python3 - "$T/props.log" <<'PY'
+import sys
+start = end = None
+n = 0
+for l in open(sys.argv[1]):
+    t, rest = float(l.split(" ", 1)[0]), l.split(" ", 1)[1]
+    if "PropertiesChanged" not in rest:
+        continue
+    if "'State': <'writing'>" in rest:
+        start = t
+    elif start is not None and end is None and "'State': <" in rest:
+        end = t
+    elif start is not None and end is None:
+        n += 1
+rate = n / (end - start) if start and end and end > start else None
+print(f"# {n} signals in {end - start:.2f} s of writing" if rate is not None else "# no writing")
+# The first signal of a burst goes out at once: allow one over the 10 per second.
+sys.exit(0 if rate is not None and n >= 2 and n <= 10 * (end - start) + 1 else 1)
+PY
 check "the history names the image by its SHA-256" grep -q "\"1-1.1\" \"done\" \"1.2\" \"1.3\" \"file\" \"$(sha256sum "$T/fw-1.3.bin" | cut -d' ' -f1)\"" \
     <(bctl call io.stdfu1 /io/stdfu1 io.stdfu1.Manager GetHistory)
 
