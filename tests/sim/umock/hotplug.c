@@ -170,8 +170,16 @@ static void testbed_remove(sim_bus *b, const char *syspath) {
     }
 }
 
+/* Takes the node away like the kernel does: the file first, so that a client opening a devnode
+ * it looked up before the unplug gets ENOENT, then the ioctl socket. The other order leaves a
+ * window in which umockdev's preload finds the file, cannot connect to its socket and aborts
+ * the client ("Failed to connect to ioctl socket"). Clients that have it open keep their fd. */
 static void testbed_detach(sim_bus *b, const char *devnode) {
+    g_autofree char *path = g_build_filename(b->root_dir, devnode, NULL);
     g_autoptr(GError) e = NULL;
+
+    if (unlink(path) < 0 && errno != ENOENT)
+        log_debug("unlink %s: %m", path);
     if (!umockdev_testbed_detach_ioctl(b->testbed, devnode, &e))
         log_debug("detach %s: %s", devnode, e->message);
 }
