@@ -170,18 +170,15 @@ static void testbed_remove(sim_bus *b, const char *syspath) {
     }
 }
 
-/* Takes the node away like the kernel does: the file first, so that a client opening a devnode
- * it looked up before the unplug gets ENOENT, then the ioctl socket. The other order leaves a
- * window in which umockdev's preload finds the file, cannot connect to its socket and aborts
- * the client ("Failed to connect to ioctl socket"). Clients that have it open keep their fd. */
-static void testbed_detach(sim_bus *b, const char *devnode) {
+/* Takes the node away like the kernel does: a client opening a devnode it looked up before the
+ * unplug gets ENOENT. The ioctl socket behind it stays attached for the life of the bus (the
+ * handlers answer ENODEV for nodes that are not live, as the kernel does for a stale fd):
+ * detaching it left a window in which umockdev's preload had opened the file, could not connect
+ * to the socket any more and aborted the client ("Failed to connect to ioctl socket"). */
+static void node_file_remove(sim_bus *b, const char *devnode) {
     g_autofree char *path = g_build_filename(b->root_dir, devnode, NULL);
-    g_autoptr(GError) e = NULL;
-
     if (unlink(path) < 0 && errno != ENOENT)
         log_debug("unlink %s: %m", path);
-    if (!umockdev_testbed_detach_ioctl(b->testbed, devnode, &e))
-        log_debug("detach %s: %s", devnode, e->message);
 }
 
 static int node_make_fifo(sim_bus *b, sim_fifo *f, const char *devnode, bool writable,
@@ -191,8 +188,13 @@ static int node_make_fifo(sim_bus *b, sim_fifo *f, const char *devnode, bool wri
     int r = sim_fifo_create(f, path, writable);
     if (r < 0)
         return log_error_errno(r, "Cannot create the device node %s: %m", path);
+    /* Once per devnode: a devnode used again (hidraw0, or a device number after 127
+     * enumerations) keeps its socket; the handler looks the node up by devnode. */
+    if (g_hash_table_contains(b->attached_nodes, devnode))
+        return 0;
     if (!umockdev_testbed_attach_ioctl(b->testbed, devnode, handler, &e))
         return log_error_errno(EIO, "Cannot attach to %s: %s", devnode, e->message);
+    g_hash_table_add(b->attached_nodes, g_strdup(devnode));
     return 0;
 }
 
@@ -259,7 +261,7 @@ static void node_withdraw_hid(usb_node *n) {
         return;
     testbed_remove(b, n->hidraw_syspath);
     testbed_remove(b, n->hid_syspath);
-    testbed_detach(b, n->hidraw_devnode);
+    node_file_remove(b, n->hidraw_devnode);
 }
 
 int node_publish(usb_node *n) {
@@ -299,7 +301,7 @@ void node_withdraw(usb_node *n) {
     for (unsigned i = n->n_interfaces; i-- > 0;)
         testbed_remove(b, n->interfaces[i].syspath);
     testbed_remove(b, n->syspath);
-    testbed_detach(b, n->devnode);
+    node_file_remove(b, n->devnode);
     log_debug("%s: %s disconnected", n->name, n->devnode);
 }
 

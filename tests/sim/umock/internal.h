@@ -124,6 +124,7 @@ struct sim_bus {
     UMockdevIoctlBase *usbfs_handler;
     UMockdevIoctlBase *hidraw_handler;
     GHashTable *live_nodes;     /* devnode -> usb_node (borrowed), for binding new clients */
+    GHashTable *attached_nodes; /* devnodes whose ioctl socket is attached (set of strings) */
     bool devnum_used[128];
     unsigned last_devnum;
     bool hidraw_used[SIM_MAX_HIDRAW];

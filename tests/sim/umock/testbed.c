@@ -78,6 +78,7 @@ int sim_bus_new(const sim_hub_kind *hubs, size_t n_hubs, sim_bus **ret) {
     g_mutex_init(&b->lock);
     b->main_ctx = g_main_context_ref(g_main_context_default());
     b->live_nodes = g_hash_table_new(g_str_hash, g_str_equal);
+    b->attached_nodes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     b->devnum_used[0] = true;
     /* umockdev_in_mock_environment() caches its first answer: nothing may ask before this. */
     b->testbed = umockdev_testbed_new();
@@ -123,6 +124,7 @@ sim_bus *sim_bus_free(sim_bus *b) {
     g_clear_object(&b->usbfs_handler);
     g_clear_object(&b->hidraw_handler);
     g_hash_table_unref(b->live_nodes);
+    g_hash_table_unref(b->attached_nodes);
     g_main_context_unref(b->main_ctx);
     if (b->worker_ctx)
         g_main_context_unref(b->worker_ctx);
