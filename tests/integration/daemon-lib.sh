@@ -210,6 +210,17 @@ SH
     wait_for 20 name_owned
 }
 
+# gdbus_monitor FIFO ARG...: `gdbus monitor --address $BUS ARG...` in the background, line
+# buffered into the FIFO it creates; read it with a second background process. Two processes
+# rather than a pipeline, so that both PIDs go to EXTRA_PIDS and neither outlives the test
+# ($! of a pipeline is its last process only, and gdbus stays when the bus goes away).
+gdbus_monitor() {
+    local fifo=$1; shift
+    mkfifo "$fifo"
+    stdbuf -oL gdbus monitor --address "$BUS" "$@" >"$fifo" 2>/dev/null &
+    EXTRA_PIDS+=($!)
+}
+
 # kill_at_phases PORT=STATE...: in the background, follows the devices' PropertiesChanged
 # (gdbus monitor, across restarts of the daemon) and kills stdfud with SIGKILL the first time
 # each PORT's State becomes STATE ("waiting" counts only right after "leaving", not the
@@ -263,8 +274,8 @@ for line in sys.stdin:
     if not wanted:
         break
 PY
-    # gdbus buffers its stdout in a pipe: line-buffered, each signal is seen at once.
-    stdbuf -oL gdbus monitor --address "$BUS" --dest io.stdfu1 2>/dev/null |
-        python3 -u "$T/kill-at-phases.py" "$BUS" "$STATE" "$@" >"$T/kills.log" 2>&1 &
+    gdbus_monitor "$T/kill-at-phases.fifo" --dest io.stdfu1
+    python3 -u "$T/kill-at-phases.py" "$BUS" "$STATE" "$@" <"$T/kill-at-phases.fifo" \
+        >"$T/kills.log" 2>&1 &
     EXTRA_PIDS+=($!)
 }

@@ -83,9 +83,10 @@ check "UpdateFinished signals with outcome done" test "$(grep -c '"done"' "$T/si
 # 64 KiB, so that the write lasts long enough to count its PropertiesChanged (throttled to
 # about 10 a second per device); the monitor stamps each signal as it arrives.
 "$SIM" mkfw --version 1.3 --size 65536 --seed 9 -o "$T/fw-1.3.bin" >/dev/null
-stdbuf -oL gdbus monitor --address "$BUS" --dest io.stdfu1 --object-path "$(device_path 1-1.1)" \
-    2>/dev/null | python3 -u -c 'import sys, time
-for l in sys.stdin: print(f"{time.monotonic():.3f} {l}", end="", flush=True)' >"$T/props.log" &
+gdbus_monitor "$T/props.fifo" --dest io.stdfu1 --object-path "$(device_path 1-1.1)"
+python3 -u -c 'import sys, time
+for l in sys.stdin: print(f"{time.monotonic():.3f} {l}", end="", flush=True)' \
+    <"$T/props.fifo" >"$T/props.log" &
 EXTRA_PIDS+=($!)
 check "monitoring 1-1.1" wait_for 10 grep -q 'is owned by' "$T/props.log"
 check "UpdateFile of a 1.3 image to 1-1.1 is queued" grep -q '^ok$' \
