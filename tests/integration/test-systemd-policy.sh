@@ -25,39 +25,10 @@ skip_check() {
     echo "ok $_tap_n - $1 # SKIP $2"
 }
 
-# A system-like bus: the defaults of Debian's system.conf, written out, then the policy.
+# A system-like bus: lib.sh's bus_config with the policy.
 # The socket lives in a directory other users can enter, for the unprivileged caller.
 mkdir -p "$T/pub"
 chmod 0711 "$T" "$T/pub"
-bus_config() {  # SOCKET POLICY-FILE
-    cat <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$1</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <include>$2</include>
-</busconfig>
-EOF
-}
 
 # start_bus NAME POLICY: starts a bus, sets $addr; fails (with the daemon's message) if it
 # does not come up within 5 s.
