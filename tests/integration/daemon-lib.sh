@@ -52,6 +52,8 @@ state_in() {
     return 1
 }
 
+. "$(dirname "${BASH_SOURCE[0]}")/bus-config.sh"
+
 # start_bus [policy]: "policy" makes a bus like the system bus (deny by default) that
 # includes conf/io.stdfu1.conf; otherwise everyone may do everything, so that only the
 # daemon's own checks stand between a caller and a method.

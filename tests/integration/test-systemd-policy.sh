@@ -6,6 +6,7 @@
 # (nobody, via setpriv) can read properties but gets AccessDenied on a mutating method, and
 # root may call it.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bus-config.sh"
 
 policy=${STDFU_TEST_POLICY:-$SRCDIR/conf/io.stdfu1.conf}
 [ -e "$policy" ] || skip_all "conf/io.stdfu1.conf not written yet"
@@ -25,7 +26,7 @@ skip_check() {
     echo "ok $_tap_n - $1 # SKIP $2"
 }
 
-# A system-like bus: lib.sh's bus_config with the policy.
+# A system-like bus: bus-config.sh's bus_config with the policy.
 # The socket lives in a directory other users can enter, for the unprivileged caller.
 mkdir -p "$T/pub"
 chmod 0711 "$T" "$T/pub"
