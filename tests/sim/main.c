@@ -2,7 +2,8 @@
 /* stdfu-sim: runs COMMAND against emulated STM32 devices (see man/stdfu-sim.1).
  *
  * It starts in two stages. The first checks the arguments, moves into a private network
- * namespace (see umock/netns.h) and re-executes itself under libumockdev-preload: the harness
+ * namespace (see umock/netns.h), mounts a tmpfs for the testbed in a private mount namespace
+ * (umock/scratch.h) and re-executes itself under libumockdev-preload: the harness
  * must run under the preload itself, or umockdev cannot send uevents. The second builds the
  * emulated bus, runs COMMAND, serves the control socket and timed events from the GLib main
  * loop, and writes the report when COMMAND has exited. */
@@ -23,6 +24,7 @@
 #include "scenario.h"
 #include "spec.h"
 #include "umock/netns.h"
+#include "umock/scratch.h"
 #include "umock/umock.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -142,6 +144,11 @@ static int reexec_under_preload(char **argv) {
         if (r < 0)
             log_debug_errno(r, "No private network namespace (%m): uevent bursts to slow "
                             "listeners may overflow their queues.");
+    }
+    if (!streq_ptr(getenv("STDFU_SIM_TMPFS"), "0")) {
+        r = sim_scratch_mount();
+        if (r < 0)
+            log_debug_errno(r, "No tmpfs for the testbed (%m): it goes under $TMPDIR.");
     }
 #if defined(__SANITIZE_ADDRESS__)
     /* libumockdev-preload comes before libasan in the library list: tell ASan that is fine. */
@@ -311,6 +318,7 @@ static int run(sim_args *a) {
     if (r < 0)
         goto out;
     r = sim_bus_new(a->hubs.kinds, a->hubs.n, &bus);
+    sim_scratch_restore_tmpdir(); /* the testbed exists (or never will): COMMAND's TMPDIR */
     if (r < 0)
         goto out;
     for (size_t i = 0; i < n_specs; i++) {
@@ -350,6 +358,7 @@ static int run(sim_args *a) {
 out:
     sim_control_stop(control);
     sim_bus_free(bus);
+    sim_scratch_remove();
     free(specs);
     sim_scenario_done(&sc);
     return status;

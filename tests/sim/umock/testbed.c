@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/un.h>
+
 #include "umock/evsock.h"
 #include "umock/internal.h"
 #include "util/log.h"
@@ -67,6 +69,8 @@ static int bus_add_hub(sim_bus *b, sim_hub_kind kind) {
     return node_publish(h->node);
 }
 
+#define SUN_PATH_SIZE sizeof(((struct sockaddr_un *) NULL)->sun_path)
+
 int sim_bus_new(const sim_hub_kind *hubs, size_t n_hubs, sim_bus **ret) {
     sim_bus *b;
     int r;
@@ -83,6 +87,14 @@ int sim_bus_new(const sim_hub_kind *hubs, size_t n_hubs, sim_bus **ret) {
     /* umockdev_in_mock_environment() caches its first answer: nothing may ask before this. */
     b->testbed = umockdev_testbed_new();
     b->root_dir = umockdev_testbed_get_root_dir(b->testbed);
+    /* umockdev only warns when it cannot bind a device's ioctl socket; the device then fails
+     * every ioctl. */
+    if (strlen(b->root_dir) + strlen("/ioctl/dev/bus/usb/001/001") >= SUN_PATH_SIZE) {
+        log_error("The testbed %s is too deep for its Unix sockets (at most %zu bytes a path): "
+                  "set a shorter TMPDIR.", b->root_dir, SUN_PATH_SIZE - 1);
+        sim_bus_free(b);
+        return -ENAMETOOLONG;
+    }
     b->usbfs_handler = usbfs_handler_new(b);
     b->hidraw_handler = hidraw_handler_new(b);
 
