@@ -33,7 +33,7 @@
 #include <glib.h>
 
 #define PRELOAD_LIB "libumockdev-preload.so.0"
-#define SIM_PRELOAD_LIB "libstdfu-sim-preload.so" /* umock/preload/evsock-preload.c */
+#define SIM_PRELOAD_LIB "libstdfu-sim-preload.so" /* umock/preload/ */
 #define STAGE_ENV "STDFU_SIM_STAGE"
 #define SETTLE_MAX_MS 5000u
 
@@ -159,7 +159,7 @@ static int reexec_under_preload(char **argv) {
         setenv("ASAN_OPTIONS", opts, 1);
     }
 #endif
-    /* ours before umockdev's: its bind() wraps umockdev's */
+    /* ours before umockdev's: its bind(), open() and close() wrap umockdev's */
     g_autofree char *exe = g_file_read_link("/proc/self/exe", NULL);
     g_autofree char *dir = exe ? g_path_get_dirname(exe) : NULL;
     g_autofree char *ours = dir ? g_build_filename(dir, SIM_PRELOAD_LIB, NULL) : NULL;

@@ -28,9 +28,9 @@ $(B)/stdfu-sim: $(SIM_MAIN_OBJS) $(SIM_UMOCK_OBJS) $(SIM_MODEL_LIB) $(B)/libstdf
 
 # Loaded into every program under stdfu-sim (next to stdfu-sim, found from its path): never
 # with sanitizer flags, since uninstrumented programs load it too.
-$(B)/libstdfu-sim-preload.so: tests/sim/umock/preload/evsock-preload.c
+$(B)/libstdfu-sim-preload.so: $(wildcard tests/sim/umock/preload/*.c) tests/sim/umock/preload/preload.h
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $(filter %.c,$^) -ldl -lpthread
 
 # Small helpers the integration tests run under stdfu-sim.
 SIM_TOOLS := $(patsubst tests/sim/tools/%.c,$(B)/tests/sim/tools/%,$(wildcard tests/sim/tools/*.c))

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -43,6 +45,25 @@ static void rename_socket(sim_evsock *e, const char *name) {
         log_debug("rename %s: %m", from);
 }
 
+int sim_evsock_lock(const char *dir) {
+    char path[PATH_MAX];
+    int fd;
+
+    snprintf(path, sizeof path, "%s/.event-lock", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        log_debug("Cannot open %s: %m", path);
+        return -1;
+    }
+    (void) flock(fd, LOCK_EX);
+    return fd;
+}
+
+void sim_evsock_unlock(int fd) {
+    if (fd >= 0)
+        close(fd); /* drops the lock */
+}
+
 static void rename_all(sim_evsock *e) {
     DIR *d = opendir(e->dir);
     struct dirent *de;
@@ -65,6 +86,7 @@ static void *evsock_thread(void *userdata) {
         if (p[1].revents)
             break;
         ssize_t n = read(e->inotify_fd, buf, sizeof buf);
+        int lock = n > 0 ? sim_evsock_lock(e->dir) : -1;
         for (ssize_t off = 0; off < n;) {
             struct inotify_event *ev = (struct inotify_event *) (buf + off);
             if (ev->mask & IN_Q_OVERFLOW)
@@ -73,6 +95,7 @@ static void *evsock_thread(void *userdata) {
                 rename_socket(e, ev->name);
             off += (ssize_t) (sizeof *ev + ev->len);
         }
+        sim_evsock_unlock(lock);
     }
     return NULL;
 }

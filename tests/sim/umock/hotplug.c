@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "umock/evsock.h"
 #include "umock/internal.h"
 #include "util/log.h"
 #include "util/macro.h"
@@ -147,9 +148,21 @@ static int node_load_device(usb_node *n, sim_device *d) {
     return 0;
 }
 
+/* umockdev sends uevents from the calling thread, to every socket its glob finds: under the
+ * event lock, so that none of them is renamed or unlinked meanwhile (umock/evsock.h). */
+static void testbed_uevent(sim_bus *b, const char *syspath, const char *action) {
+    int lock = sim_evsock_lock(b->root_dir);
+    umockdev_testbed_uevent(b->testbed, syspath, action);
+    sim_evsock_unlock(lock);
+}
+
+/* Adding sends the "add" uevent. */
 static int testbed_add(sim_bus *b, const char *records) {
     g_autoptr(GError) e = NULL;
-    if (!umockdev_testbed_add_from_string(b->testbed, records, &e))
+    int lock = sim_evsock_lock(b->root_dir);
+    bool ok = umockdev_testbed_add_from_string(b->testbed, records, &e);
+    sim_evsock_unlock(lock);
+    if (!ok)
         return log_error_errno(EINVAL, "Cannot add device records: %s", e->message);
     return 0;
 }
@@ -162,7 +175,7 @@ static void testbed_remove(sim_bus *b, const char *syspath) {
 
     if (g_file_get_contents(dev_attr, &majmin, NULL, NULL))
         g_strstrip(majmin);
-    umockdev_testbed_uevent(b->testbed, syspath, "remove");
+    testbed_uevent(b, syspath, "remove");
     umockdev_testbed_remove_device(b->testbed, syspath);
     if (majmin && *majmin) {
         g_autofree char *link = g_build_filename(b->root_dir, "sys/dev/char", majmin, NULL);
@@ -344,12 +357,12 @@ static gboolean bind_job_run(gpointer userdata) {
         (void) node_publish_hid(n);
         (void) symlink("../../../../../../bus/usb/drivers/usbhid", link);
         uevent_set_driver(n->bus, ifpath, "usbhid");
-        umockdev_testbed_uevent(n->bus->testbed, ifpath, "bind");
+        testbed_uevent(n->bus, ifpath, "bind");
     } else {
         node_withdraw_hid(n);
         (void) unlink(link);
         uevent_set_driver(n->bus, ifpath, NULL);
-        umockdev_testbed_uevent(n->bus->testbed, ifpath, "unbind");
+        testbed_uevent(n->bus, ifpath, "unbind");
     }
     return G_SOURCE_REMOVE;
 }

@@ -7,7 +7,9 @@
  * Listed before libumockdev-preload in LD_PRELOAD, this bind() wraps umockdev's: under a lock
  * file shared by all processes it lets umockdev bind, then renames event<fd> to
  * event<fd>_<pid>_<n>, which umockdev's sender still finds (its glob is "event[0-9]*") and which
- * nobody unlinks. Built without sanitizers: every program COMMAND runs loads it. */
+ * nobody unlinks. stdfu-sim sends uevents under the same lock (umock/evsock.h), so its sender
+ * never finds a name that is renamed before it connects. Built without sanitizers: every
+ * program COMMAND runs loads it. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +23,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "preload.h"
 
 typedef int (*bind_fn)(int, const struct sockaddr *, socklen_t);
 
@@ -49,10 +53,28 @@ static void rename_bound(int fd, const char *dir) {
         (void) rename(sun.sun_path, unique);
 }
 
+int stdfu_preload_event_lock(void) {
+    const char *dir = getenv("UMOCKDEV_DIR");
+    char lock_path[4096];
+    int fd;
+
+    if (!dir || (size_t) snprintf(lock_path, sizeof lock_path, "%s/.event-lock", dir) >=
+                    sizeof lock_path)
+        return -1;
+    fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        (void) flock(fd, LOCK_EX);
+    return fd;
+}
+
+void stdfu_preload_event_unlock(int fd) {
+    if (fd >= 0)
+        close(fd); /* drops the lock */
+}
+
 int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     bind_fn next = (bind_fn) dlsym(RTLD_NEXT, "bind");
     const char *dir = getenv("UMOCKDEV_DIR");
-    char lock_path[4096];
     int saved, r, lock_fd;
 
     if (!next) {
@@ -62,16 +84,12 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     if (!dir || !addr || addr->sa_family != AF_NETLINK)
         return next(fd, addr, len);
 
-    snprintf(lock_path, sizeof lock_path, "%s/.event-lock", dir);
-    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (lock_fd >= 0)
-        (void) flock(lock_fd, LOCK_EX);
+    lock_fd = stdfu_preload_event_lock();
     r = next(fd, addr, len);
     saved = errno;
     if (r == 0)
         rename_bound(fd, dir);
-    if (lock_fd >= 0)
-        close(lock_fd); /* drops the lock */
+    stdfu_preload_event_unlock(lock_fd);
     errno = saved;
     return r;
 }
