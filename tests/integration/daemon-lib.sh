@@ -44,6 +44,19 @@ wait_for() {
     done
 }
 
+# state_is PORT STATE: the device's State is STATE.
+state_is() { [ "$(dprop "$1" State)" = "s \"$2\"" ]; }
+
+# report_dev REPORT PORT EXPR: a Python expression over the device d of stdfu-sim's report.
+report_dev() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
+print(eval(sys.argv[3]))
+PY
+}
+
 # state_in PORT STATE...: the device's State is one of them.
 state_in() {
     local s port=$1; shift

@@ -54,7 +54,6 @@ rc() { cat "$T/$1.rc"; }
 py() {  # py FILE EXPR: EXPR over the JSON in FILE (as d), printed
     python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"
 }
-state_is() { [ "$(dprop "$1" State)" = "s \"$2\"" ]; }
 
 # ---- status ------------------------------------------------------------------------------
 run status status

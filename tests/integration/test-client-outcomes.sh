@@ -41,7 +41,6 @@ run() {  # run NAME ARG...: stdfuctl on the test bus; .rc .out .err in $T
     echo $? >"$T/$name.rc"
 }
 rc() { cat "$T/$1.rc"; }
-state_is() { [ "$(dprop "$1" State)" = "s \"$2\"" ]; }
 
 run queued update --force 1-1.1
 check_eq "an update is queued for 1-1.1" 0 "$(rc queued)"

@@ -29,15 +29,6 @@ data = open(sys.argv[1], "rb").read()
 print(hashlib.sha256(data + b"\xff" * ((128 << 10) - len(data))).hexdigest())
 PY
 )
-report_dev() {
-    python3 - "$1" "$2" "$3" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
-print(eval(sys.argv[3]))
-PY
-}
-state_is() { [ "$(dprop "$1" State)" = "s \"$2\"" ]; }
 start_bus || skip_all "cannot start dbus-daemon"
 
 # ---- 1: eight devices: stuck, bootloader, watchdog, ok, vanish, current; same serials ------
