@@ -58,6 +58,8 @@ typedef struct JobSpec {
     char *target_version;     /* may be NULL (UpdateFile without a version) */
     char *from_version;
     bool force;
+    bool kept_image;          /* UpdateFile: the image is kept in the state directory */
+    char image_address[16];   /* UpdateFile: "0x08000000" given for a raw image, or "" */
     usec_t started;           /* CLOCK_REALTIME when first queued (kept across resumes) */
     void *runner_data;        /* what the runner needs (a RunnerPlan), freed by runner_data_free */
     void (*runner_data_free)(void *p);

@@ -3,10 +3,10 @@
  * against the rule (alt setting, DFU suffix ids, layout). The bytes hashed are the bytes kept.
  */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "digest.h"
 #include "manifest-internal.h"
 #include "util/fileio.h"
 
@@ -28,18 +28,6 @@ int stdfu_rule_check_layout(const stdfu_rule *r, const char *layout, stdfu_error
     k = check_target_layout(r->firmware.image, r->alt, &l, err);
     stdfu_layout_done(&l);
     return k;
-}
-
-static void sha256_hex(const uint8_t *data, size_t size, char out[65]) {
-    uint8_t md[32];
-    unsigned len = 0;
-    if (EVP_Digest(data, size, md, &len, EVP_sha256(), NULL) != 1 || len != 32) {
-        memset(out, '?', 64); /* never equals a valid hash: reported as a mismatch */
-        out[64] = '\0';
-        return;
-    }
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* A DFU suffix may name the bootloader's id or the application's (0xffff: any); anything else
@@ -89,7 +77,7 @@ void load_firmware(parse_ctx *c) {
                         strerror(-k));
         return;
     }
-    sha256_hex(fw->data, fw->size, actual);
+    stdfu_sha256_hex(fw->data, fw->size, actual);
     if (!streq(actual, fw->sha256)) {
         value_error(c, c->nodes[F_FW_SHA256], "firmware.sha256: mismatch for \"%s\": the "
                     "manifest expects %s, the file has %s", name, fw->sha256, actual);

@@ -58,11 +58,9 @@ static stdfu_job_outcome outcome_of_state(JobState s) {
 static void journal_save(Daemon *d, Device *dev, const JobSpec *spec, JobState state,
                          unsigned attempt, const char *error) {
     stdfu_job_record rec;
-    stdfu_job_record_init(&rec, dev->port, rules_name(spec), rules_sha256(spec),
-                          spec->from_version, spec->target_version);
+    rules_record_init(&rec, dev->port, spec);
     rec.phase = phase_of_state(state);
     rec.attempt = MAX(attempt, 1u);
-    rec.started_usec = spec->started;
     stdfu_job_record_set_error(&rec, error);
     int r = stdfu_state_save_job(d->state, &rec);
     if (r < 0)
@@ -73,10 +71,8 @@ static void journal_finish(Daemon *d, Device *dev, const JobSpec *spec, const Jo
                            unsigned attempts) {
     stdfu_history_entry e;
     stdfu_job_record rec;
-    stdfu_job_record_init(&rec, dev->port, rules_name(spec), rules_sha256(spec),
-                          spec->from_version, spec->target_version);
+    rules_record_init(&rec, dev->port, spec);
     rec.attempt = MAX(attempts, 1u);
-    rec.started_usec = spec->started;
     stdfu_history_entry_from_record(&e, &rec, outcome_of_state(res->outcome),
                                     res->outcome == JOB_DONE ? NULL : res->error, now_realtime());
     int r = stdfu_state_finish_job(d->state, &e);
@@ -146,6 +142,14 @@ int policy_queue_update_file(Daemon *d, Device *dev, FileRequest *req, stdfu_err
     r = rules_make_spec_file(d, dev, req, &spec, err);
     if (r < 0)
         return r;
+    /* Kept before the job's first record: a restart resumes it with this very image. */
+    r = stdfu_state_save_image(d->state, dev->port, spec.firmware_data, spec.firmware_size);
+    if (r < 0) {
+        job_spec_done(&spec);
+        return stdfu_error_set(err, r, "Cannot keep the image in the state directory (%s), "
+                               "so the update could not resume after a restart.", strerror(-r));
+    }
+    spec.kept_image = true;
     return queue_job(d, dev, &spec, 1, err);
 }
 

@@ -3,13 +3,15 @@
 
 #include <errno.h>
 #include <fnmatch.h>
-#include <openssl/evp.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "digest.h"
 #include "manifest.h"
 #include "runner.h"
 #include "util/log.h"
+#include "util/parse-util.h"
 
 /* ST's ROM bootloader id: a device that shows it is always worth showing, adopted or not. */
 #define ST_DFU_VID 0x0483
@@ -249,16 +251,6 @@ int rules_make_spec(Daemon *d, Device *dev, bool force, JobSpec *ret, stdfu_erro
     return spec_from_rule(d, dev, rule, force, ret, err);
 }
 
-static void sha256_hex(const void *data, size_t size, char out[65]) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    if (EVP_Digest(data, size, md, &n, EVP_sha256(), NULL) != 1)
-        n = 0;
-    for (unsigned i = 0; i < n && i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    out[2 * MIN(n, 32u)] = '\0';
-}
-
 static int plan_from_file(Daemon *d, Device *dev, FileRequest *req, RunnerPlan *plan,
                           stdfu_error *err) {
     stdfu_image_load_options opts = { .has_address = req->has_address, .address = req->address };
@@ -317,12 +309,56 @@ int rules_make_spec_file(Daemon *d, Device *dev, FileRequest *req, JobSpec *ret,
         .runner_data = plan,
         .runner_data_free = runner_plan_free,
     };
-    sha256_hex(data, req->size, ret->sha256);
+    stdfu_sha256_hex(data, req->size, ret->sha256);
+    if (req->has_address)
+        snprintf(ret->image_address, sizeof ret->image_address, "0x%08" PRIx32, req->address);
     if (!ret->port || !ret->rule_name || (req->version && !ret->target_version)) {
         job_spec_done(ret);
         return stdfu_error_set(err, -ENOMEM, "Out of memory.");
     }
     return 0;
+}
+
+/* What the journal knows and a device in the bootloader does not. */
+static void resume_from_record(JobSpec *spec, const stdfu_job_record *rec) {
+    spec->started = rec->started_usec;
+    if (rec->from_version[0]) {
+        free(spec->from_version);
+        spec->from_version = strdup(rec->from_version);
+    }
+}
+
+/* An UpdateFile job: the caller's image, kept in the state directory, with its options. */
+static int resume_spec_file(Daemon *d, Device *dev, JobSpec *ret, stdfu_error *err) {
+    const stdfu_job_record *rec = dev->resume;
+    FileRequest req = {
+        .force = true, /* the job was accepted; only its outcome is open */
+        .version = rec->target_version[0] ? rec->target_version : NULL,
+    };
+    uint8_t *data = NULL;
+
+    rules_update_device(d, dev);
+    if (dev->mode == DEVICE_APPLICATION && req.version &&
+        streq_ptr(dev->running_version, req.version))
+        return 0;
+    if (rec->image_address[0]) {
+        if (parse_u32(rec->image_address, &req.address) < 0)
+            return stdfu_error_set(err, -EINVAL, "The unfinished job of %s has a bad image "
+                                   "address \"%s\".", dev->port, rec->image_address);
+        req.has_address = true;
+    }
+    int r = stdfu_state_load_image(d->state, dev->port, rec->sha256, &data, &req.size);
+    if (r < 0)
+        return stdfu_error_set(err, r, "The image of the unfinished job of %s cannot be read "
+                               "back from the state directory: %s", dev->port,
+                               r == -EBADMSG ? "its SHA-256 does not match" : strerror(-r));
+    req.data = data;
+    r = rules_make_spec_file(d, dev, &req, ret, err); /* takes data */
+    if (r < 0)
+        return r;
+    ret->kept_image = true;
+    resume_from_record(ret, rec);
+    return 1;
 }
 
 int rules_make_resume_spec(Daemon *d, Device *dev, JobSpec *ret, stdfu_error *err) {
@@ -331,6 +367,8 @@ int rules_make_resume_spec(Daemon *d, Device *dev, JobSpec *ret, stdfu_error *er
 
     if (!dev->resume)
         return stdfu_error_set(err, -ENOENT, "Device %s has nothing to resume.", dev->port);
+    if (dev->resume->kept_image)
+        return resume_spec_file(d, dev, ret, err);
     rules_update_device(d, dev);
     if (manifest_of(d))
         rule = stdfu_manifest_find_rule(manifest_of(d), dev->resume->rule);
@@ -346,12 +384,7 @@ int rules_make_resume_spec(Daemon *d, Device *dev, JobSpec *ret, stdfu_error *er
     int r = spec_from_rule(d, dev, rule, true, ret, err);
     if (r < 0)
         return r;
-    ret->started = dev->resume->started_usec;
-    /* The journal knows where it came from; the device in the bootloader does not. */
-    if (dev->resume->from_version[0]) {
-        free(ret->from_version);
-        ret->from_version = strdup(dev->resume->from_version);
-    }
+    resume_from_record(ret, dev->resume);
     return 1;
 }
 
@@ -363,14 +396,20 @@ void rules_remember_resume(Daemon *d, Device *dev, const stdfu_job_record *rec) 
         *dev->resume = *rec;
 }
 
+void rules_record_init(stdfu_job_record *rec, const char *port, const JobSpec *spec) {
+    stdfu_job_record_init(rec, port, rules_name(spec), rules_sha256(spec), spec->from_version,
+                          spec->target_version);
+    rec->started_usec = spec->started;
+    rec->kept_image = spec->kept_image;
+    snprintf(rec->image_address, sizeof rec->image_address, "%s", spec->image_address);
+}
+
 void rules_remember_resume_spec(Daemon *d, Device *dev, const JobSpec *spec) {
     stdfu_job_record rec;
-    stdfu_job_record_init(&rec, dev->port, rules_name(spec), rules_sha256(spec),
-                          spec->from_version, spec->target_version);
+    rules_record_init(&rec, dev->port, spec);
     rec.phase = dev->state == JOB_NEEDS_POWER_CYCLE ? STDFU_PHASE_NEEDS_POWER_CYCLE
                                                      : STDFU_PHASE_WAITING;
     rec.attempt = MAX(dev->attempt, 1u);
-    rec.started_usec = spec->started;
     rules_remember_resume(d, dev, &rec);
 }
 

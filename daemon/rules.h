@@ -49,12 +49,16 @@ typedef struct FileRequest {
 int rules_make_spec_file(Daemon *d, Device *dev, FileRequest *req, JobSpec *ret,
                          stdfu_error *err);
 /* Resuming dev->resume: 1 with a spec, 0 when the device already runs the target (the caller
- * closes the record as done), <0 when it cannot be resumed. */
+ * closes the record as done), <0 when it cannot be resumed. An UpdateFile job resumes with the
+ * image kept in the state directory, a manifest job with its rule's firmware. */
 int rules_make_resume_spec(Daemon *d, Device *dev, JobSpec *ret, stdfu_error *err);
 /* Keeps what is needed to resume later: from the journal at start, or from a job that ended
  * as needs-power-cycle. */
 void rules_remember_resume(Daemon *d, Device *dev, const stdfu_job_record *rec);
 void rules_remember_resume_spec(Daemon *d, Device *dev, const JobSpec *spec);
+
+/* The journal record of spec's job on port (phase, attempt and error left for the caller). */
+void rules_record_init(stdfu_job_record *rec, const char *port, const JobSpec *spec);
 
 /* For the journal and history: the rule's name ("file" for UpdateFile) and the image's
  * SHA-256 in lowercase hex. */

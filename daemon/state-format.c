@@ -141,6 +141,8 @@ static const record_key job_keys[] = {
     KEY("last-error", V_STRING, stdfu_job_record, last_error, false),
     KEY("started", V_U64, stdfu_job_record, started_usec, false),
     KEY("updated", V_U64, stdfu_job_record, updated_usec, false),
+    KEY("kept-image", V_UNSIGNED, stdfu_job_record, kept_image, false),
+    KEY("image-address", V_STRING, stdfu_job_record, image_address, false),
     {0},
 };
 

@@ -10,11 +10,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "digest.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/time-util.h"
 
 #define RECORD_MAX_SIZE (64u * 1024u)
+#define IMAGE_MAX_SIZE (16u * 1024u * 1024u) /* as much as UpdateFile takes */
 #define HISTORY_MAX_FILE_SIZE (64u * 1024u * 1024u)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
@@ -22,6 +24,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 struct stdfu_state {
     char *dir;
     char *jobs_dir;
+    char *images_dir;
     char *history_path;
     int lock_fd;
     unsigned history_size;
@@ -192,6 +195,26 @@ static void remove_temporary_files(const char *dir) {
         }
 }
 
+/* An image whose job has no record: a crash between keeping the image and writing the job's
+ * first record, or between removing the record and the image. */
+static void remove_orphan_images(stdfu_state *s) {
+    _cleanup_(closedirp) DIR *d = opendir(s->images_dir);
+    struct dirent *de;
+
+    if (!d)
+        return;
+    while ((de = readdir(d))) {
+        _cleanup_free_ char *record = NULL;
+        if (de->d_name[0] == '.' || asprintf(&record, "%s/%s", s->jobs_dir, de->d_name) < 0)
+            continue;
+        if (access(record, F_OK) < 0 && errno == ENOENT) {
+            log_debug("Removing %s/%s, the image of a job that is no more.", s->images_dir,
+                      de->d_name);
+            (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+    }
+}
+
 static int lock_directory(stdfu_state *s) {
     _cleanup_free_ char *path = NULL;
 
@@ -219,11 +242,16 @@ int stdfu_state_open(const char *dir, unsigned history_size, stdfu_state **ret) 
     s->lock_fd = -EBADF;
     s->dir = strdup(dir ? dir : STDFU_DEFAULT_STATE_DIR);
     if (!s->dir || asprintf(&s->jobs_dir, "%s/jobs", s->dir) < 0 ||
+        asprintf(&s->images_dir, "%s/images", s->dir) < 0 ||
         asprintf(&s->history_path, "%s/history", s->dir) < 0)
         return -ENOMEM;
     r = mkdir_p(s->jobs_dir, 0755);
     if (r < 0)
         return log_error_errno(r, "Failed to create %s: %m", s->jobs_dir);
+    /* Firmware may be confidential: readable by root only. */
+    r = mkdir_p(s->images_dir, 0700);
+    if (r < 0)
+        return log_error_errno(r, "Failed to create %s: %m", s->images_dir);
     r = lock_directory(s);
     if (r < 0)
         return r;
@@ -232,6 +260,8 @@ int stdfu_state_open(const char *dir, unsigned history_size, stdfu_state **ret) 
         return r;
     remove_temporary_files(s->dir);
     remove_temporary_files(s->jobs_dir);
+    remove_temporary_files(s->images_dir);
+    remove_orphan_images(s);
     r = history_load(s);
     if (r < 0)
         return r;
@@ -246,6 +276,7 @@ stdfu_state *stdfu_state_free(stdfu_state *s) {
         close(s->lock_fd);
     free(s->dir);
     free(s->jobs_dir);
+    free(s->images_dir);
     free(s->history_path);
     free(s->history);
     free(s);
@@ -256,10 +287,14 @@ const char *stdfu_state_dir(const stdfu_state *s) {
     return s->dir;
 }
 
-static int job_path(const stdfu_state *s, const char *port, char **ret) {
+static int port_path(const char *dir, const char *port, char **ret) {
     if (!stdfu_port_is_valid(port))
         return -EINVAL;
-    return asprintf(ret, "%s/%s", s->jobs_dir, port) < 0 ? -ENOMEM : 0;
+    return asprintf(ret, "%s/%s", dir, port) < 0 ? -ENOMEM : 0;
+}
+
+static int job_path(const stdfu_state *s, const char *port, char **ret) {
+    return port_path(s->jobs_dir, port, ret);
 }
 
 int stdfu_state_save_job(stdfu_state *s, stdfu_job_record *r) {
@@ -290,6 +325,16 @@ static int fsync_directory(const char *dir) {
     return fsync(fd) < 0 ? negative_errno() : 0;
 }
 
+static int remove_image(stdfu_state *s, const char *port) {
+    _cleanup_free_ char *path = NULL;
+    int r = port_path(s->images_dir, port, &path);
+    if (r < 0)
+        return r;
+    if (unlink(path) < 0 && errno != ENOENT)
+        return log_error_errno(errno, "Failed to remove %s: %m", path);
+    return 0;
+}
+
 int stdfu_state_remove_job(stdfu_state *s, const char *port) {
     _cleanup_free_ char *path = NULL;
     int r = job_path(s, port, &path);
@@ -297,13 +342,45 @@ int stdfu_state_remove_job(stdfu_state *s, const char *port) {
         return r;
     if (unlink(path) < 0) {
         if (errno == ENOENT)
-            return 0;
+            return remove_image(s, port);
         return log_error_errno(errno, "Failed to remove %s: %m", path);
     }
     /* The removal itself must survive a power loss, or the job would resume. */
     r = fsync_directory(s->jobs_dir);
     if (r < 0)
         return log_error_errno(r, "Failed to sync %s: %m", s->jobs_dir);
+    /* The record first: an image left behind is removed at the next start. */
+    return remove_image(s, port);
+}
+
+int stdfu_state_save_image(stdfu_state *s, const char *port, const void *data, size_t size) {
+    _cleanup_free_ char *path = NULL;
+    int r = port_path(s->images_dir, port, &path);
+    if (r < 0)
+        return r;
+    r = write_file_atomic(path, data, size, 0600);
+    if (r < 0)
+        return log_error_errno(r, "Failed to write %s: %m", path);
+    return 0;
+}
+
+int stdfu_state_load_image(stdfu_state *s, const char *port, const char *sha256, uint8_t **ret,
+                           size_t *ret_size) {
+    _cleanup_free_ char *path = NULL;
+    _cleanup_free_ uint8_t *data = NULL;
+    char actual[65];
+    size_t size;
+    int r = port_path(s->images_dir, port, &path);
+    if (r < 0)
+        return r;
+    r = read_full_file(path, IMAGE_MAX_SIZE, &data, &size);
+    if (r < 0)
+        return r;
+    stdfu_sha256_hex(data, size, actual);
+    if (!streq(actual, sha256))
+        return -EBADMSG;
+    *ret = TAKE_PTR(data);
+    *ret_size = size;
     return 0;
 }
 

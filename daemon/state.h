@@ -6,6 +6,8 @@
  *
  *     STATE/lock          flock()ed while a daemon uses the directory
  *     STATE/jobs/PORT     one record per unfinished job, named by its USB port path
+ *     STATE/images/PORT   the image of an unfinished UpdateFile job: the caller's file is not
+ *                         the daemon's to open again after a restart
  *     STATE/history       the last N finished updates, oldest first
  *
  * Every write goes through write_file_atomic() (temporary file, fsync, rename, fsync of the
@@ -81,6 +83,8 @@ typedef struct stdfu_job_record {
     char last_error[STDFU_STATE_ERROR_MAX];
     uint64_t started_usec;           /* CLOCK_REALTIME, when the job was queued */
     uint64_t updated_usec;           /* CLOCK_REALTIME, last phase change */
+    unsigned kept_image;             /* 1: an UpdateFile job, its image in STATE/images/PORT */
+    char image_address[16];          /* UpdateFile: "0x08000000" given for a raw image, or "" */
 } stdfu_job_record;
 
 /* A finished update, as GetHistory returns it. */
@@ -128,8 +132,15 @@ int stdfu_state_load_jobs(stdfu_state *s, stdfu_job_record **ret, size_t *ret_n)
 /* Writes (atomically replaces) the record of r->port. Sets r->updated_usec to now, and
  * r->started_usec too when it is 0. -EINVAL for an invalid port, rule or phase. */
 int stdfu_state_save_job(stdfu_state *s, stdfu_job_record *r);
-/* Removes the record of port; 0 also when there was none. */
+/* Removes the record of port, and its kept image; 0 also when there was none. */
 int stdfu_state_remove_job(stdfu_state *s, const char *port);
+
+/* Keeps the image of port's UpdateFile job (atomically replaced), before its first record. */
+int stdfu_state_save_image(stdfu_state *s, const char *port, const void *data, size_t size);
+/* Reads it back: -ENOENT when there is none, -EBADMSG when it does not have the SHA-256 sha256
+ * (lowercase hex). *ret is malloc'd. */
+int stdfu_state_load_image(stdfu_state *s, const char *port, const char *sha256, uint8_t **ret,
+                           size_t *ret_size);
 
 /* Appends e to the history (dropping the oldest past the bound) and rewrites it atomically,
  * then removes the job record of e->port. The history is written first: a crash in between

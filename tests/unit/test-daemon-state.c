@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "digest.h"
 #include "state.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -437,6 +439,49 @@ static void test_finish_job(void **state) {
     stdfu_state_free(s);
 }
 
+/* An UpdateFile job's image is kept with its record, read back only with its SHA-256, removed
+ * with the record, and dropped at the next start when its record is gone. */
+static void test_kept_image(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record r, *jobs = NULL;
+    static const char image[] = "not really firmware";
+    uint8_t *data = NULL;
+    char sha[65];
+    size_t n, size = 0;
+
+    stdfu_sha256_hex(image, sizeof image, sha);
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    assert_int_equal(stdfu_state_save_image(s, "1-1.2", image, sizeof image), 0);
+    stdfu_job_record_init(&r, "1-1.2", "file", sha, "1.0", "1.5");
+    r.attempt = 1;
+    r.kept_image = 1;
+    strcpy(r.image_address, "0x08000000");
+    assert_int_equal(stdfu_state_save_job(s, &r), 0);
+
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(jobs[0].kept_image, 1);
+    assert_string_equal(jobs[0].image_address, "0x08000000");
+    free(jobs);
+    assert_int_equal(stdfu_state_load_image(s, "1-1.2", sha, &data, &size), 0);
+    assert_int_equal(size, sizeof image);
+    assert_memory_equal(data, image, sizeof image);
+    free(data);
+    assert_int_equal(stdfu_state_load_image(s, "1-1.2", SHA_B, &data, &size), -EBADMSG);
+    assert_int_equal(stdfu_state_load_image(s, "1-1.3", sha, &data, &size), -ENOENT);
+    assert_int_equal(stdfu_state_save_image(s, "../1-1.2", image, sizeof image), -EINVAL);
+
+    assert_int_equal(stdfu_state_remove_job(s, "1-1.2"), 0);
+    assert_int_equal(access(path_in(f, "images/1-1.2"), F_OK), -1);
+
+    assert_int_equal(stdfu_state_save_image(s, "1-1.4", image, sizeof image), 0);
+    stdfu_state_free(s);
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    assert_int_equal(access(path_in(f, "images/1-1.4"), F_OK), -1);
+    stdfu_state_free(s);
+}
+
 /* Only one process may use a state directory; the lock goes with the process. */
 static void test_lock(void **state) {
     fixture *f = *state;
@@ -478,6 +523,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_history_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_corrupt_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_directory_created, setup, teardown),
     };
