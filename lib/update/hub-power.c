@@ -161,6 +161,7 @@ int stdfu_hub_port_power_cycle(libusb_context *ctx, const char *port, usec_t off
     if (r < 0)
         return stdfu_error_set(err, r, "hub %s: cannot switch off port %u: %s", hub, hub_port,
                                strerror(-r));
+    /* Deaf to cancellation on purpose: a cancelled job must not leave the port switched off. */
     sleep_until(now_monotonic() + off_usec);
     r = set_port_power(h, hub_port, true);
     if (r < 0)
