@@ -6,6 +6,7 @@
 # writes its files private to its user, and stops cleanly on SIGTERM. (The file system and
 # device parts of the sandbox need systemd as PID 1 and are not emulated here.)
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/bus-config.sh"
 
 for tool in setpriv dbus-daemon busctl; do
     command -v "$tool" >/dev/null || skip_all "$tool not installed"
@@ -26,19 +27,7 @@ chmod 0755 "$T"
 mkdir -p "$T/pub" "$T/manifest.d" "$T/state"
 chmod 0755 "$T/pub"
 chown nobody: "$T/state" && chmod 0700 "$T/state"
-cat >"$T/bus.conf" <<EOF
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$T/pub/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="io.stdfu1"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-EOF
+bus_config "$T/pub/bus" >"$T/bus.conf"
 dbus-daemon --config-file="$T/bus.conf" --nofork --nopidfile --print-address=1 \
     >"$T/bus.addr" 2>"$T/bus.log" &
 pids+=($!)
