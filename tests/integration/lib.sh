@@ -60,6 +60,24 @@ skip_all() {
     exit 77
 }
 
+# requires NAME...: skips the whole script unless each is there: stdfud, stdfuctl and stdfu-sim
+# in $STDFU_BUILD, anything else as a command.
+requires() {
+    local name ok
+    for name; do
+        case $name in
+            stdfud) [ -x "$DAEMON" ] ;;
+            stdfuctl) [ -x "$CTL" ] ;;
+            stdfu-sim) [ -x "$SIM" ] ;;
+            *) command -v "$name" >/dev/null ;;
+        esac && continue
+        case $name in
+            stdfud | stdfuctl | stdfu-sim) skip_all "$name is not built" ;;
+            *) skip_all "$name is missing" ;;
+        esac
+    done
+}
+
 # json FILE EXPR: a value from a JSON file, with python3 (e.g. json r.json "d['devices'][0]['mode']").
 json() {
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"

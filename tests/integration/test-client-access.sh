@@ -6,11 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] ||
-    skip_all "stdfud, stdfu-sim or stdfuctl not built"
-for tool in busctl dbus-daemon setpriv python3; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud stdfu-sim stdfuctl busctl dbus-daemon setpriv python3
 [ "$(id -u)" = 0 ] || skip_all "needs root (to run stdfuctl as nobody, and to own io.stdfu1)"
 
 mkdir -p "$ETC"

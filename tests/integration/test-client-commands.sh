@@ -6,11 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] ||
-    skip_all "stdfud, stdfu-sim or stdfuctl not built"
-for tool in busctl dbus-daemon dbus-monitor python3 script; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud stdfu-sim stdfuctl busctl dbus-daemon dbus-monitor python3 script
 
 mkdir -p "$ETC"
 "$SIM" mkfw --version 1.2 --size 65536 --seed 7 -o "$ETC/fw-1.2.bin" >/dev/null

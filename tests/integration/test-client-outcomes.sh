@@ -5,11 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] ||
-    skip_all "stdfud, stdfu-sim or stdfuctl not built"
-for tool in busctl dbus-daemon python3; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud stdfu-sim stdfuctl busctl dbus-daemon python3
 
 mkdir -p "$ETC"
 "$SIM" mkfw --version 1.2 --size 32768 --seed 3 -o "$ETC/fw-1.2.bin" >/dev/null

@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] || skip_all "stdfud, stdfuctl or stdfu-sim is not built"
-for tool in busctl dbus-daemon gdbus python3 stdbuf; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud stdfu-sim stdfuctl busctl dbus-daemon gdbus python3 stdbuf
 
 # The manifest's rule targets 1.0, which the device runs: only the file's 1.5 is an update.
 sensor_manifest 1.0 || skip_all "stdfu-sim mkfw failed"

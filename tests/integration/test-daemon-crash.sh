@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] || skip_all "stdfud or stdfu-sim is not built"
-for tool in busctl dbus-daemon gdbus python3 stdbuf; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud stdfu-sim busctl dbus-daemon gdbus python3 stdbuf
 
 SIZE=32768
 mkdir -p "$ETC"

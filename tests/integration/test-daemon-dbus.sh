@@ -5,10 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] || skip_all "stdfud is not built"
-for tool in busctl dbus-daemon dbus-send setpriv python3; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud busctl dbus-daemon dbus-send setpriv python3
 
 # A good manifest, and an unfinished job in the journal for port 1-9 (no such device here):
 # the daemon must show it as an absent device waiting to resume.

@@ -6,10 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] || skip_all "stdfud or stdfu-sim is not built"
-for tool in busctl dbus-daemon python3 setpriv; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud stdfu-sim busctl dbus-daemon python3 setpriv
 
 sensor_manifest 1.2 || skip_all "stdfu-sim mkfw failed"
 start_bus || skip_all "cannot start dbus-daemon"

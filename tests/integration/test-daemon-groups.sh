@@ -6,10 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] || skip_all "stdfud is not built"
-for tool in dbus-daemon gdbus setpriv unshare; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud dbus-daemon gdbus setpriv unshare
 [ "$(id -u)" = 0 ] || skip_all "needs root (mount namespace)"
 getent group stdfu >/dev/null && skip_all "a real group stdfu exists here"
 getent passwd daemon >/dev/null || skip_all "no user daemon to call as"

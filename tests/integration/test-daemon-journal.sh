@@ -16,10 +16,7 @@ mount -t tmpfs -o mode=0755 tmpfs /run || { echo "1..0 # SKIP cannot mount a tmp
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] || skip_all "stdfud or stdfu-sim is not built"
-for tool in busctl dbus-daemon python3; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud stdfu-sim busctl dbus-daemon python3
 
 # journald's native protocol: "KEY=value\n", or "KEY\n" + 64-bit little-endian length + value
 # + "\n" for values with newlines. One JSON object per datagram.

@@ -6,10 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] || skip_all "stdfud is not built"
-for tool in busctl dbus-daemon gdbus python3; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud busctl dbus-daemon gdbus python3
 
 mkdir -p "$ETC"
 cp -r "$SRCDIR/tests/fixtures/manifests/good/." "$ETC/"

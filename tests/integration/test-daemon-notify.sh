@@ -5,10 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] || skip_all "stdfud is not built"
-for tool in busctl dbus-daemon python3; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud busctl dbus-daemon python3
 
 # A notify socket that writes each datagram as one line (newlines as '|').
 python3 - "$T/notify.sock" "$T/notify.log" <<'PY' &

@@ -5,10 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-[ -x "$DAEMON" ] || skip_all "stdfud is not built"
-for tool in busctl dbus-daemon gdbus setpriv; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud busctl dbus-daemon gdbus setpriv
 [ "$(id -u)" = 0 ] || skip_all "needs root (the policy lets only root own io.stdfu1)"
 
 start_bus policy || skip_all "cannot start dbus-daemon"

@@ -8,11 +8,7 @@
 #   temporary directory kept and named, nothing left running.
 . "$(dirname "$0")/lib.sh"
 
-[ -x "$DAEMON" ] && [ -x "$SIM" ] && [ -x "$CTL" ] ||
-    skip_all "stdfud, stdfuctl or stdfu-sim is not built"
-for tool in busctl dbus-daemon python3; do
-    command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
+requires stdfud stdfu-sim stdfuctl busctl dbus-daemon python3
 
 # run_demo NAME [VAR=VALUE...]: demo/run.sh with its temporary directory under $T/NAME.
 run_demo() {
