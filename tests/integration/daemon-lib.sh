@@ -93,10 +93,19 @@ as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 
 name_owned() { bctl status io.stdfu1 >/dev/null 2>&1; }
 
-start_daemon() {
+start_daemon() { run_daemon -- "$@"; }
+
+# run_daemon [PREFIX...] -- [STDFUD-ARG...]: stdfud on the test's bus, state directory and
+# manifests, behind PREFIX (a supervisor) if given, under stdfu-sim when SIM_ARGS is set; its
+# output goes to $T/daemon.log. Waits until it owns its bus name.
+run_daemon() {
+    local prefix=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do prefix+=("$1"); shift; done
+    shift
     mkdir -p "$ETC" "$STATE"
-    local cmd=("$DAEMON" --bus "$BUS" --state-dir "$STATE" --manifest "$ETC/manifest.yaml"
-               --manifest-dir "$ETC/manifest.d" --log-level debug "$@")
+    local cmd=("${prefix[@]}" "$DAEMON" --bus "$BUS" --state-dir "$STATE"
+               --manifest "$ETC/manifest.yaml" --manifest-dir "$ETC/manifest.d"
+               --log-level debug "$@")
     if [ ${#SIM_ARGS[@]} -gt 0 ]; then
         "$SIM" "${SIM_ARGS[@]}" -- "${cmd[@]}" >>"$T/daemon.log" 2>&1 &
     else
@@ -166,7 +175,6 @@ YAML
 # stdfud again (same arguments, same state directory) each time it dies of SIGKILL, as
 # systemd's Restart= would; "supervise: ..." lines in $T/daemon.log count the restarts.
 start_daemon_supervised() {
-    mkdir -p "$ETC" "$STATE"
     cat >"$T/supervise.sh" <<'SH'
 #!/bin/bash
 for run in $(seq 1 20); do
@@ -177,16 +185,7 @@ for run in $(seq 1 20); do
 done
 SH
     chmod +x "$T/supervise.sh"
-    local cmd=("$T/supervise.sh" "$DAEMON" --bus "$BUS" --state-dir "$STATE"
-               --manifest "$ETC/manifest.yaml" --manifest-dir "$ETC/manifest.d"
-               --log-level debug "$@")
-    if [ ${#SIM_ARGS[@]} -gt 0 ]; then
-        "$SIM" "${SIM_ARGS[@]}" -- "${cmd[@]}" >>"$T/daemon.log" 2>&1 &
-    else
-        "${cmd[@]}" >>"$T/daemon.log" 2>&1 &
-    fi
-    DAEMON_PID=$!
-    wait_for 20 name_owned
+    run_daemon "$T/supervise.sh" -- "$@"
 }
 
 # gdbus_monitor FIFO ARG...: `gdbus monitor --address $BUS ARG...` in the background, line
