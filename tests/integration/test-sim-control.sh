@@ -6,6 +6,9 @@
 TOOLS=$B/tests/sim/tools
 
 cd "$T"
+# stdfu-sim's testbed tmpfs is mounted on /tmp/stdfu-sim.XXXXXX; every run removes its own.
+mount_points() { ls -d /tmp/stdfu-sim.* 2>/dev/null | sort; }
+MOUNT_POINTS_BEFORE=$(mount_points)
 cat >ctl.py <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
@@ -59,6 +62,8 @@ check "scenario errors name file:line:column" grep -q 'bad.yaml:4:12: ' bad-yaml
 printf 'hub: ppps\nevents:\n  - at: soon\n    do: plug 1-1.1\n' >bad2.yaml
 "$SIM" --scenario bad2.yaml -- true 2>bad-yaml2.log
 check "scenario: a bad time is named" grep -q "bad2.yaml:3:9: 'at' is a time in milliseconds" bad-yaml2.log
+check_eq "no run leaves its testbed's mount point behind, not even a refused one" \
+    "$MOUNT_POINTS_BEFORE" "$(mount_points)"
 
 # ---- control socket --------------------------------------------------------------------------
 cat >control.sh <<SCRIPT

@@ -358,7 +358,6 @@ static int run(sim_args *a) {
 out:
     sim_control_stop(control);
     sim_bus_free(bus);
-    sim_scratch_remove();
     free(specs);
     sim_scenario_done(&sc);
     return status;
@@ -384,7 +383,9 @@ int main(int argc, char **argv) {
      * between two processes (inherited by COMMAND). */
     (void) prctl(PR_SET_TIMERSLACK, 1UL);
     sim_bus_set_trace(a.verbose);
+    sim_scratch_adopt();
     status = run(&a);
+    sim_scratch_remove();
     free(a.devices);
     return status;
 }

@@ -61,18 +61,25 @@ int sim_scratch_mount(void) {
 /* Stage two's copy of the mount point: COMMAND does not inherit SCRATCH_ENV. */
 static char scratch_dir[4096];
 
-void sim_scratch_restore_tmpdir(void) {
-    const char *caller = getenv(CALLER_TMPDIR_ENV), *dir = getenv(SCRATCH_ENV);
+void sim_scratch_adopt(void) {
+    const char *dir = getenv(SCRATCH_ENV);
 
-    if (!caller || !dir)
+    if (!dir)
         return;
     snprintf(scratch_dir, sizeof scratch_dir, "%s", dir);
+    unsetenv(SCRATCH_ENV);
+}
+
+void sim_scratch_restore_tmpdir(void) {
+    const char *caller = getenv(CALLER_TMPDIR_ENV);
+
+    if (!caller)
+        return;
     if (streq(caller, "-"))
         unsetenv("TMPDIR");
     else
         setenv("TMPDIR", caller, 1);
     unsetenv(CALLER_TMPDIR_ENV);
-    unsetenv(SCRATCH_ENV);
 }
 
 void sim_scratch_remove(void) {

@@ -14,9 +14,11 @@
  * sim_scratch_mount(): stage one, single-threaded, after sim_netns_isolate(). Mounts the tmpfs
  * on a new directory and points TMPDIR at it, so that the testbed is made there; the caller's
  * TMPDIR is kept for COMMAND. Returns a negative errno when it cannot (nothing changed then).
+ * sim_scratch_adopt(): first thing in stage two: takes the mount point over from stage one.
  * sim_scratch_restore_tmpdir(): stage two, once the testbed exists: TMPDIR as the caller had it.
- * sim_scratch_remove(): at exit, the empty mount point goes. */
+ * sim_scratch_remove(): at exit, whatever the way out, the empty mount point goes. */
 
 int sim_scratch_mount(void);
+void sim_scratch_adopt(void);
 void sim_scratch_restore_tmpdir(void);
 void sim_scratch_remove(void);
