@@ -10,7 +10,7 @@
 
 typedef struct libusb_transport {
     libusb_context *ctx;
-    bool release_ctx; /* holds a reference to the shared context */
+    bool own_ctx;
     libusb_device_handle *handle;
     int claimed; /* interface number, -1 if none */
 } libusb_transport;
@@ -60,8 +60,8 @@ static void lu_close(void *userdata) {
             (void) libusb_release_interface(u->handle, u->claimed);
         libusb_close(u->handle);
     }
-    if (u->release_ctx)
-        stdfu_usb_context_release(u->ctx);
+    if (u->own_ctx && u->ctx)
+        libusb_exit(u->ctx);
     free(u);
 }
 
@@ -73,14 +73,14 @@ static const stdfu_transport_ops libusb_ops = {
     .close = lu_close,
 };
 
-int stdfu_transport_new_libusb(libusb_context *ctx, bool release_ctx,
-                               libusb_device_handle *handle, stdfu_transport **ret) {
+int stdfu_transport_new_libusb(libusb_context *ctx, bool own_ctx, libusb_device_handle *handle,
+                               stdfu_transport **ret) {
     libusb_transport *u = calloc(1, sizeof *u);
     int r;
 
     if (!u)
         return -ENOMEM;
-    *u = (libusb_transport) { .ctx = ctx, .release_ctx = release_ctx, .handle = handle, .claimed = -1 };
+    *u = (libusb_transport) { .ctx = ctx, .own_ctx = own_ctx, .handle = handle, .claimed = -1 };
     r = stdfu_transport_new(&libusb_ops, u, ret);
     if (r < 0)
         lu_close(u);
@@ -93,12 +93,13 @@ int stdfu_transport_open_port(const char *port, unsigned devnum, stdfu_transport
     libusb_device_handle *h = NULL;
     int r;
 
-    r = stdfu_usb_context_acquire(&ctx, err);
+    r = libusb_init(&ctx);
     if (r < 0)
-        return r;
+        return stdfu_error_set(err, stdfu_usb_errno(r), "cannot initialise libusb: %s",
+                               libusb_strerror(r));
     r = stdfu_usb_open(ctx, port, devnum, &h, err);
     if (r < 0) {
-        stdfu_usb_context_release(ctx);
+        libusb_exit(ctx);
         return r;
     }
     r = stdfu_transport_new_libusb(ctx, true, h, ret);

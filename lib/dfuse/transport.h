@@ -47,13 +47,11 @@ int stdfu_transport_new(const stdfu_transport_ops *ops, void *userdata, stdfu_tr
 stdfu_transport *stdfu_transport_free(stdfu_transport *t);
 
 /* libusb: opens the device on port (devnum 0: whatever is there now, else exactly that
- * enumeration) in the shared libusb context (stdfu_usb_context_acquire(), released when the
- * transport is freed). Errors name the port. */
+ * enumeration), with its own libusb context. Errors name the port. */
 int stdfu_transport_open_port(const char *port, unsigned devnum, stdfu_transport **ret,
                               stdfu_error *err);
-/* libusb: takes ownership of handle (and of a reference to the shared context if
- * release_ctx). */
-int stdfu_transport_new_libusb(struct libusb_context *ctx, bool release_ctx,
+/* libusb: takes ownership of handle (and of ctx if own_ctx). */
+int stdfu_transport_new_libusb(struct libusb_context *ctx, bool own_ctx,
                                struct libusb_device_handle *handle, stdfu_transport **ret);
 
 int stdfu_transport_control(stdfu_transport *t, const stdfu_setup *setup, uint8_t *data,

@@ -206,6 +206,11 @@ static void close_handlep(libusb_device_handle **h) {
         libusb_close(*h);
 }
 
+static void exit_contextp(libusb_context **ctx) {
+    if (*ctx)
+        libusb_exit(*ctx);
+}
+
 /* bmAttributes and wDetachTimeOut of the runtime's DFU functional descriptor. */
 static void read_runtime_attributes(libusb_device_handle *h, int iface, uint8_t *attributes,
                                     uint16_t *detach_timeout) {
@@ -235,7 +240,7 @@ static void read_runtime_attributes(libusb_device_handle *h, int iface, uint8_t 
 static int enter_dfu_detach(libusb_context *ctx, const struct stdfu_usb_info *app,
                             stdfu_error *err) {
     /* Declared before h: the handle is closed before its context goes. */
-    _cleanup_(stdfu_usb_context_releasep) libusb_context *shared = NULL;
+    _cleanup_(exit_contextp) libusb_context *own = NULL;
     _cleanup_(close_handlep) libusb_device_handle *h = NULL;
     uint8_t attributes;
     uint16_t timeout;
@@ -245,10 +250,11 @@ static int enter_dfu_detach(libusb_context *ctx, const struct stdfu_usb_info *ap
         return stdfu_error_set(err, -EOPNOTSUPP, "device on port %s has no DFU runtime "
                                "interface for DFU_DETACH", app->port);
     if (!ctx) {
-        r = stdfu_usb_context_acquire(&shared, err);
+        r = libusb_init(&own);
         if (r < 0)
-            return r;
-        ctx = shared;
+            return stdfu_error_set(err, stdfu_usb_errno(r), "cannot initialise libusb: %s",
+                                   libusb_strerror(r));
+        ctx = own;
     }
     r = stdfu_usb_open(ctx, app->port, app->devnum, &h, err);
     if (r < 0)

@@ -49,8 +49,8 @@ int stdfu_enter_method_format(const stdfu_enter_method *m, char *buf, size_t siz
 /* Sends the request that makes the application at app jump to the bootloader. AUTO is
  * resolved against the device; *ret_used (may be NULL) says which method was sent. A request
  * that fails because the device is already gone counts as sent. ctx may be NULL: DFU_DETACH,
- * the only method that needs libusb, then uses the shared one (stdfu_usb_context_acquire()) for
- * the request; the hidraw methods need no context. */
+ * the only method that needs libusb, then makes a context of its own for the request (a context
+ * costs a scan of every USB device, wasted on the hidraw methods). */
 int stdfu_enter_bootloader(struct libusb_context *ctx, const struct stdfu_usb_info *app,
                            const stdfu_enter_method *m, stdfu_enter_kind *ret_used,
                            stdfu_error *err);

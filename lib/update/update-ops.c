@@ -8,11 +8,25 @@
 #include "dfuse/transport.h"
 #include "update/hub-power.h"
 #include "update/update.h"
-#include "usb/usb.h"
 #include "util/macro.h"
 
-/* The actions use the process's shared libusb context (stdfu_usb_context_acquire()) for as long
- * as they talk to the device; the HID methods of entering do not use libusb at all. */
+static void libusb_exitp(libusb_context **ctx) {
+    if (*ctx)
+        libusb_exit(*ctx);
+}
+
+/* Each action gets its own libusb context: nothing is shared between worker threads and
+ * nothing outlives the action. */
+static int new_context(libusb_context **ret, stdfu_error *err) {
+    int r = libusb_init(ret);
+    if (r < 0)
+        return stdfu_error_set(err, -EIO, "cannot initialise libusb: %s", libusb_strerror(r));
+    return 0;
+}
+
+/* No context here: libusb_init() reads every device on the bus, and with all jobs entering at
+ * once that was a sixth of the daemon's CPU time; the HID methods do not use libusb at all, and
+ * DFU_DETACH makes its own context when it is the method. */
 static int default_enter(void *userdata, const stdfu_usb_info *app, const stdfu_enter_method *m,
                          stdfu_enter_kind *ret_used, stdfu_error *err) {
     (void) userdata;
@@ -89,9 +103,9 @@ static void default_close(void *userdata, void *session) {
 
 static int default_power_cycle(void *userdata, const char *port, usec_t off_usec,
                                stdfu_error *err) {
-    _cleanup_(stdfu_usb_context_releasep) libusb_context *ctx = NULL;
+    _cleanup_(libusb_exitp) libusb_context *ctx = NULL;
     (void) userdata;
-    int r = stdfu_usb_context_acquire(&ctx, err);
+    int r = new_context(&ctx, err);
     if (r < 0)
         return r;
     return stdfu_hub_port_power_cycle(ctx, port, off_usec, err);

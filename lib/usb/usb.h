@@ -9,8 +9,7 @@
  * re-enumeration gets a new devnum, which is how a new appearance is told from the old one.
  *
  * Lookup uses libudev (sysfs) only; a libusb handle is opened for a port afterwards by
- * stdfu_usb_open(), in the context of stdfu_usb_context_acquire(), the one piece of global
- * state here. */
+ * stdfu_usb_open(). Nothing here keeps global state. */
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -145,12 +144,6 @@ int stdfu_usb_lookup_port(struct udev *udev, const stdfu_usb_ids *ids, const cha
                           stdfu_usb_info *ret);
 
 /* ---- libusb ------------------------------------------------------------------------------- */
-/* The process's shared libusb context: created by the first acquire, exited by the last
- * release (thread-safe). Every open of a device in the daemon and the CLI goes through it. */
-int stdfu_usb_context_acquire(struct libusb_context **ret, stdfu_error *err);
-void stdfu_usb_context_release(struct libusb_context *ctx);
-void stdfu_usb_context_releasep(struct libusb_context **ctx); /* for _cleanup_ */
-
 /* Opens the device on port (bus number + libusb_get_port_numbers()); devnum 0 = whatever
  * enumeration is there, else that one only (-ENODEV "re-enumerated" otherwise). */
 int stdfu_usb_open(struct libusb_context *ctx, const char *port, unsigned devnum,
