@@ -157,7 +157,14 @@ PY
 sensor_manifest() {
     mkdir -p "$ETC"
     "$SIM" mkfw --version "$1" --size 16384 --seed 7 -o "$ETC/fw.bin" >/dev/null || return 1
+    sensor_manifest_for_image "$@"
+}
+
+# sensor_manifest_for_image VERSION [EXTRA-RULE-LINES] [TOP-LINES]: the same for an image of
+# VERSION already in $ETC/fw.bin; TOP-LINES (a "settings:" block) go before the rules.
+sensor_manifest_for_image() {
     cat >"$ETC/manifest.yaml" <<YAML
+${3:-}
 rules:
   - name: sensor
     application:

@@ -46,19 +46,7 @@ check_eq "no daemon: no ports, no error" "" "$(comp --bus "$BUS" status "" | wor
 [ -x "$DAEMON" ] && [ -x "$SIM" ] || { finish; exit; }
 # stdfud follows the devices its manifest names: a rule for the emulated application, whose
 # devices already run its version.
-mkdir -p "$ETC"
-"$SIM" mkfw --version 1.0 --size 4096 --seed 1 -o "$ETC/fw.bin" >/dev/null
-cat >"$ETC/manifest.yaml" <<YAML
-rules:
-  - name: sensor
-    application:
-      id: "0483:5750"
-    firmware:
-      file: fw.bin
-      sha256: $(sha256sum "$ETC/fw.bin" | cut -d' ' -f1)
-      version: "1.0"
-      address: 0x08000000
-YAML
+sensor_manifest 1.0
 SIM_ARGS=(--device port=1-1.1,profile=f072,mode=application,version=1.0
           --device port=1-1.2,profile=f072,mode=application,version=1.0)
 check "stdfud starts under stdfu-sim" start_daemon || { finish; exit; }

@@ -38,19 +38,8 @@ for i in "${!PORTS[@]}"; do targets+=("${PORTS[$i]}=${PHASES[$i]}"); done
 kill_at_phases "${targets[@]}"
 check "the watcher follows the devices" wait_for 20 grep -q '^monitoring' "$T/kills.log"
 
-cat >"$ETC/manifest.yaml" <<YAML
-settings:
-  max-parallel-jobs: 1
-rules:
-  - name: sensor
-    application:
-      id: "0483:5750"
-    firmware:
-      file: fw.bin
-      sha256: $(sha256sum "$ETC/fw.bin" | cut -d' ' -f1)
-      version: "1.2"
-      address: 0x08000000
-YAML
+sensor_manifest_for_image 1.2 "" "settings:
+  max-parallel-jobs: 1"
 
 all_killed() { [ "$(grep -c ' killed ' "$T/kills.log")" -eq 6 ]; }
 check "stdfud is killed once in each phase" wait_for 150 all_killed
