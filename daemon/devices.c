@@ -20,11 +20,6 @@ struct DeviceTable {
     unsigned n_devices;
 };
 
-static void *mfree(void *p) {
-    free(p);
-    return NULL;
-}
-
 static const char *const device_mode_table[_DEVICE_MODE_MAX] = {
     [DEVICE_ABSENT] = "absent",
     [DEVICE_APPLICATION] = "application",

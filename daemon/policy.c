@@ -18,11 +18,6 @@ DeviceMode policy_classify(uint16_t vid, uint16_t pid, const char *port, void *u
     return rules_classify(d, vid, pid, port);
 }
 
-static void *mfree(void *p) {
-    free(p);
-    return NULL;
-}
-
 static void set_string(char **dst, const char *value) {
     if (streq_ptr(*dst, value))
         return;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -43,6 +44,34 @@ static inline void freep(void *p) {
     free(*(void **) p);
 }
 #define _cleanup_free_ _cleanup_(freep)
+
+/* free() that returns NULL, for `p = mfree(p);`. */
+static inline void *mfree(void *p) {
+    free(p);
+    return NULL;
+}
+
+/* Frees *a and moves b into it; b is left NULL. */
+#define free_and_replace(a, b)     \
+    ({                             \
+        free(a);                   \
+        (a) = (b);                 \
+        (b) = NULL;                \
+        0;                         \
+    })
+
+/* Replaces *dst with a copy of s (NULL clears it). Returns 1 when the value changed, 0 when it
+ * was already equal, -ENOMEM. */
+static inline int free_and_strdup(char **dst, const char *s) {
+    if (s == *dst || (s && *dst && __builtin_strcmp(s, *dst) == 0))
+        return 0;
+    char *copy = NULL;
+    if (s && !(copy = strdup(s)))
+        return -ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 1;
+}
 
 static inline void closep(int *fd) {
     if (*fd >= 0) {
