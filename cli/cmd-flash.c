@@ -73,12 +73,12 @@ static void help(FILE *f) {
 
 /* -1 to go on, or the exit code to return (after printing why; 0 after --help). */
 static int parse_args(int argc, char **argv, flash_args *a) {
-    enum { ARG_PORT = 0x100, ARG_DEVICE, ARG_ADDRESS, ARG_ALT, ARG_ENTER, ARG_NO_VERIFY,
+    enum { ARG_PORT = 0x100, ARG_DEVICE, ARG_ALT, ARG_ENTER, ARG_NO_VERIFY,
            ARG_NO_LEAVE, ARG_LEAVE_TIMEOUT };
     static const struct option options[] = {
         { "port", required_argument, NULL, ARG_PORT },
         { "device", required_argument, NULL, ARG_DEVICE },
-        { "address", required_argument, NULL, ARG_ADDRESS },
+        STDFUCTL_OPTION_ADDRESS,
         { "alt", required_argument, NULL, ARG_ALT },
         { "enter", required_argument, NULL, ARG_ENTER },
         { "no-verify", no_argument, NULL, ARG_NO_VERIFY },
@@ -106,10 +106,10 @@ static int parse_args(int argc, char **argv, flash_args *a) {
                                : stdfu_usb_matcher_parse_id(optarg, &a->matcher, &err)) < 0)
                 return stdfuctl_usage_error("flash", "%s", err.message);
             break;
-        case ARG_ADDRESS:
-            if (parse_u32(optarg, &a->address) < 0)
-                return stdfuctl_usage_error("flash", "--address '%s' is not a 32-bit address",
-                                            optarg);
+        case STDFUCTL_ARG_ADDRESS:
+            code = stdfuctl_parse_address("flash", optarg, &a->address);
+            if (code >= 0)
+                return code;
             a->has_address = true;
             break;
         case ARG_ALT:
@@ -283,6 +283,18 @@ static bool suffix_target_bcd(const stdfu_image *img, uint16_t *ret) {
     return true;
 }
 
+/* lib/update reports and stdfuctl logs: a warning always, each step with -v; the progress
+ * display shows the steps and the bytes. */
+static void on_update_event(const stdfu_update_event *ev, void *userdata) {
+    if (ev->message && ev->level <= LOG_WARNING) {
+        log_full(ev->level, "%s", ev->message);
+        return;
+    }
+    if (ev->message)
+        log_debug("%s: %s", stdfu_update_phase_to_string(ev->phase), ev->message);
+    progress_event(ev, userdata);
+}
+
 static void install_signal_handlers(void) {
     struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: waits wake up */
     sigemptyset(&sa.sa_mask);
@@ -374,7 +386,7 @@ int cmd_flash(int argc, char **argv, const stdfuctl_globals *g) {
     }
     o.has_target_bcd = suffix_target_bcd(img, &o.target_bcd);
     o.watch = watch;
-    o.progress = progress_event;
+    o.progress = on_update_event;
     o.userdata = &prog;
     o.cancel = &cancel_requested;
 

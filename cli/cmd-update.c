@@ -82,12 +82,12 @@ static void help(FILE *f) {
 }
 
 static int parse_args(int argc, char **argv, update_args *a) {
-    enum { ARG_ALL = 0x100, ARG_FILE, ARG_VERSION, ARG_ADDRESS, ARG_FORCE, ARG_WAIT };
+    enum { ARG_ALL = 0x100, ARG_FILE, ARG_VERSION, ARG_FORCE, ARG_WAIT };
     static const struct option options[] = {
         { "all", no_argument, NULL, ARG_ALL },
         { "file", required_argument, NULL, ARG_FILE },
         { "version", required_argument, NULL, ARG_VERSION },
-        { "address", required_argument, NULL, ARG_ADDRESS },
+        STDFUCTL_OPTION_ADDRESS,
         { "force", no_argument, NULL, ARG_FORCE },
         { "wait", no_argument, NULL, ARG_WAIT },
         STDFUCTL_OPTION_JSON,
@@ -112,10 +112,10 @@ static int parse_args(int argc, char **argv, update_args *a) {
                 return stdfuctl_usage_error("update", "--version needs a version, e.g. 1.4.");
             a->version = optarg;
             break;
-        case ARG_ADDRESS:
-            if (parse_u32(optarg, &a->address) < 0)
-                return stdfuctl_usage_error("update", "--address: '%s' is not an address "
-                                            "(e.g. 0x08000000).", optarg);
+        case STDFUCTL_ARG_ADDRESS:
+            code = stdfuctl_parse_address("update", optarg, &a->address);
+            if (code >= 0)
+                return code;
             a->has_address = true;
             break;
         case ARG_FORCE:

@@ -6,10 +6,9 @@
 
 #include "bus.h"
 #include "stdfuctl.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/macro.h"
-
-#define STDFU_VERSION_STRING "0.1"
 
 typedef struct command {
     const char *name;
@@ -77,7 +76,7 @@ int main(int argc, char **argv) {
             help(stdout);
             return STDFU_EXIT_OK;
         case 'V':
-            printf("stdfuctl %s\n", STDFU_VERSION_STRING);
+            printf("stdfuctl %s\n", STDFU_VERSION);
             return STDFU_EXIT_OK;
         case 'B':
             if (stdfuctl_bus_set(optarg) < 0) {

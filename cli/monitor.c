@@ -483,22 +483,14 @@ static mon_device *find_device_by_port(monitor *m, const char *port) {
     return NULL;
 }
 
-static int set_string(char **dst, const char *s) {
-    char *copy = strdup(s);
-    if (!copy)
-        return -ENOMEM;
-    free(*dst);
-    *dst = copy;
-    return 0;
-}
-
 /* stdfud sends UpdateFinished before the device's last PropertiesChanged; the view shows the
  * outcome at once, as the loop may end right here. */
 static int apply_outcome(monitor *m, const char *port, const char *outcome, const char *error) {
     mon_device *d = find_device_by_port(m, port);
     if (!d || !d->loaded || streq_ptr(d->p.state, outcome))
         return 0;
-    if (set_string(&d->p.state, outcome) < 0 || set_string(&d->p.last_error, error) < 0)
+    if (free_and_strdup(&d->p.state, outcome) < 0 ||
+        free_and_strdup(&d->p.last_error, error) < 0)
         return -ENOMEM;
     if (streq(outcome, "done"))
         d->p.progress = 100;

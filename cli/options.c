@@ -6,6 +6,7 @@
 
 #include "bus.h"
 #include "stdfuctl.h"
+#include "util/parse-util.h"
 
 int stdfuctl_usage_error(const char *command, const char *format, ...) {
     va_list ap;
@@ -34,6 +35,13 @@ int stdfuctl_common_option(int c, const char *command, stdfuctl_help_fn help, bo
         fprintf(stderr, "Try 'stdfuctl %s --help'.\n", command);
         return STDFU_EXIT_USAGE;
     }
+}
+
+int stdfuctl_parse_address(const char *command, const char *arg, uint32_t *ret) {
+    if (parse_u32(arg, ret) < 0)
+        return stdfuctl_usage_error(command, "--address: '%s' is not an address (e.g. "
+                                    "0x08000000).", arg);
+    return -1;
 }
 
 int stdfuctl_parse_options(int argc, char **argv, const char *command, stdfuctl_help_fn help,

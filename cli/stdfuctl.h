@@ -6,6 +6,7 @@
  * command name) and returns an exit code from exit-codes.h. */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "exit-codes.h"
@@ -25,10 +26,11 @@ int cmd_list(int argc, char **argv, const stdfuctl_globals *g);
 typedef void (*stdfuctl_help_fn)(FILE *f);
 
 /* getopt_long() codes and struct option entries of the options the commands share. */
-enum { STDFUCTL_ARG_BUS = 0x1000, STDFUCTL_ARG_JSON };
+enum { STDFUCTL_ARG_BUS = 0x1000, STDFUCTL_ARG_JSON, STDFUCTL_ARG_ADDRESS };
 #define STDFUCTL_OPTION_HELP { "help", no_argument, NULL, 'h' }
 #define STDFUCTL_OPTION_BUS { "bus", required_argument, NULL, STDFUCTL_ARG_BUS }
 #define STDFUCTL_OPTION_JSON { "json", no_argument, NULL, STDFUCTL_ARG_JSON }
+#define STDFUCTL_OPTION_ADDRESS { "address", required_argument, NULL, STDFUCTL_ARG_ADDRESS }
 
 /* The end of the --help text of the commands that talk to stdfud: --bus, -h, exit codes. */
 #define STDFUCTL_HELP_BUS_AND_HELP                                                           \
@@ -46,6 +48,10 @@ int stdfuctl_usage_error(const char *command, const char *format, ...)
  * --bus, --json (sets *ret_json), or an option getopt refused. Returns -1 when the command
  * goes on, else the exit code to return now (0 after --help). */
 int stdfuctl_common_option(int c, const char *command, stdfuctl_help_fn help, bool *ret_json);
+
+/* --address ADDR (the load address of a .bin file): -1 with *ret set, or the usage error's
+ * exit code. */
+int stdfuctl_parse_address(const char *command, const char *arg, uint32_t *ret);
 
 /* The whole option loop of a command whose only options are -h and those in which. Same
  * returns; on -1 the command's arguments start at optind. ret_json may be NULL without

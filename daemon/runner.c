@@ -77,29 +77,12 @@ static int watch_wait(void *userdata, const char *port, unsigned modes_mask, uns
     }
 }
 
-static int watch_wait_gone(void *userdata, const char *port, unsigned devnum, usec_t timeout_usec,
-                           const atomic_bool *cancel) {
-    RunnerWatch *w = userdata;
-    usec_t deadline = deadline_of(timeout_usec);
-
-    for (;;) {
-        stdfu_usb_info info;
-        int r = stdfu_usb_lookup_port(w->udev, &w->ids, port, &info);
-        if (r == -ENODEV || (r >= 0 && devnum != 0 && info.devnum != devnum))
-            return 0;
-        r = watch_sleep(w, deadline, cancel);
-        if (r < 0)
-            return r;
-    }
-}
-
 static void watch_free(void *userdata) {
     (void) userdata; /* lives on the runner's stack */
 }
 
 static const stdfu_usb_watch_ops runner_watch_ops = {
     .wait = watch_wait,
-    .wait_gone = watch_wait_gone,
     .free = watch_free,
 };
 
@@ -143,7 +126,7 @@ static void on_progress(const stdfu_update_event *ev, void *userdata) {
     if (ev->total && p->state <= JOB_VERIFYING)
         job_report_progress(p->job, ev->done, ev->total);
     if (ev->message)
-        log_debug("%s: %s", job_port(p->job), ev->message);
+        log_full(ev->level, "%s: %s", job_port(p->job), ev->message);
 }
 
 /* ---- the run ----------------------------------------------------------------------------- */

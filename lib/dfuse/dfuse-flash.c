@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "dfuse/dfuse-internal.h"
-#include "util/log.h"
 #include "util/macro.h"
 
 /* wBlockNum 0 is a DfuSe command, 1 is unused: data blocks count from 2 (AN3156 4.2). */
@@ -132,7 +131,6 @@ int stdfu_dfuse_erase_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_e
     for (size_t i = 0; i < n; i++)
         if (sectors[i].flags & STDFU_SECTOR_ERASABLE)
             total += sectors[i].size;
-    log_debug("Erasing %" PRIu64 " bytes in the %zu sectors the target touches", total, n);
     dfuse_progress(s, STDFU_DFUSE_PHASE_ERASE, 0, total);
     for (size_t i = 0; i < n; i++) {
         if (!(sectors[i].flags & STDFU_SECTOR_ERASABLE))
@@ -231,12 +229,6 @@ static int write_region(stdfu_dfuse *s, uint32_t address, const uint8_t *data, s
         dfuse_progress(s, STDFU_DFUSE_PHASE_WRITE, *done, total);
     }
     return 0;
-}
-
-int stdfu_dfuse_write(stdfu_dfuse *s, uint32_t address, const uint8_t *data, size_t size,
-                      stdfu_error *err) {
-    uint64_t done = 0;
-    return write_region(s, address, data, size, &done, size, err);
 }
 
 int stdfu_dfuse_write_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err) {
@@ -421,7 +413,6 @@ int stdfu_dfuse_leave(stdfu_dfuse *s, uint32_t address, stdfu_error *err) {
     r = dfuse_get_status_timeout(s, &st, LEAVE_STATUS_TIMEOUT_MS);
     if (r < 0) {
         if (gone(r)) {
-            log_debug("GETSTATUS after leave: %s (the device left)", strerror(-r));
             dfuse_progress(s, STDFU_DFUSE_PHASE_LEAVE, 1, 1);
             return 0;
         }

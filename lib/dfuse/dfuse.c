@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "dfuse/dfuse-internal.h"
-#include "util/log.h"
 #include "util/macro.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -234,20 +233,6 @@ int stdfu_dfuse_get_status(stdfu_dfuse *s, stdfu_dfu_status_reply *ret, stdfu_er
     return 0;
 }
 
-int stdfu_dfuse_get_state(stdfu_dfuse *s, uint8_t *ret, stdfu_error *err) {
-    uint8_t state;
-    int r;
-
-    r = dfuse_class_request(s, true, STDFU_DFU_GETSTATE, 0, &state, 1, CONTROL_TIMEOUT_MS);
-    if (r < 0)
-        return dfuse_transfer_error(err, r, "GETSTATE", "(device state)");
-    if (r < 1)
-        return stdfu_error_set(err, -EBADMSG, "empty GETSTATE reply");
-    s->state = state;
-    *ret = state;
-    return 0;
-}
-
 int stdfu_dfuse_clear_status(stdfu_dfuse *s, stdfu_error *err) {
     int r = dfuse_class_request(s, false, STDFU_DFU_CLRSTATUS, 0, NULL, 0, CONTROL_TIMEOUT_MS);
     if (r < 0)
@@ -285,7 +270,6 @@ int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err) {
                 return 0;
             __attribute__((fallthrough));
         case STDFU_DFU_ERROR:
-            log_debug("Clearing %s", dfuse_status_text(&st, text));
             r = stdfu_dfuse_clear_status(s, err);
             /* After an error, do not trust where the pointer is. An ABORT leaves it alone. */
             s->pointer_valid = false;
@@ -420,8 +404,6 @@ static int read_alts(stdfu_dfuse *s, const dfu_interface_desc *descs, size_t n,
             r = stdfu_layout_parse(a->name, &a->layout, &perr);
             if (r >= 0)
                 a->has_layout = true;
-            else
-                log_debug("Alt %u: unparsable layout '%s': %s", a->alt, a->name, perr.message);
         }
     }
     return 0;
@@ -460,9 +442,6 @@ int stdfu_dfuse_open(stdfu_transport *transport, const stdfu_dfuse_options *opts
     r = stdfu_dfuse_select_alt(s, opts ? opts->alt : 0, err);
     if (r < 0)
         return r;
-    log_debug("DfuSe interface %u: DFU %x.%02x, wTransferSize %u, attributes 0x%02x, %zu alts",
-              s->interface, s->bcd_dfu >> 8, s->bcd_dfu & 0xff, s->transfer_size, s->attributes,
-              s->n_alts);
     *ret = TAKE_PTR(s);
     return 0;
 }
@@ -479,12 +458,6 @@ stdfu_dfuse *stdfu_dfuse_free(stdfu_dfuse *s) {
     return NULL;
 }
 
-stdfu_transport *stdfu_dfuse_transport(stdfu_dfuse *s) {
-    return s->t;
-}
-uint8_t stdfu_dfuse_interface(const stdfu_dfuse *s) {
-    return s->interface;
-}
 uint16_t stdfu_dfuse_transfer_size(const stdfu_dfuse *s) {
     return s->transfer_size;
 }

@@ -132,8 +132,6 @@ int stdfu_dfuse_open(stdfu_transport *transport, const stdfu_dfuse_options *opts
                      stdfu_dfuse **ret, stdfu_error *err);
 stdfu_dfuse *stdfu_dfuse_free(stdfu_dfuse *s);
 
-stdfu_transport *stdfu_dfuse_transport(stdfu_dfuse *s);
-uint8_t stdfu_dfuse_interface(const stdfu_dfuse *s);
 uint16_t stdfu_dfuse_transfer_size(const stdfu_dfuse *s);
 uint8_t stdfu_dfuse_attributes(const stdfu_dfuse *s);
 uint16_t stdfu_dfuse_bcd_dfu(const stdfu_dfuse *s);
@@ -149,7 +147,6 @@ void stdfu_dfuse_set_options(stdfu_dfuse *s, const stdfu_dfuse_options *opts);
 
 /* ---- state ------------------------------------------------------------------------------- */
 int stdfu_dfuse_get_status(stdfu_dfuse *s, stdfu_dfu_status_reply *ret, stdfu_error *err);
-int stdfu_dfuse_get_state(stdfu_dfuse *s, uint8_t *ret, stdfu_error *err);
 int stdfu_dfuse_clear_status(stdfu_dfuse *s, stdfu_error *err);
 int stdfu_dfuse_abort(stdfu_dfuse *s, stdfu_error *err);
 /* Brings the device to dfuIDLE from wherever it is: CLRSTATUS out of dfuERROR (e.g. the
@@ -174,9 +171,6 @@ int stdfu_dfuse_set_address(stdfu_dfuse *s, uint32_t address, stdfu_error *err);
  * Option bytes (an alt such as "@Option Bytes /0x1FFFF800/01*016 e") take effect through a
  * chip reset that the ROM starts after the write: expect -ENODEV there. */
 int stdfu_dfuse_write_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err);
-/* Writes size bytes at address (one region). */
-int stdfu_dfuse_write(stdfu_dfuse *s, uint32_t address, const uint8_t *data, size_t size,
-                      stdfu_error *err);
 /* Reads back by UPLOAD and compares: -EBADMSG "verify failed at 0x08000804: wrote 0x12, read
  * 0xff" naming the first differing address. */
 int stdfu_dfuse_verify_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err);

@@ -6,7 +6,6 @@
 
 #include "dfuse/transport.h"
 #include "usb/usb.h"
-#include "util/log.h"
 
 typedef struct libusb_transport {
     libusb_context *ctx;

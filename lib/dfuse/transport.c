@@ -119,15 +119,6 @@ uint16_t stdfu_transport_get_language(stdfu_transport *t) {
     return 0x0409;
 }
 
-int stdfu_transport_get_string(stdfu_transport *t, uint8_t index, char *out, size_t size) {
-    if (size == 0)
-        return -ENOBUFS;
-    out[0] = '\0';
-    if (index == 0)
-        return 0;
-    return stdfu_transport_get_string_lang(t, index, stdfu_transport_get_language(t), out, size);
-}
-
 int stdfu_transport_get_string_lang(stdfu_transport *t, uint8_t index, uint16_t lang, char *out,
                                     size_t size) {
     uint8_t buf[255];

@@ -66,10 +66,8 @@ void stdfu_transport_sleep_until(stdfu_transport *t, usec_t until);
 /* Full configuration descriptor (wTotalLength bytes), malloc()ed. */
 int stdfu_transport_get_config_descriptor(stdfu_transport *t, uint8_t index, uint8_t **ret,
                                           size_t *ret_len);
-/* String descriptor as text (printable ASCII; other code points become '?'), "" for index 0.
- * Asks for the device's first language first. */
-int stdfu_transport_get_string(stdfu_transport *t, uint8_t index, char *buf, size_t size);
-/* The same in a known language (0x0409 US English): one transfer. */
+/* String descriptor as text (printable ASCII; other code points become '?'), "" for index 0,
+ * in language lang (0x0409 US English): one transfer. */
 int stdfu_transport_get_string_lang(stdfu_transport *t, uint8_t index, uint16_t lang, char *buf,
                                     size_t size);
 /* The first language ID in string descriptor 0; 0x0409 if the device has none. */

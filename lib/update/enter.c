@@ -10,7 +10,6 @@
 
 #include "update/hid-descriptor.h"
 #include "usb/usb.h"
-#include "util/log.h"
 #include "util/macro.h"
 #include "util/parse-util.h"
 #include "util/string-table.h"
@@ -148,8 +147,6 @@ static int send_feature(int fd, const struct stdfu_usb_info *app, const uint8_t 
         if (!is_gone_error(r))
             return stdfu_error_set(err, r, "port %s: HID feature report 0x%02x was refused: %m",
                                    app->port, buf[0]);
-        log_debug_errno(r, "port %s: feature report went unanswered (%m), device is leaving.",
-                        app->port);
     }
     return 0;
 }
@@ -162,7 +159,6 @@ static int send_st_detach(int fd, const struct stdfu_usb_info *app, const stdfu_
     if (len < 0)
         return stdfu_error_set(err, len, "port %s: DfuSe detach report 0x%02x is too long (%zu "
                                "bytes)", app->port, rep->id, stdfu_hid_report_bytes(rep));
-    log_debug("Sending DfuSe HID detach: feature report 0x%02x, %d bytes.", rep->id, len);
     return send_feature(fd, app, buf, (size_t) len, err);
 }
 
@@ -275,7 +271,6 @@ static int enter_dfu_detach(libusb_context *ctx, const struct stdfu_usb_info *ap
                                app->port, libusb_strerror(r));
     if (r >= 0 && !(attributes & DFU_WILL_DETACH)) {
         /* Without bitWillDetach the device waits for a USB reset (DFU 1.1, 5.1). */
-        log_debug("Port %s: DFU runtime lacks bitWillDetach, resetting.", app->port);
         (void) libusb_release_interface(h, iface);
         r = libusb_reset_device(h);
         if (r < 0 && r != LIBUSB_ERROR_NOT_FOUND && r != LIBUSB_ERROR_NO_DEVICE)
@@ -303,7 +298,6 @@ static int resolve_auto(const struct stdfu_usb_info *app, stdfu_enter_kind *ret,
             *ret_fd = TAKE_FD(fd);
             return 0;
         }
-        log_debug("Port %s: %s", app->port, hid_err.message);
     }
     if (app->has_dfu_runtime) {
         *ret = STDFU_ENTER_DETACH;

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "usb/usb.h"
-#include "util/log.h"
 #include "util/macro.h"
 #include "util/string-table.h"
 
@@ -113,19 +112,6 @@ static int read_switching(libusb_device_handle *h, const char *hub_name,
     return 0;
 }
 
-int stdfu_hub_port_switching(libusb_context *ctx, const char *port, stdfu_hub_switching *ret,
-                             stdfu_error *err) {
-    _cleanup_(close_handlep) libusb_device_handle *h = NULL;
-    char hub[STDFU_USB_PORT_MAX];
-    uint8_t hub_port;
-    int r;
-
-    r = open_parent_hub(ctx, port, &h, &hub_port, hub, sizeof hub, err);
-    if (r < 0)
-        return r;
-    return read_switching(h, hub, ret, NULL, err);
-}
-
 static int set_port_power(libusb_device_handle *h, uint8_t port, bool on) {
     int r = libusb_control_transfer(h, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_CLASS |
                                     LIBUSB_RECIPIENT_OTHER,
@@ -138,9 +124,9 @@ static int set_port_power(libusb_device_handle *h, uint8_t port, bool on) {
 int stdfu_hub_port_power_cycle(libusb_context *ctx, const char *port, usec_t off_usec,
                                stdfu_error *err) {
     _cleanup_(close_handlep) libusb_device_handle *h = NULL;
-    stdfu_hub_switching sw;
+    stdfu_hub_switching sw = STDFU_HUB_SWITCHING_NONE;
     char hub[STDFU_USB_PORT_MAX];
-    uint8_t hub_port;
+    uint8_t hub_port = 0;
     unsigned power_on_ms = 0;
     int r;
 
@@ -155,8 +141,6 @@ int stdfu_hub_port_power_cycle(libusb_context *ctx, const char *port, usec_t off
                                "hub %s cannot switch the power of port %u alone (power "
                                "switching: %s)", hub, hub_port, stdfu_hub_switching_to_string(sw));
 
-    log_debug("Power-cycling port %u of hub %s for %llu ms.", hub_port, hub,
-              (unsigned long long) (off_usec / USEC_PER_MSEC));
     r = set_port_power(h, hub_port, false);
     if (r < 0)
         return stdfu_error_set(err, r, "hub %s: cannot switch off port %u: %s", hub, hub_port,

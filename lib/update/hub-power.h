@@ -29,12 +29,8 @@ const char *stdfu_hub_switching_to_string(stdfu_hub_switching s);
 int stdfu_hub_descriptor_switching(const uint8_t *desc, size_t len, stdfu_hub_switching *ret,
                                    unsigned *ret_power_on_ms);
 
-/* How the parent hub of port ("1-1.4" -> hub 1-1, port 4; "1-4" -> root hub of bus 1, port 4)
- * switches power. */
-int stdfu_hub_port_switching(struct libusb_context *ctx, const char *port,
-                             stdfu_hub_switching *ret, stdfu_error *err);
-
-/* Cuts the power of port for off_usec, then restores it. -EOPNOTSUPP (with a message naming
- * the hub) unless the parent hub switches power per port. */
+/* Cuts the power of port for off_usec, then restores it: the parent hub of port ("1-1.4" ->
+ * hub 1-1, port 4; "1-4" -> root hub of bus 1, port 4). -EOPNOTSUPP (with a message naming
+ * the hub) unless that hub switches power per port. */
 int stdfu_hub_port_power_cycle(struct libusb_context *ctx, const char *port, usec_t off_usec,
                                stdfu_error *err);

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "util/log.h"
 #include "util/macro.h"
 #include "util/string-table.h"
 
@@ -112,29 +111,48 @@ static void enter_phase(run *u, stdfu_update_phase phase) {
     u->phase_start = now;
 }
 
-static void emit(run *u, stdfu_update_phase phase, stdfu_update_step step, const char *format,
-                 ...) _printf_(4, 5);
-static void emit(run *u, stdfu_update_phase phase, stdfu_update_step step, const char *format,
-                 ...) {
+static void emitv(run *u, int level, stdfu_update_phase phase, stdfu_update_step step,
+                  const char *format, va_list ap) _printf_(5, 0);
+static void emitv(run *u, int level, stdfu_update_phase phase, stdfu_update_step step,
+                  const char *format, va_list ap) {
     char msg[512];
-    va_list ap;
 
     enter_phase(u, phase);
     if (step != STDFU_UPDATE_STEP_NONE)
         u->res->steps[step]++;
-    va_start(ap, format);
     vsnprintf(msg, sizeof msg, format, ap);
-    va_end(ap);
-    log_debug("%s: %s", stdfu_update_phase_to_string(phase), msg);
     if (u->o->progress) {
         stdfu_update_event ev = {
             .phase = phase,
             .step = step,
             .attempt = u->res->attempts,
             .message = msg,
+            .level = level,
         };
         u->o->progress(&ev, u->o->userdata);
     }
+}
+
+/* A step of the cycle; a recovery step (step != NONE) is counted and worth an info line. */
+static void emit(run *u, stdfu_update_phase phase, stdfu_update_step step, const char *format,
+                 ...) _printf_(4, 5);
+static void emit(run *u, stdfu_update_phase phase, stdfu_update_step step, const char *format,
+                 ...) {
+    va_list ap;
+
+    va_start(ap, format);
+    emitv(u, step == STDFU_UPDATE_STEP_NONE ? LOG_DEBUG : LOG_INFO, phase, step, format, ap);
+    va_end(ap);
+}
+
+/* Something failed that the cycle goes on without. */
+static void warn(run *u, const char *format, ...) _printf_(2, 3);
+static void warn(run *u, const char *format, ...) {
+    va_list ap;
+
+    va_start(ap, format);
+    emitv(u, LOG_WARNING, u->phase, STDFU_UPDATE_STEP_NONE, format, ap);
+    va_end(ap);
 }
 
 static void dfuse_progress(stdfu_dfuse_phase p, uint64_t done, uint64_t total, void *userdata) {
@@ -286,7 +304,6 @@ static int open_session(run *u, const stdfu_usb_info *boot, void **ret_session,
         if (r >= 0 || (r != -ENODEV && r != -EACCES) || now_monotonic() >= until ||
             (u->o->cancel && atomic_load(u->o->cancel)))
             return r;
-        log_debug("Port %s not ready to open (%s), retrying.", u->o->port, err->message);
         sleep_until(now_monotonic() + OPEN_RETRY_STEP_USEC);
     }
 }
@@ -380,7 +397,7 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
      * is most likely still there, in the bootloader), not a reason to give up. */
     u->leave_failed = r < 0;
     if (r < 0)
-        log_warning("Leaving the bootloader on port %s failed: %s", u->o->port, err.message);
+        warn(u, "Leaving the bootloader on port %s failed: %s", u->o->port, err.message);
     return BACK_REFLASH;
 }
 
@@ -441,10 +458,8 @@ static rung on_stuck(run *u, ladder *l, const stdfu_usb_info *boot, unsigned *ex
         emit(u, STDFU_UPDATE_PHASE_RECOVER, step,
              "bootloader came back on port %s: USB port reset", u->o->port);
     }
-    int r = stuck_action(u, boot, step, &err);
-    if (r < 0)
-        log_debug("%s on port %s: %s", stdfu_update_step_to_string(step), u->o->port,
-                  err.message);
+    /* Whatever it did, the wait that follows tells what is on the port now. */
+    (void) stuck_action(u, boot, step, &err);
     *exclude = boot->devnum;
     return RUNG_WAIT;
 }
@@ -577,8 +592,7 @@ static void return_after_refusal(run *u, stdfu_usb_info *boot) {
     emit(u, STDFU_UPDATE_PHASE_LEAVE, STDFU_UPDATE_STEP_NONE,
          "image refused: returning the device on port %s to its application", u->o->port);
     if (stuck_action(u, boot, STDFU_UPDATE_STEP_LEAVE_AGAIN, &err) < 0)
-        log_warning("Could not return port %s to its application: %s", u->o->port,
-                    err.message);
+        warn(u, "Could not return port %s to its application: %s", u->o->port, err.message);
     else if (return_to_application(u, boot) == BACK_APPLICATION)
         seen_application(u, boot);
     u->res->outcome = outcome;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The whole update cycle of one device on one USB port, with the recovery ladder of DESIGN.md:
+/* The whole update cycle of one device on one USB port, with its recovery ladder:
  *
  *   [enter] -> bootloader on the same port -> check the image against the device's layout and
  *   ids (nothing erased yet) -> erase touched pages -> write -> verify -> leave -> application
@@ -14,6 +14,7 @@
  *   application with the old version: the flash did not take; the whole cycle again
  *
  * Bounded in attempts and in time; every step goes to the progress callback and is counted.
+ * Nothing here logs: the caller logs the events it is given (at the level each one names).
  * No global state: a daemon runs stdfu_update_run() in a worker thread with its own cancel
  * flag, progress callback and re-enumeration watch (lib/usb's stdfu_usb_watch, which can be fed
  * from the daemon's main loop), all supplied in the options. */
@@ -21,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <syslog.h>
 
 #include "dfuse/dfuse.h"
 #include "image/image.h"
@@ -84,6 +86,10 @@ typedef struct stdfu_update_event {
     unsigned attempt;            /* 1-based flash attempt */
     uint64_t done, total;        /* ERASE/WRITE/VERIFY: bytes; else 0 */
     const char *message;         /* one line for people; NULL for byte progress */
+    /* How a log should treat message (syslog priority): LOG_DEBUG a step of the cycle as it
+     * goes, LOG_INFO a recovery step or a retry, LOG_WARNING something that failed and that
+     * the cycle works around. */
+    int level;
 } stdfu_update_event;
 
 typedef void (*stdfu_update_progress_fn)(const stdfu_update_event *ev, void *userdata);

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "usb/usb.h"
-#include "util/log.h"
 
 int stdfu_usb_errno(int e) {
     switch (e) {

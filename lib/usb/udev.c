@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "usb/usb-internal.h"
-#include "util/log.h"
 #include "util/parse-util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct udev *, udev_unref)

@@ -164,10 +164,6 @@ typedef struct stdfu_usb_watch_ops {
      * than exclude_devnum (0: any), -ETIMEDOUT, -ECANCELED when *cancel became true. */
     int (*wait)(void *userdata, const char *port, unsigned modes_mask, unsigned exclude_devnum,
                 usec_t timeout_usec, const atomic_bool *cancel, stdfu_usb_info *ret);
-    /* Returns 0 once enumeration devnum (0: any device) is no longer on port, -ETIMEDOUT,
-     * -ECANCELED. */
-    int (*wait_gone)(void *userdata, const char *port, unsigned devnum, usec_t timeout_usec,
-                     const atomic_bool *cancel);
     void (*free)(void *userdata);
 } stdfu_usb_watch_ops;
 
@@ -184,8 +180,6 @@ stdfu_usb_watch *stdfu_usb_watch_free(stdfu_usb_watch *w);
 int stdfu_usb_watch_wait(stdfu_usb_watch *w, const char *port, unsigned modes_mask,
                          unsigned exclude_devnum, usec_t timeout_usec, const atomic_bool *cancel,
                          stdfu_usb_info *ret);
-int stdfu_usb_watch_wait_gone(stdfu_usb_watch *w, const char *port, unsigned devnum,
-                              usec_t timeout_usec, const atomic_bool *cancel);
 
 static inline void stdfu_usb_watch_freep(stdfu_usb_watch **w) {
     if (*w)

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "usb/usb.h"
-#include "util/log.h"
 
 struct stdfu_usb_watch {
     const stdfu_usb_watch_ops *ops;
@@ -18,7 +17,7 @@ int stdfu_usb_watch_new_with_ops(const stdfu_usb_watch_ops *ops, void *userdata,
                                  stdfu_usb_watch **ret) {
     stdfu_usb_watch *w;
 
-    if (!ops || !ops->wait || !ops->wait_gone)
+    if (!ops || !ops->wait)
         return -EINVAL;
     w = calloc(1, sizeof *w);
     if (!w)
@@ -44,13 +43,6 @@ int stdfu_usb_watch_wait(stdfu_usb_watch *w, const char *port, unsigned modes_ma
     if (!stdfu_usb_port_is_valid(port) || (modes_mask & STDFU_USB_WANT_ANY) == 0)
         return -EINVAL;
     return w->ops->wait(w->userdata, port, modes_mask, exclude_devnum, timeout_usec, cancel, ret);
-}
-
-int stdfu_usb_watch_wait_gone(stdfu_usb_watch *w, const char *port, unsigned devnum,
-                              usec_t timeout_usec, const atomic_bool *cancel) {
-    if (!stdfu_usb_port_is_valid(port))
-        return -EINVAL;
-    return w->ops->wait_gone(w->userdata, port, devnum, timeout_usec, cancel);
 }
 
 /* ---- the standalone implementation ------------------------------------------------------- */
@@ -159,35 +151,12 @@ static int udev_watch_wait(void *userdata, const char *port, unsigned modes_mask
         } while (!drain_events(u, port));
     }
 done:
-    log_debug("Port %s: %s %04x:%04x (device %u)", port, stdfu_usb_mode_to_string(found.mode),
-              found.vid, found.pid, found.devnum);
     *ret = found;
     return 0;
 }
 
-static int udev_watch_wait_gone(void *userdata, const char *port, unsigned devnum,
-                                usec_t timeout_usec, const atomic_bool *cancel) {
-    udev_watch *u = userdata;
-    usec_t deadline = deadline_of(timeout_usec);
-    stdfu_usb_info info;
-    int r;
-
-    for (;;) {
-        /* A foreign or incomplete device counts as gone too: only ours is waited out. */
-        if (stdfu_usb_lookup_port(u->udev, &u->ids, port, &info) < 0 ||
-            (devnum != 0 && info.devnum != devnum))
-            return 0;
-        do {
-            r = wait_event(u, deadline, cancel);
-            if (r < 0)
-                return r;
-        } while (!drain_events(u, port));
-    }
-}
-
 static const stdfu_usb_watch_ops udev_watch_ops = {
     .wait = udev_watch_wait,
-    .wait_gone = udev_watch_wait_gone,
     .free = udev_watch_free,
 };
 

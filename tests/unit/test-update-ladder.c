@@ -74,15 +74,8 @@ static int fake_wait(void *userdata, const char *port, unsigned modes, unsigned 
     return 0;
 }
 
-static int fake_wait_gone(void *userdata, const char *port, unsigned devnum, usec_t timeout,
-                          const atomic_bool *cancel) {
-    (void) userdata, (void) port, (void) devnum, (void) timeout, (void) cancel;
-    return 0;
-}
-
 static const stdfu_usb_watch_ops fake_watch_ops = {
     .wait = fake_wait,
-    .wait_gone = fake_wait_gone,
 };
 
 static int fake_enter(void *userdata, const stdfu_usb_info *app, const stdfu_enter_method *m,

@@ -201,7 +201,7 @@ static void test_select(void **state) {
 
 /* A watch behind ops: the wrapper checks its arguments and hands them on. */
 typedef struct fake_watch {
-    unsigned waits, gones;
+    unsigned waits;
     bool freed;
     char port[32];
     unsigned modes, exclude;
@@ -221,14 +221,6 @@ static int fw_wait(void *userdata, const char *port, unsigned modes, unsigned ex
     return 0;
 }
 
-static int fw_wait_gone(void *userdata, const char *port, unsigned devnum, usec_t timeout,
-                        const atomic_bool *cancel) {
-    fake_watch *f = userdata;
-    (void) port, (void) devnum, (void) timeout, (void) cancel;
-    f->gones++;
-    return -ETIMEDOUT;
-}
-
 static void fw_free(void *userdata) {
     fake_watch *f = userdata;
     f->freed = true;
@@ -236,7 +228,6 @@ static void fw_free(void *userdata) {
 
 static const stdfu_usb_watch_ops fake_ops = {
     .wait = fw_wait,
-    .wait_gone = fw_wait_gone,
     .free = fw_free,
 };
 
@@ -259,8 +250,6 @@ static void test_watch_ops(void **state) {
                      -EINVAL);
     assert_int_equal(stdfu_usb_watch_wait(w, "1-1.2", 0, 0, 0, NULL, &info), -EINVAL);
     assert_int_equal(f.waits, 1);
-    assert_int_equal(stdfu_usb_watch_wait_gone(w, "1-1.2", 6, 0, NULL), -ETIMEDOUT);
-    assert_int_equal(f.gones, 1);
     stdfu_usb_watch_free(w);
     assert_true(f.freed);
     assert_int_equal(stdfu_usb_watch_new_with_ops(NULL, &f, &w), -EINVAL);
