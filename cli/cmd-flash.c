@@ -28,6 +28,8 @@ typedef struct flash_args {
     bool verify, leave, json;
     bool has_leave_timeout;
     usec_t leave_timeout;
+    bool has_retries;
+    unsigned retries;
 } flash_args;
 
 /* Set from SIGINT/SIGTERM; the update checks it between transfers and in every wait. */
@@ -42,7 +44,8 @@ static void help(FILE *f) {
     fprintf(f,
             "Usage: stdfuctl flash FILE [--port PATH | --device VID:PID[,SERIAL]]\n"
             "                      [--address ADDR] [--alt N] [--enter METHOD]\n"
-            "                      [--no-verify] [--no-leave] [--leave-timeout SECONDS] [--json]\n"
+            "                      [--no-verify] [--no-leave] [--leave-timeout SECONDS]\n"
+            "                      [--retries N] [--json]\n"
             "\n"
             "Write FILE (DfuSe .dfu, .dfu with a DFU suffix, Intel .hex, or .bin with --address)\n"
             "to a device and bring it back running it: enter the bootloader if the application\n"
@@ -66,6 +69,11 @@ static void help(FILE *f) {
             "      --leave-timeout SECONDS\n"
             "                           how long to wait for the application after leave,\n"
             "                           including the grace period for a watchdog (default 8)\n"
+            "      --retries N          how often a fault while erasing, writing or verifying\n"
+            "                           (errWRITE, errVERIFY, a stall, a timeout, the\n"
+            "                           bootloader re-enumerating) is met by clearing the\n"
+            "                           device's status and erasing and writing again\n"
+            "                           (default 2, 0 for never)\n"
             "      --json               print one JSON result object, no progress\n"
             "  -h, --help               show this help\n"
             "\n" STDFU_EXIT_CODES_HELP);
@@ -74,7 +82,7 @@ static void help(FILE *f) {
 /* -1 to go on, or the exit code to return (after printing why; 0 after --help). */
 static int parse_args(int argc, char **argv, flash_args *a) {
     enum { ARG_PORT = 0x100, ARG_DEVICE, ARG_ALT, ARG_ENTER, ARG_NO_VERIFY,
-           ARG_NO_LEAVE, ARG_LEAVE_TIMEOUT };
+           ARG_NO_LEAVE, ARG_LEAVE_TIMEOUT, ARG_RETRIES };
     static const struct option options[] = {
         { "port", required_argument, NULL, ARG_PORT },
         { "device", required_argument, NULL, ARG_DEVICE },
@@ -84,6 +92,7 @@ static int parse_args(int argc, char **argv, flash_args *a) {
         { "no-verify", no_argument, NULL, ARG_NO_VERIFY },
         { "no-leave", no_argument, NULL, ARG_NO_LEAVE },
         { "leave-timeout", required_argument, NULL, ARG_LEAVE_TIMEOUT },
+        { "retries", required_argument, NULL, ARG_RETRIES },
         STDFUCTL_OPTION_JSON,
         STDFUCTL_OPTION_HELP,
         {},
@@ -134,6 +143,13 @@ static int parse_args(int argc, char **argv, flash_args *a) {
                                             "--leave-timeout '%s' is not a number of seconds",
                                             optarg);
             a->has_leave_timeout = true;
+            break;
+        case ARG_RETRIES:
+            if (parse_u32(optarg, &v) < 0 || v > 100)
+                return stdfuctl_usage_error("flash", "--retries '%s' is not a number from 0 to "
+                                            "100", optarg);
+            a->retries = v;
+            a->has_retries = true;
             break;
         default:
             code = stdfuctl_common_option(c, "flash", help, &a->json);
@@ -218,14 +234,13 @@ static void print_json(const flash_report *r) {
     if (r->res) {
         const stdfu_update_result *res = r->res;
         json_kv_string(&w, "entered_with", stdfu_enter_kind_to_string(res->entered_with));
-        json_kv_string(&w, "final_mode", res->outcome == STDFU_UPDATE_DONE
-                                                 ? stdfu_usb_mode_to_string(res->final_mode)
-                                                 : NULL);
+        json_kv_string(&w, "final_mode", stdfu_usb_mode_to_string(res->final_mode));
         json_kv_string(&w, "old_version", res->old_bcd ? stdfuctl_format_bcd(res->old_bcd, bcd)
                                                        : NULL);
         json_kv_string(&w, "running_version",
                        res->running_bcd ? stdfuctl_format_bcd(res->running_bcd, bcd) : NULL);
         json_kv_uint(&w, "attempts", res->attempts);
+        json_kv_uint(&w, "retries", res->retries);
         json_kv_uint(&w, "bytes_written", res->bytes_written);
         json_kv_uint(&w, "leaves", res->leaves);
         json_kv_uint(&w, "port_resets", res->port_resets);
@@ -255,13 +270,19 @@ static void print_human(const flash_report *r) {
                             "the device starts it.\n");
         return;
     }
-    char bcd[8];
+    char bcd[8], retried[48] = "";
+    if (r->res->retries > 0)
+        snprintf(retried, sizeof retried, " (after %u retr%s)", r->res->retries,
+                 r->res->retries == 1 ? "y" : "ies");
     if (r->res->final_mode == STDFU_USB_APPLICATION)
-        printf("Flashed %s to port %s: application running version %s.\n", r->args->file,
-               r->port, stdfuctl_format_bcd(r->res->running_bcd, bcd));
+        printf("Flashed %s to port %s%s: application running version %s.\n", r->args->file,
+               r->port, retried, stdfuctl_format_bcd(r->res->running_bcd, bcd));
+    else if (r->res->final_mode == STDFU_USB_BOOTLOADER)
+        printf("Flashed %s to port %s%s: device stays in the bootloader.\n", r->args->file,
+               r->port, retried);
     else
-        printf("Flashed %s to port %s: device stays in the bootloader.\n", r->args->file,
-               r->port);
+        printf("Flashed %s to port %s%s: the device is no longer on its port.\n",
+               r->args->file, r->port, retried);
 }
 
 static int report(const flash_report *r) {
@@ -384,6 +405,8 @@ int cmd_flash(int argc, char **argv, const stdfuctl_globals *g) {
         o.leave_timeout = a.leave_timeout;
         o.reenumerate_timeout = MIN(o.reenumerate_timeout, a.leave_timeout);
     }
+    if (a.has_retries)
+        o.retries = a.retries;
     o.has_target_bcd = suffix_target_bcd(img, &o.target_bcd);
     o.watch = watch;
     o.progress = on_update_event;

@@ -67,15 +67,20 @@ static int default_flash(void *userdata, void *session, const stdfu_target *targ
 
     stdfu_dfuse_set_options(s, &opts);
     int r = stdfu_dfuse_flash_target(s, target, &fo, err);
-    if (r < 0 || !verify)
-        return r;
-    /* Mark the verify phase before the first read, so that a mismatch in the very first block
-     * is reported as a verify failure, not as a transfer error. */
-    for (size_t i = 0; i < target->n_elements; i++)
-        total += target->elements[i].size;
-    if (progress)
-        progress(STDFU_DFUSE_PHASE_VERIFY, 0, total, progress_data);
-    return stdfu_dfuse_verify_target(s, target, err);
+    if (r >= 0 && verify) {
+        /* Mark the verify phase before the first read, so that a mismatch in the very first
+         * block is reported as a verify failure, not as a transfer error. */
+        for (size_t i = 0; i < target->n_elements; i++)
+            total += target->elements[i].size;
+        if (progress)
+            progress(STDFU_DFUSE_PHASE_VERIFY, 0, total, progress_data);
+        r = stdfu_dfuse_verify_target(s, target, err);
+    }
+    /* Whatever ends here (a persistent fault, the last retry), the ROM is left in dfuIDLE,
+     * not in dfuERROR: ready for the next attempt, or to be left. */
+    if (r < 0 && r != -ENODEV && r != -ECANCELED)
+        (void) stdfu_dfuse_recover(s, NULL);
+    return r;
 }
 
 static int default_leave(void *userdata, void *session, uint32_t address, stdfu_error *err) {

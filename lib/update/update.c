@@ -52,6 +52,7 @@ static const char *const step_names[] = {
     [STDFU_UPDATE_STEP_REFLASH] = "reflash",
     [STDFU_UPDATE_STEP_GRACE] = "grace-period",
     [STDFU_UPDATE_STEP_POWER_CYCLE] = "power-cycle",
+    [STDFU_UPDATE_STEP_RETRY] = "retry",
 };
 
 static const char *const outcome_names[] = {
@@ -91,6 +92,7 @@ void stdfu_update_options_init(stdfu_update_options *o) {
         .verify = true,
         .leave = true,
         .max_attempts = 3,
+        .retries = 2,
         .find_timeout = 2 * USEC_PER_SEC,
         .enter_timeout = 10 * USEC_PER_SEC,
         .reenumerate_timeout = 2 * USEC_PER_SEC,
@@ -118,8 +120,6 @@ static void emitv(run *u, int level, stdfu_update_phase phase, stdfu_update_step
     char msg[512];
 
     enter_phase(u, phase);
-    if (step != STDFU_UPDATE_STEP_NONE)
-        u->res->steps[step]++;
     vsnprintf(msg, sizeof msg, format, ap);
     if (u->o->progress) {
         stdfu_update_event ev = {
@@ -133,7 +133,8 @@ static void emitv(run *u, int level, stdfu_update_phase phase, stdfu_update_step
     }
 }
 
-/* A step of the cycle; a recovery step (step != NONE) is counted and worth an info line. */
+/* A step of the cycle; a recovery step (step != NONE) is worth an info line. Steps are counted
+ * where they are taken, not here: announcing one does not mean it could be done. */
 static void emit(run *u, stdfu_update_phase phase, stdfu_update_step step, const char *format,
                  ...) _printf_(4, 5);
 static void emit(run *u, stdfu_update_phase phase, stdfu_update_step step, const char *format,
@@ -335,12 +336,84 @@ static stdfu_update_failure classify_flash_error(run *u, int r) {
     return STDFU_UPDATE_FAILURE_TRANSFER;
 }
 
+/* The bootloader went off the bus while flashing: wait for it to come back on the port and
+ * open it again. 0 with a new session; -EAGAIN when the application came back instead (*boot
+ * is then the application, to be entered again); else why it did not come back. */
+static int reopen(run *u, stdfu_usb_info *boot, void **ret_session, stdfu_error *err) {
+    const stdfu_layout *layout;
+    stdfu_usb_info seen;
+    int r;
+
+    r = wait_port(u, STDFU_USB_WANT_ANY, boot->devnum, u->o->reenumerate_timeout, &seen);
+    if (r < 0)
+        return r;
+    *boot = seen;
+    if (seen.mode != STDFU_USB_BOOTLOADER)
+        return -EAGAIN;
+    return open_session(u, boot, ret_session, &layout, err);
+}
+
+static bool cancel_requested(const run *u, int r) {
+    return r == -ECANCELED || (u->o->cancel && atomic_load(u->o->cancel));
+}
+
+/* Erase, write and verify; a fault is met by doing it again (the ops clear the ROM's status
+ * first), on a reopened session after a re-enumeration, up to o->retries times. Returns
+ * BACK_REFLASH with *session open when the image is on the device, BACK_APPLICATION when the
+ * application came back in the middle (*boot, session closed), else BACK_OUTCOME (session
+ * closed). */
+static back flash_with_retries(run *u, stdfu_usb_info *boot, void **session) {
+    for (unsigned retry = 0;; retry++) {
+        stdfu_error err = {}, reopen_err = {};
+        stdfu_update_phase where;
+        int r;
+
+        u->progress_phase = STDFU_UPDATE_PHASE_ERASE;
+        enter_phase(u, STDFU_UPDATE_PHASE_ERASE);
+        r = u->ops->flash(u->o->ops_data, *session, u->target, u->o->verify, dfuse_progress, u,
+                          u->o->cancel, &err);
+        if (r >= 0)
+            return BACK_REFLASH;
+        if (retry >= u->o->retries || cancel_requested(u, r)) {
+            u->ops->close(u->o->ops_data, *session);
+            *session = NULL;
+            return fail_with(u, classify_flash_error(u, r), &err);
+        }
+
+        where = u->progress_phase;
+        u->res->retries++;
+        u->res->steps[STDFU_UPDATE_STEP_RETRY]++;
+        emit(u, STDFU_UPDATE_PHASE_ERASE, STDFU_UPDATE_STEP_RETRY,
+             "%s failed on port %s (%s): erasing and writing again, retry %u of %u",
+             stdfu_update_phase_to_string(where), u->o->port, err.message, retry + 1,
+             u->o->retries);
+        if (r != -ENODEV)
+            continue;
+
+        u->ops->close(u->o->ops_data, *session);
+        *session = NULL;
+        r = reopen(u, boot, session, &reopen_err);
+        if (r == -EAGAIN)
+            return BACK_APPLICATION;
+        if (r < 0) {
+            if (cancel_requested(u, r))
+                return finish_cancelled(u);
+            stdfu_error gone = {};
+            stdfu_error_set(&gone, err.code, "%s; the bootloader did not come back on port "
+                            "%s (%s)", err.message, u->o->port,
+                            reopen_err.message[0] ? reopen_err.message : strerror(-r));
+            return fail_with(u, STDFU_UPDATE_FAILURE_TRANSFER, &gone);
+        }
+    }
+}
+
 /* open, check, erase, write, verify and (unless --no-leave) leave. On BACK_REFLASH the device
  * left (or stays in the bootloader with --no-leave). */
 static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
     stdfu_error err = {};
     void *session = NULL;
     const stdfu_layout *layout = NULL;
+    back b;
     int r;
 
     *ret_image_refused = false;
@@ -371,14 +444,9 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
         return BACK_OUTCOME;
     }
 
-    u->progress_phase = STDFU_UPDATE_PHASE_ERASE;
-    enter_phase(u, STDFU_UPDATE_PHASE_ERASE);
-    r = u->ops->flash(u->o->ops_data, session, u->target, u->o->verify, dfuse_progress, u,
-                      u->o->cancel, &err);
-    if (r < 0) {
-        u->ops->close(u->o->ops_data, session);
-        return fail_with(u, classify_flash_error(u, r), &err);
-    }
+    b = flash_with_retries(u, boot, &session);
+    if (b != BACK_REFLASH)
+        return b;
     u->res->bytes_written += u->o->image->total_bytes;
     emit(u, u->o->verify ? STDFU_UPDATE_PHASE_VERIFY : STDFU_UPDATE_PHASE_WRITE,
          STDFU_UPDATE_STEP_NONE, "%llu bytes written%s", (unsigned long long)
@@ -392,7 +460,8 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
          "leaving the bootloader, application at 0x%08x", u->base);
     r = u->ops->leave(u->o->ops_data, session, u->base, &err);
     u->ops->close(u->o->ops_data, session);
-    u->res->leaves++;
+    if (r >= 0)
+        u->res->leaves++;
     /* The flash is written: a leave that failed is for the ladder to sort out (the device
      * is most likely still there, in the bootloader), not a reason to give up. */
     u->leave_failed = r < 0;
@@ -415,10 +484,12 @@ static int stuck_action(run *u, const stdfu_usb_info *boot, stdfu_update_step st
         return r;
     if (step == STDFU_UPDATE_STEP_LEAVE_AGAIN) {
         r = u->ops->leave(u->o->ops_data, session, u->leave_address, err);
-        u->res->leaves++;
+        if (r >= 0)
+            u->res->leaves++;
     } else {
         r = u->ops->reset(u->o->ops_data, session, err);
-        u->res->port_resets++;
+        if (r >= 0)
+            u->res->port_resets++;
     }
     u->ops->close(u->o->ops_data, session);
     return r;
@@ -443,6 +514,7 @@ static rung on_stuck(run *u, ladder *l, const stdfu_usb_info *boot, unsigned *ex
     else if (!l->reset)
         step = STDFU_UPDATE_STEP_PORT_RESET;
     else {
+        u->res->steps[STDFU_UPDATE_STEP_REFLASH]++;
         emit(u, STDFU_UPDATE_PHASE_RECOVER, STDFU_UPDATE_STEP_REFLASH,
              "still in the bootloader on port %s after leaving again and a port reset: "
              "flashing again", u->o->port);
@@ -459,7 +531,8 @@ static rung on_stuck(run *u, ladder *l, const stdfu_usb_info *boot, unsigned *ex
              "bootloader came back on port %s: USB port reset", u->o->port);
     }
     /* Whatever it did, the wait that follows tells what is on the port now. */
-    (void) stuck_action(u, boot, step, &err);
+    if (stuck_action(u, boot, step, &err) >= 0)
+        u->res->steps[step]++;
     *exclude = boot->devnum;
     return RUNG_WAIT;
 }
@@ -472,6 +545,7 @@ static rung on_vanished(run *u, ladder *l, usec_t *timeout) {
     if (!l->graced && grace > 0) {
         l->graced = true;
         u->res->graces++;
+        u->res->steps[STDFU_UPDATE_STEP_GRACE]++;
         emit(u, STDFU_UPDATE_PHASE_RECOVER, STDFU_UPDATE_STEP_GRACE,
              "nothing came back on port %s: waiting %.1f s more for a watchdog reset",
              u->o->port, (double) grace / USEC_PER_SEC);
@@ -491,6 +565,7 @@ static rung on_vanished(run *u, ladder *l, usec_t *timeout) {
             return RUNG_END;
         }
         u->res->power_cycles++;
+        u->res->steps[STDFU_UPDATE_STEP_POWER_CYCLE]++;
         *timeout = u->o->reenumerate_timeout;
         return RUNG_WAIT;
     }
@@ -575,6 +650,7 @@ static back check_version(run *u, stdfu_usb_info *app) {
                       "attempts, expected %x.%02x", u->o->port, app->bcd_device >> 8,
                       app->bcd_device & 0xff, u->res->attempts, u->o->target_bcd >> 8,
                       u->o->target_bcd & 0xff);
+    u->res->steps[STDFU_UPDATE_STEP_REFLASH]++;
     emit(u, STDFU_UPDATE_PHASE_RECOVER, STDFU_UPDATE_STEP_REFLASH,
          "application on port %s came back running version %x.%02x, not %x.%02x: the flash "
          "did not take, starting over", u->o->port, app->bcd_device >> 8,
@@ -641,6 +717,8 @@ static void cycle(run *u) {
             return;
         }
         b = flash_once(u, &cur, &refused);
+        if (b == BACK_APPLICATION)
+            continue; /* it came back running its application: enter again */
         if (b == BACK_OUTCOME) {
             /* A refused image must not strand a device that was running its application. */
             if (refused && entered && u->o->leave)
@@ -658,6 +736,16 @@ static void cycle(run *u) {
             return;
         /* else: cur is the bootloader (stuck) or the application with the old version */
     }
+}
+
+/* What the result says the device is left as is what is on the port now, whatever the run
+ * believed: no application version for a device that is off or in its bootloader. */
+static void look_at_the_end(run *u) {
+    stdfu_usb_info info;
+    int r = stdfu_usb_watch_wait(u->o->watch, u->o->port, STDFU_USB_WANT_ANY, 0, 0, NULL, &info);
+
+    u->res->final_mode = r >= 0 ? info.mode : STDFU_USB_ABSENT;
+    u->res->running_bcd = r >= 0 && info.mode == STDFU_USB_APPLICATION ? info.bcd_device : 0;
 }
 
 int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
@@ -682,10 +770,10 @@ int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
     u.base = u.leave_address = u.target->elements[0].address;
 
     cycle(&u);
+    look_at_the_end(&u);
 
     if (res->outcome == STDFU_UPDATE_DONE) {
-        res->final_mode = o->leave ? STDFU_USB_APPLICATION : STDFU_USB_BOOTLOADER;
-        if (o->leave)
+        if (res->final_mode == STDFU_USB_APPLICATION)
             emit(&u, STDFU_UPDATE_PHASE_DONE, STDFU_UPDATE_STEP_NONE,
                  "application running version %x.%02x on port %s",
                  res->running_bcd >> 8, res->running_bcd & 0xffu, o->port);

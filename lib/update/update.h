@@ -13,7 +13,12 @@
  *                                  outcome NEEDS_POWER_CYCLE
  *   application with the old version: the flash did not take; the whole cycle again
  *
- * Bounded in attempts and in time; every step goes to the progress callback and is counted.
+ *   a transient fault while erasing, writing or verifying (errWRITE, errVERIFY, errERASE, a
+ *   stall, a timeout, the bootloader re-enumerating): clear its status (or open it again once
+ *   it is back), erase and write the image again, up to `retries` times in one attempt
+ *
+ * Bounded in attempts and in time; every step goes to the progress callback and is counted
+ * when it was actually taken.
  * Nothing here logs: the caller logs the events it is given (at the level each one names).
  * No global state: a daemon runs stdfu_update_run() in a worker thread with its own cancel
  * flag, progress callback and re-enumeration watch (lib/usb's stdfu_usb_watch, which can be fed
@@ -53,6 +58,8 @@ typedef enum stdfu_update_step {
     STDFU_UPDATE_STEP_REFLASH,       /* stuck, or old version: the cycle again */
     STDFU_UPDATE_STEP_GRACE,         /* vanished: wait for a watchdog reset */
     STDFU_UPDATE_STEP_POWER_CYCLE,   /* vanished: hub port power off/on */
+    STDFU_UPDATE_STEP_RETRY,         /* a transient fault while flashing: status cleared (or
+                                      * the bootloader reopened), erased and written again */
     _STDFU_UPDATE_STEP_MAX,
 } stdfu_update_step;
 
@@ -129,6 +136,7 @@ typedef struct stdfu_update_options {
     uint16_t target_bcd;
     /* Bounds. Defaults from stdfu_update_options_init(). */
     unsigned max_attempts;            /* flash cycles */
+    unsigned retries;                 /* transient faults retried within one cycle */
     usec_t find_timeout;              /* for the device to be on the port at the start */
     usec_t enter_timeout;             /* for the bootloader after enter */
     usec_t reenumerate_timeout;       /* for anything after leave, reset, power cycle */
@@ -151,11 +159,14 @@ typedef struct stdfu_update_result {
     stdfu_update_failure failure;     /* FAILED: why; else NONE */
     stdfu_error error;                /* FAILED, NEEDS_POWER_CYCLE, CANCELLED: one sentence */
     stdfu_enter_kind entered_with;    /* NONE when it already was in the bootloader */
-    stdfu_usb_mode final_mode;
-    uint16_t old_bcd, running_bcd;    /* the application's bcdDevice before/after, 0 unknown */
+    stdfu_usb_mode final_mode;        /* what is on the port at the end (looked at then) */
+    uint16_t old_bcd;                 /* the application's bcdDevice before, 0 unknown */
+    uint16_t running_bcd;             /* the application's at the end; 0 when no application
+                                       * runs (absent, in the bootloader) */
     uint64_t bytes_written;           /* per attempt: the image's bytes */
     unsigned attempts;                /* flash cycles started */
     unsigned leaves, port_resets, power_cycles, graces;
+    unsigned retries;                 /* transient faults retried (all attempts) */
     unsigned steps[_STDFU_UPDATE_STEP_MAX];
     usec_t elapsed_usec;
     usec_t phase_usec[_STDFU_UPDATE_PHASE_MAX]; /* time spent per phase */

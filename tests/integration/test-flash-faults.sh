@@ -1,6 +1,7 @@
 #!/bin/bash
-# Faults during a flash give a clear error and the right exit status, and a second run then
-# succeeds: a write error (errWRITE at one block) and a cable pulled mid-write.
+# Faults during a flash: a transient write error (errWRITE at one block) is retried within the
+# run, which succeeds; with --retries 0 it gives a clear error and the right exit status, and a
+# second run then succeeds; a cable pulled mid-write (the bootloader does not come back) too.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$SIM" ] && [ -x "$CTL" ] || skip_all "stdfu-sim or stdfuctl not built"
@@ -47,7 +48,7 @@ two_runs() {
     "$SIM" --device "$spec" --control "$T/$name/ctl.sock" --report "$T/$name/report.json" -- \
         bash -c '
             d=$1 ctl=$2 fw=$3 port=$4 sock=$5
-            "$ctl" flash "$fw" --port "$port" >"$d/first.out" 2>"$d/first.err"
+            "$ctl" flash "$fw" --port "$port" ${FIRST_OPTS:-} >"$d/first.out" 2>"$d/first.err"
             echo $? >"$d/first.rc"
             if [ -n "${BETWEEN:-}" ]; then eval "$BETWEEN"; fi
             "$ctl" flash "$fw" --port "$port" >"$d/second.out" 2>"$d/second.err"
@@ -68,8 +69,33 @@ PY
 }
 export -f control
 
-# Write error at block 5: errWRITE, exit 5; a second run succeeds.
-BETWEEN="" two_runs write-error "port=$PORT,profile=f072,mode=bootloader,write-error-at=5"
+# Write error at block 5, retried: the status is cleared, the image erased and written again.
+"$SIM" --device "port=$PORT,profile=f072,mode=bootloader,write-error-at=5" \
+    --report "$T/retry.report.json" -- \
+    "$CTL" flash "$T/fw.dfu" --port "$PORT" >"$T/retry.out" 2>"$T/retry.err"
+echo $? >"$T/retry.rc"
+check_eq "write error retried: exit status 0" 0 "$(cat "$T/retry.rc")"
+check "write error retried: the retry is shown, naming errWRITE and the port" \
+    grep -qE "^recover \(retry\): write failed on port $PORT .*errWRITE" "$T/retry.out"
+check "write error retried: the result says so" grep -q "after 1 retry" "$T/retry.out"
+sed 's/^/#   /' "$T/retry.out" "$T/retry.err"
+check_eq "write error retried: flash is the image" "$SHA" \
+    "$(dev "$T/retry.report.json" 'd["flash_sha256"]')"
+check_eq "write error retried: application runs 2.0" "application 2.0" \
+    "$(dev "$T/retry.report.json" 'd["mode"] + " " + d["version"]')"
+
+rc=0
+"$SIM" --device "port=$PORT,profile=f072,mode=bootloader,write-error-at=5" -- \
+    "$CTL" flash "$T/fw.dfu" --port "$PORT" --json >"$T/retry.json" 2>&1 || rc=$?
+check_eq "write error retried, --json: outcome, retries, recovery_steps.retry, attempts" \
+    "0 done 1 1 1" \
+    "$rc $(result "$T/retry.json" 'r["outcome"], r["retries"], r["recovery_steps"]["retry"], r["attempts"]')"
+check_eq "write error retried, --json: final mode and version read at the end" \
+    "application 2.00" "$(result "$T/retry.json" 'r["final_mode"], r["running_version"]')"
+
+# Without retries: errWRITE, exit 5; a second run succeeds.
+FIRST_OPTS="--retries 0" BETWEEN="" \
+    two_runs write-error "port=$PORT,profile=f072,mode=bootloader,write-error-at=5"
 d=$T/write-error
 check_eq "write error: exit status 5 (transfer)" 5 "$(cat "$d/first.rc")"
 check "write error: the message names errWRITE" grep -q "errWRITE" "$d/first.err"

@@ -30,6 +30,8 @@ typedef struct fake {
     bool leave_error_once;      /* the first leave request fails, the device stays */
     int flash_error;
     bool flash_error_in_verify;
+    unsigned flash_error_times;  /* how many flashes fail (0: one) */
+    stdfu_usb_mode flash_error_mode; /* -ENODEV: what is on the port afterwards */
     /* counters */
     unsigned n_enter, n_open, n_flash, n_leave, n_reset, n_power, n_waits;
     stdfu_layout layout;
@@ -119,7 +121,14 @@ static int fake_flash(void *userdata, void *session, const stdfu_target *target,
         int r = f->flash_error;
         if (f->flash_error_in_verify)
             progress(STDFU_DFUSE_PHASE_VERIFY, 0, target->elements[0].size, progress_data);
-        f->flash_error = 0;
+        if (f->flash_error_times <= 1)
+            f->flash_error = 0;
+        else
+            f->flash_error_times--;
+        if (r == -ENODEV && f->flash_error_mode == STDFU_USB_ABSENT)
+            f->mode = STDFU_USB_ABSENT;
+        else if (r == -ENODEV)
+            appear(f, f->flash_error_mode);
         return stdfu_error_set(err, r, "scripted failure");
     }
     if (f->flashes_not_taking > 0)
@@ -208,6 +217,7 @@ typedef struct fixture {
     stdfu_update_options o;
     unsigned events, byte_events;
     unsigned step_events[_STDFU_UPDATE_STEP_MAX];
+    unsigned retry_events;      /* at info level, naming the port */
     atomic_bool cancel;
 } fixture;
 
@@ -218,6 +228,9 @@ static void on_event(const stdfu_update_event *ev, void *userdata) {
         x->byte_events++;
     else if (ev->phase == STDFU_UPDATE_PHASE_RECOVER)
         x->step_events[ev->step]++;
+    else if (ev->step == STDFU_UPDATE_STEP_RETRY && ev->level == LOG_INFO &&
+             strstr(ev->message, "port " PORT))
+        x->retry_events++;
 }
 
 static int setup(void **state) {
@@ -389,6 +402,10 @@ static void test_vanish_ganged_needs_power_cycle(void **state) {
     assert_int_equal(res.steps[STDFU_UPDATE_STEP_GRACE], 1);
     assert_non_null(strstr(res.error.message, "port " PORT));
     assert_non_null(strstr(res.error.message, "cannot switch"));
+    /* the power cycle was offered, not done; nothing runs, nothing is on the port */
+    assert_int_equal(res.steps[STDFU_UPDATE_STEP_POWER_CYCLE], 0);
+    assert_int_equal(res.final_mode, STDFU_USB_ABSENT);
+    assert_int_equal(res.running_bcd, 0);
 }
 
 static void test_watchdog_recovered_by_waiting(void **state) {
@@ -441,9 +458,11 @@ static void test_image_refused_before_erase(void **state) {
     assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_IMAGE);
     assert_int_equal(x->f.n_flash, 0);
     assert_non_null(strstr(res.error.message, "nothing erased"));
-    /* it was entered from the application: it is sent back there */
+    /* it was entered from the application: it is sent back there, and the result says so */
     assert_int_equal(x->f.mode, STDFU_USB_APPLICATION);
     assert_int_equal(x->f.running_bcd, OLD_BCD);
+    assert_int_equal(res.final_mode, STDFU_USB_APPLICATION);
+    assert_int_equal(res.running_bcd, OLD_BCD);
 }
 
 static void test_ids_mismatch_refused(void **state) {
@@ -466,6 +485,7 @@ static void test_verify_failure(void **state) {
 
     x->f.flash_error = -EBADMSG;
     x->f.flash_error_in_verify = true;
+    x->o.retries = 0;
     run(x, &res);
     assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
     assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_VERIFY);
@@ -477,10 +497,116 @@ static void test_transfer_failure(void **state) {
     stdfu_update_result res;
 
     x->f.flash_error = -EIO;
+    x->o.retries = 0;
     run(x, &res);
     assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
     assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_TRANSFER);
     assert_string_equal(res.error.message, "scripted failure");
+}
+
+/* ---- transient faults: retried within the attempt ---------------------------------------- */
+
+static void test_write_error_retried(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->f.flash_error = -EIO; /* errWRITE once */
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(res.attempts, 1);
+    assert_int_equal(res.retries, 1);
+    assert_int_equal(res.steps[STDFU_UPDATE_STEP_RETRY], 1);
+    assert_int_equal(x->f.n_flash, 2);
+    assert_int_equal(x->f.n_open, 1);
+    assert_int_equal(x->retry_events, 1);
+    assert_int_equal(res.final_mode, STDFU_USB_APPLICATION);
+    assert_int_equal(res.running_bcd, NEW_BCD);
+}
+
+static void test_verify_error_retried(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->f.flash_error = -EBADMSG;
+    x->f.flash_error_in_verify = true;
+    x->f.flash_error_times = 2;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(res.retries, 2);
+    assert_int_equal(x->f.n_flash, 3);
+}
+
+static void test_persistent_fault_ends_attempt(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->f.mode = STDFU_USB_BOOTLOADER;
+    x->f.flash_error = -EPIPE;
+    x->f.flash_error_times = 100;
+    x->o.retries = 3;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
+    assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_TRANSFER);
+    assert_int_equal(res.retries, 3);
+    assert_int_equal(x->f.n_flash, 4);
+    assert_int_equal(x->f.n_leave, 0);
+    /* in its bootloader: no application runs */
+    assert_int_equal(res.final_mode, STDFU_USB_BOOTLOADER);
+    assert_int_equal(res.running_bcd, 0);
+}
+
+static void test_reenumeration_during_write_reopened(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->f.flash_error = -ENODEV;
+    x->f.flash_error_mode = STDFU_USB_BOOTLOADER; /* back at once, a new enumeration */
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(res.retries, 1);
+    assert_int_equal(res.attempts, 1);
+    assert_int_equal(x->f.n_open, 2);
+    assert_int_equal(x->f.n_flash, 2);
+    assert_int_equal(res.running_bcd, NEW_BCD);
+}
+
+static void test_reenumeration_into_application_enters_again(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->f.flash_error = -ENODEV;
+    x->f.flash_error_mode = STDFU_USB_APPLICATION; /* its application was still whole */
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(res.retries, 1);
+    assert_int_equal(res.attempts, 2);
+    assert_int_equal(x->f.n_enter, 2);
+}
+
+static void test_disconnect_not_back_fails(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->f.flash_error = -ENODEV;
+    x->f.flash_error_mode = STDFU_USB_ABSENT;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
+    assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_TRANSFER);
+    assert_non_null(strstr(res.error.message, "scripted failure"));
+    assert_non_null(strstr(res.error.message, "did not come back on port " PORT));
+    assert_int_equal(res.final_mode, STDFU_USB_ABSENT);
+    assert_int_equal(res.running_bcd, 0);
+}
+
+static void test_cancel_is_not_retried(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->f.flash_error = -ECANCELED;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_CANCELLED);
+    assert_int_equal(res.retries, 0);
+    assert_int_equal(x->f.n_flash, 1);
 }
 
 static void test_no_device(void **state) {
@@ -554,6 +680,7 @@ static void test_names(void **state) {
                         "needs-power-cycle");
     assert_string_equal(stdfu_update_step_to_string(STDFU_UPDATE_STEP_POWER_CYCLE),
                         "power-cycle");
+    assert_string_equal(stdfu_update_step_to_string(STDFU_UPDATE_STEP_RETRY), "retry");
     assert_string_equal(stdfu_update_phase_to_string(STDFU_UPDATE_PHASE_VERIFY), "verify");
     assert_string_equal(stdfu_update_failure_to_string(STDFU_UPDATE_FAILURE_IMAGE), "image");
 }
@@ -577,6 +704,13 @@ int main(void) {
         T(test_ids_mismatch_refused),
         T(test_verify_failure),
         T(test_transfer_failure),
+        T(test_write_error_retried),
+        T(test_verify_error_retried),
+        T(test_persistent_fault_ends_attempt),
+        T(test_reenumeration_during_write_reopened),
+        T(test_reenumeration_into_application_enters_again),
+        T(test_disconnect_not_back_fails),
+        T(test_cancel_is_not_retried),
         T(test_no_device),
         T(test_cancel),
         T(test_skip_if_current),
