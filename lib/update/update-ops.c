@@ -83,6 +83,26 @@ static int default_flash(void *userdata, void *session, const stdfu_target *targ
     return r;
 }
 
+static int default_verify(void *userdata, void *session, const stdfu_target *target,
+                          stdfu_dfuse_progress_fn progress, void *progress_data,
+                          const atomic_bool *cancel, stdfu_error *err) {
+    stdfu_dfuse *s = session;
+    stdfu_dfuse_options opts = {
+        .alt = stdfu_dfuse_current_alt(s),
+        .progress = progress,
+        .userdata = progress_data,
+        .cancel = cancel,
+    };
+    (void) userdata;
+
+    stdfu_dfuse_set_options(s, &opts);
+    /* A ROM that just reset may start in dfuERROR (errFIRMWARE on F4). */
+    int r = stdfu_dfuse_recover(s, err);
+    if (r < 0)
+        return r;
+    return stdfu_dfuse_verify_target(s, target, err);
+}
+
 static int default_leave(void *userdata, void *session, uint32_t address, stdfu_error *err) {
     stdfu_dfuse *s = session;
     (void) userdata;
@@ -121,6 +141,7 @@ const stdfu_update_ops *stdfu_update_default_ops(void) {
         .enter = default_enter,
         .open = default_open,
         .flash = default_flash,
+        .verify = default_verify,
         .leave = default_leave,
         .reset = default_reset,
         .close = default_close,

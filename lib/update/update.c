@@ -24,6 +24,8 @@ typedef struct run {
     uint32_t base;                 /* where the application starts: the first element */
     uint32_t leave_address;        /* base, or the start of flash after a refused image */
     bool leave_failed;             /* the last leave request itself failed */
+    bool option_bytes_written;     /* the ROM took them and reset: read them back, then leave */
+    uint8_t session_alt;           /* the alt sessions open: o->alt, 0 to leave after them */
     uint16_t app_vid, app_pid;     /* of the application, when it was seen */
     usec_t start, deadline;
     stdfu_update_phase phase;
@@ -301,7 +303,7 @@ static int open_session(run *u, const stdfu_usb_info *boot, void **ret_session,
     usec_t until = now_monotonic() + OPEN_RETRY_USEC;
 
     for (;;) {
-        int r = u->ops->open(u->o->ops_data, boot, u->o->alt, ret_session, ret_layout, err);
+        int r = u->ops->open(u->o->ops_data, boot, u->session_alt, ret_session, ret_layout, err);
         if (r >= 0 || (r != -ENODEV && r != -EACCES) || now_monotonic() >= until ||
             (u->o->cancel && atomic_load(u->o->cancel)))
             return r;
@@ -407,6 +409,74 @@ static back flash_with_retries(run *u, stdfu_usb_info *boot, void **session) {
     }
 }
 
+/* Every STM32 runs its application from the start of its main flash. */
+#define STM32_FLASH_BASE 0x08000000u
+
+static bool is_option_bytes(const stdfu_layout *layout) {
+    return layout && strstr(layout->name, "Option Bytes");
+}
+
+/* Option bytes take effect through a reset that the ROM starts once they are written (RM0090
+ * 3.6, RM0091 4.2): the session ends there, which is no fault. Waits for the device to come
+ * back on the port; the caller then reads them back. BACK_APPLICATION with *boot what came
+ * back, or BACK_OUTCOME. */
+static back write_option_bytes(run *u, stdfu_usb_info *boot, void *session) {
+    stdfu_error err = {};
+    stdfu_usb_info seen;
+    int r;
+
+    u->progress_phase = STDFU_UPDATE_PHASE_WRITE;
+    enter_phase(u, STDFU_UPDATE_PHASE_WRITE);
+    r = u->ops->flash(u->o->ops_data, session, u->target, false, dfuse_progress, u,
+                      u->o->cancel, &err);
+    u->ops->close(u->o->ops_data, session);
+    if (r < 0 && r != -ENODEV)
+        return fail_with(u, classify_flash_error(u, r), &err);
+    u->option_bytes_written = true;
+    u->leave_address = STM32_FLASH_BASE;
+    u->res->bytes_written += u->o->image->total_bytes;
+    emit(u, STDFU_UPDATE_PHASE_WRITE, STDFU_UPDATE_STEP_NONE,
+         "option bytes written on port %s: waiting for the device to reset and load them",
+         u->o->port);
+    r = wait_port(u, STDFU_USB_WANT_ANY, boot->devnum, u->o->enter_timeout, &seen);
+    if (r == -ETIMEDOUT)
+        return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_NO_DEVICE, r,
+                      "the device on port %s did not come back within %llu s after its "
+                      "option bytes were written", u->o->port,
+                      (unsigned long long) (u->o->enter_timeout / USEC_PER_SEC));
+    if (r < 0)
+        return wait_error(u, r, "the device after writing option bytes");
+    *boot = seen;
+    return BACK_APPLICATION;
+}
+
+/* After the option bytes' reset, in the bootloader again: they count as written when they
+ * read back as the image. BACK_REFLASH with *session open on the main flash (alt 0, where
+ * leave can point at the application), or BACK_OUTCOME. */
+static back verify_option_bytes(run *u, const stdfu_usb_info *boot, void **session) {
+    const stdfu_layout *layout;
+    stdfu_error err = {};
+    int r;
+
+    u->progress_phase = STDFU_UPDATE_PHASE_VERIFY;
+    enter_phase(u, STDFU_UPDATE_PHASE_VERIFY);
+    r = u->ops->verify(u->o->ops_data, *session, u->target, dfuse_progress, u, u->o->cancel,
+                       &err);
+    u->ops->close(u->o->ops_data, *session);
+    *session = NULL;
+    if (r < 0) {
+        stdfu_error_prefix(&err, "option bytes on port %s after their reset", u->o->port);
+        return fail_with(u, classify_flash_error(u, r), &err);
+    }
+    emit(u, STDFU_UPDATE_PHASE_VERIFY, STDFU_UPDATE_STEP_NONE,
+         "option bytes on port %s read back as written", u->o->port);
+    u->session_alt = 0;
+    r = open_session(u, boot, session, &layout, &err);
+    if (r < 0)
+        return fail_with(u, STDFU_UPDATE_FAILURE_TRANSFER, &err);
+    return BACK_REFLASH;
+}
+
 /* open, check, erase, write, verify and (unless --no-leave) leave. On BACK_REFLASH the device
  * left (or stays in the bootloader with --no-leave). */
 static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
@@ -417,7 +487,8 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
     int r;
 
     *ret_image_refused = false;
-    u->res->attempts++;
+    if (!u->option_bytes_written)
+        u->res->attempts++;
     emit(u, STDFU_UPDATE_PHASE_OPEN, STDFU_UPDATE_STEP_NONE,
          "opening bootloader on port %s (attempt %u of %u)", u->o->port, u->res->attempts,
          u->o->max_attempts);
@@ -444,21 +515,29 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
         return BACK_OUTCOME;
     }
 
-    b = flash_with_retries(u, boot, &session);
-    if (b != BACK_REFLASH)
-        return b;
-    u->res->bytes_written += u->o->image->total_bytes;
-    emit(u, u->o->verify ? STDFU_UPDATE_PHASE_VERIFY : STDFU_UPDATE_PHASE_WRITE,
-         STDFU_UPDATE_STEP_NONE, "%llu bytes written%s", (unsigned long long)
-         u->o->image->total_bytes, u->o->verify ? " and verified" : "");
+    if (u->option_bytes_written) {
+        b = verify_option_bytes(u, boot, &session);
+        if (b != BACK_REFLASH)
+            return b;
+    } else if (is_option_bytes(layout))
+        return write_option_bytes(u, boot, session);
+    else {
+        b = flash_with_retries(u, boot, &session);
+        if (b != BACK_REFLASH)
+            return b;
+        u->res->bytes_written += u->o->image->total_bytes;
+        emit(u, u->o->verify ? STDFU_UPDATE_PHASE_VERIFY : STDFU_UPDATE_PHASE_WRITE,
+             STDFU_UPDATE_STEP_NONE, "%llu bytes written%s", (unsigned long long)
+             u->o->image->total_bytes, u->o->verify ? " and verified" : "");
+    }
 
     if (!u->o->leave || cancelled(u)) {
         u->ops->close(u->o->ops_data, session);
         return u->o->leave ? BACK_OUTCOME : BACK_REFLASH;
     }
     emit(u, STDFU_UPDATE_PHASE_LEAVE, STDFU_UPDATE_STEP_NONE,
-         "leaving the bootloader, application at 0x%08x", u->base);
-    r = u->ops->leave(u->o->ops_data, session, u->base, &err);
+         "leaving the bootloader, application at 0x%08x", u->leave_address);
+    r = u->ops->leave(u->o->ops_data, session, u->leave_address, &err);
     u->ops->close(u->o->ops_data, session);
     if (r >= 0)
         u->res->leaves++;
@@ -711,7 +790,7 @@ static void cycle(run *u) {
                 return;
             entered = true;
         }
-        if (u->res->attempts >= u->o->max_attempts) {
+        if (u->res->attempts >= u->o->max_attempts && !u->option_bytes_written) {
             finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_RECOVERY, -ETIMEDOUT,
                    "gave up on port %s after %u flash attempts", u->o->port, u->res->attempts);
             return;
@@ -768,6 +847,7 @@ int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
         return 0;
     }
     u.base = u.leave_address = u.target->elements[0].address;
+    u.session_alt = o->alt;
 
     cycle(&u);
     look_at_the_end(&u);

@@ -13,6 +13,10 @@
  *                                  outcome NEEDS_POWER_CYCLE
  *   application with the old version: the flash did not take; the whole cycle again
  *
+ *   option bytes (an alt named "Option Bytes"): the ROM resets to load them once written; the
+ *   write counts when the device is back and reading them (in the bootloader, entered again
+ *   if the application came back) shows the image; leave then starts the flash at 0x08000000
+ *
  *   a transient fault while erasing, writing or verifying (errWRITE, errVERIFY, errERASE, a
  *   stall, a timeout, the bootloader re-enumerating): clear its status (or open it again once
  *   it is back), erase and write the image again, up to `retries` times in one attempt
@@ -115,6 +119,10 @@ typedef struct stdfu_update_ops {
     int (*flash)(void *userdata, void *session, const stdfu_target *target,
                  bool verify, stdfu_dfuse_progress_fn progress, void *progress_data,
                  const atomic_bool *cancel, stdfu_error *err);
+    /* Reads target back and compares (-EBADMSG naming the first difference). */
+    int (*verify)(void *userdata, void *session, const stdfu_target *target,
+                  stdfu_dfuse_progress_fn progress, void *progress_data,
+                  const atomic_bool *cancel, stdfu_error *err);
     int (*leave)(void *userdata, void *session, uint32_t address, stdfu_error *err);
     int (*reset)(void *userdata, void *session, stdfu_error *err);
     void (*close)(void *userdata, void *session);

@@ -35,6 +35,10 @@ typedef struct fake {
     /* counters */
     unsigned n_enter, n_open, n_flash, n_leave, n_reset, n_power, n_waits;
     stdfu_layout layout;
+    stdfu_layout ob_layout;     /* alt 1: option bytes, written then a reset */
+    bool ob_mismatch;           /* they read back other than written */
+    unsigned n_verify;
+    uint8_t alt;                /* of the open session */
     atomic_bool *cancel_on_flash;
 } fake;
 
@@ -95,12 +99,13 @@ static int fake_enter(void *userdata, const stdfu_usb_info *app, const stdfu_ent
 static int fake_open(void *userdata, const stdfu_usb_info *boot, uint8_t alt, void **ret,
                      const stdfu_layout **ret_layout, stdfu_error *err) {
     fake *f = userdata;
-    assert_int_equal(alt, 0);
+    assert_true(alt == 0 || (alt == 1 && f->ob_layout.n_runs > 0));
     if (f->mode != STDFU_USB_BOOTLOADER || boot->devnum != f->devnum)
         return stdfu_error_set(err, -ENODEV, "no bootloader enumeration %u", boot->devnum);
     f->n_open++;
+    f->alt = alt;
     *ret = f;
-    *ret_layout = &f->layout;
+    *ret_layout = alt == 1 ? &f->ob_layout : &f->layout;
     return 0;
 }
 
@@ -110,8 +115,15 @@ static int fake_flash(void *userdata, void *session, const stdfu_target *target,
     fake *f = userdata;
     (void) cancel;
     assert_ptr_equal(session, f);
-    assert_true(verify);
     f->n_flash++;
+    if (f->alt == 1) {
+        /* option bytes: written, then the ROM resets and the application starts */
+        assert_false(verify);
+        progress(STDFU_DFUSE_PHASE_WRITE, 0, target->elements[0].size, progress_data);
+        appear(f, STDFU_USB_APPLICATION);
+        return stdfu_error_set(err, -ENODEV, "device gone");
+    }
+    assert_true(verify);
     progress(STDFU_DFUSE_PHASE_ERASE, 2048, 2048, progress_data);
     progress(STDFU_DFUSE_PHASE_WRITE, target->elements[0].size, target->elements[0].size,
              progress_data);
@@ -138,10 +150,23 @@ static int fake_flash(void *userdata, void *session, const stdfu_target *target,
     return 0;
 }
 
+static int fake_verify(void *userdata, void *session, const stdfu_target *target,
+                       stdfu_dfuse_progress_fn progress, void *progress_data,
+                       const atomic_bool *cancel, stdfu_error *err) {
+    fake *f = userdata;
+    (void) session, (void) cancel;
+    f->n_verify++;
+    progress(STDFU_DFUSE_PHASE_VERIFY, 0, target->elements[0].size, progress_data);
+    if (f->ob_mismatch)
+        return stdfu_error_set(err, -EBADMSG, "verify failed at 0x1fffc001");
+    return 0;
+}
+
 static int fake_leave(void *userdata, void *session, uint32_t address, stdfu_error *err) {
     fake *f = userdata;
     (void) session;
     assert_int_equal(address, 0x08000000);
+    assert_int_equal(f->alt, 0); /* from the main flash's alt, where the address is */
     f->n_leave++;
     if (f->leave_error_once) {
         f->leave_error_once = false;
@@ -199,6 +224,7 @@ static const stdfu_update_ops fake_ops = {
     .enter = fake_enter,
     .open = fake_open,
     .flash = fake_flash,
+    .verify = fake_verify,
     .leave = fake_leave,
     .reset = fake_reset,
     .close = fake_close,
@@ -268,6 +294,7 @@ static int teardown(void **state) {
     fixture *x = *state;
     stdfu_usb_watch_free(x->watch);
     stdfu_layout_done(&x->f.layout);
+    stdfu_layout_done(&x->f.ob_layout);
     free(x);
     return 0;
 }
@@ -609,6 +636,49 @@ static void test_cancel_is_not_retried(void **state) {
     assert_int_equal(x->f.n_flash, 1);
 }
 
+/* ---- option bytes ------------------------------------------------------------------------ */
+
+static void use_option_bytes(fixture *x) {
+    assert_int_equal(stdfu_layout_parse("@Option Bytes  /0x1FFFC000/01*016 e", &x->f.ob_layout,
+                                        NULL), 0);
+    x->element = (stdfu_element) { .address = 0x1fffc000, .size = 16, .data = x->data };
+    x->target.alt = 1;
+    x->img.total_bytes = 16;
+    x->o.alt = 1;
+    x->o.has_target_bcd = false;
+}
+
+static void test_option_bytes_reset_is_expected(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    use_option_bytes(x);
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(res.attempts, 1);
+    assert_int_equal(res.retries, 0);
+    assert_int_equal(res.bytes_written, 16);
+    assert_int_equal(x->f.n_flash, 1);
+    /* back as the application: entered again to read them, then left at the flash */
+    assert_int_equal(x->f.n_enter, 2);
+    assert_int_equal(x->f.n_verify, 1);
+    assert_int_equal(x->f.n_leave, 1);
+    assert_int_equal(res.final_mode, STDFU_USB_APPLICATION);
+}
+
+static void test_option_bytes_not_taken(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    use_option_bytes(x);
+    x->f.ob_mismatch = true;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
+    assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_VERIFY);
+    assert_non_null(strstr(res.error.message, "option bytes on port " PORT));
+    assert_int_equal(x->f.n_flash, 1);
+}
+
 static void test_no_device(void **state) {
     fixture *x = *state;
     stdfu_update_result res;
@@ -711,6 +781,8 @@ int main(void) {
         T(test_reenumeration_into_application_enters_again),
         T(test_disconnect_not_back_fails),
         T(test_cancel_is_not_retried),
+        T(test_option_bytes_reset_is_expected),
+        T(test_option_bytes_not_taken),
         T(test_no_device),
         T(test_cancel),
         T(test_skip_if_current),
