@@ -93,6 +93,16 @@ check_eq "write error retried, --json: outcome, retries, recovery_steps.retry, a
 check_eq "write error retried, --json: final mode and version read at the end" \
     "application 2.00" "$(result "$T/retry.json" 'r["final_mode"], r["running_version"]')"
 
+# A fault that ends the run (no retries left) leaves the ROM clean: dfuIDLE, status OK, not
+# dfuERROR, so that the next run or any other client starts from there.
+rc=0
+"$SIM" --device "port=$PORT,profile=f072,mode=bootloader,write-error-at=5" \
+    --report "$T/clean.report.json" -- \
+    "$CTL" flash "$T/fw.dfu" --port "$PORT" --retries 0 >/dev/null 2>&1 || rc=$?
+check_eq "write error, no retries left: exit 5, ROM left in dfuIDLE with status OK" \
+    "5 bootloader dfuIDLE OK" \
+    "$rc $(dev "$T/clean.report.json" 'd["mode"] + " " + d["dfu_state"] + " " + d["dfu_status"]')"
+
 # Without retries: errWRITE, exit 5; a second run succeeds.
 FIRST_OPTS="--retries 0" BETWEEN="" \
     two_runs write-error "port=$PORT,profile=f072,mode=bootloader,write-error-at=5"
