@@ -470,9 +470,89 @@ int stdfu_dfuse_reset(stdfu_dfuse *s, stdfu_error *err) {
 
 /* ---- all in one ----------------------------------------------------------------------------- */
 
+/* ---- only what differs ---------------------------------------------------------------------- */
+
+/* Appends the parts of target's elements that lie in [start, start + size) to *els (pointing
+ * into the target's data). */
+static int append_clipped(const stdfu_target *target, uint32_t start, uint32_t size,
+                          stdfu_element **els, size_t *n) {
+    uint64_t end = (uint64_t) start + size;
+
+    for (size_t i = 0; i < target->n_elements; i++) {
+        const stdfu_element *e = &target->elements[i];
+        uint64_t from = MAX((uint64_t) e->address, (uint64_t) start);
+        uint64_t to = MIN((uint64_t) e->address + e->size, end);
+        if (from >= to)
+            continue;
+        stdfu_element *p = realloc(*els, (*n + 1) * sizeof **els);
+        if (!p)
+            return -ENOMEM;
+        *els = p;
+        p[(*n)++] = (stdfu_element) { .address = (uint32_t) from, .size = (uint32_t) (to - from),
+                                      .data = e->data + (from - e->address) };
+    }
+    return 0;
+}
+
+/* Whether the device holds in [start, start + size) what target has there. */
+static int sector_holds(stdfu_dfuse *s, const stdfu_target *target, uint32_t start,
+                        uint32_t size, bool *ret, stdfu_error *err) {
+    _cleanup_free_ stdfu_element *els = NULL;
+    size_t n = 0;
+    int r;
+
+    if (append_clipped(target, start, size, &els, &n) < 0)
+        return stdfu_error_set(err, -ENOMEM, "out of memory");
+    *ret = true;
+    for (size_t i = 0; i < n && *ret; i++) {
+        _cleanup_free_ uint8_t *buf = malloc(els[i].size);
+        if (!buf)
+            return stdfu_error_set(err, -ENOMEM, "out of memory");
+        r = stdfu_dfuse_read(s, els[i].address, buf, els[i].size, err);
+        if (r < 0)
+            return r;
+        *ret = memcmp(buf, els[i].data, els[i].size) == 0;
+    }
+    return 0;
+}
+
+/* The parts of target in the sectors that do not hold it yet (read back by UPLOAD), as a
+ * target whose elements (*ret_elements, malloc'd) point into target's data. */
+static int differing_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_target *ret,
+                            stdfu_element **ret_elements, stdfu_error *err) {
+    _cleanup_free_ stdfu_sector *sectors = NULL;
+    _cleanup_free_ stdfu_element *els = NULL;
+    const stdfu_layout *l;
+    size_t n_sectors, n = 0;
+    int r;
+
+    r = target_layout(s, target, &l, err);
+    if (r < 0)
+        return r;
+    r = stdfu_image_target_sectors(NULL, target, l, &sectors, &n_sectors, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < n_sectors; i++) {
+        bool holds;
+        r = sector_holds(s, target, sectors[i].address, sectors[i].size, &holds, err);
+        if (r < 0)
+            return r;
+        if (!holds && append_clipped(target, sectors[i].address, sectors[i].size, &els, &n) < 0)
+            return stdfu_error_set(err, -ENOMEM, "out of memory");
+    }
+    *ret = *target;
+    ret->elements = els;
+    ret->n_elements = n;
+    *ret_elements = TAKE_PTR(els);
+    return 0;
+}
+
 int stdfu_dfuse_flash_target(stdfu_dfuse *s, const stdfu_target *target,
                              const stdfu_dfuse_flash_options *opts, stdfu_error *err) {
     stdfu_dfuse_flash_options o = opts ? *opts : (stdfu_dfuse_flash_options) {};
+    _cleanup_free_ stdfu_element *differing = NULL;
+    const stdfu_target *full = target;
+    stdfu_target part;
     int r;
 
     /* Refuse a target that does not fit before the device is touched. */
@@ -482,6 +562,14 @@ int stdfu_dfuse_flash_target(stdfu_dfuse *s, const stdfu_target *target,
     r = stdfu_dfuse_recover(s, err);
     if (r < 0)
         return r;
+    if (o.only_differing && !o.mass_erase) {
+        r = differing_target(s, target, &part, &differing, err);
+        if (r < 0)
+            return r;
+        if (part.n_elements == 0)
+            return o.no_verify ? 0 : stdfu_dfuse_verify_target(s, full, err);
+        target = &part;
+    }
     if (o.mass_erase)
         r = stdfu_dfuse_mass_erase(s, err);
     else if (!o.no_erase)
@@ -492,6 +580,6 @@ int stdfu_dfuse_flash_target(stdfu_dfuse *s, const stdfu_target *target,
     if (r < 0)
         return r;
     if (!o.no_verify)
-        r = stdfu_dfuse_verify_target(s, target, err);
+        r = stdfu_dfuse_verify_target(s, full, err);
     return r;
 }

@@ -193,6 +193,9 @@ typedef struct stdfu_dfuse_flash_options {
     bool mass_erase; /* instead of erasing the touched sectors */
     bool no_erase;   /* the caller erased */
     bool no_verify;
+    /* Read the touched sectors back first and erase and write only those that do not hold
+     * the target yet (after a fault part of it is written already). Verify covers it all. */
+    bool only_differing;
 } stdfu_dfuse_flash_options;
 
 /* check layout, recover to dfuIDLE, erase, write, verify (unless disabled). No leave. */

@@ -52,7 +52,7 @@ static int default_open(void *userdata, const stdfu_usb_info *boot, uint8_t alt,
 }
 
 static int default_flash(void *userdata, void *session, const stdfu_target *target, bool verify,
-                         stdfu_dfuse_progress_fn progress, void *progress_data,
+                         bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
                          const atomic_bool *cancel, stdfu_error *err) {
     stdfu_dfuse *s = session;
     stdfu_dfuse_options opts = {
@@ -61,7 +61,7 @@ static int default_flash(void *userdata, void *session, const stdfu_target *targ
         .userdata = progress_data,
         .cancel = cancel,
     };
-    stdfu_dfuse_flash_options fo = { .no_verify = true };
+    stdfu_dfuse_flash_options fo = { .no_verify = true, .only_differing = again };
     uint64_t total = 0;
     (void) userdata;
 

@@ -164,8 +164,10 @@ static void dfuse_progress(stdfu_dfuse_phase p, uint64_t done, uint64_t total, v
                              : p == STDFU_DFUSE_PHASE_WRITE ? STDFU_UPDATE_PHASE_WRITE
                                                             : STDFU_UPDATE_PHASE_VERIFY;
 
-    if (p == STDFU_DFUSE_PHASE_LEAVE)
-        return; /* a zero-length download: the leave message says it all */
+    /* LEAVE: a zero-length download, the leave message says it all. READ: a retry reading
+     * back what is written already, a step of the erase that follows. */
+    if (p == STDFU_DFUSE_PHASE_LEAVE || p == STDFU_DFUSE_PHASE_READ)
+        return;
 
     if (phase != u->phase)
         enter_phase(u, phase);
@@ -372,8 +374,8 @@ static back flash_with_retries(run *u, stdfu_usb_info *boot, void **session) {
 
         u->progress_phase = STDFU_UPDATE_PHASE_ERASE;
         enter_phase(u, STDFU_UPDATE_PHASE_ERASE);
-        r = u->ops->flash(u->o->ops_data, *session, u->target, u->o->verify, dfuse_progress, u,
-                          u->o->cancel, &err);
+        r = u->ops->flash(u->o->ops_data, *session, u->target, u->o->verify, retry > 0,
+                          dfuse_progress, u, u->o->cancel, &err);
         if (r >= 0)
             return BACK_REFLASH;
         if (retry >= u->o->retries || cancel_requested(u, r)) {
@@ -386,7 +388,8 @@ static back flash_with_retries(run *u, stdfu_usb_info *boot, void **session) {
         u->res->retries++;
         u->res->steps[STDFU_UPDATE_STEP_RETRY]++;
         emit(u, STDFU_UPDATE_PHASE_ERASE, STDFU_UPDATE_STEP_RETRY,
-             "%s failed on port %s (%s): erasing and writing again, retry %u of %u",
+             "%s failed on port %s (%s): erasing and writing again what differs, retry %u "
+             "of %u",
              stdfu_update_phase_to_string(where), u->o->port, err.message, retry + 1,
              u->o->retries);
         if (r != -ENODEV)
@@ -427,7 +430,7 @@ static back write_option_bytes(run *u, stdfu_usb_info *boot, void *session) {
 
     u->progress_phase = STDFU_UPDATE_PHASE_WRITE;
     enter_phase(u, STDFU_UPDATE_PHASE_WRITE);
-    r = u->ops->flash(u->o->ops_data, session, u->target, false, dfuse_progress, u,
+    r = u->ops->flash(u->o->ops_data, session, u->target, false, false, dfuse_progress, u,
                       u->o->cancel, &err);
     u->ops->close(u->o->ops_data, session);
     if (r < 0 && r != -ENODEV)

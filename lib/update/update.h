@@ -19,7 +19,8 @@
  *
  *   a transient fault while erasing, writing or verifying (errWRITE, errVERIFY, errERASE, a
  *   stall, a timeout, the bootloader re-enumerating): clear its status (or open it again once
- *   it is back), erase and write the image again, up to `retries` times in one attempt
+ *   it is back), erase and write again the pages that do not hold the image (read back), up
+ *   to `retries` times in one attempt
  *
  * Bounded in attempts and in time; every step goes to the progress callback and is counted
  * when it was actually taken.
@@ -115,9 +116,10 @@ typedef struct stdfu_update_ops {
     int (*open)(void *userdata, const stdfu_usb_info *boot, uint8_t alt,
                 void **ret_session, const stdfu_layout **ret_layout, stdfu_error *err);
     /* Recover to dfuIDLE, erase the pages target touches, write, verify (unless !verify).
-     * progress gets (phase, done, total). */
+     * again: a retry after a fault; only the pages that do not hold target yet are erased
+     * and written again. progress gets (phase, done, total). */
     int (*flash)(void *userdata, void *session, const stdfu_target *target,
-                 bool verify, stdfu_dfuse_progress_fn progress, void *progress_data,
+                 bool verify, bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
                  const atomic_bool *cancel, stdfu_error *err);
     /* Reads target back and compares (-EBADMSG naming the first difference). */
     int (*verify)(void *userdata, void *session, const stdfu_target *target,

@@ -83,6 +83,10 @@ check_eq "write error retried: flash is the image" "$SHA" \
     "$(dev "$T/retry.report.json" 'd["flash_sha256"]')"
 check_eq "write error retried: application runs 2.0" "application 2.0" \
     "$(dev "$T/retry.report.json" 'd["mode"] + " " + d["version"]')"
+# block 5 is page 3 (2 KiB each): pages 0-2 were written, the retry erases only pages 3-9 again
+check_eq "write error retried: only the pages from the failed one on are erased again" \
+    "[1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 0]" \
+    "$(dev "$T/retry.report.json" 'd["counters"]["erases_per_page"][:11]')"
 
 rc=0
 "$SIM" --device "port=$PORT,profile=f072,mode=bootloader,write-error-at=5" -- \

@@ -320,6 +320,32 @@ static void test_write_error(void **state) {
     teardown_fixture(&f);
 }
 
+/* A retry after a fault erases and writes again only the pages that do not hold the image. */
+static void test_retry_only_what_differs(void **state) {
+    stdfu_dfuse_flash_options again = { .only_differing = true };
+    const sim_counters *c;
+    fixture f;
+    size_t flash_size;
+    (void) state;
+
+    /* 2 KiB pages, 2 KiB blocks: block 4 is page 2; pages 0 and 1 are written before it */
+    setup_fixture(&f, "port=1-1.3,profile=f072,mode=bootloader,blank=1,write-error-at=4", 16384);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, NULL, &f.err), -EIO);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, &again, &f.err), 0);
+    assert_memory_equal(sim_device_flash(f.link.dev, &flash_size), f.fw, 16384);
+    c = sim_device_counters(f.link.dev);
+    for (unsigned p = 0; p < 8; p++)
+        assert_int_equal(c->erases_per_page[p], p < 2 ? 1 : 2);
+    for (unsigned p = 8; p < c->n_pages; p++)
+        assert_int_equal(c->erases_per_page[p], 0);
+
+    /* all of it there: nothing erased, still verified */
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, &again, &f.err), 0);
+    for (unsigned p = 0; p < 8; p++)
+        assert_int_equal(c->erases_per_page[p], p < 2 ? 1 : 2);
+    teardown_fixture(&f);
+}
+
 static void test_unplug(void **state) {
     fixture f;
     (void) state;
@@ -511,6 +537,7 @@ int main(void) {
         cmocka_unit_test(test_regions),
         cmocka_unit_test(test_out_of_layout_refused),
         cmocka_unit_test(test_write_error),
+        cmocka_unit_test(test_retry_only_what_differs),
         cmocka_unit_test(test_unplug),
         cmocka_unit_test(test_stalled_status),
         cmocka_unit_test(test_rdp),

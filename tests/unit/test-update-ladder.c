@@ -37,7 +37,7 @@ typedef struct fake {
     stdfu_layout layout;
     stdfu_layout ob_layout;     /* alt 1: option bytes, written then a reset */
     bool ob_mismatch;           /* they read back other than written */
-    unsigned n_verify;
+    unsigned n_verify, n_again;
     uint8_t alt;                /* of the open session */
     atomic_bool *cancel_on_flash;
 } fake;
@@ -110,12 +110,14 @@ static int fake_open(void *userdata, const stdfu_usb_info *boot, uint8_t alt, vo
 }
 
 static int fake_flash(void *userdata, void *session, const stdfu_target *target, bool verify,
-                      stdfu_dfuse_progress_fn progress, void *progress_data,
+                      bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
                       const atomic_bool *cancel, stdfu_error *err) {
     fake *f = userdata;
     (void) cancel;
     assert_ptr_equal(session, f);
     f->n_flash++;
+    if (again)
+        f->n_again++;
     if (f->alt == 1) {
         /* option bytes: written, then the ROM resets and the application starts */
         assert_false(verify);
@@ -544,6 +546,7 @@ static void test_write_error_retried(void **state) {
     assert_int_equal(res.retries, 1);
     assert_int_equal(res.steps[STDFU_UPDATE_STEP_RETRY], 1);
     assert_int_equal(x->f.n_flash, 2);
+    assert_int_equal(x->f.n_again, 1); /* the retry writes only what differs */
     assert_int_equal(x->f.n_open, 1);
     assert_int_equal(x->retry_events, 1);
     assert_int_equal(res.final_mode, STDFU_USB_APPLICATION);
