@@ -139,8 +139,10 @@ static void set_options(stdfu_update_options *o, const RunnerPlan *plan, const c
     o->enter = plan->enter;
     o->has_target_bcd = plan->has_target_bcd;
     o->target_bcd = plan->target_bcd;
-    if (plan->max_attempts)
+    if (plan->max_attempts) {
         o->max_attempts = plan->max_attempts;
+        o->retries = plan->max_attempts - 1; /* the rule's retries, also within an attempt */
+    }
     if (plan->enter_timeout)
         o->enter_timeout = plan->enter_timeout;
     if (plan->leave_timeout)
