@@ -419,10 +419,10 @@ static bool is_option_bytes(const stdfu_layout *layout) {
     return layout && strstr(layout->name, "Option Bytes");
 }
 
-/* Option bytes take effect through a reset that the ROM starts once they are written (RM0090
- * 3.6, RM0091 4.2): the session ends there, which is no fault. Waits for the device to come
- * back on the port; the caller then reads them back. BACK_APPLICATION with *boot what came
- * back, or BACK_OUTCOME. */
+/* Option bytes take effect through an option byte reload, which resets the chip: ST's ROMs
+ * start it once they are written, so the session ends there, and that is no fault. Waits for
+ * the device to come back on the port; the caller then reads them back. BACK_APPLICATION with
+ * *boot what came back (or the same bootloader, if it did not reset), or BACK_OUTCOME. */
 static back write_option_bytes(run *u, stdfu_usb_info *boot, void *session) {
     stdfu_error err = {};
     stdfu_usb_info seen;
@@ -442,6 +442,9 @@ static back write_option_bytes(run *u, stdfu_usb_info *boot, void *session) {
          "option bytes written on port %s: waiting for the device to reset and load them",
          u->o->port);
     r = wait_port(u, STDFU_USB_WANT_ANY, boot->devnum, u->o->enter_timeout, &seen);
+    if (r == -ETIMEDOUT && wait_port(u, STDFU_USB_WANT_BOOTLOADER, 0, 0, &seen) == 0 &&
+        seen.devnum == boot->devnum)
+        r = 0; /* no reset: the option bytes are read back from the same enumeration */
     if (r == -ETIMEDOUT)
         return finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_NO_DEVICE, r,
                       "the device on port %s did not come back within %llu s after its "

@@ -37,6 +37,7 @@ typedef struct fake {
     stdfu_layout layout;
     stdfu_layout ob_layout;     /* alt 1: option bytes, written then a reset */
     bool ob_mismatch;           /* they read back other than written */
+    bool ob_no_reset;           /* a ROM that takes them without resetting */
     unsigned n_verify, n_again;
     uint8_t alt;                /* of the open session */
     atomic_bool *cancel_on_flash;
@@ -122,6 +123,8 @@ static int fake_flash(void *userdata, void *session, const stdfu_target *target,
         /* option bytes: written, then the ROM resets and the application starts */
         assert_false(verify);
         progress(STDFU_DFUSE_PHASE_WRITE, 0, target->elements[0].size, progress_data);
+        if (f->ob_no_reset)
+            return 0;
         appear(f, STDFU_USB_APPLICATION);
         return stdfu_error_set(err, -ENODEV, "device gone");
     }
@@ -669,6 +672,19 @@ static void test_option_bytes_reset_is_expected(void **state) {
     assert_int_equal(res.final_mode, STDFU_USB_APPLICATION);
 }
 
+static void test_option_bytes_without_reset(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    use_option_bytes(x);
+    x->f.ob_no_reset = true;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(x->f.n_enter, 1); /* read back from the same bootloader */
+    assert_int_equal(x->f.n_verify, 1);
+    assert_int_equal(x->f.n_leave, 1);
+}
+
 static void test_option_bytes_not_taken(void **state) {
     fixture *x = *state;
     stdfu_update_result res;
@@ -785,6 +801,7 @@ int main(void) {
         T(test_disconnect_not_back_fails),
         T(test_cancel_is_not_retried),
         T(test_option_bytes_reset_is_expected),
+        T(test_option_bytes_without_reset),
         T(test_option_bytes_not_taken),
         T(test_no_device),
         T(test_cancel),
