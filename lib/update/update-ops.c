@@ -51,21 +51,27 @@ static int default_open(void *userdata, const stdfu_usb_info *boot, uint8_t alt,
     return 0;
 }
 
-static int default_flash(void *userdata, void *session, const stdfu_target *target, bool verify,
-                         bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
-                         const atomic_bool *cancel, stdfu_error *err) {
-    stdfu_dfuse *s = session;
+/* The session reports to this action's progress callback and checks its cancel flag. */
+static void report_to(stdfu_dfuse *s, stdfu_dfuse_progress_fn progress, void *progress_data,
+                      const atomic_bool *cancel) {
     stdfu_dfuse_options opts = {
         .alt = stdfu_dfuse_current_alt(s),
         .progress = progress,
         .userdata = progress_data,
         .cancel = cancel,
     };
+    stdfu_dfuse_set_options(s, &opts);
+}
+
+static int default_flash(void *userdata, void *session, const stdfu_target *target, bool verify,
+                         bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
+                         const atomic_bool *cancel, stdfu_error *err) {
+    stdfu_dfuse *s = session;
     stdfu_dfuse_flash_options fo = { .no_verify = true, .only_differing = again };
     uint64_t total = 0;
     (void) userdata;
 
-    stdfu_dfuse_set_options(s, &opts);
+    report_to(s, progress, progress_data, cancel);
     int r = stdfu_dfuse_flash_target(s, target, &fo, err);
     if (r >= 0 && verify) {
         /* Mark the verify phase before the first read, so that a mismatch in the very first
@@ -87,15 +93,9 @@ static int default_verify(void *userdata, void *session, const stdfu_target *tar
                           stdfu_dfuse_progress_fn progress, void *progress_data,
                           const atomic_bool *cancel, stdfu_error *err) {
     stdfu_dfuse *s = session;
-    stdfu_dfuse_options opts = {
-        .alt = stdfu_dfuse_current_alt(s),
-        .progress = progress,
-        .userdata = progress_data,
-        .cancel = cancel,
-    };
     (void) userdata;
 
-    stdfu_dfuse_set_options(s, &opts);
+    report_to(s, progress, progress_data, cancel);
     /* A ROM that just reset may start in dfuERROR (errFIRMWARE on F4). */
     int r = stdfu_dfuse_recover(s, err);
     if (r < 0)
