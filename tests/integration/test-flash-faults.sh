@@ -137,6 +137,25 @@ check_eq "unplug: flash is the image afterwards" "$SHA" \
 check_eq "unplug: application runs 2.0" "application 2.0" \
     "$(dev "$d/report.json" 'd["mode"] + " " + d["version"]')"
 
+# The cable pulled and plugged back in during the erase: the bootloader comes back on the same
+# port, is opened again, and what it does not hold yet is erased and written again.
+"$SIM" --device "port=$PORT,profile=f072,mode=bootloader,slow-erase=20" --control "$T/rp.sock" \
+    --report "$T/replug.report.json" -- bash -c '
+    "$1" flash "$2" --port "$3" >"$4/replug.out" 2>"$4/replug.err" &
+    pid=$!
+    for i in $(seq 300); do grep -q "^check:" "$4/replug.out" && break; sleep 0.1; done
+    control "$5" "unplug $3" >/dev/null
+    control "$5" "plug $3" >/dev/null
+    wait $pid
+    echo $? >"$4/replug.rc"' replug "$CTL" "$T/fw.dfu" "$PORT" "$T" "$T/rp.sock" >/dev/null 2>&1
+check_eq "replugged during erase: exit 0" 0 "$(cat "$T/replug.rc")"
+check "replugged during erase: retried on the same port" \
+    grep -qE "^recover \(retry\): erase failed on port $PORT" "$T/replug.out"
+sed 's/^/#   /' "$T/replug.out" "$T/replug.err"
+check_eq "replugged during erase: flash is the image, application runs 2.0" \
+    "$SHA application 2.0" \
+    "$(dev "$T/replug.report.json" 'd["flash_sha256"] + " " + d["mode"] + " " + d["version"]')"
+
 # SIGINT while waiting out the grace period: exit 9, saying where it stopped.
 "$SIM" --device "port=$PORT,profile=f072,mode=bootloader,leave=vanish" -- bash -c '
     "$1" flash "$2" --port "$3" --leave-timeout 60 >"$4/int.out" 2>"$4/int.err" &
