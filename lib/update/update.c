@@ -252,7 +252,9 @@ static void seen_application(run *u, const stdfu_usb_info *info) {
     u->app_vid = info->vid;
     u->app_pid = info->pid;
     u->res->running_bcd = info->bcd_device;
-    if (u->res->old_bcd == 0)
+    /* The version before is what ran before anything was written: unknown (0) for a device
+     * found in its bootloader, not the version it runs afterwards. */
+    if (u->res->old_bcd == 0 && u->res->attempts == 0)
         u->res->old_bcd = info->bcd_device;
 }
 

@@ -170,7 +170,8 @@ typedef struct stdfu_update_result {
     stdfu_error error;                /* FAILED, NEEDS_POWER_CYCLE, CANCELLED: one sentence */
     stdfu_enter_kind entered_with;    /* NONE when it already was in the bootloader */
     stdfu_usb_mode final_mode;        /* what is on the port at the end (looked at then) */
-    uint16_t old_bcd;                 /* the application's bcdDevice before, 0 unknown */
+    uint16_t old_bcd;                 /* the application's bcdDevice before, 0 unknown (it
+                                       * was in its bootloader) */
     uint16_t running_bcd;             /* the application's at the end; 0 when no application
                                        * runs (absent, in the bootloader) */
     uint64_t bytes_written;           /* per attempt: the image's bytes */

@@ -65,4 +65,9 @@ flash ok --device "port=$PORT,profile=f072,mode=application" -- "$T/fw.dfu"
 check_eq "ok: done, application 2.00, no step taken" "0 done application 2.00 0" \
     "$(cat "$T/ok.rc") $(res "$T/ok.json" 'r["outcome"], r["final_mode"], r["running_version"], sum(r["recovery_steps"].values())')"
 
+# Found in its bootloader: what ran before is unknown, not the version written.
+flash fromboot --device "port=$PORT,profile=f072,mode=bootloader" -- "$T/fw.dfu"
+check_eq "from the bootloader: no old version, 2.00 running" "0 None application 2.00" \
+    "$(cat "$T/fromboot.rc") $(res "$T/fromboot.json" 'r["old_version"], r["final_mode"], r["running_version"]')"
+
 finish

@@ -342,6 +342,7 @@ static void test_already_in_bootloader_no_leave(void **state) {
     assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
     assert_int_equal(res.entered_with, STDFU_ENTER_NONE);
     assert_int_equal(res.final_mode, STDFU_USB_BOOTLOADER);
+    assert_int_equal(res.old_bcd, 0); /* nothing ran before: unknown */
     assert_int_equal(x->f.n_enter, 0);
     assert_int_equal(x->f.n_leave, 0);
     assert_int_equal(x->f.mode, STDFU_USB_BOOTLOADER);
