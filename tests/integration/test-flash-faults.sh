@@ -107,6 +107,16 @@ check_eq "write error, no retries left: exit 5, ROM left in dfuIDLE with status 
     "5 bootloader dfuIDLE OK" \
     "$rc $(dev "$T/clean.report.json" 'd["mode"] + " " + d["dfu_state"] + " " + d["dfu_status"]')"
 
+# GETSTATUS stalled more often than the engine asks again: the transfer fails, and is retried.
+rc=0
+"$SIM" --device "port=$PORT,profile=f072,mode=bootloader,stall-status=8" \
+    --report "$T/stall.report.json" -- \
+    "$CTL" flash "$T/fw.dfu" --port "$PORT" --json >"$T/stall.json" 2>&1 || rc=$?
+check_eq "stalled status: done after a retry" "0 done True" \
+    "$rc $(result "$T/stall.json" 'r["outcome"], r["retries"] >= 1')"
+check_eq "stalled status: flash is the image" "$SHA" \
+    "$(dev "$T/stall.report.json" 'd["flash_sha256"]')"
+
 # Without retries: errWRITE, exit 5; a second run succeeds.
 FIRST_OPTS="--retries 0" BETWEEN="" \
     two_runs write-error "port=$PORT,profile=f072,mode=bootloader,write-error-at=5"
