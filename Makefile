@@ -102,6 +102,26 @@ $(B)/%.o: %.c
 print-version:
 	@echo $(VERSION)
 
+# ---- the Debian package ------------------------------------------------------------------
+
+# dpkg-buildpackage in a copy of the tree (the files git knows, or, outside git, the tree
+# without the build directories), so that neither build/ nor the sources are touched; the
+# package lands in $(B)/deb/, lintian then fails the target on any error.
+DEB_DIR = $(B)/deb
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/stdfu-$(VERSION)
+	cd $(CURDIR) && if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z --cached --others --exclude-standard | \
+	        tar --null --ignore-failed-read -T - -cf -; \
+	else tar --exclude=./$(B) --exclude=./$(ASAN_B) -cf - .; fi | \
+	    tar -xf - -C $(DEB_DIR)/stdfu-$(VERSION)
+	cd $(DEB_DIR)/stdfu-$(VERSION) && dpkg-buildpackage -us -uc -b
+	if command -v lintian >/dev/null; then \
+	    lintian --fail-on error $(DEB_DIR)/*.changes; \
+	else echo "deb: lintian not installed, not run" >&2; fi
+	@ls $(DEB_DIR)/*.deb
+
 # ---- dependencies -------------------------------------------------------------------------
 
 deps:
@@ -130,6 +150,6 @@ clean:
 	rm -rf $(B) $(ASAN_B)
 
 .PHONY: all programs test-programs all-targets unit-tests deps check check-unit check-valgrind \
-        clean install demo bench print-version
+        clean install demo bench print-version deb
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
