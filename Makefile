@@ -152,4 +152,4 @@ clean:
 .PHONY: all programs test-programs all-targets unit-tests deps check check-unit check-valgrind \
         clean install demo bench print-version deb
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -path $(B)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)
