@@ -119,15 +119,17 @@ static int verdict_to_result(Query *q, const char *action_id, sd_bus_error *erro
     case VERDICT_CHALLENGE:
         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                  "%s needs an administrator's authentication (polkit action "
-                                 "%s), and the call did not allow interactive authorization.",
-                                 member, action_id);
+                                 "%s), %s.", member, action_id,
+                                 sd_bus_message_get_allow_interactive_authorization(m) > 0
+                                     ? "and no authentication agent gave it"
+                                     : "and the call did not allow interactive authorization");
     case VERDICT_FAILED:
         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "%s: cannot ask polkit about action %s.", member, action_id);
+                                 "Cannot ask polkit whether %s is authorized (action %s).",
+                                 member, action_id);
     default:
         return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
-                                 "%s is not authorized by polkit (action %s).", member,
-                                 action_id);
+                                 "%s is not authorized (polkit action %s).", member, action_id);
     }
 }
 
