@@ -98,7 +98,6 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(EXTRA_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-
 print-version:
 	@echo $(VERSION)
 
