@@ -21,7 +21,7 @@ ifeq ($(PREFIX),/usr)
 UNITDIR       ?= $(or $(call pkg_var,systemd,systemdsystemunitdir),/usr/lib/systemd/system)
 SYSUSERSDIR   ?= $(or $(call pkg_var,systemd,sysusersdir),/usr/lib/sysusers.d)
 TMPFILESDIR   ?= $(or $(call pkg_var,systemd,tmpfilesdir),/usr/lib/tmpfiles.d)
-UDEVRULESDIR  ?= /usr/lib/udev/rules.d
+UDEVRULESDIR  ?= $(or $(call pkg_var,udev,udevdir),/usr/lib/udev)/rules.d
 else ifeq ($(PREFIX),/usr/local)
 UNITDIR       ?= /usr/local/lib/systemd/system
 SYSUSERSDIR   ?= /usr/local/lib/sysusers.d

@@ -27,8 +27,8 @@ deb=$(ls "$build"/deb/stdfu_*.deb 2>/dev/null | head -n1)
 [ -n "$deb" ] || { finish; exit; }
 echo "# built ${deb##*/}"
 if command -v lintian >/dev/null; then
-    lintian --fail-on error "$deb" >"$T/lintian.log" 2>&1
-    check_eq "lintian: no error in the .deb" 0 $?
+    lintian --fail-on error,warning "$deb" >"$T/lintian.log" 2>&1
+    check_eq "lintian: no error and no warning in the .deb (debian/rules lists what is kept)" 0 $?
     sed 's/^/#   lintian: /' "$T/lintian.log"
 fi
 version=$(make -s --no-print-directory -C "$SRCDIR" print-version)
@@ -38,9 +38,10 @@ check_eq "debian/changelog's version is the build's VERSION" "${version%%-*}" \
 # ---- contents and metadata ----------------------------------------------------------------
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' | grep -v '/$' | sort >"$T/files"
 unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null)
+udevdir=$(pkg-config --variable=udevdir udev 2>/dev/null)
 for f in /usr/sbin/stdfud /usr/bin/stdfuctl "${unitdir:-/lib/systemd/system}/stdfud.service" \
          /usr/lib/sysusers.d/stdfu.conf /usr/lib/tmpfiles.d/stdfu.conf \
-         /usr/lib/udev/rules.d/70-stdfu.rules /usr/share/dbus-1/system.d/io.stdfu1.conf \
+         "${udevdir:-/usr/lib/udev}/rules.d/70-stdfu.rules" /usr/share/dbus-1/system.d/io.stdfu1.conf \
          /usr/share/dbus-1/interfaces/io.stdfu1.xml /usr/share/polkit-1/actions/io.stdfu1.policy \
          /usr/share/polkit-1/rules.d/50-stdfu.rules /usr/share/man/man8/stdfud.8.gz \
          /usr/share/man/man1/stdfuctl.1.gz /usr/share/man/man5/stdfu-manifest.5.gz \
@@ -108,7 +109,8 @@ echo "rules: []" >"$R/etc/stdfu/manifest.yaml"
 
 in_root dpkg --purge stdfu >"$T/purge.log" 2>&1; fact purge_rc $?
 [ -e "$R/usr/sbin/stdfud" ] && fact daemon_left yes
-[ -e "$R/usr/lib/udev/rules.d/70-stdfu.rules" ] && fact rules_left yes
+[ -e "$R/usr/lib/udev/rules.d/70-stdfu.rules" ] || [ -e "$R/lib/udev/rules.d/70-stdfu.rules" ] &&
+    fact rules_left yes
 [ -e "$R/var/lib/stdfu" ] && fact state_left yes
 [ -L "$R/etc/systemd/system/multi-user.target.wants/stdfud.service" ] && fact enabled_left yes
 [ -e "$R/etc/stdfu/manifest.yaml" ] && fact manifest_kept yes

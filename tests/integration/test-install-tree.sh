@@ -37,6 +37,8 @@ mode_is() { [ -e "$2" ] && [ "$(stat -c %a "$2")" = "$1" ]; }
 # ---- the expected tree, from the sources --------------------------------------------------
 unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null)
 : "${unitdir:=/usr/lib/systemd/system}"
+udevdir=$(pkg-config --variable=udevdir udev 2>/dev/null)
+: "${udevdir:=/usr/lib/udev}"
 
 declare -A expect_mode=() expect_src=()
 expect() { expect_mode[$1]=$2; expect_src[$1]=${3:-}; }
@@ -53,7 +55,7 @@ has_program stdfuctl && expect /usr/bin/stdfuctl 755 "$B/stdfuctl"
 expect "$unitdir/stdfud.service" 644
 expect /usr/lib/sysusers.d/stdfu.conf 644 "$SRCDIR/systemd/stdfu.sysusers"
 expect /usr/lib/tmpfiles.d/stdfu.conf 644 "$SRCDIR/systemd/stdfu.tmpfiles"
-expect /usr/lib/udev/rules.d/70-stdfu.rules 644 "$SRCDIR/conf/70-stdfu.rules"
+expect "$udevdir/rules.d/70-stdfu.rules" 644 "$SRCDIR/conf/70-stdfu.rules"
 [ -e "$SRCDIR/conf/io.stdfu1.conf" ] &&
     expect /usr/share/dbus-1/system.d/io.stdfu1.conf 644 "$SRCDIR/conf/io.stdfu1.conf"
 [ -e "$SRCDIR/conf/io.stdfu1.policy" ] &&
