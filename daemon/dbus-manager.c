@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "authorize.h"
 #include "daemon.h"
 #include "dbus-util.h"
 #include "devices.h"
@@ -78,8 +79,8 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
     Device *dev;
     int r;
 
-    r = bus_check_privileged(m, error);
-    if (r < 0)
+    r = authorize(m, STDFU_ACTION_UPDATE, error);
+    if (r != 0)
         return r;
     r = sd_bus_message_read(m, "s", &device);
     if (r < 0)
@@ -147,8 +148,8 @@ static int method_update_file(sd_bus_message *m, void *userdata, sd_bus_error *e
     Device *dev;
     int fd, r;
 
-    r = bus_check_privileged(m, error);
-    if (r < 0)
+    r = authorize(m, STDFU_ACTION_UPDATE, error);
+    if (r != 0)
         return r;
     r = sd_bus_message_read(m, "sh", &device, &fd);
     if (r < 0)
@@ -178,8 +179,8 @@ static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
     Device *dev;
     int r;
 
-    r = bus_check_privileged(m, error);
-    if (r < 0)
+    r = authorize(m, STDFU_ACTION_CANCEL, error);
+    if (r != 0)
         return r;
     r = sd_bus_message_read(m, "s", &device);
     if (r < 0)
@@ -194,8 +195,8 @@ static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
     Daemon *d = userdata;
-    int r = bus_check_privileged(m, error);
-    if (r < 0)
+    int r = authorize(m, STDFU_ACTION_RELOAD, error);
+    if (r != 0)
         return r;
     r = daemon_reload(d);
     if (r < 0)
