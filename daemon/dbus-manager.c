@@ -9,16 +9,13 @@
 
 #include "daemon.h"
 #include "dbus-util.h"
-#include "devices.h"
+#include "device.h"
 #include "jobs.h"
 #include "policy.h"
 #include "rules.h"
 #include "state.h"
+#include "util/config.h"
 #include "util/log.h"
-
-#ifndef STDFU_VERSION
-#define STDFU_VERSION "0.1"
-#endif
 
 /* Larger than any STM32's flash (2 MiB) with room for container formats. */
 #define MAX_FIRMWARE_FILE_SIZE (16u * 1024 * 1024)
@@ -59,8 +56,8 @@ static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *
     int r = sd_bus_message_new_method_return(m, &reply);
     if (r >= 0)
         r = sd_bus_message_open_container(reply, 'a', "(so)");
-    for (Device *dev = device_table_first(d->devices); r >= 0 && dev; dev = dev->next)
-        r = sd_bus_message_append(reply, "(so)", dev->port, dev->object_path);
+    for (Device *dev = device_table_first(d->devices); r >= 0 && dev; dev = device_next(dev))
+        r = sd_bus_message_append(reply, "(so)", device_port(dev), device_object_path(dev));
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
     if (r >= 0)
@@ -218,7 +215,7 @@ static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *e
         r = sd_bus_message_open_container(reply, 'a', "(sssssssttu)");
     for (size_t i = 0; r >= 0 && i < n; i++)
         r = sd_bus_message_append(reply, "(sssssssttu)", h[i].port,
-                                  stdfu_job_outcome_to_string(h[i].outcome), h[i].from_version,
+                                  job_outcome_to_string(h[i].outcome), h[i].from_version,
                                   h[i].to_version, h[i].rule, h[i].sha256, h[i].error,
                                   (uint64_t) h[i].started_usec, (uint64_t) h[i].finished_usec,
                                   (uint32_t) h[i].attempts);
@@ -250,8 +247,9 @@ static int get_property(sd_bus *bus, const char *path, const char *interface, co
         return sd_bus_message_append(reply, "u", d->settings.parallel);
     if (streq(property, "Rules")) {
         int r = sd_bus_message_open_container(reply, 'a', "s");
-        for (size_t i = 0; r >= 0 && i < rules_count(d); i++)
-            r = sd_bus_message_append_basic(reply, 's', rules_name_at(d, i));
+        size_t n = d->manifest ? stdfu_manifest_n_rules(d->manifest) : 0;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+            r = sd_bus_message_append_basic(reply, 's', stdfu_manifest_rule(d->manifest, i)->name);
         return r < 0 ? r : sd_bus_message_close_container(reply);
     }
     if (streq(property, "ManifestErrors"))
@@ -298,13 +296,13 @@ int bus_manager_register(Daemon *d) {
 void bus_manager_emit_device_added(Daemon *d, Device *dev) {
     if (d->bus)
         (void) sd_bus_emit_signal(d->bus, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE, "DeviceAdded",
-                                  "so", dev->port, dev->object_path);
+                                  "so", device_port(dev), device_object_path(dev));
 }
 
 void bus_manager_emit_device_removed(Daemon *d, Device *dev) {
     if (d->bus)
         (void) sd_bus_emit_signal(d->bus, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE, "DeviceRemoved",
-                                  "so", dev->port, dev->object_path);
+                                  "so", device_port(dev), device_object_path(dev));
 }
 
 void bus_manager_emit_update_finished(Daemon *d, const char *port, const char *outcome,

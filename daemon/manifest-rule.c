@@ -9,6 +9,7 @@
 
 #include "manifest-internal.h"
 #include "state.h" /* the history size the state directory accepts */
+#include "usb/usb.h"
 #include "util/parse-util.h"
 
 #define MAX_RETRIES 100u
@@ -434,8 +435,8 @@ stdfu_rule *rule_new(void) {
     stdfu_rule *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->dfu_vid = STDFU_DEFAULT_DFU_VID;
-    r->dfu_pid = STDFU_DEFAULT_DFU_PID;
+    r->dfu_vid = STDFU_USB_BOOTLOADER_VID;
+    r->dfu_pid = STDFU_USB_BOOTLOADER_PID;
     r->enter = (stdfu_enter_method) { .kind = STDFU_ENTER_AUTO };
     r->version_source = STDFU_VERSION_SOURCE_BCD_DEVICE;
     r->retries = STDFU_DEFAULT_RETRIES;
