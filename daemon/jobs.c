@@ -175,6 +175,14 @@ Job *job_queue_find(JobQueue *q, const char *port) {
 }
 
 static void job_finish(Job *j) {
+    /* Results the runner did not make (cancelled while queued, a broken worker) end where the
+     * job was. */
+    if (!job_state_is_active(j->result.phase))
+        j->result.phase = j->state;
+    if (!j->result.finished)
+        j->result.finished = now_realtime();
+    if (!j->result.started)
+        j->result.started = j->result.finished;
     j->state = job_state_of_outcome(j->result.outcome);
     if (j->queue->cb.finished)
         j->queue->cb.finished(j, j->queue->userdata);
@@ -241,7 +249,7 @@ static int on_worker_message(sd_event_source *s, int fd, uint32_t revents, void 
             j->total = m.total;
             break;
         case MSG_ATTEMPT:
-            j->attempt = m.attempt;
+            j->attempt = MAX(j->spec.first_attempt, 1u) + MAX(m.attempt, 1u) - 1;
             break;
         case MSG_RESULT:
             job_handle_result(j, &m.result);
@@ -280,7 +288,7 @@ static int job_start(Job *j) {
     j->running = true;
     j->queue->n_running++;
     j->state = JOB_ENTERING;
-    j->attempt = MAX(j->attempt, 1u);
+    j->attempt = MAX(j->spec.first_attempt, 1u);
     return 0;
 }
 

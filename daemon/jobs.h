@@ -38,6 +38,8 @@ typedef struct JobSpec {
     char *from_version;
     bool force;               /* write even when the device runs the target already */
     usec_t started;           /* CLOCK_REALTIME when first queued (kept across resumes) */
+    unsigned first_attempt;   /* the number of this run's first attempt (0 counts as 1): a
+                               * resumed job goes on counting */
 
     /* How to enter and what to expect on the port (lib/update's options). */
     stdfu_enter_method enter;     /* zero: auto */
@@ -75,10 +77,15 @@ typedef struct JobDeviceEvent {
     char syspath[256];
 } JobDeviceEvent;
 
-/* The result a runner returns: an outcome and, unless done, a sentence. */
+/* The result a runner returns: an outcome and, unless done, a sentence; and for the history
+ * what the attempt did. */
 typedef struct JobResult {
     JobOutcome outcome;
     char error[512];
+    JobState phase;           /* the state it ended in (where a failure happened) */
+    usec_t started, finished; /* CLOCK_REALTIME */
+    uint64_t bytes_written;
+    unsigned steps[_STDFU_UPDATE_STEP_MAX]; /* recovery steps taken (lib/update's ladder) */
 } JobResult;
 
 /* Runs in the worker thread; returns when the job has an outcome. */
@@ -120,6 +127,7 @@ const char *job_port(Job *job);
 JobState job_state(Job *job);
 const JobSpec *job_spec(Job *job);
 void job_progress(Job *job, uint64_t *done, uint64_t *total);
+/* The attempt running: spec->first_attempt, plus the engine's flash cycles after the first. */
 unsigned job_attempt(Job *job);
 const JobResult *job_result(Job *job);
 void *job_get_userdata(Job *job);

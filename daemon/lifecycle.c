@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "lifecycle.h"
 
+#include "util/macro.h"
 #include "util/string-table.h"
 
 static const char *const job_state_table[_JOB_STATE_MAX] = {
@@ -50,6 +51,11 @@ bool job_state_is_journaled(JobState s) {
     /* A record is removed when its job is done or cancelled; idle has no job at all. A failed
      * job keeps its record only while the device is left outside its application. */
     return s > JOB_IDLE && s < _JOB_STATE_MAX && s != JOB_DONE && s != JOB_CANCELLED;
+}
+
+unsigned job_next_attempt(JobState phase, unsigned attempt) {
+    attempt = MAX(attempt, 1u);
+    return phase == JOB_RETRY_WAIT || job_state_is_ended(phase) ? attempt + 1 : attempt;
 }
 
 JobState job_state_of_outcome(JobOutcome o) {

@@ -67,6 +67,11 @@ static inline bool job_state_is_active(JobState s) {
 /* What a journal record may hold: a job that is not over, or one kept to resume. */
 bool job_state_is_journaled(JobState s);
 
+/* The number of the attempt that resumes a job whose journal record says phase and attempt:
+ * the next one after an attempt that ended (retry-wait, failed, needs-power-cycle), the same
+ * one when the daemon stopped in the middle of it. */
+unsigned job_next_attempt(JobState phase, unsigned attempt);
+
 /* The state a device shows after an attempt ended so. */
 JobState job_state_of_outcome(JobOutcome o);
 

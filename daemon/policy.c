@@ -2,6 +2,7 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <systemd/sd-journal.h>
 
@@ -56,6 +57,31 @@ static void journal_finish(Daemon *d, const stdfu_job_record *rec, JobOutcome ou
         log_warning_errno(r, "%s: cannot record the update in the history: %m", rec->port);
 }
 
+/* "leave-again=1 port-reset=1": the ladder's steps an attempt took. */
+static void format_recovery(const unsigned *steps, char *buf, size_t size) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (stdfu_update_step s = STDFU_UPDATE_STEP_NONE + 1; s < _STDFU_UPDATE_STEP_MAX; s++)
+        if (steps[s] && n < size)
+            n += (size_t) snprintf(buf + n, size - n, "%s%s=%u", n ? " " : "",
+                                   stdfu_update_step_to_string(s), steps[s]);
+}
+
+/* The history entry of an attempt that ended. */
+static void attempt_entry(const JobSpec *spec, const JobResult *res, unsigned attempt,
+                          stdfu_history_entry *ret) {
+    stdfu_job_record rec;
+    rules_job_record(spec, &rec);
+    rec.attempt = MAX(attempt, 1u);
+    stdfu_history_entry_from_record(ret, &rec, res->outcome,
+                                    res->outcome == JOB_OUTCOME_DONE ? NULL : res->error,
+                                    res->finished);
+    ret->started_usec = res->started;
+    ret->phase = res->outcome == JOB_OUTCOME_DONE ? JOB_DONE : res->phase;
+    ret->bytes_written = res->bytes_written;
+    format_recovery(res->steps, ret->recovery, sizeof ret->recovery);
+}
+
 /* ---- queueing ---------------------------------------------------------------------------- */
 
 static int check_no_job(Device *dev, stdfu_error *err) {
@@ -75,6 +101,7 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     device_set_target_version(dev, spec->target_version);
     if (!spec->started)
         spec->started = now_realtime();
+    spec->first_attempt = MAX(attempt, 1u);
     r = job_queue_add(d->jobs, spec, dev, &job);
     if (r < 0) {
         job_spec_done(spec);
@@ -207,7 +234,8 @@ static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
         log_warning("%s: cannot resume: %s", device_port(dev), err.message);
         return;
     }
-    (void) queue_job(d, dev, &spec, res->record.attempt, &err); /* frees res */
+    (void) queue_job(d, dev, &spec, job_next_attempt(res->record.phase, res->record.attempt),
+                     &err); /* frees res */
 }
 
 int policy_resume_jobs(Daemon *d) {
@@ -231,8 +259,8 @@ int policy_resume_jobs(Daemon *d) {
         log_info("%s: unfinished job from before (%s, attempt %u), resuming when it is present.",
                  recs[i].port, job_state_to_string(recs[i].phase), recs[i].attempt);
         device_set_resume(dev, res);
-        device_set_state(dev, recs[i].phase == JOB_NEEDS_POWER_CYCLE ? JOB_NEEDS_POWER_CYCLE
-                                                                      : JOB_WAITING);
+        /* Kept to resume: what it waits for; cut short by the stop: waiting for the device. */
+        device_set_state(dev, job_state_is_ended(recs[i].phase) ? recs[i].phase : JOB_WAITING);
     }
     free(recs);
     return 0;
@@ -370,6 +398,8 @@ static void log_finished(Device *dev, const JobSpec *spec, const JobResult *res)
                            "STDFU_RULE=%s", spec->rule_name ? spec->rule_name : "file",
                            "STDFU_ATTEMPTS=%u", device_attempt(dev),
                            "STDFU_ERROR=%s", res->error,
+                           "STDFU_PHASE=%s", job_state_to_string(res->phase),
+                           "STDFU_BYTES_WRITTEN=%" PRIu64, res->bytes_written,
                            NULL);
 }
 
@@ -378,7 +408,9 @@ static void on_job_finished(Job *job, void *userdata) {
     Device *dev = job_get_userdata(job);
     const JobSpec *spec = job_spec(job);
     const JobResult *res = job_result(job);
+    stdfu_history_entry entry;
     stdfu_job_record rec;
+    int r;
 
     device_set_job(dev, NULL);
     device_set_state(dev, job_state_of_outcome(res->outcome));
@@ -393,17 +425,19 @@ static void on_job_finished(Job *job, void *userdata) {
     bool resumable = res->outcome == JOB_OUTCOME_NEEDS_POWER_CYCLE ||
                      (res->outcome == JOB_OUTCOME_FAILED &&
                       device_mode(dev) != DEVICE_APPLICATION);
-    if (resumable)
-        journal_save(d, spec, res->outcome == JOB_OUTCOME_FAILED ? JOB_WAITING
-                                                                 : JOB_NEEDS_POWER_CYCLE,
-                     device_attempt(dev), res->error, &rec);
-    else {
-        rules_job_record(spec, &rec);
-        rec.attempt = MAX(device_attempt(dev), 1u);
+    /* Every ended attempt is one history entry; the last one also closes the record. */
+    attempt_entry(spec, res, device_attempt(dev), &entry);
+    if (resumable) {
+        journal_save(d, spec, job_state_of_outcome(res->outcome), device_attempt(dev),
+                     res->error, &rec);
+        r = stdfu_state_add_history(d->state, &entry);
+    } else {
         device_set_blocked(dev, res->outcome != JOB_OUTCOME_DONE);
-        journal_finish(d, &rec, res->outcome,
-                       res->outcome == JOB_OUTCOME_DONE ? NULL : res->error);
+        r = stdfu_state_finish_job(d->state, &entry);
     }
+    if (r < 0)
+        log_warning_errno(r, "%s: cannot record the attempt in the history: %m",
+                          device_port(dev));
     log_finished(dev, spec, res);
     /* Properties first: a client that stops at UpdateFinished has the final ones. */
     device_flush_changes(dev);

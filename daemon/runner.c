@@ -139,6 +139,7 @@ void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata
     (void) userdata;
 
     result->outcome = JOB_OUTCOME_FAILED;
+    result->started = now_realtime();
     if (!spec->image) {
         snprintf(result->error, sizeof result->error, "the job has no firmware image");
         return;
@@ -176,6 +177,10 @@ void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata
         if (res.outcome != STDFU_UPDATE_DONE)
             snprintf(result->error, sizeof result->error, "%s", res.error.message);
     }
+    result->phase = progress.state;
+    result->finished = now_realtime();
+    result->bytes_written = res.bytes_written;
+    memcpy(result->steps, res.steps, sizeof result->steps);
     stdfu_usb_watch_free(watch);
     udev_unref(w.udev);
 }

@@ -15,11 +15,11 @@
 
 #define JOB_HEADER "stdfu-job"
 #define HISTORY_HEADER "stdfu-history"
-/* Job records: 2 adds the states retry-wait and failed and the key next-attempt; 1 is still
- * read (its phases are all states of version 2). The history is at 1. */
-#define JOB_FORMAT_VERSION 2
-#define JOB_FORMAT_OLDEST 1
-#define HISTORY_FORMAT_VERSION 1
+/* Version 2 of job records adds the states retry-wait and failed and the key next-attempt;
+ * version 2 of the history one entry per ended attempt with phase, bytes and recovery. Version
+ * 1 of both is still read: it has a subset of the states and keys. */
+#define FORMAT_VERSION 2
+#define FORMAT_OLDEST 1
 
 static bool is_sha256_hex(const char *s) {
     size_t n = 0;
@@ -38,6 +38,7 @@ bool state_job_record_is_valid(const stdfu_job_record *r) {
 
 bool state_history_entry_is_valid(const stdfu_history_entry *e) {
     return stdfu_usb_port_is_valid(e->port) && job_outcome_to_string(e->outcome) &&
+           job_state_to_string(e->phase) &&
            (!e->sha256[0] || is_sha256_hex(e->sha256));
 }
 
@@ -50,6 +51,7 @@ typedef enum value_type {
     V_SHA256,          /* 64 lowercase hex digits */
     V_SHA256_OR_EMPTY, /* the same, or "" (unknown) */
     V_PHASE,           /* a JobState by name, job_state_is_journaled() */
+    V_STATE,           /* any JobState by name */
     V_OUTCOME,         /* a JobOutcome by name */
     V_UNSIGNED,
     V_U64,
@@ -95,6 +97,9 @@ static const record_key history_keys[] = {
     KEY("started", V_U64, stdfu_history_entry, started_usec, false),
     KEY("finished", V_U64, stdfu_history_entry, finished_usec, true),
     KEY("attempts", V_UNSIGNED, stdfu_history_entry, attempts, false),
+    KEY("phase", V_STATE, stdfu_history_entry, phase, false),
+    KEY("bytes", V_U64, stdfu_history_entry, bytes_written, false),
+    KEY("recovery", V_STRING, stdfu_history_entry, recovery, false),
     {0},
 };
 
@@ -180,6 +185,7 @@ static void put_record(textbuf *b, const record_key *keys, const void *record) {
         const void *field = (const char *) record + k->offset;
         switch (k->type) {
         case V_PHASE:
+        case V_STATE:
             put_string(b, k->key, job_state_to_string(*(const JobState *) field));
             break;
         case V_OUTCOME:
@@ -199,7 +205,7 @@ static void put_record(textbuf *b, const record_key *keys, const void *record) {
 
 int state_job_record_format(const stdfu_job_record *r, char **ret, size_t *ret_size) {
     textbuf b = {0};
-    put_header(&b, JOB_HEADER, JOB_FORMAT_VERSION);
+    put_header(&b, JOB_HEADER, FORMAT_VERSION);
     put_record(&b, job_keys, r);
     return textbuf_take(&b, ret, ret_size);
 }
@@ -208,7 +214,7 @@ int state_job_record_format(const stdfu_job_record *r, char **ret, size_t *ret_s
 int state_history_format(const stdfu_history_entry *entries, size_t n, char **ret,
                          size_t *ret_size) {
     textbuf b = {0};
-    put_header(&b, HISTORY_HEADER, HISTORY_FORMAT_VERSION);
+    put_header(&b, HISTORY_HEADER, FORMAT_VERSION);
     for (size_t i = 0; i < n; i++) {
         textbuf_putc(&b, '\n');
         put_record(&b, history_keys, &entries[i]);
@@ -266,6 +272,10 @@ static int assign(const record_key *k, void *record, const char *value) {
         i = job_state_from_string(value);
         *(JobState *) field = (JobState) i;
         return job_state_is_journaled(i) ? 0 : -EINVAL;
+    case V_STATE:
+        i = job_state_from_string(value);
+        *(JobState *) field = (JobState) i;
+        return i < 0 ? -EINVAL : 0;
     case V_OUTCOME:
         i = job_outcome_from_string(value);
         *(JobOutcome *) field = (JobOutcome) i;
@@ -373,7 +383,7 @@ int state_job_record_parse(char *text, size_t size, stdfu_job_record *ret, const
     unsigned seen = 0;
     char *p = text;
 
-    int k = parse_header(&p, size, JOB_HEADER, JOB_FORMAT_OLDEST, JOB_FORMAT_VERSION, reason);
+    int k = parse_header(&p, size, JOB_HEADER, FORMAT_OLDEST, FORMAT_VERSION, reason);
     if (k < 0)
         return k;
     k = parse_block(&p, job_keys, &r, &seen, reason);
@@ -394,14 +404,13 @@ int state_history_parse(char *text, size_t size, const char *path, state_history
                         void *userdata, const char **reason) {
     char *p = text;
 
-    int r = parse_header(&p, size, HISTORY_HEADER, HISTORY_FORMAT_VERSION,
-                         HISTORY_FORMAT_VERSION, reason);
+    int r = parse_header(&p, size, HISTORY_HEADER, FORMAT_OLDEST, FORMAT_VERSION, reason);
     if (r < 0)
         return r;
     while (*p == '\n')
         p++;
     for (unsigned index = 1; *p; index++) {
-        stdfu_history_entry e = {0};
+        stdfu_history_entry e = { .phase = _JOB_STATE_INVALID };
         const char *why = NULL;
         unsigned seen = 0;
         /* Cut the entry out first, so that a bad one can be skipped whole. */
@@ -411,8 +420,11 @@ int state_history_parse(char *text, size_t size, const char *path, state_history
         if (parse_block(&block, history_keys, &e, &seen, &why) < 0 ||
             check_required(history_keys, seen, &why) < 0)
             log_warning("Skipping history entry %u of %s: %s.", index, path, why);
-        else
+        else {
+            if (e.phase < 0) /* version 1: the outcome says where it ended */
+                e.phase = job_state_of_outcome(e.outcome);
             add(userdata, &e);
+        }
         for (p = next; *p == '\n'; p++)
             ;
     }

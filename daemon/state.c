@@ -64,6 +64,7 @@ void stdfu_history_entry_from_record(stdfu_history_entry *e, const stdfu_job_rec
                                      uint64_t finished_usec) {
     *e = (stdfu_history_entry) {
         .outcome = outcome,
+        .phase = job_state_of_outcome(outcome),
         .started_usec = r->started_usec,
         .finished_usec = finished_usec,
         .attempts = r->attempt,

@@ -55,6 +55,17 @@ static void test_classes(void **state) {
     assert_false(job_state_is_ended(JOB_RETRY_WAIT));
 }
 
+static void test_next_attempt(void **state) {
+    (void) state;
+    /* After an ended attempt the next one; after a stop in the middle, the same one again. */
+    assert_int_equal(job_next_attempt(JOB_NEEDS_POWER_CYCLE, 1), 2);
+    assert_int_equal(job_next_attempt(JOB_FAILED, 2), 3);
+    assert_int_equal(job_next_attempt(JOB_RETRY_WAIT, 4), 5);
+    assert_int_equal(job_next_attempt(JOB_WRITING, 3), 3);
+    assert_int_equal(job_next_attempt(JOB_WAITING, 1), 1);
+    assert_int_equal(job_next_attempt(JOB_QUEUED, 0), 1);
+}
+
 static void test_outcome_mapping(void **state) {
     (void) state;
     assert_int_equal(job_outcome_of_update(STDFU_UPDATE_DONE), JOB_OUTCOME_DONE);
@@ -145,6 +156,7 @@ int main(void) {
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_classes),
         cmocka_unit_test(test_outcome_mapping),
+        cmocka_unit_test(test_next_attempt),
         cmocka_unit_test(test_phase_mapping),
         cmocka_unit_test(test_transitions_of_one_update),
     };

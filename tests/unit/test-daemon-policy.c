@@ -268,7 +268,14 @@ static void test_power_cycle_resumes(void **state) {
     assert_int_equal(n_records(f, &rec), 1);
     assert_int_equal(rec.phase, JOB_NEEDS_POWER_CYCLE);
     assert_string_equal(rec.last_error, "vanished");
-    assert_null(last_history(f, &n));
+    assert_int_equal(rec.attempt, 1);
+    /* The attempt that ended is in the history, with where it ended. */
+    const stdfu_history_entry *e = last_history(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(e->outcome, JOB_OUTCOME_NEEDS_POWER_CYCLE);
+    assert_int_equal(e->phase, JOB_WRITING);
+    assert_int_equal(e->attempts, 1);
+    assert_string_equal(e->error, "vanished");
 
     /* Absent, but kept: its job resumes when it is back, in the bootloader after the cycle. */
     assert_ptr_equal(device_table_find(f->d->devices, "1-4"), dev);
@@ -280,8 +287,12 @@ static void test_power_cycle_resumes(void **state) {
     assert_int_equal(f->runs, 2);
     assert_int_equal(device_state(dev), JOB_DONE);
     assert_int_equal(n_records(f, NULL), 0);
-    assert_int_equal(last_history(f, &n)->outcome, JOB_OUTCOME_DONE);
-    assert_int_equal(n, 1);
+    /* The next attempt, counted on. */
+    assert_int_equal(device_attempt(dev), 2);
+    e = last_history(f, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(e->outcome, JOB_OUTCOME_DONE);
+    assert_int_equal(e->attempts, 2);
 }
 
 static void test_failed_outside_application_is_kept(void **state) {
@@ -296,7 +307,7 @@ static void test_failed_outside_application_is_kept(void **state) {
     assert_int_equal(device_state(dev), JOB_FAILED);
     assert_non_null(device_resume(dev));
     assert_int_equal(n_records(f, &rec), 1);
-    assert_int_equal(rec.phase, JOB_WAITING);
+    assert_int_equal(rec.phase, JOB_FAILED);
 
     /* Cancel stops the waiting: no record, cancelled, no automatic job any more. */
     stdfu_error err = {};
@@ -352,6 +363,7 @@ static void test_resume_after_restart(void **state) {
     e = last_history(f, &n);
     assert_string_equal(e->port, "1-7");
     assert_string_equal(e->from_version, "1.0");
+    assert_int_equal(e->attempts, 3); /* the attempt the stop cut short, finished */
 }
 
 int main(void) {

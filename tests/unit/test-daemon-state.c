@@ -392,6 +392,11 @@ static void test_history_corrupt_entries(void **state) {
     assert_int_equal(h[1].finished_usec, 8);
     assert_string_equal(h[2].port, "1-5");
     assert_int_equal(h[2].outcome, JOB_OUTCOME_CANCELLED);
+    /* Version 1 has no phase: the outcome says where it ended. */
+    assert_int_equal(h[0].phase, JOB_DONE);
+    assert_int_equal(h[1].phase, JOB_FAILED);
+    assert_int_equal(h[0].bytes_written, 0);
+    assert_string_equal(h[0].recovery, "");
     stdfu_state_free(s);
 
     /* An unknown format version is left alone until the next write. */
@@ -478,6 +483,55 @@ static void test_kept_image(void **state) {
     stdfu_state_free(s);
     assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
     assert_int_equal(access(path_in(f, "images/1-1.4"), F_OK), -1);
+    stdfu_state_free(s);
+}
+
+/* Version 2 entries: one per ended attempt, with where it ended, what it wrote and the ladder's
+ * steps; they survive a restart. */
+static void test_history_attempts(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record r;
+    stdfu_history_entry e;
+    const stdfu_history_entry *h;
+    size_t n;
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    stdfu_job_record_init(&r, "1-1.4", "sensor", SHA_A, "1.0", "1.2");
+    r.attempt = 1;
+    stdfu_history_entry_from_record(&e, &r, JOB_OUTCOME_NEEDS_POWER_CYCLE, "vanished", 2000);
+    assert_int_equal(e.phase, JOB_NEEDS_POWER_CYCLE);
+    e.phase = JOB_WAITING;
+    e.started_usec = 1000;
+    e.bytes_written = 65536;
+    snprintf(e.recovery, sizeof e.recovery, "grace=1 power-cycle=1");
+    assert_int_equal(stdfu_state_add_history(s, &e), 0);
+    r.attempt = 2;
+    stdfu_history_entry_from_record(&e, &r, JOB_OUTCOME_DONE, NULL, 5000);
+    e.started_usec = 3000;
+    assert_int_equal(stdfu_state_finish_job(s, &e), 0);
+    stdfu_state_free(s);
+
+    char *text = read_text(f, "history");
+    assert_non_null(text);
+    assert_memory_equal(text, "stdfu-history 2\n", 16);
+    assert_non_null(strstr(text, "\nphase=waiting\nbytes=65536\nrecovery=grace=1 power-cycle=1\n"));
+    free(text);
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(h[0].outcome, JOB_OUTCOME_NEEDS_POWER_CYCLE);
+    assert_int_equal(h[0].phase, JOB_WAITING);
+    assert_int_equal(h[0].attempts, 1);
+    assert_int_equal(h[0].started_usec, 1000);
+    assert_int_equal(h[0].finished_usec, 2000);
+    assert_int_equal(h[0].bytes_written, 65536);
+    assert_string_equal(h[0].recovery, "grace=1 power-cycle=1");
+    assert_string_equal(h[0].error, "vanished");
+    assert_int_equal(h[1].outcome, JOB_OUTCOME_DONE);
+    assert_int_equal(h[1].phase, JOB_DONE);
+    assert_int_equal(h[1].attempts, 2);
     stdfu_state_free(s);
 }
 
@@ -605,6 +659,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_finish_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_image, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_version_1_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_phases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_directory_created, setup, teardown),
