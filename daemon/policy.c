@@ -67,7 +67,7 @@ static void format_recovery(const unsigned *steps, char *buf, size_t size) {
                                    stdfu_update_step_to_string(s), steps[s]);
 }
 
-/* The history entry of an attempt that ended. */
+/* The history entry of the attempt that ended the job. */
 static void attempt_entry(const JobSpec *spec, const JobResult *res, unsigned attempt,
                           stdfu_history_entry *ret) {
     stdfu_job_record rec;
@@ -425,19 +425,18 @@ static void on_job_finished(Job *job, void *userdata) {
     bool resumable = res->outcome == JOB_OUTCOME_NEEDS_POWER_CYCLE ||
                      (res->outcome == JOB_OUTCOME_FAILED &&
                       device_mode(dev) != DEVICE_APPLICATION);
-    /* Every ended attempt is one history entry; the last one also closes the record. */
-    attempt_entry(spec, res, device_attempt(dev), &entry);
-    if (resumable) {
+    /* The history has finished jobs: a job kept to resume gets its entry when it ends. */
+    if (resumable)
         journal_save(d, spec, job_state_of_outcome(res->outcome), device_attempt(dev),
                      res->error, &rec);
-        r = stdfu_state_add_history(d->state, &entry);
-    } else {
+    else {
         device_set_blocked(dev, res->outcome != JOB_OUTCOME_DONE);
+        attempt_entry(spec, res, device_attempt(dev), &entry);
         r = stdfu_state_finish_job(d->state, &entry);
+        if (r < 0)
+            log_warning_errno(r, "%s: cannot record the update in the history: %m",
+                              device_port(dev));
     }
-    if (r < 0)
-        log_warning_errno(r, "%s: cannot record the attempt in the history: %m",
-                          device_port(dev));
     log_finished(dev, spec, res);
     /* Properties first: a client that stops at UpdateFinished has the final ones. */
     device_flush_changes(dev);

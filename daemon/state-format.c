@@ -16,8 +16,8 @@
 #define JOB_HEADER "stdfu-job"
 #define HISTORY_HEADER "stdfu-history"
 /* Version 2 of job records adds the states retry-wait and failed and the key next-attempt;
- * version 2 of the history one entry per ended attempt with phase, bytes and recovery. Version
- * 1 of both is still read: it has a subset of the states and keys. */
+ * version 2 of the history the keys phase, bytes and recovery. Version 1 of both is still
+ * read: it has a subset of the states and keys. */
 #define FORMAT_VERSION 2
 #define FORMAT_OLDEST 1
 

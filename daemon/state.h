@@ -16,8 +16,8 @@
  * Both files are versioned text, "key=value" lines after a header line ("stdfu-job 2",
  * "stdfu-history 2"); history entries are separated by blank lines. Files of version 1 are
  * read as well: job records before retry-wait, failed and next-attempt (their phases are a
- * subset of lifecycle.h's states, which is what "phase=" holds), history entries of finished
- * jobs only, without phase, bytes and recovery. Values are escaped
+ * subset of lifecycle.h's states, which is what "phase=" holds), history entries without
+ * phase, bytes and recovery. Values are escaped
  * (backslash, newline, carriage return, tab as \\ \n \r \t) so any error text fits on a line.
  * Records that cannot be read (corrupt, unknown version, bad port name) are logged and
  * skipped, never fatal; unknown keys in a record of a known version are ignored, so that a
@@ -59,8 +59,7 @@ typedef struct stdfu_job_record {
     uint64_t next_attempt_usec;      /* CLOCK_REALTIME of the next attempt (retry-wait), or 0 */
 } stdfu_job_record;
 
-/* An ended attempt of a job (done, or failed and retried later, or waiting for a power cycle,
- * or the last one), as GetHistory returns it. */
+/* A finished job, by the attempt that finished it, as GetHistory returns it. */
 typedef struct stdfu_history_entry {
     char port[STDFU_USB_PORT_MAX + 1];
     char rule[STDFU_STATE_NAME_MAX + 1];
@@ -70,9 +69,9 @@ typedef struct stdfu_history_entry {
     JobOutcome outcome;
     char error[STDFU_STATE_ERROR_MAX]; /* "" when done */
     uint64_t started_usec;           /* CLOCK_REALTIME: the job's start, in version 1 entries;
-                                      * the attempt's since version 2 */
+                                      * the last attempt's since version 2 */
     uint64_t finished_usec;          /* CLOCK_REALTIME */
-    unsigned attempts;               /* the number of this attempt (1 for the first) */
+    unsigned attempts;               /* the number of the last attempt (1 for the first) */
     JobState phase;                  /* where it ended: done, or the state a failure hit */
     uint64_t bytes_written;
     char recovery[STDFU_STATE_RECOVERY_MAX]; /* steps of the ladder, "leave-again=1 ..." */

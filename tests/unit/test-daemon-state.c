@@ -486,8 +486,8 @@ static void test_kept_image(void **state) {
     stdfu_state_free(s);
 }
 
-/* Version 2 entries: one per ended attempt, with where it ended, what it wrote and the ladder's
- * steps; they survive a restart. */
+/* Version 2 entries: where the attempt ended, what it wrote and the ladder's steps; they
+ * survive a restart. */
 static void test_history_attempts(void **state) {
     fixture *f = *state;
     stdfu_state *s = NULL;
