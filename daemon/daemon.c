@@ -173,7 +173,7 @@ int daemon_reload(Daemon *d) {
     if (r >= 0) {
         /* What is ours may have changed: look at everything again. */
         (void) device_monitor_rescan(d->monitor);
-        policy_evaluate_all(d);
+        policy_evaluate_all(d, true);
     }
     daemon_update_status(d);
     return r;
@@ -398,7 +398,7 @@ int daemon_start(Daemon *d) {
     r = device_monitor_start(d->monitor);
     if (r < 0)
         return r;
-    policy_evaluate_all(d);
+    policy_evaluate_all(d, false);
 
     /* The name last: a client that sees it finds the devices already there. */
     r = sd_bus_request_name(d->bus, STDFU_BUS_NAME, 0);

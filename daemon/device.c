@@ -92,8 +92,10 @@ const char *device_property_to_string(DeviceProperty p) {
 }
 
 DeviceResume *device_resume_free(DeviceResume *r) {
-    if (r)
-        job_spec_done(&r->spec);
+    if (!r)
+        return NULL;
+    sd_event_source_disable_unref(r->timer);
+    job_spec_done(&r->spec);
     return mfree(r);
 }
 

@@ -46,6 +46,11 @@ typedef struct DeviceFacts {
 typedef struct DeviceResume {
     stdfu_job_record record;
     JobSpec spec;
+    /* retry-wait: the next attempt waits for record.next_attempt_usec unless due is set (the
+     * device re-appeared, the manifest changed). seen: the device was present since this was
+     * made (the first appearance after a restart is no re-appearance). */
+    bool due, seen;
+    sd_event_source *timer;
 } DeviceResume;
 
 DeviceResume *device_resume_free(DeviceResume *r);

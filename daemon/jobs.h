@@ -49,6 +49,7 @@ typedef struct JobSpec {
     bool has_target_bcd;
     uint16_t target_bcd;
     unsigned max_attempts;        /* 0: the engine's default */
+    unsigned retries;             /* attempts after a failure with the application running */
     usec_t enter_timeout, leave_timeout; /* 0: the engine's default */
 
     /* What to write: a rule's image, kept alive by the reference to its manifest, or the

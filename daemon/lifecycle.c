@@ -58,6 +58,18 @@ unsigned job_next_attempt(JobState phase, unsigned attempt) {
     return phase == JOB_RETRY_WAIT || job_state_is_ended(phase) ? attempt + 1 : attempt;
 }
 
+JobState job_state_after_failure(unsigned attempt, unsigned retries) {
+    return MAX(attempt, 1u) <= retries ? JOB_RETRY_WAIT : JOB_FAILED;
+}
+
+usec_t job_retry_delay(unsigned attempt, usec_t delay, usec_t delay_max) {
+    usec_t d = delay;
+    delay_max = MAX(delay_max, delay);
+    for (unsigned i = 1; i < attempt && d < delay_max; i++)
+        d = d > delay_max / 2 ? delay_max : d * 2;
+    return MIN(d, delay_max);
+}
+
 JobState job_state_of_outcome(JobOutcome o) {
     switch (o) {
     case JOB_OUTCOME_DONE: return JOB_DONE;

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "update/update.h"
+#include "util/time-util.h"
 
 typedef enum JobState {
     JOB_IDLE,
@@ -71,6 +72,14 @@ bool job_state_is_journaled(JobState s);
  * the next one after an attempt that ended (retry-wait, failed, needs-power-cycle), the same
  * one when the daemon stopped in the middle of it. */
 unsigned job_next_attempt(JobState phase, unsigned attempt);
+
+/* After an attempt that failed with the old application still running: retry-wait while the
+ * rule's retries last (attempt counts from 1, so retries 2 allows attempts 1 to 3), then
+ * failed. */
+JobState job_state_after_failure(unsigned attempt, unsigned retries);
+/* How long retry-wait lasts after attempt failed: delay, doubled for each attempt after the
+ * first, at most delay_max (never below delay). */
+usec_t job_retry_delay(unsigned attempt, usec_t delay, usec_t delay_max);
 
 /* The state a device shows after an attempt ended so. */
 JobState job_state_of_outcome(JobOutcome o);

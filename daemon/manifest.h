@@ -135,7 +135,12 @@ int stdfu_rule_check_layout(const stdfu_rule *r, const char *layout, stdfu_error
 typedef struct stdfu_manifest_settings {
     unsigned max_parallel_jobs; /* 0: not set (the daemon's default applies) */
     unsigned history_size;      /* 0: not set */
+    usec_t retry_delay;         /* before the first retry of a failed job; 0: not set */
+    usec_t retry_delay_max;     /* the delay doubles up to this; 0: not set */
 } stdfu_manifest_settings;
+
+#define STDFU_DEFAULT_RETRY_DELAY (30 * USEC_PER_SEC)
+#define STDFU_DEFAULT_RETRY_DELAY_MAX (3600 * USEC_PER_SEC)
 
 #define STDFU_MAX_PARALLEL_JOBS 64u
 #define STDFU_MAX_ERRORS 100 /* further errors are summed up in one last line */

@@ -35,11 +35,12 @@ static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
 /* ---- the state journal ------------------------------------------------------------------- */
 
 static void journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned attempt,
-                         const char *error, stdfu_job_record *ret) {
+                         const char *error, usec_t next_attempt, stdfu_job_record *ret) {
     stdfu_job_record rec;
     rules_job_record(spec, &rec);
     rec.phase = state;
     rec.attempt = MAX(attempt, 1u);
+    rec.next_attempt_usec = next_attempt;
     stdfu_job_record_set_error(&rec, error);
     int r = stdfu_state_save_job(d->state, &rec);
     if (r < 0)
@@ -82,6 +83,17 @@ static void attempt_entry(const JobSpec *spec, const JobResult *res, unsigned at
     format_recovery(res->steps, ret->recovery, sizeof ret->recovery);
 }
 
+/* The manifest's backoff (settings retry-delay, retry-delay-max) for the wait after attempt. */
+static usec_t retry_delay(Daemon *d, unsigned attempt) {
+    const stdfu_manifest_settings *s = d->manifest ? stdfu_manifest_get_settings(d->manifest)
+                                                   : NULL;
+    usec_t delay = s && s->retry_delay ? s->retry_delay : STDFU_DEFAULT_RETRY_DELAY;
+    usec_t delay_max = s && s->retry_delay_max ? s->retry_delay_max
+                                               : STDFU_DEFAULT_RETRY_DELAY_MAX;
+    return job_retry_delay(attempt, delay, delay_max);
+}
+
+
 /* ---- queueing ---------------------------------------------------------------------------- */
 
 static int check_no_job(Device *dev, stdfu_error *err) {
@@ -115,7 +127,7 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     device_set_next_attempt(dev, 0);
     /* The job may already have started (a free slot): take its state. */
     device_set_state(dev, job_state(job));
-    journal_save(d, job_spec(job), JOB_QUEUED, attempt, NULL, NULL);
+    journal_save(d, job_spec(job), JOB_QUEUED, attempt, NULL, 0, NULL);
     log_info("%s: update to %s queued.", device_port(dev), strna(device_target_version(dev)));
     daemon_update_status(d);
     return 0;
@@ -223,7 +235,8 @@ static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
     stdfu_error err = {};
     JobSpec spec = {};
 
-    log_info("%s: is back, resuming its update.", device_port(dev));
+    log_info("%s: resuming its update (%s before).", device_port(dev),
+             job_state_to_string(res->record.phase));
     if (rules_resume_is_done(d->manifest, device_facts(dev), v, &res->record)) {
         stdfu_job_record rec = res->record;
         device_set_resume(dev, NULL);
@@ -236,6 +249,37 @@ static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
     }
     (void) queue_job(d, dev, &spec, job_next_attempt(res->record.phase, res->record.attempt),
                      &err); /* frees res */
+}
+
+static void evaluate_device(Daemon *d, Device *dev, const RulesVerdict *v);
+
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+    Device *dev = userdata;
+    Daemon *d = device_daemon(dev);
+    DeviceResume *res = device_resume(dev);
+    RulesVerdict v;
+    (void) s, (void) usec;
+
+    res->due = true;
+    res->timer = sd_event_source_disable_unref(res->timer);
+    if (device_mode(dev) == DEVICE_ABSENT)
+        return 0; /* it resumes when it is back */
+    evaluate(d, dev, &v);
+    evaluate_device(d, dev, &v);
+    return 0;
+}
+
+/* A job in retry-wait: its next attempt at record.next_attempt_usec. */
+static void arm_retry(Daemon *d, Device *dev, DeviceResume *res) {
+    if (res->timer || res->due)
+        return;
+    int r = sd_event_add_time(d->event, &res->timer, CLOCK_REALTIME,
+                              res->record.next_attempt_usec, 0, on_retry_timer, dev);
+    if (r < 0) {
+        log_warning_errno(r, "%s: cannot schedule the next attempt, trying at once: %m",
+                          device_port(dev));
+        res->due = true;
+    }
 }
 
 int policy_resume_jobs(Daemon *d) {
@@ -260,7 +304,13 @@ int policy_resume_jobs(Daemon *d) {
                  recs[i].port, job_state_to_string(recs[i].phase), recs[i].attempt);
         device_set_resume(dev, res);
         /* Kept to resume: what it waits for; cut short by the stop: waiting for the device. */
-        device_set_state(dev, job_state_is_ended(recs[i].phase) ? recs[i].phase : JOB_WAITING);
+        if (recs[i].phase == JOB_RETRY_WAIT) {
+            device_set_state(dev, JOB_RETRY_WAIT);
+            device_set_next_attempt(dev, recs[i].next_attempt_usec);
+            arm_retry(d, dev, res);
+        } else
+            device_set_state(dev, job_state_is_ended(recs[i].phase) ? recs[i].phase
+                                                                    : JOB_WAITING);
     }
     free(recs);
     return 0;
@@ -276,7 +326,11 @@ static void evaluate_device(Daemon *d, Device *dev, const RulesVerdict *v) {
     if (device_job(dev) || device_mode(dev) == DEVICE_ABSENT || device_settling(dev))
         return;
     if (device_resume(dev)) {
-        resume_device(d, dev, v);
+        DeviceResume *res = device_resume(dev);
+        if (res->record.phase == JOB_RETRY_WAIT && !res->due)
+            arm_retry(d, dev, res); /* nothing changed: at its time */
+        else
+            resume_device(d, dev, v);
         return;
     }
     if (device_blocked(dev))
@@ -291,10 +345,16 @@ static void evaluate_device(Daemon *d, Device *dev, const RulesVerdict *v) {
         log_warning("%s: %s", device_port(dev), err.message);
 }
 
-void policy_evaluate_all(Daemon *d) {
+void policy_evaluate_all(Daemon *d, bool manifest_changed) {
     for (Device *dev = device_table_first(d->devices); dev;) {
         Device *next = device_next(dev); /* queueing can finish a job at once, never drop dev */
         RulesVerdict v;
+        if (manifest_changed) {
+            /* Something changed: a failed device is worth another try, a waiting one now. */
+            device_set_blocked(dev, false);
+            if (device_resume(dev))
+                device_resume(dev)->due = true;
+        }
         if (!device_job(dev)) {
             evaluate(d, dev, &v);
             evaluate_device(d, dev, &v);
@@ -343,6 +403,13 @@ void policy_device_changed(Daemon *d, Device *dev, bool incarnation) {
     }
     if (device_settling(dev) && device_mode(dev) != DEVICE_APPLICATION)
         device_settle_stop(dev);
+    DeviceResume *res = device_resume(dev);
+    if (res && device_mode(dev) != DEVICE_ABSENT) {
+        /* Re-appeared (not its first appearance after a restart): its job goes on now. */
+        if (res->seen)
+            res->due = true;
+        res->seen = true;
+    }
     evaluate(d, dev, &v);
     if (device_mode(dev) == DEVICE_ABSENT) {
         if (!device_job(dev) && !device_resume(dev))
@@ -369,7 +436,7 @@ static void on_job_changed(Job *job, void *userdata) {
     if (state != device_state(dev) || job_attempt(job) != device_attempt(dev)) {
         device_set_state(dev, state);
         device_set_attempt(dev, job_attempt(job));
-        journal_save(d, job_spec(job), state, job_attempt(job), NULL, NULL);
+        journal_save(d, job_spec(job), state, job_attempt(job), NULL, 0, NULL);
         log_info("%s: %s (attempt %u).", device_port(dev), job_state_to_string(state),
                  job_attempt(job));
         daemon_update_status(d);
@@ -412,8 +479,19 @@ static void on_job_finished(Job *job, void *userdata) {
     stdfu_job_record rec;
     int r;
 
+    bool in_application = device_mode(dev) == DEVICE_APPLICATION;
+    JobState next = job_state_of_outcome(res->outcome);
+    usec_t next_attempt = 0;
+    /* The old application still runs: the rule's retries, each after a longer wait. */
+    if (res->outcome == JOB_OUTCOME_FAILED && in_application) {
+        next = job_state_after_failure(device_attempt(dev), spec->retries);
+        if (next == JOB_RETRY_WAIT)
+            next_attempt = now_realtime() + retry_delay(d, device_attempt(dev));
+    }
+
     device_set_job(dev, NULL);
-    device_set_state(dev, job_state_of_outcome(res->outcome));
+    device_set_state(dev, next);
+    device_set_next_attempt(dev, next_attempt);
     device_set_error(dev, res->outcome == JOB_OUTCOME_DONE ? NULL : res->error);
     if (res->outcome == JOB_OUTCOME_DONE) {
         device_set_last_update(dev, now_realtime());
@@ -423,12 +501,11 @@ static void on_job_finished(Job *job, void *userdata) {
      * needs-power-cycle, and also a failure that left the device without its application
      * (unplugged mid-write, stuck in the bootloader): no device is left there unwatched. */
     bool resumable = res->outcome == JOB_OUTCOME_NEEDS_POWER_CYCLE ||
-                     (res->outcome == JOB_OUTCOME_FAILED &&
-                      device_mode(dev) != DEVICE_APPLICATION);
+                     (res->outcome == JOB_OUTCOME_FAILED && !in_application) ||
+                     next == JOB_RETRY_WAIT;
     /* The history has finished jobs: a job kept to resume gets its entry when it ends. */
     if (resumable)
-        journal_save(d, spec, job_state_of_outcome(res->outcome), device_attempt(dev),
-                     res->error, &rec);
+        journal_save(d, spec, next, device_attempt(dev), res->error, next_attempt, &rec);
     else {
         device_set_blocked(dev, res->outcome != JOB_OUTCOME_DONE);
         attempt_entry(spec, res, device_attempt(dev), &entry);
@@ -438,6 +515,10 @@ static void on_job_finished(Job *job, void *userdata) {
                               device_port(dev));
     }
     log_finished(dev, spec, res);
+    if (next == JOB_RETRY_WAIT)
+        log_info("%s: attempt %u failed with the application running; the next in %.1f s.",
+                 device_port(dev), device_attempt(dev),
+                 (double) (next_attempt - MIN(next_attempt, now_realtime())) / USEC_PER_SEC);
     /* Properties first: a client that stops at UpdateFinished has the final ones. */
     device_flush_changes(dev);
     bus_manager_emit_update_finished(d, device_port(dev), job_outcome_to_string(res->outcome),
@@ -446,8 +527,11 @@ static void on_job_finished(Job *job, void *userdata) {
         DeviceResume *again = calloc(1, sizeof *again);
         if (again) {
             again->record = rec;
+            again->seen = true; /* in this run: any re-appearance is news */
             job_take_spec(job, &again->spec); /* spec is empty from here on */
             device_set_resume(dev, again);
+            if (next == JOB_RETRY_WAIT)
+                arm_retry(d, dev, again);
         } else
             log_oom();
     }

@@ -13,8 +13,9 @@
 
 /* Resumes the unfinished jobs of the state journal (at start, before the first enumeration). */
 int policy_resume_jobs(Daemon *d);
-/* Looks at every present device without a job (at start, after a reload). */
-void policy_evaluate_all(Daemon *d);
+/* Looks at every present device without a job: at start, and after a reload that changed the
+ * manifest (manifest_changed: failed devices get another try, waiting jobs go on now). */
+void policy_evaluate_all(Daemon *d, bool manifest_changed);
 
 /* udev.c: dev's facts (or only its hidraw node, incarnation false) changed. */
 void policy_device_changed(Daemon *d, Device *dev, bool incarnation);

@@ -66,6 +66,25 @@ static void test_next_attempt(void **state) {
     assert_int_equal(job_next_attempt(JOB_QUEUED, 0), 1);
 }
 
+static void test_retries_and_backoff(void **state) {
+    (void) state;
+    /* retries 2: attempts 1 and 2 wait for another, the third is the last. */
+    assert_int_equal(job_state_after_failure(1, 2), JOB_RETRY_WAIT);
+    assert_int_equal(job_state_after_failure(2, 2), JOB_RETRY_WAIT);
+    assert_int_equal(job_state_after_failure(3, 2), JOB_FAILED);
+    assert_int_equal(job_state_after_failure(1, 0), JOB_FAILED);
+    /* 30 s doubling up to an hour, and there it stays. */
+    usec_t d = 30 * USEC_PER_SEC, max = 3600 * USEC_PER_SEC;
+    assert_int_equal(job_retry_delay(1, d, max), 30 * USEC_PER_SEC);
+    assert_int_equal(job_retry_delay(2, d, max), 60 * USEC_PER_SEC);
+    assert_int_equal(job_retry_delay(3, d, max), 120 * USEC_PER_SEC);
+    assert_int_equal(job_retry_delay(7, d, max), 1920 * USEC_PER_SEC);
+    assert_int_equal(job_retry_delay(8, d, max), max);
+    assert_int_equal(job_retry_delay(1000000, d, max), max);
+    /* A maximum below the first delay does not shorten it. */
+    assert_int_equal(job_retry_delay(5, d, USEC_PER_SEC), d);
+}
+
 static void test_outcome_mapping(void **state) {
     (void) state;
     assert_int_equal(job_outcome_of_update(STDFU_UPDATE_DONE), JOB_OUTCOME_DONE);
@@ -157,6 +176,7 @@ int main(void) {
         cmocka_unit_test(test_classes),
         cmocka_unit_test(test_outcome_mapping),
         cmocka_unit_test(test_next_attempt),
+        cmocka_unit_test(test_retries_and_backoff),
         cmocka_unit_test(test_phase_mapping),
         cmocka_unit_test(test_transitions_of_one_update),
     };

@@ -66,6 +66,7 @@ static void start_daemon(fixture *f) {
         .state_dir = state,
     };
     assert_true(asprintf(&text,
+                         "settings: {retry-delay: 0.05, retry-delay-max: 0.08}\n"
                          "rules:\n"
                          "  - name: sensor\n"
                          "    port: \"1-*\"\n"
@@ -224,26 +225,61 @@ static void test_current_and_foreign_devices(void **state) {
     assert_int_equal(device_mode(other), DEVICE_BOOTLOADER);
 }
 
+/* Runs the loop until the device shows state (at most a few seconds). */
+static void run_until_state(fixture *f, Device *dev, JobState state) {
+    for (int i = 0; i < 500 && device_state(dev) != state; i++)
+        assert_true(sd_event_run(f->d->event, 10 * USEC_PER_MSEC) >= 0);
+    assert_int_equal(device_state(dev), state);
+}
+
 static void test_failed_with_application_blocks(void **state) {
     fixture *f = *state;
+    stdfu_job_record rec;
     size_t n;
 
     f->outcome = JOB_OUTCOME_FAILED;
     snprintf(f->error, sizeof f->error, "the flash did not take");
     Device *dev = plug(f, "1-3", DEVICE_APPLICATION, 0x0101);
+    /* The old application still runs: the rule's 2 retries, each after a wait. */
     run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_int_equal(device_attempt(dev), 1);
+    usec_t next = device_next_attempt(dev);
+    assert_true(next > now_realtime() - USEC_PER_SEC && next <= now_realtime() + 50000);
+    assert_int_equal(n_records(f, &rec), 1);
+    assert_int_equal(rec.phase, JOB_RETRY_WAIT);
+    assert_int_equal(rec.next_attempt_usec, next);
+    assert_null(last_history(f, &n));
+    run_until_state(f, dev, JOB_QUEUED);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_int_equal(device_attempt(dev), 2);
+    run_until_state(f, dev, JOB_QUEUED);
+    run_until_idle(f, dev);
+    /* The retries are spent: failed, nothing automatic any more. */
+    assert_int_equal(f->runs, 3);
     assert_int_equal(device_state(dev), JOB_FAILED);
+    assert_int_equal(device_next_attempt(dev), 0);
+    assert_int_equal(device_attempt(dev), 3);
     assert_string_equal(device_last_error(dev), "the flash did not take");
     assert_int_equal(n_records(f, NULL), 0);
     const stdfu_history_entry *e = last_history(f, &n);
+    assert_int_equal(n, 1);
     assert_int_equal(e->outcome, JOB_OUTCOME_FAILED);
     assert_string_equal(e->error, "the flash did not take");
     assert_int_equal(e->phase, JOB_WRITING); /* where it failed */
+    assert_int_equal(e->attempts, 3);
 
-    /* Nothing automatic until something changes: a reload's evaluation does not retry. */
-    policy_evaluate_all(f->d);
+    /* Nothing automatic until something changes: looking again does not retry... */
+    policy_evaluate_all(f->d, false);
     assert_null(device_job(dev));
-    assert_int_equal(f->runs, 1);
+    assert_int_equal(f->runs, 3);
+    /* ...a changed manifest does. */
+    policy_evaluate_all(f->d, true);
+    assert_non_null(device_job(dev));
+    assert_int_equal(policy_cancel(f->d, dev, &(stdfu_error) {}), 0);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_CANCELLED);
     /* The device appearing again does. */
     f->outcome = JOB_OUTCOME_DONE;
     unplug(f, dev);
@@ -363,6 +399,39 @@ static void test_resume_after_restart(void **state) {
     assert_int_equal(e->attempts, 3); /* the attempt the stop cut short, finished */
 }
 
+/* A job in retry-wait across a restart: it waits for its time, unless the device re-appears. */
+static void test_retry_wait_after_restart(void **state) {
+    fixture *f = *state;
+    stdfu_job_record rec;
+
+    stdfu_job_record_init(&rec, "1-8", "sensor", SHA_12, "1.1", "1.2");
+    rec.phase = JOB_RETRY_WAIT;
+    rec.attempt = 1;
+    rec.next_attempt_usec = now_realtime() + 3600 * USEC_PER_SEC;
+    assert_int_equal(stdfu_state_save_job(f->d->state, &rec), 0);
+    stop_daemon(f);
+    start_daemon(f);
+    assert_int_equal(policy_resume_jobs(f->d), 0);
+    Device *dev = device_table_find(f->d->devices, "1-8");
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_int_equal(device_next_attempt(dev), rec.next_attempt_usec);
+
+    /* Present at start, as it was: its time has not come. */
+    plug(f, "1-8", DEVICE_APPLICATION, 0x0101);
+    assert_null(device_job(dev));
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_non_null(device_resume(dev));
+    /* Replugged: at once, as the next attempt. */
+    unplug(f, dev);
+    assert_ptr_equal(device_table_find(f->d->devices, "1-8"), dev); /* kept */
+    plug(f, "1-8", DEVICE_APPLICATION, 0x0101);
+    assert_non_null(device_job(dev));
+    assert_int_equal(device_attempt(dev), 2);
+    assert_int_equal(device_next_attempt(dev), 0);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_DONE);
+}
+
 int main(void) {
     log_set_max_level(getenv("STDFU_TEST_DEBUG") ? LOG_DEBUG : LOG_ERR);
     const struct CMUnitTest tests[] = {
@@ -373,6 +442,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_failed_outside_application_is_kept, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_wait_after_restart, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
