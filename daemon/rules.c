@@ -253,7 +253,8 @@ int rules_make_spec(Daemon *d, Device *dev, bool force, JobSpec *ret, stdfu_erro
 
 static int plan_from_file(Daemon *d, Device *dev, FileRequest *req, RunnerPlan *plan,
                           stdfu_error *err) {
-    stdfu_image_load_options opts = { .has_address = req->has_address, .address = req->address };
+    stdfu_image_load_options opts = { .has_address = req->has_address, .address = req->address,
+                                      .raw_unnamed = true };
     stdfu_version v;
 
     /* The device's rule, when it has one, still says how to enter and which ids to expect. */

@@ -23,7 +23,9 @@
 typedef enum stdfu_image_format {
     STDFU_IMAGE_AUTO,  /* by content, in this order: DfuSe prefix; DFU suffix ("UFD" signature:
                         * its CRC must then match); Intel hex (a valid ':' record first);
-                        * else raw binary */
+                        * else raw binary, but only from a file named *.bin (or data that
+                        * has no name: see raw_unnamed); anything else is refused, naming
+                        * what it looks like (ELF, S-records, text, ...). Never guessed. */
     STDFU_IMAGE_DFUSE,
     STDFU_IMAGE_DFU,   /* raw data + DFU 1.1 suffix */
     STDFU_IMAGE_BIN,
@@ -63,13 +65,18 @@ typedef struct stdfu_image_load_options {
                                 * and hex (they carry their own) */
     uint32_t address;
     uint8_t alt;               /* target alt setting for formats that have none (default 0) */
+    bool raw_unnamed;          /* the name is a label, not a file name (data passed as an fd
+                                * over D-Bus): with an address, data that no parser takes is a
+                                * raw binary as if named .bin */
 } stdfu_image_load_options;
 
 /* name is only used in messages ("fw.dfu: ..."), may be NULL. Refusals (all with err set, the
  * message starting with the name):
  *   -EINVAL   malformed file (truncated: names the offset; overlapping elements: names the
  *             addresses; Intel hex: names the line), --address given to a format that has its
- *             own addresses, no address for a raw binary or raw DFU file, empty image
+ *             own addresses, no address for a raw binary or raw DFU file, empty file or image
+ *   -EMEDIUMTYPE  a file that no parser takes and is not a raw binary (not named .bin, or
+ *             plainly something else: an ELF, S-records, ...); names what it looks like
  *   -EBADMSG  DFU suffix CRC mismatch (expected vs found)
  *   -EFBIG    file over 256 MiB
  * _fd reads from the fd's current offset to its end; _file opens path (name = path). */
@@ -83,6 +90,8 @@ int stdfu_image_load_file(const char *path, const stdfu_image_load_options *opts
 stdfu_image *stdfu_image_free(stdfu_image *img);
 
 const char *stdfu_image_format_to_string(stdfu_image_format f);
+/* "auto", "dfuse", "dfu", "bin", "hex" (--format); -EINVAL for anything else. */
+int stdfu_image_format_from_string(const char *s, stdfu_image_format *ret);
 const stdfu_target *stdfu_image_find_target(const stdfu_image *img, uint8_t alt);
 
 /* Refuses a suffix whose idVendor/idProduct (unless 0xffff) differ from the device's. */
