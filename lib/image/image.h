@@ -111,6 +111,31 @@ int stdfu_image_target_sectors(const stdfu_image *img, const stdfu_target *targe
                                const stdfu_layout *layout, stdfu_sector **ret, size_t *ret_n,
                                stdfu_error *err);
 
+/* The programming unit of the ROMs' flash: a whole number of these is programmed at a time,
+ * at an address that is a multiple of it, and a ROM refuses (errWRITE on F0/L4: PGERR/PROGERR,
+ * a unit already programmed) or reports errVERIFY (F4: the bits it cannot set) when a transfer
+ * starts or ends inside one, as the next transfer then reprograms it. F0 (RM0091 3.2.2):
+ * half-word; F4 (RM0090 3.5.4): x8/x16/x32 set by the ROM from the supply voltage, word at
+ * 2.7..3.6 V, byte below; L4 (RM0351 3.3.7): double word. 8 covers all of them: padding a
+ * few more bytes with 0xff, which the erased page already holds, changes nothing. */
+#define STDFU_FLASH_PROGRAM_UNIT 8u
+
+/* A copy of target as it is written: every element in erasable flash starts and ends on a
+ * unit boundary, padded with 0xff (the erased value) where it does not; elements that share
+ * a unit are joined with 0xff between them, so padding never overwrites data. Elements in
+ * sectors that are not erasable (option bytes) are copied as they are. -EINVAL, naming the
+ * element, the unit and the address, when padding would reach a sector that is not erasable
+ * flash. Free the result with stdfu_target_free(). */
+int stdfu_image_align_target(const stdfu_image *img, const stdfu_target *target,
+                             const stdfu_layout *layout, unsigned unit, stdfu_target **ret,
+                             stdfu_error *err);
+stdfu_target *stdfu_target_free(stdfu_target *t);
+
+/* -EXDEV when the image holds targets for alt settings other than alt, naming them and their
+ * sizes: one run writes one alt setting, and a target silently left out would leave the device
+ * without it (a DfuSe file with option bytes next to the flash). */
+int stdfu_image_check_alts(const stdfu_image *img, uint8_t alt, stdfu_error *err);
+
 /* Lowest element address of target (where the engine points "leave"), 0 if it has none. */
 uint32_t stdfu_target_base_address(const stdfu_target *target);
 /* Payload bytes of one target. */

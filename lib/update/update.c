@@ -22,6 +22,7 @@ typedef struct run {
     const stdfu_update_ops *ops;
     stdfu_update_result *res;
     const stdfu_target *target;
+    stdfu_target *aligned;         /* target as written: whole programming units */
     uint32_t base;                 /* where the application starts: the first element */
     uint32_t leave_address;        /* base, or the start of flash after a refused image */
     bool leave_failed;             /* the last leave request itself failed */
@@ -307,7 +308,16 @@ static int check_image(run *u, const stdfu_usb_info *boot, const stdfu_layout *l
         r = 0;
     if (r < 0)
         return r;
-    return stdfu_image_check_layout(u->o->image, u->target, layout, err);
+    r = stdfu_image_check_layout(u->o->image, u->target, layout, err);
+    if (r >= 0)
+        r = stdfu_image_check_alts(u->o->image, u->o->alt, err);
+    if (r >= 0 && !u->aligned) {
+        r = stdfu_image_align_target(u->o->image, u->target, layout, STDFU_FLASH_PROGRAM_UNIT,
+                                     &u->aligned, err);
+        if (r >= 0)
+            u->target = u->aligned;
+    }
+    return r;
 }
 
 static stdfu_update_failure classify_flash_error(run *u, int r) {
@@ -362,10 +372,10 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
         u->ops->close(u->o->ops_data, session);
         return fail_with(u, classify_flash_error(u, r), &err);
     }
-    u->res->bytes_written += u->o->image->total_bytes;
+    u->res->bytes_written += stdfu_target_total_bytes(u->target);
     emit(u, u->o->verify ? STDFU_UPDATE_PHASE_VERIFY : STDFU_UPDATE_PHASE_WRITE,
          STDFU_UPDATE_STEP_NONE, "%llu bytes written%s", (unsigned long long)
-         u->o->image->total_bytes, u->o->verify ? " and verified" : "");
+         stdfu_target_total_bytes(u->target), u->o->verify ? " and verified" : "");
 
     if (!u->o->leave || cancelled(u)) {
         u->ops->close(u->o->ops_data, session);
@@ -681,5 +691,6 @@ int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
     }
     enter_phase(&u, u.phase);
     res->elapsed_usec = now_monotonic() - u.start;
+    stdfu_target_free(u.aligned);
     return 0;
 }
