@@ -110,6 +110,8 @@ int sim_device_new(const sim_device_config *c, sim_usec now, sim_device **ret) {
     apply_rdp(d, c->rdp);
     d->stuck_left = c->stuck_count;
     d->stalls_left = c->stall_status;
+    d->timeouts_left = c->timeout_status;
+    d->erase_fault_page = -1;
     d->powered = true;
     d->busy_until = now;
     make_serials(d);
@@ -399,6 +401,8 @@ void sim_device_connected(sim_device *d, sim_mode mode, sim_usec now) {
 static bool runtime_key(const char *key) {
     static const char *const keys[] = {
         "unplug-at", "write-error-at", "stall-status", "slow-erase", "rdp", "leave", "enter",
+        "erase-error-at", "stuck-bit-at", "timeout-status", "power-loss-at-erase", "fault-times",
+        "start-error",
         "vid", "pid", "app-vid", "app-pid", "serial", "app-serial", "product",
     };
     for (size_t i = 0; i < ELEMENTSOF(keys); i++)
@@ -439,6 +443,15 @@ int sim_device_set(sim_device *d, const char *key, const char *value, sim_usec n
         d->data_blocks_base = d->data_blocks;
     } else if (streq(key, "stall-status"))
         d->stalls_left = c.stall_status;
+    else if (streq(key, "timeout-status"))
+        d->timeouts_left = c.timeout_status;
+    else if (streq(key, "erase-error-at") || streq(key, "power-loss-at-erase")) {
+        d->erase_fault_page = -1;
+        d->erase_hits = 0;
+        d->power_loss_done = false;
+        d->erases_base = d->erases;
+    } else if (streq(key, "stuck-bit-at"))
+        d->stuck_hits = 0;
     else if (streq(key, "rdp"))
         apply_rdp(d, c.rdp);
     else if (streq(key, "leave"))

@@ -135,6 +135,15 @@ struct sim_device {
     bool unplug_done;
     uint64_t unplug_base;  /* bytes_written when unplug-at was armed */
     bool rdp;
+    /* erase-error-at, write-error-at, stuck-bit-at: how often each struck (fault-times) and
+     * where (a repeat strikes the same page or block address again) */
+    uint64_t erases;             /* page erases run */
+    uint64_t erases_base;        /* erases when erase-error-at / power-loss-at-erase was armed */
+    unsigned erase_hits, write_hits, stuck_hits;
+    int erase_fault_page;        /* -1: not struck yet */
+    uint32_t write_fault_addr;
+    bool power_loss_done;
+    unsigned timeouts_left;
     sim_transition transition;
     bool has_transition;
     bool fresh_on_connect; /* the pending reconnect starts the firmware (app or ROM) anew */
