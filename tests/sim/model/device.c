@@ -70,7 +70,10 @@ void sim_device_build_descriptors(sim_device *d) {
  * application boots, or the ROM starts from scratch), not just a USB re-enumeration. */
 static void appear(sim_device *d, sim_mode mode, bool fresh) {
     d->mode = mode;
-    d->configuration = 0;
+    /* The kernel configures a device as it enumerates it (usb_choose_configuration picks the
+     * only one): clients find configuration 1 active, as GET_CONFIGURATION tells those that
+     * have no sysfs (libusb_wrap_sys_device). */
+    d->configuration = 1;
     d->counters.enumerations++;
     d->hid_count = d->hid_head = 0;
     if (mode == SIM_MODE_APPLICATION && fresh)
