@@ -10,7 +10,8 @@ FUZZ_B       := $(B)/fuzz
 FUZZ_TARGETS := image-dfuse image-suffix image-hex image-detect layout hid-descriptor \
                 manifest journal
 FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz-%,$(FUZZ_TARGETS))
-FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-command-line-argument \
+# No -Werror: a warning only clang gives must not stop `make check` (the normal build has it).
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-command-line-argument \
                 -I. -Ilib -Idaemon -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS    := $(wildcard lib/*/*.c) $(filter-out daemon/main.c,$(wildcard daemon/*.c))
@@ -22,8 +23,10 @@ fuzz_available = printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long
 { (void) d; (void) n; return 0; }\n' | $(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - \
     >/dev/null 2>&1
 
+# A target that does not build is reported by test-fuzz.sh ("built"), not by stopping the check.
 fuzz-targets: | deps
-	@if $(fuzz_available); then $(MAKE) --no-print-directory fuzz-build; \
+	@if $(fuzz_available); then $(MAKE) --no-print-directory -k fuzz-build || \
+	     echo "fuzz: some fuzz targets did not build (see above)"; \
 	 else echo "fuzz: $(FUZZ_CC) with -fsanitize=fuzzer is not available: fuzz targets not built"; fi
 
 fuzz-build: $(FUZZ_BINS)
