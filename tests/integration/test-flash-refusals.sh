@@ -31,7 +31,7 @@ refuse() {
     local name=$1 pattern=$2 mode=$3 file=$4
     shift 4
     local report=$T/$name.json rc=0
-    "$SIM" --device "port=$PORT,profile=f072,mode=$mode" --report "$report" -- \
+    "$SIM" --device "port=$PORT,profile=f072,mode=$mode${EXTRA:+,$EXTRA}" --report "$report" -- \
         "$CTL" flash "$file" --port "$PORT" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
     check_eq "$name: exit status 3" 3 "$rc"
     check "$name: message names the problem" grep -qiE "$pattern" "$T/$name.err"
@@ -65,6 +65,13 @@ dfuse-pack -b "0x08000000:$T/fw.bin" -b "0x08001000:$T/a.bin" "$T/overlap.dfu" >
 refuse overlap "overlap" bootloader "$T/overlap.dfu"
 
 refuse bin-without-address "address" bootloader "$T/fw.bin"
+
+# Write-protected sectors (marked read-only in the layout string): refused before any erase,
+# naming the address and the rule.
+EXTRA=protect=2 refuse protected "0x08000000 is in a read-only sector" bootloader "$T/fw.bin" \
+    --address 0x08000000
+EXTRA=protect=2 refuse protected-page-1 "0x08000800 is in a read-only sector" application \
+    "$T/fw.bin" --address 0x08000800
 
 # Files are parsed by what they are, never guessed to be raw: with --address too.
 objcopy -I binary -O srec "$T/fw.bin" "$T/fw.s19"

@@ -431,6 +431,31 @@ static void test_new_fault_keys_refused(void **state) {
     assert_int_equal(sim_device_config_set(&c, "start-error", "2", err, sizeof err), -EINVAL);
 }
 
+/* protect=N: the layout marks the first N pages read-only, and the ROM refuses them. */
+static void test_protect(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,mode=bootloader,protect=2");
+    sim_device *f4 = sim_test_device("port=1-1.3,profile=f407,mode=bootloader,protect=5");
+    sim_usec now = T0;
+    uint8_t a[16];
+    (void) state;
+
+    assert_string_equal(sim_device_string(d, 4),
+                        "@Internal Flash  /0x08000000/02*002Ka,62*002Kg");
+    assert_string_equal(sim_device_string(f4, 4),
+                        "@Internal Flash  /0x08000000/04*016Ka,01*064Ka,07*128Kg");
+    assert_int_equal(sim_test_erase(d, BASE + 2048, &now), SIM_DFU_ERR_TARGET);
+    assert_int_equal(sim_test_clrstatus(d, &now), 0);
+    assert_int_equal(sim_test_erase(d, BASE + 4096, &now), SIM_DFU_OK);
+    memset(a, 0, sizeof a);
+    assert_int_equal(sim_test_set_address(d, BASE + 4096 - 8, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_write(d, 2, a, sizeof a, &now), SIM_DFU_ERR_TARGET);
+    assert_int_equal(sim_test_clrstatus(d, &now), 0);
+    assert_int_equal(sim_test_set_address(d, BASE + 4096, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_write(d, 2, a, sizeof a, &now), SIM_DFU_OK);
+    sim_device_free(f4);
+    sim_device_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unplug_at),
@@ -448,6 +473,7 @@ int main(void) {
         cmocka_unit_test(test_start_error),
         cmocka_unit_test(test_power_loss_at_erase),
         cmocka_unit_test(test_new_fault_keys_refused),
+        cmocka_unit_test(test_protect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -279,6 +279,13 @@ int sim_device_config_set(sim_device_config *c, const char *key, const char *val
     } else if (streq(key, "start-error")) {
         if (parse_bool01(value, &c->start_error) < 0)
             return fail(err, err_size, key, value, "expected 0 or 1");
+    } else if (streq(key, "protect")) {
+        r = set_fault_number(&n, 0, key, value, err, err_size);
+        if (r == 0 && n > 4096)
+            return fail(err, err_size, key, value, "expected a number of flash pages");
+        if (r == 0)
+            c->protect_pages = (unsigned) n;
+        return r;
     } else if (streq(key, "fault-times")) {
         if (streq(value, "always")) {
             c->fault_times = 0;

@@ -114,6 +114,8 @@ int sim_device_new(const sim_device_config *c, sim_usec now, sim_device **ret) {
     d->stuck_left = c->stuck_count;
     d->stalls_left = c->stall_status;
     d->timeouts_left = c->timeout_status;
+    sim_profile_protected_layout(d->profile, c->protect_pages, d->flash_layout,
+                                 sizeof d->flash_layout);
     d->erase_fault_page = -1;
     d->powered = true;
     d->busy_until = now;
@@ -192,7 +194,7 @@ const char *sim_device_string(const sim_device *d, unsigned index) {
     case 1: return "STMicroelectronics";
     case 2: return "STM32  BOOTLOADER";
     case 3: return d->boot_serial;
-    case 4: return d->profile->flash_layout;
+    case 4: return d->flash_layout;
     default:
         if (index >= 5 && index - 5 < d->profile->n_extra_alts)
             return d->profile->alts[index - 5].layout;

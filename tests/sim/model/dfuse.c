@@ -135,6 +135,8 @@ static op_result cmd_erase_page(sim_device *d, uint32_t addr) {
     page = sim_profile_page_of(d->profile, addr);
     if (page < 0)
         return (op_result) { .status = SIM_DFU_ERR_TARGET, .poll_ms = -1 };
+    if (sim_profile_protected(d->profile, d->config.protect_pages, addr, 1))
+        return (op_result) { .status = SIM_DFU_ERR_TARGET, .poll_ms = -1 };
     nth = ++d->erases - d->erases_base;
     if (erase_fails(d, page, nth))
         return (op_result) { .status = SIM_DFU_ERR_ERASE, .poll_ms = -1 };
@@ -264,7 +266,9 @@ static op_result run_write(sim_device *d) {
         r.status = SIM_DFU_ERR_VENDOR;
         return r;
     }
-    if (!sim_memory_contains(&d->mem, f->alt, addr, (uint32_t) len)) {
+    if (!sim_memory_contains(&d->mem, f->alt, addr, (uint32_t) len) ||
+        (f->alt == 0 && sim_profile_protected(d->profile, d->config.protect_pages, addr,
+                                              (uint32_t) len))) {
         r.status = SIM_DFU_ERR_TARGET;
         return r;
     }

@@ -83,6 +83,9 @@ typedef struct sim_device_config {
     unsigned power_loss_at_erase; /* power lost during the Nth page erase: the first half of
                                   * the page erased, the rest as it was; the device is off
                                   * until powered again, then boots cold */
+    unsigned protect_pages;      /* the first N flash pages are write-protected: the layout
+                                  * string marks them 'a' (readable only) and the ROM refuses
+                                  * to erase or program them (errTARGET) */
     unsigned fault_times;        /* how often erase-error-at, write-error-at and stuck-bit-at
                                   * strike the same page/block/byte again: 1 (default,
                                   * transient), N, or 0 = always (persistent) */
