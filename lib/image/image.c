@@ -207,14 +207,13 @@ static stdfu_image_format detect_format(const uint8_t *data, size_t size) {
     return STDFU_IMAGE_AUTO;
 }
 
-/* Data that no parser recognised: a raw binary only when its name says so (*.bin, or a
- * caller that vouches for unnamed data with an address) and it is plainly nothing else. A
+/* Data that no parser recognised: a raw binary only when its name says so (*.bin, or data
+ * that has no name) and it is plainly nothing else; it then needs an address. A
  * file named .hex that is not hex gets the hex parser's error, which names the line. */
 static int unrecognised(const stdfu_image *img, const uint8_t *data, size_t size,
                         const stdfu_image_load_options *opts, stdfu_image_format *ret,
                         stdfu_error *err) {
-    bool strong, raw = image_name_has_suffix(img->name, ".bin") ||
-                       (opts->raw_unnamed && opts->has_address);
+    bool strong, raw = image_name_has_suffix(img->name, ".bin") || opts->raw_unnamed;
     const char *what = image_sniff(data, size, &strong);
 
     if (!opts->has_address && (image_name_has_suffix(img->name, ".hex") ||

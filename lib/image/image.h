@@ -24,7 +24,7 @@ typedef enum stdfu_image_format {
     STDFU_IMAGE_AUTO,  /* by content, in this order: DfuSe prefix; DFU suffix ("UFD" signature:
                         * its CRC must then match); Intel hex (a valid ':' record first);
                         * else raw binary, but only from a file named *.bin (or data that
-                        * has no name: see raw_unnamed); anything else is refused, naming
+                        * has no file name: see raw_unnamed); anything else is refused, naming
                         * what it looks like (ELF, S-records, text, ...). Never guessed. */
     STDFU_IMAGE_DFUSE,
     STDFU_IMAGE_DFU,   /* raw data + DFU 1.1 suffix */
@@ -66,8 +66,8 @@ typedef struct stdfu_image_load_options {
     uint32_t address;
     uint8_t alt;               /* target alt setting for formats that have none (default 0) */
     bool raw_unnamed;          /* the name is a label, not a file name (data passed as an fd
-                                * over D-Bus): with an address, data that no parser takes is a
-                                * raw binary as if named .bin */
+                                * over D-Bus): data that no parser takes is a raw binary as if
+                                * named .bin (so it needs an address) */
 } stdfu_image_load_options;
 
 /* name is only used in messages ("fw.dfu: ..."), may be NULL. Refusals (all with err set, the

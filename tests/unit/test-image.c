@@ -659,6 +659,9 @@ static void test_not_guessed(void **state) {
     assert_int_equal(fd_img->format, STDFU_IMAGE_BIN);
     expect_refusal_as("firmware", elf, sizeof elf - 1, &unnamed, -EMEDIUMTYPE, "an ELF file",
                       NULL);
+    const stdfu_image_load_options unnamed_no_address = { .raw_unnamed = true };
+    expect_refusal_as("firmware", "\x00\x50\x00\x20", 4, &unnamed_no_address, -EINVAL,
+                      "a raw binary has no address of its own", NULL);
     /* empty, whatever the format */
     expect_refusal_as("fw.hex", "", 0, NULL, -EINVAL, "the file is empty", NULL);
     const stdfu_image_load_options forced_hex = { .format = STDFU_IMAGE_HEX };
