@@ -12,7 +12,7 @@ FUZZ_TARGETS := image-dfuse image-suffix image-hex image-detect layout hid-descr
 FUZZ_BINS    := $(patsubst %,$(FUZZ_B)/fuzz-%,$(FUZZ_TARGETS))
 # No -Werror: a warning only clang gives must not stop `make check` (the normal build has it).
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-command-line-argument \
-                -I. -Ilib -Idaemon -g -O1 -fno-omit-frame-pointer \
+                -MMD -MP -I. -Ilib -Idaemon -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS    := $(wildcard lib/*/*.c) $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 FUZZ_OBJS    := $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(FUZZ_SRCS))
