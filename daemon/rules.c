@@ -153,7 +153,8 @@ int rules_job_spec(const stdfu_manifest *m, const DeviceFacts *f, const RulesVer
 
 int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest *req,
                         JobSpec *ret, stdfu_error *err) {
-    stdfu_image_load_options opts = { .has_address = req->has_address, .address = req->address };
+    stdfu_image_load_options opts = { .has_address = req->has_address, .address = req->address,
+                                      .raw_unnamed = true };
     _cleanup_free_ uint8_t *data = TAKE_PTR(req->data);
     JobSpec spec = { .force = req->force };
     stdfu_version version;
