@@ -5,7 +5,8 @@
 #   1. success: both devices run the artifact's 1.1, commit keeps it
 #   2. an explicit rollback: 1.2 installed, `mender rollback` puts the 1.1 drop-in back and the
 #      devices go back to 1.1 (its rule allows downgrades)
-#   3. a device that needs a power cycle fails the install: the client rolls back by itself
+#   3. a device that needs a power cycle fails the install: the client rolls back by itself;
+#      with STDFU_POWER_CYCLE=pending it does not
 #   4. a device whose flash fails fails the install: the same
 # The client runs in a private mount namespace: its modules directory is a bind mount of ours and
 # /etc/mender a tmpfs; its state is in $T/mender (--data), its configuration in $T.
@@ -161,6 +162,24 @@ check "replugged, 1-1.3 ends done" wait_for 60 state_is 1-1.3 done
 check "stdfuctl update 1-1.3 --wait: back to the rolled-back target" \
     "$CTL" --bus "$BUS" -q update 1-1.3 --wait
 check_eq "1-1.3 runs 1.1" 's "1.1"' "$(dprop 1-1.3 RunningVersion)"
+
+# STDFU_POWER_CYCLE=pending: the same device no longer fails the install; rolled back by hand.
+sim_ctl "fault 1-1.3 leave=vanish" >/dev/null
+echo STDFU_POWER_CYCLE=pending >>"$T/stdfu-mender.conf"
+mender_do install3p.log install "$T/fleet-1.2.mender"
+check_eq "STDFU_POWER_CYCLE=pending: mender install succeeds" 0 $?
+check "the log still names the port that needs a power cycle" grep -q \
+    'stdfu: 1-1.3: needs a power cycle' "$T/install3p.log"
+check_eq "1-1.1 and 1-1.2 run 1.2" '1-1.1 s "1.2" 1-1.2 s "1.2" ' "$(runs)"
+mender_do rollback3p.log rollback
+check_eq "mender rollback succeeds" 0 $?
+check_eq "1-1.1 and 1-1.2 are back on 1.1" '1-1.1 s "1.1" 1-1.2 s "1.1" ' "$(runs)"
+sed -i '/^STDFU_POWER_CYCLE=/d' "$T/stdfu-mender.conf"
+sim_ctl "fault 1-1.3 leave=ok" >/dev/null
+sim_ctl "unplug 1-1.3" >/dev/null
+sim_ctl "plug 1-1.3" >/dev/null
+check "replugged, 1-1.3 ends done" wait_for 60 state_is 1-1.3 done
+check "stdfuctl update 1-1.3 --wait: 1.1 again" "$CTL" --bus "$BUS" -q update 1-1.3 --wait
 
 # ---- 4: a device whose flash fails -------------------------------------------------------------------
 check "1-1.4 (1.1, errWRITE at block 3) added" grep -q '^ok' \
