@@ -40,7 +40,8 @@ mender_do() {
     local log=$1; shift
     unshare -m --propagation private "$T/mender.sh" "$@" >"$T/$log" 2>&1
 }
-host_etc=$(ls -la /etc/mender 2>&1 | md5sum)
+host_etc() { find /etc/mender -printf "%p %s %T@\n" 2>&1 | sort | md5sum; }
+host_etc_before=$(host_etc)
 
 # ---- firmware and artifacts -----------------------------------------------------------------
 "$SIM" mkfw --version 1.1 --size 16384 --seed 11 -o "$T/fw-1.1.bin" >/dev/null
@@ -88,6 +89,21 @@ check "ArtifactInstall of a payload without a manifest fails, saying so" grep -q
     'exactly one manifest' <("$T/modules/stdfu" ArtifactInstall "$T/tree" 2>&1)
 check "ArtifactRollback when nothing was installed: exit 0, saying so" grep -q \
     'nothing was installed' <("$T/modules/stdfu" ArtifactRollback "$T/tree" && echo)
+# A payload, but no stdfud on the bus: the drop-in is written, the reload fails, and so does the
+# install; the rollback removes the drop-in again.
+printf 'STDFU_BUS=unix:path=%s\nSTDFU_MANIFEST_DIR=%s\nSTDFUCTL=%s\n' "$T/nobus" "$T/md" "$CTL" \
+    >"$T/nobus.conf"
+mkdir -p "$T/md"
+cp "$T/src-fleet-1.1/images/fw-1.1.bin" "$T/tree/files/"
+sed 's#images/##' "$T/src-fleet-1.1/sensor.yaml" >"$T/tree/files/manifest.yaml"
+STDFU_MENDER_CONF=$T/nobus.conf "$T/modules/stdfu" ArtifactInstall "$T/tree" >"$T/nobus.log" 2>&1
+check_eq "no stdfud: ArtifactInstall fails" 1 $?
+check "no stdfud: it says why" grep -q 'stdfud refused the new manifest\|not running\|connect' \
+    "$T/nobus.log"
+check "the drop-in was written" test -f "$T/md/mender.yaml"
+STDFU_MENDER_CONF=$T/nobus.conf "$T/modules/stdfu" ArtifactRollback "$T/tree" >>"$T/nobus.log" 2>&1
+check "ArtifactRollback removes it (there was none)" test ! -e "$T/md/mender.yaml"
+check_eq "and its firmware directory" "" "$(ls "$T/md/mender.firmware")"
 rm -rf "$T/tree"
 
 # ---- stdfud with two devices on 1.0 ------------------------------------------------------------
@@ -194,7 +210,7 @@ check "the log names the port that failed" grep -qE \
 check "the client rolled back: the 1.1 drop-in is back" cmp "$T/dropin-1.1.yaml" \
     "$ETC/manifest.d/mender.yaml"
 check_eq "1-1.1 and 1-1.2 are back on 1.1" '1-1.1 s "1.1" 1-1.2 s "1.1" ' "$(runs)"
-check_eq "the host's /etc/mender is untouched" "$host_etc" "$(ls -la /etc/mender 2>&1 | md5sum)"
+check_eq "the host's /etc/mender is untouched" "$host_etc_before" "$(host_etc)"
 check "SIGTERM stops stdfud" stop_daemon
 if [ "$_tap_failed" -gt 0 ]; then
     for f in "$T"/install*.log "$T"/rollback*.log; do
