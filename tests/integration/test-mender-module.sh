@@ -5,6 +5,7 @@
 #   1. success: both devices run the artifact's 1.1, commit keeps it
 #   2. an explicit rollback: 1.2 installed, `mender rollback` puts the 1.1 drop-in back and the
 #      devices go back to 1.1 (its rule allows downgrades)
+#   2b. rolled back to a rule without downgrades: the devices stay on the newer firmware
 #   3. a device that needs a power cycle fails the install: the client rolls back by itself;
 #      with STDFU_POWER_CYCLE=pending it does not
 #   4. a device whose flash fails fails the install: the same
@@ -46,7 +47,8 @@ host_etc_before=$(host_etc)
 # ---- firmware and artifacts -----------------------------------------------------------------
 "$SIM" mkfw --version 1.1 --size 16384 --seed 11 -o "$T/fw-1.1.bin" >/dev/null
 "$SIM" mkfw --version 1.2 --size 16384 --seed 12 -o "$T/fw-1.2.bin" >/dev/null
-# artifact NAME VERSION: $T/NAME.mender, one rule "sensor" for VERSION, downgrades allowed;
+# artifact NAME VERSION [DOWNGRADE]: $T/NAME.mender, one rule "sensor" for VERSION, downgrades
+# allowed unless DOWNGRADE is false;
 # its manifest names the firmware in a subdirectory, as an author may keep it.
 artifact() {
     mkdir -p "$T/src-$1/images"
@@ -61,7 +63,7 @@ rules:
       sha256: $(sha256sum "$T/fw-$2.bin" | cut -d' ' -f1)
       version: "$2"
       address: 0x08000000
-    allow-downgrade: true
+    allow-downgrade: ${3:-true}
     retries: 0
     timeouts:
       grace: 1
@@ -71,6 +73,7 @@ YAML
 }
 check "stdfu-mender-artifact builds fleet-1.1" artifact fleet-1.1 1.1
 check "stdfu-mender-artifact builds fleet-1.2" artifact fleet-1.2 1.2
+check "stdfu-mender-artifact builds keep-1.1 (no downgrades)" artifact keep-1.1 1.1 false
 check "the artifact is of type stdfu, with the manifest and the firmware" grep -qzE \
     'Type: +stdfu.*name: +manifest.yaml.*name: +fw-1.1.bin' \
     <(mender-artifact read "$T/fleet-1.1.mender" 2>&1)
@@ -153,6 +156,24 @@ check_eq "only the 1.1 firmware generation is left" 1 \
     "$(ls "$ETC/manifest.d/mender.firmware" | wc -l)"
 check_eq "show-artifact: still fleet-1.1" fleet-1.1 \
     "$(mender_do show.log show-artifact; tail -n1 "$T/show.log")"
+
+# ---- 2b: rolled back to a rule without downgrades: the devices stay, the rollback says so ------
+mender_do install2b.log install "$T/keep-1.1.mender"
+check_eq "mender install keep-1.1 (the devices run 1.1 already) succeeds" 0 $?
+mender_do commit2b.log commit
+mender_do install2c.log install "$T/fleet-1.2.mender"
+check_eq "mender install fleet-1.2 succeeds" 0 $?
+mender_do rollback2c.log rollback
+check_eq "mender rollback succeeds" 0 $?
+check_eq "the devices stay on 1.2" '1-1.1 s "1.2" 1-1.2 s "1.2" ' "$(runs)"
+check "the rollback's log says why" grep -q \
+    'stdfu: 1-1.1: stays on 1.2, not 1.1 (its rule does not allow a downgrade)' \
+    "$T/rollback2c.log"
+mender_do install2d.log install "$T/fleet-1.1.mender"
+check_eq "mender install fleet-1.1 again: the devices go back to 1.1" \
+    '0 1-1.1 s "1.1" 1-1.2 s "1.1" ' "$? $(runs)"
+mender_do commit2d.log commit
+cp "$ETC/manifest.d/mender.yaml" "$T/dropin-1.1.yaml"
 
 # ---- 3: a device that needs a power cycle ---------------------------------------------------------
 check "1-1.3 (1.1, vanishes after leave, ganged hub) added" grep -q '^ok' \
