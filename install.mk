@@ -12,7 +12,8 @@
 #                      systemd and udev read those too
 #   another PREFIX     refused, naming the variable to set (UNITDIR=..., etc.)
 # dbus-daemon reads system bus policies only from /usr/share/dbus-1/system.d (and /etc), and
-# polkitd actions only from /usr/share/polkit-1/actions: those two never follow PREFIX.
+# polkitd actions only from /usr/share/polkit-1/actions: those two never follow PREFIX; nor does
+# the Mender update module (mender-client 3.x runs modules only from /usr/share/mender/modules/v3).
 # Every directory can be set on the command line.
 
 pkg_var = $(shell $(PKG_CONFIG) --variable=$(2) $(1) 2>/dev/null)
@@ -31,6 +32,7 @@ endif
 DBUSPOLICYDIR ?= $(or $(call pkg_var,dbus-1,datadir),/usr/share)/dbus-1/system.d
 POLKITACTIONDIR ?= $(or $(call pkg_var,polkit-gobject-1,policydir),/usr/share/polkit-1/actions)
 POLKITRULESDIR  ?= /usr/share/polkit-1/rules.d
+MENDERMODULEDIR ?= /usr/share/mender/modules/v3
 DBUSIFACEDIR  ?= $(PREFIX)/share/dbus-1/interfaces
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 DOCDIR        ?= $(PREFIX)/share/doc/stdfu
@@ -46,13 +48,14 @@ INSTALL       ?= install
 INSTALL_SBIN  := $(filter $(B)/stdfud,$(PROGRAMS))
 INSTALL_BIN   := $(filter $(B)/stdfuctl,$(PROGRAMS))
 INSTALL_MAN   := $(filter-out $(B)/man/stdfu-sim.1,$(MAN_PAGES))
-INSTALL_DOCS  := $(wildcard conf/manifest.example.yaml docs/firmware-guide.md)
+INSTALL_DOCS  := $(wildcard conf/manifest.example.yaml docs/firmware-guide.md docs/mender.md)
 INSTALL_COMPLETION := $(firstword $(wildcard cli/stdfuctl.bash-completion cli/stdfuctl.bash \
                         cli/completion/stdfuctl completion/stdfuctl))
 INSTALL_POLICY := $(wildcard conf/io.stdfu1.conf)
 INSTALL_IFACE  := $(wildcard conf/io.stdfu1.xml)
 INSTALL_POLKIT_ACTIONS := $(wildcard conf/io.stdfu1.policy)
 INSTALL_POLKIT_RULES   := $(wildcard conf/io.stdfu1.rules)
+INSTALL_MENDER_MODULE  := $(wildcard mender/stdfu)
 
 # $(call install_data,SOURCE,DEST): one recipe line per file.
 define install_data
@@ -73,6 +76,7 @@ installed_files = \
     $(if $(INSTALL_IFACE),$(DESTDIR)$(DBUSIFACEDIR)/io.stdfu1.xml) \
     $(if $(INSTALL_POLKIT_ACTIONS),$(DESTDIR)$(POLKITACTIONDIR)/io.stdfu1.policy) \
     $(if $(INSTALL_POLKIT_RULES),$(DESTDIR)$(POLKITRULESDIR)/50-stdfu.rules) \
+    $(if $(INSTALL_MENDER_MODULE),$(DESTDIR)$(MENDERMODULEDIR)/stdfu) \
     $(if $(INSTALL_COMPLETION),$(DESTDIR)$(COMPLETIONDIR)/stdfuctl) \
     $(foreach m,$(INSTALL_MAN),$(call man_dest,$(m))) \
     $(foreach d,$(INSTALL_DOCS),$(DESTDIR)$(DOCDIR)/$(notdir $(d)))
@@ -113,6 +117,9 @@ ifneq ($(INSTALL_POLKIT_ACTIONS),)
 endif
 ifneq ($(INSTALL_POLKIT_RULES),)
 	$(INSTALL) -D -m 0644 conf/io.stdfu1.rules $(DESTDIR)$(POLKITRULESDIR)/50-stdfu.rules
+endif
+ifneq ($(INSTALL_MENDER_MODULE),)
+	$(INSTALL) -D -m 0755 mender/stdfu $(DESTDIR)$(MENDERMODULEDIR)/stdfu
 endif
 ifneq ($(INSTALL_COMPLETION),)
 	$(INSTALL) -D -m 0644 $(INSTALL_COMPLETION) $(DESTDIR)$(COMPLETIONDIR)/stdfuctl

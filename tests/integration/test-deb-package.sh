@@ -45,7 +45,7 @@ for f in /usr/sbin/stdfud /usr/bin/stdfuctl "${unitdir:-/lib/systemd/system}/std
          /usr/share/dbus-1/interfaces/io.stdfu1.xml /usr/share/polkit-1/actions/io.stdfu1.policy \
          /usr/share/polkit-1/rules.d/50-stdfu.rules /usr/share/man/man8/stdfud.8.gz \
          /usr/share/man/man1/stdfuctl.1.gz /usr/share/man/man5/stdfu-manifest.5.gz \
-         /usr/share/bash-completion/completions/stdfuctl \
+         /usr/share/bash-completion/completions/stdfuctl /usr/share/mender/modules/v3/stdfu \
          /usr/share/doc/stdfu/manifest.example.yaml.gz /usr/share/doc/stdfu/copyright; do
     check "the package holds $f" grep -qxF "$f" "$T/files"
 done

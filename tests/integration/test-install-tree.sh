@@ -64,7 +64,9 @@ expect "$udevdir/rules.d/70-stdfu.rules" 644 "$SRCDIR/conf/70-stdfu.rules"
     expect /usr/share/polkit-1/rules.d/50-stdfu.rules 644 "$SRCDIR/conf/io.stdfu1.rules"
 [ -e "$SRCDIR/conf/io.stdfu1.xml" ] &&
     expect /usr/share/dbus-1/interfaces/io.stdfu1.xml 644 "$SRCDIR/conf/io.stdfu1.xml"
-for f in conf/manifest.example.yaml docs/firmware-guide.md; do
+[ -e "$SRCDIR/mender/stdfu" ] &&
+    expect /usr/share/mender/modules/v3/stdfu 755 "$SRCDIR/mender/stdfu"
+for f in conf/manifest.example.yaml docs/firmware-guide.md docs/mender.md; do
     [ -e "$SRCDIR/$f" ] && expect "/usr/share/doc/stdfu/${f##*/}" 644 "$SRCDIR/$f"
 done
 for f in cli/stdfuctl.bash-completion cli/stdfuctl.bash cli/completion/stdfuctl \
@@ -164,8 +166,8 @@ check_eq "PREFIX=/usr/local: ExecStart follows SBINDIR" "ExecStart=/usr/local/sb
 check "PREFIX=/usr/local: rules, sysusers and tmpfiles under /usr/local/lib" test -f \
     "$L/usr/local/lib/udev/rules.d/70-stdfu.rules" -a -f "$L/usr/local/lib/sysusers.d/stdfu.conf" \
     -a -f "$L/usr/local/lib/tmpfiles.d/stdfu.conf"
-check_eq "PREFIX=/usr/local: outside /usr/local only what dbus-daemon and polkitd read there" \
-    "$(printf '%s\n' ./usr/share/dbus-1/system.d/io.stdfu1.conf \
+check_eq "PREFIX=/usr/local: outside /usr/local only what dbus-daemon, mender and polkitd read there" \
+    "$(printf '%s\n' ./usr/share/dbus-1/system.d/io.stdfu1.conf ./usr/share/mender/modules/v3/stdfu \
         ./usr/share/polkit-1/actions/io.stdfu1.policy ./usr/share/polkit-1/rules.d/50-stdfu.rules)" \
     "$(cd "$L" && find . ! -type d | grep -v '^\./usr/local/' | sort)"
 O=$T/opt
