@@ -56,6 +56,7 @@ include lib/lib.mk
 -include man/man.mk
 -include install.mk
 -include demo/demo.mk
+-include tests/system/system.mk
 
 programs: $(PROGRAMS)
 
