@@ -19,8 +19,9 @@ SYSTEM_B      ?= $(B)-system
 SYSTEM_CACHE  ?= $(SYSTEM_B)/cache
 
 # The packages this tier needs on the host, apart from tools/install-deps (`make deps`): QEMU,
-# a static busybox for the initramfs, cpio, depmod, dfu-util for the fidelity scenario.
-SYSTEM_DEB_DEPS := qemu-system-x86 busybox-static cpio kmod dfu-util
+# a static busybox for the initramfs, cpio, depmod; in the guest (from the host's root) udev and
+# dfu-util for the fidelity scenario.
+SYSTEM_DEB_DEPS := qemu-system-x86 busybox-static cpio kmod udev dfu-util
 
 system-deps:
 	@missing=; for p in $(SYSTEM_DEB_DEPS); do \
