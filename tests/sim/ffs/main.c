@@ -18,7 +18,10 @@
  * switches the port's power off, SIGUSR2 on (what a hub with per-port power would do). */
 #include <errno.h>
 #include <getopt.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <linux/usb/functionfs.h>
+#include <linux/usbdevice_fs.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,6 +64,10 @@ typedef struct ffs_sim {
     int wake_fd;                   /* eventfd: the OUT endpoint thread called the model */
     bool out_thread;
     pthread_t out_tid;
+    pthread_t power_tid;
+    bool power_thread;
+    int root_hub_fd;               /* usbfs node of the root hub on the UDC's bus, or -EBADF */
+    bool port_powered;
     bool verbose;
 } ffs_sim;
 
@@ -222,10 +230,86 @@ static void run_transition(ffs_sim *s, sim_usec now) {
 static void bus_reset(ffs_sim *s, sim_usec now) {
     sim_transition t;
 
+    if (sim_device_mode(s->dev) == SIM_MODE_OFF || s->has_pending)
+        return; /* the DISABLE of a power-off or of a transition under way */
     sim_device_usb_reset(s->dev, now);
     if (sim_device_take_transition(s->dev, &t))
         sim_device_connected(s->dev, t.mode, now);
     say(s, "bus reset");
+}
+
+/* ---- port power ----
+ * dummy_hcd's root hub switches power per port (its hub descriptor says so) and, switched off,
+ * disconnects the gadget. The device sees power as that root hub reports it: polled with
+ * GetPortStatus over usbfs, which works whoever switched it (hub class PORT_POWER requests, or
+ * the kernel for the port's sysfs `disable` attribute). */
+
+#define PORT_STAT_POWER 0x0100
+#define PORT_POLL_MS 50
+
+/* dummy_udc.N's host side is dummy_hcd.N: the root hub usbB of that platform device. */
+static int open_root_hub(const char *udc) {
+    char path[PATH_MAX], node[64];
+    unsigned bus = 0;
+    const char *n;
+    FILE *f;
+    int fd;
+
+    n = strrchr(udc, '.');
+    if (strncmp(udc, "dummy_udc.", 10) != 0 || !n)
+        return -EOPNOTSUPP;
+    for (unsigned b = 1; b < 256 && !bus; b++) {
+        snprintf(path, sizeof path, "/sys/devices/platform/dummy_hcd%s/usb%u/busnum", n, b);
+        f = fopen(path, "re");
+        if (!f)
+            continue;
+        if (fscanf(f, "%u", &bus) != 1)
+            bus = 0;
+        fclose(f);
+    }
+    if (!bus)
+        return -ENODEV;
+    snprintf(node, sizeof node, "/dev/bus/usb/%03u/001", bus);
+    fd = open(node, O_RDWR | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int port_power(const ffs_sim *s) {
+    uint8_t status[4] = { 0 };
+    struct usbdevfs_ctrltransfer c = {
+        .bRequestType = 0xa3, /* class, other (a port), IN */
+        .bRequest = 0,        /* GET_STATUS */
+        .wIndex = 1,
+        .wLength = sizeof status,
+        .timeout = 1000,
+        .data = status,
+    };
+
+    if (ioctl(s->root_hub_fd, USBDEVFS_CONTROL, &c) < 0)
+        return -errno;
+    return !!((status[0] | status[1] << 8) & PORT_STAT_POWER);
+}
+
+/* A thread of its own: usbfs holds the root hub's lock for each request, and the kernel's hub
+ * thread holds it while it enumerates our device, waiting for answers on our ep0. */
+static void *port_power_thread(void *userdata) {
+    ffs_sim *s = userdata;
+    uint64_t one = 1;
+
+    for (;;) {
+        int on = port_power(s);
+        if (on >= 0 && (bool) on != s->port_powered) {
+            pthread_mutex_lock(&s->lock);
+            s->port_powered = on;
+            say(s, "port power %s", on ? "on" : "off");
+            sim_device_set_power(s->dev, on, now_monotonic());
+            take_transition(s);
+            pthread_mutex_unlock(&s->lock);
+            (void) write(s->wake_fd, &one, sizeof one);
+        }
+        usleep(PORT_POLL_MS * 1000);
+    }
+    return NULL;
 }
 
 /* ---- ep0 ---- */
@@ -371,11 +455,12 @@ static int write_flash(ffs_sim *s, const char *path) {
 
 static int next_timeout_ms(const ffs_sim *s) {
     sim_usec now = now_monotonic(), due;
+    int poll_ms = 60000;
 
     if (!s->has_pending)
-        return -1;
+        return poll_ms;
     due = s->reconnecting ? s->pending.reconnect_at : s->pending.at;
-    return due <= now ? 0 : (int) MIN((due - now + 999) / 1000, (sim_usec) 60000);
+    return due <= now ? 0 : (int) MIN((due - now + 999) / 1000, (sim_usec) poll_ms);
 }
 
 /* Returns the signal that ended it. */
@@ -434,6 +519,13 @@ static void finish_transition(ffs_sim *s) {
 
 static void teardown(ffs_sim *s) {
     disconnect_device(s);
+    if (s->power_thread) {
+        pthread_cancel(s->power_tid);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->power_tid, NULL);
+        pthread_mutex_lock(&s->lock);
+        s->power_thread = false;
+    }
     if (s->out_thread) {
         /* it sits in read() (a cancellation point) or waits for the lock we hold */
         pthread_cancel(s->out_tid);
@@ -459,7 +551,8 @@ int main(int argc, char **argv) {
         { "help", no_argument, NULL, 'h' },          {}
     };
     const char *spec = "", *report = NULL, *flash = NULL, *ready = NULL;
-    ffs_sim s = { .on_bus = -1, .wake_fd = -EBADF, .lock = PTHREAD_MUTEX_INITIALIZER };
+    ffs_sim s = { .on_bus = -1, .wake_fd = -EBADF, .root_hub_fd = -EBADF,
+                  .lock = PTHREAD_MUTEX_INITIALIZER };
     sim_device_config config;
     char err[256];
     sigset_t mask;
@@ -508,6 +601,12 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    s.port_powered = true;
+    s.root_hub_fd = open_root_hub(s.udc);
+    if (s.root_hub_fd < 0)
+        say(&s, "no root hub found for %s: port power is not watched", s.udc);
+    else if (pthread_create(&s.power_tid, NULL, port_power_thread, &s) == 0)
+        s.power_thread = true;
     r = connect_device(&s);
     if (r >= 0 && ready) {
         FILE *f = fopen(ready, "we");

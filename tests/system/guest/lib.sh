@@ -33,9 +33,20 @@ device_start() {
 }
 
 device_stop() {
-    local pid=${_device_pid[$1]:-}
+    local pid=${_device_pid[$1]:-} i t
     [ -n "$pid" ] || return 0
     kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 200; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        nap 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "# $1 (pid $pid) did not stop in 20 s; its threads are in:"
+        for t in /proc/$pid/task/*; do
+            echo "#   ${t##*/}: $(tr '\n' ' ' <"$t/stack" 2>/dev/null | head -c 600)"
+        done
+        kill -KILL "$pid"
+    fi
     wait "$pid" 2>/dev/null
     unset "_device_pid[$1]"
     [ -s "$T/$1.err" ] && sed 's/^/#   /' "$T/$1.err"
