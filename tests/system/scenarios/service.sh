@@ -9,6 +9,7 @@
 
 device_start dev dummy_udc.0 profile=f072,mode=application,version=1.0
 check "the application 1.0 is on 1-1" wait_usb 1-1 0483:5750
+check "the product's sysusers made group stdfu" getent group stdfu
 check_eq "udev gave its node to group stdfu" "stdfu 660" \
     "$(stat -c '%G %a' /dev/bus/usb/001/$(printf %03d "$(cat /sys/bus/usb/devices/1-1/devnum)"))"
 
