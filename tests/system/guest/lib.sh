@@ -7,6 +7,8 @@
 #                                   $T/NAME.flash
 #   report NAME KEY                 a value of the device's end state
 #   wait_usb PORT VID:PID [SECONDS] until sysfs shows that device on PORT
+#   write_manifest VERSION SIZE     /etc/stdfu/manifest.yaml: 0483:5750 gets firmware VERSION
+#                                   (an image of SIZE bytes, also in $T/fw.bin)
 
 FFS=$B/stdfu-sim-ffs
 declare -A _device_pid=()
@@ -75,6 +77,36 @@ flash_is() {
     size=$(stat -c %s "$1")
     cmp -s -n "$size" "$1" "$2" || return 1
     [ -z "$(tail -c +$((size + 1)) "$2" | tr -d '\377' | head -c 1)" ]
+}
+
+write_manifest() {
+    local etc=/etc/stdfu
+    mkdir -p "$etc"
+    "$SIM" mkfw --version "$1" --size "$2" --seed 7 -o "$etc/fw.bin" >/dev/null || return 1
+    cp "$etc/fw.bin" "$T/fw.bin"
+    cat >"$etc/manifest.yaml" <<YAML
+rules:
+  - name: sensor
+    application:
+      id: "0483:5750"
+    firmware:
+      file: fw.bin
+      sha256: $(sha256sum "$etc/fw.bin" | cut -d' ' -f1)
+      version: "$1"
+      address: 0x08000000
+YAML
+}
+
+# wait_bcd PORT BCD [SECONDS]: until the device on PORT reports that bcdDevice.
+wait_bcd() {
+    local i bcd
+    for ((i = 0; i < ${3:-180} * 10; i++)); do
+        bcd=
+        read -r bcd 2>/dev/null </sys/bus/usb/devices/$1/bcdDevice
+        [ "$bcd" = "$2" ] && return 0
+        nap 0.1
+    done
+    return 1
 }
 
 _system_cleanup() {
