@@ -7,7 +7,8 @@
 #                                   $T/NAME.flash
 #   report NAME KEY                 a value of the device's end state
 #   wait_usb PORT VID:PID [SECONDS] until sysfs shows that device on PORT
-#   write_manifest VERSION SIZE     /etc/stdfu/manifest.yaml: 0483:5750 gets firmware VERSION
+#   write_manifest VERSION SIZE [RULE-LINES]
+#                                   /etc/stdfu/manifest.yaml: 0483:5750 gets firmware VERSION
 #                                   (an image of SIZE bytes, also in $T/fw.bin)
 
 FFS=$B/stdfu-sim-ffs
@@ -94,6 +95,7 @@ rules:
       sha256: $(sha256sum "$etc/fw.bin" | cut -d' ' -f1)
       version: "$1"
       address: 0x08000000
+${3:-}
 YAML
 }
 
