@@ -103,10 +103,13 @@ static void *out_endpoint_thread(void *userdata) {
                 usleep(20000);
             continue;
         }
+        int state;
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
         pthread_mutex_lock(&s->lock);
         if (sim_device_mode(s->dev) == SIM_MODE_APPLICATION)
             (void) sim_device_hid_output(s->dev, buf, (size_t) n, now_monotonic());
         pthread_mutex_unlock(&s->lock);
+        pthread_setcancelstate(state, NULL);
         (void) write(s->wake_fd, &one, sizeof one);
     }
     return NULL;
@@ -299,12 +302,16 @@ static void *port_power_thread(void *userdata) {
     for (;;) {
         int on = port_power(s);
         if (on >= 0 && (bool) on != s->port_powered) {
+            int state;
+            /* never cancelled holding the lock (say() may be a cancellation point) */
+            pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
             pthread_mutex_lock(&s->lock);
             s->port_powered = on;
             say(s, "port power %s", on ? "on" : "off");
             sim_device_set_power(s->dev, on, now_monotonic());
             take_transition(s);
             pthread_mutex_unlock(&s->lock);
+            pthread_setcancelstate(state, NULL);
             (void) write(s->wake_fd, &one, sizeof one);
         }
         usleep(PORT_POLL_MS * 1000);
