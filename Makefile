@@ -84,6 +84,7 @@ include lib/lib.mk
 -include install.mk
 -include demo/demo.mk
 -include fuzz/fuzz.mk
+-include tests/system/system.mk
 
 # Only the daemon and the client are built by `make` and installed; whatever else a fragment
 # adds to PROGRAMS (the emulator, its preload library, test tools) is a test program.
