@@ -122,6 +122,7 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     }
     device_set_job(dev, job);
     device_set_resume(dev, NULL);
+    device_set_vanished_flashing(dev, false);
     device_set_progress(dev, 0, 0, 0);
     device_set_attempt(dev, MAX(attempt, 1u));
     device_set_next_attempt(dev, 0);
@@ -392,8 +393,12 @@ static bool settle_first(Device *dev) {
 void policy_device_changed(Daemon *d, Device *dev, bool incarnation) {
     RulesVerdict v;
 
-    if (device_job(dev))
+    if (device_job(dev)) {
         forward_to_job(dev);
+        JobState js = job_state(device_job(dev));
+        if (device_mode(dev) == DEVICE_ABSENT && js >= JOB_ERASING && js <= JOB_VERIFYING)
+            device_set_vanished_flashing(dev, true);
+    }
     if (!incarnation) {
         if (device_settling(dev) && device_hidraw_node(dev)) {
             device_settle_stop(dev);
@@ -482,12 +487,19 @@ static void on_job_finished(Job *job, void *userdata) {
     bool in_application = device_mode(dev) == DEVICE_APPLICATION;
     JobState next = job_state_of_outcome(res->outcome);
     usec_t next_attempt = 0;
-    /* The old application still runs: the rule's retries, each after a longer wait. */
-    if (res->outcome == JOB_OUTCOME_FAILED && in_application) {
-        next = job_state_after_failure(device_attempt(dev), spec->retries);
+    /* A failure: the next attempt after a longer wait; the rule's retries limit it while the
+     * old application runs, nothing does while the device is left outside it. */
+    if (res->outcome == JOB_OUTCOME_FAILED) {
+        next = job_state_after_failure(device_attempt(dev), spec->retries, in_application);
         if (next == JOB_RETRY_WAIT)
             next_attempt = now_realtime() + retry_delay(d, device_attempt(dev));
     }
+    /* It went away while flashing and is back already: the re-appearance that would resume
+     * it is past, so the next attempt starts now. */
+    bool back_already = next == JOB_RETRY_WAIT && !in_application &&
+                        device_mode(dev) != DEVICE_ABSENT && device_vanished_flashing(dev);
+    if (back_already)
+        next_attempt = now_realtime();
 
     device_set_job(dev, NULL);
     device_set_state(dev, next);
@@ -500,9 +512,7 @@ static void on_job_finished(Job *job, void *userdata) {
     /* Not finished: the record stays, and the job resumes when the device is back. That is
      * needs-power-cycle, and also a failure that left the device without its application
      * (unplugged mid-write, stuck in the bootloader): no device is left there unwatched. */
-    bool resumable = res->outcome == JOB_OUTCOME_NEEDS_POWER_CYCLE ||
-                     (res->outcome == JOB_OUTCOME_FAILED && !in_application) ||
-                     next == JOB_RETRY_WAIT;
+    bool resumable = res->outcome == JOB_OUTCOME_NEEDS_POWER_CYCLE || next == JOB_RETRY_WAIT;
     /* The history has finished jobs: a job kept to resume gets its entry when it ends. */
     if (resumable)
         journal_save(d, spec, next, device_attempt(dev), res->error, next_attempt, &rec);
@@ -516,8 +526,11 @@ static void on_job_finished(Job *job, void *userdata) {
     }
     log_finished(dev, spec, res);
     if (next == JOB_RETRY_WAIT)
-        log_info("%s: attempt %u failed with the application running; the next in %.1f s.",
-                 device_port(dev), device_attempt(dev),
+        log_info("%s: attempt %u failed with %s; the next in %.1f s.", device_port(dev),
+                 device_attempt(dev),
+                 in_application ? "the application running" :
+                 device_mode(dev) == DEVICE_ABSENT ? "the device gone (sooner when it is back)" :
+                 "the device left in its bootloader",
                  (double) (next_attempt - MIN(next_attempt, now_realtime())) / USEC_PER_SEC);
     /* Properties first: a client that stops at UpdateFinished has the final ones. */
     device_flush_changes(dev);

@@ -337,10 +337,14 @@ static void test_failed_outside_application_is_kept(void **state) {
     Device *dev = plug(f, "1-5", DEVICE_APPLICATION, 0x0101);
     plug(f, "1-5", DEVICE_BOOTLOADER, 0); /* entered, then failed there */
     run_until_idle(f, dev);
-    assert_int_equal(device_state(dev), JOB_FAILED);
+    /* Issue 10: never given up while outside its application, whatever the rule's retries:
+     * retry-wait with the manifest's backoff. */
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_true(device_next_attempt(dev) > 0);
     assert_non_null(device_resume(dev));
     assert_int_equal(n_records(f, &rec), 1);
-    assert_int_equal(rec.phase, JOB_FAILED);
+    assert_int_equal(rec.phase, JOB_RETRY_WAIT);
+    assert_true(rec.next_attempt_usec > 0);
 
     /* Cancel stops the waiting: no record, cancelled, no automatic job any more. */
     stdfu_error err = {};
