@@ -295,6 +295,12 @@ int policy_resume_jobs(Daemon *d) {
         Device *dev;
         if (device_table_ensure(d->devices, recs[i].port, &dev) < 0)
             continue;
+        if (recs[i].damaged) {
+            /* Its port is known, the rest is not: the device gets a fresh job from the
+             * manifest when it is present, and LastError says what happened. */
+            device_set_error(dev, recs[i].last_error);
+            continue;
+        }
         res = calloc(1, sizeof *res);
         if (!res) {
             log_oom();
