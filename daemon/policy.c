@@ -34,8 +34,8 @@ static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
 
 /* ---- the state journal ------------------------------------------------------------------- */
 
-static void journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned attempt,
-                         const char *error, usec_t next_attempt, stdfu_job_record *ret) {
+static int journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned attempt,
+                        const char *error, usec_t next_attempt, stdfu_job_record *ret) {
     stdfu_job_record rec;
     rules_job_record(spec, &rec);
     rec.phase = state;
@@ -47,6 +47,7 @@ static void journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigne
         log_warning_errno(r, "%s: cannot write the job journal: %m", spec->port);
     if (ret)
         *ret = rec;
+    return r;
 }
 
 static void journal_finish(Daemon *d, const stdfu_job_record *rec, JobOutcome outcome,
@@ -114,6 +115,22 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     if (!spec->started)
         spec->started = now_realtime();
     spec->first_attempt = MAX(attempt, 1u);
+    /* No erase starts without its record on disk: a crash in the middle would leave the device
+     * in its bootloader with nothing to resume it. A full or missing state directory refuses
+     * the job, and the device's LastError says why. */
+    r = journal_save(d, spec, JOB_QUEUED, attempt, NULL, 0, NULL);
+    if (r < 0) {
+        stdfu_error local = {};
+        if (!err)
+            err = &local;
+        stdfu_error_set(err, r, "Cannot write the job record of %s in %s/jobs (%s); no update "
+                        "starts without it, since a crash during the erase would leave the "
+                        "device with nothing to resume it.", device_port(dev),
+                        stdfu_state_dir(d->state), strerror(-r));
+        device_set_error(dev, err->message);
+        job_spec_done(spec);
+        return r;
+    }
     r = job_queue_add(d->jobs, spec, dev, &job);
     if (r < 0) {
         job_spec_done(spec);
@@ -128,7 +145,6 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     device_set_next_attempt(dev, 0);
     /* The job may already have started (a free slot): take its state. */
     device_set_state(dev, job_state(job));
-    journal_save(d, job_spec(job), JOB_QUEUED, attempt, NULL, 0, NULL);
     log_info("%s: update to %s queued.", device_port(dev), strna(device_target_version(dev)));
     daemon_update_status(d);
     return 0;

@@ -1,0 +1,53 @@
+#!/bin/bash
+# stdfud never strands a device by its own failures (issue 10): an attempt that leaves the
+# device in its bootloader goes to retry-wait and is tried again until it succeeds; a job
+# record that cannot be read still names its port, so that device gets a fresh job and D-Bus
+# says what happened; with no place for the job record no update starts.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon-lib.sh"
+
+requires stdfud busctl dbus-daemon gdbus python3
+
+sensor_manifest 1.2 "    retries: 0" "settings:
+  retry-delay: 1
+  retry-delay-max: 2" || skip_all "stdfu-sim mkfw failed"
+start_bus || skip_all "cannot start dbus-daemon"
+
+# Damaged records from before: garbage, a directory, a symlink; 1-1.9 is not plugged in.
+mkdir -p "$STATE/jobs"
+printf 'garbage\n\x01\x02' >"$STATE/jobs/1-1.1"
+mkdir "$STATE/jobs/1-1.2"
+ln -s /etc/passwd "$STATE/jobs/1-1.9"
+
+SIM_ARGS=(--hub ppps --control "$T/ctl.sock" --report "$T/report.json"
+          --device port=1-1.1,profile=f072,mode=application,version=1.0
+          --device port=1-1.2,profile=f072,mode=application,version=1.0
+          --device port=1-1.3,profile=f072,mode=application,version=1.0,write-error-at=3)
+check "stdfud starts over damaged job records" start_daemon
+check "1-1.1 (a garbage record) gets a fresh job and is done" wait_for 60 state_is 1-1.1 done
+check "1-1.2 (a directory as record) too" wait_for 60 state_is 1-1.2 done
+check "the damaged records are set aside" \
+    test -e "$STATE/jobs/.1-1.1.damaged" -a -d "$STATE/jobs/.1-1.2.damaged" \
+         -a -L "$STATE/jobs/.1-1.9.damaged"
+check "D-Bus shows the problem: LastError of 1-1.9 names its record" \
+    grep -q 'jobs/1-1.9 could not be read (a symbolic link)' <(dprop 1-1.9 LastError)
+
+# ---- 1-1.3: one errWRITE, no retries in the rule: left in its bootloader, never given up ----
+check "1-1.3's attempt fails with the device left in its bootloader: retry-wait" \
+    wait_for 60 grep -q '1-1.3: attempt 1 failed with the device left in its bootloader' \
+    "$T/daemon.log"
+check "the next attempt (the rule allows no retries) brings it to done" \
+    wait_for 60 state_is 1-1.3 done
+check_eq "it took attempt 2" 'u 2' "$(dprop 1-1.3 Attempt)"
+
+# ---- no place for the job record: no update starts ------------------------------------------
+rm -rf "$STATE/jobs"
+check "Update with the state directory's jobs/ gone is refused, saying why" \
+    grep -q 'Cannot write the job record of 1-1.1 .*no update starts without it' \
+    <(gcall Update 1-1.1 "{'force': <true>}")
+check "LastError says so too" grep -q 'Cannot write the job record' <(dprop 1-1.1 LastError)
+check "the device keeps running its application, untouched" state_is 1-1.1 done
+check "SIGTERM stops it" stop_daemon
+check_eq "1-1.3 runs 1.2" "application 1.2" \
+    "$(report_dev "$T/report.json" 1-1.3 'd["mode"] + " " + d["version"]')"
+finish
