@@ -245,6 +245,29 @@ static int resume_spec(Daemon *d, Device *dev, const RulesVerdict *v, DeviceResu
     return rules_resume_spec(d->manifest, device_facts(dev), v, rec, image, size, ret, err);
 }
 
+/* The job cannot go on (its kept image fails its SHA-256, its rule is gone): it ends failed
+ * with the reason rather than waiting forever, and the manifest's rule, if one wants the
+ * device, gives it a fresh job. */
+static void resume_impossible(Daemon *d, Device *dev, const stdfu_error *why) {
+    stdfu_job_record rec = device_resume(dev)->record;
+    stdfu_error err = {};
+    RulesVerdict v;
+
+    log_warning("%s: cannot resume: %s", device_port(dev), why->message);
+    device_set_resume(dev, NULL);
+    journal_finish(d, &rec, JOB_OUTCOME_FAILED, why->message);
+    device_set_state(dev, JOB_FAILED);
+    device_set_error(dev, why->message);
+    device_set_next_attempt(dev, 0);
+    device_flush_changes(dev);
+    bus_manager_emit_update_finished(d, device_port(dev), "failed", why->message);
+    evaluate(d, dev, &v);
+    if (v.wants_update && queue_update(d, dev, &v, false, &err) < 0)
+        log_warning("%s: %s", device_port(dev), err.message);
+    if (!device_job(dev))
+        device_set_error(dev, why->message);
+}
+
 /* A device with an unfinished job (journal, needs-power-cycle, failed outside its
  * application) is back. */
 static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
@@ -261,7 +284,7 @@ static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
         return;
     }
     if (resume_spec(d, dev, v, res, &spec, &err) < 0) {
-        log_warning("%s: cannot resume: %s", device_port(dev), err.message);
+        resume_impossible(d, dev, &err);
         return;
     }
     (void) queue_job(d, dev, &spec, job_next_attempt(res->record.phase, res->record.attempt),

@@ -19,10 +19,17 @@ printf 'garbage\n\x01\x02' >"$STATE/jobs/1-1.1"
 mkdir "$STATE/jobs/1-1.2"
 ln -s /etc/passwd "$STATE/jobs/1-1.9"
 
+# An UpdateFile job whose kept image no longer matches its SHA-256: it must not wait forever.
+mkdir -p "$STATE/images"
+printf 'not the image' >"$STATE/images/1-1.4"
+printf 'stdfu-job 2\nport=1-1.4\nrule=file\nsha256=%s\ntarget-version=9.9\nphase=writing\nattempt=1\nkept-image=1\nimage-address=0x08000000\n' \
+    "$(printf 'the image' | sha256sum | cut -d' ' -f1)" >"$STATE/jobs/1-1.4"
+
 SIM_ARGS=(--hub ppps --control "$T/ctl.sock" --report "$T/report.json"
           --device port=1-1.1,profile=f072,mode=application,version=1.0
           --device port=1-1.2,profile=f072,mode=application,version=1.0
-          --device port=1-1.3,profile=f072,mode=application,version=1.0,write-error-at=3)
+          --device port=1-1.3,profile=f072,mode=application,version=1.0,write-error-at=3
+          --device port=1-1.4,profile=f072,mode=application,version=1.0)
 check "stdfud starts over damaged job records" start_daemon
 check "1-1.1 (a garbage record) gets a fresh job and is done" wait_for 60 state_is 1-1.1 done
 check "1-1.2 (a directory as record) too" wait_for 60 state_is 1-1.2 done
@@ -31,6 +38,18 @@ check "the damaged records are set aside" \
          -a -L "$STATE/jobs/.1-1.9.damaged"
 check "D-Bus shows the problem: LastError of 1-1.9 names its record" \
     grep -q 'jobs/1-1.9 could not be read (a symbolic link)' <(dprop 1-1.9 LastError)
+
+# ---- 1-1.4: the kept image fails its SHA-256 ---------------------------------------------------
+check "1-1.4's resumed UpdateFile job ends; the manifest's rule updates it instead" \
+    wait_for 60 state_is 1-1.4 done
+check "the history has the failed file job with the reason" python3 - \
+    <(bctl --json=short call io.stdfu1 /io/stdfu1 io.stdfu1.Manager GetHistory) <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))["data"][0]
+sys.exit(0 if any(e[0] == "1-1.4" and e[1] == "failed" and "SHA-256 does not match" in e[6]
+                  for e in h) else 1)
+PY
+check "its kept image is gone" test ! -e "$STATE/images/1-1.4"
 
 # ---- 1-1.3: one errWRITE, no retries in the rule: left in its bootloader, never given up ----
 check "1-1.3's attempt fails with the device left in its bootloader: retry-wait" \
