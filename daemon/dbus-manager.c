@@ -213,13 +213,14 @@ static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *e
 
     int r = sd_bus_message_new_method_return(m, &reply);
     if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(sssssssttu)");
+        r = sd_bus_message_open_container(reply, 'a', "(sssssssttusts)");
     for (size_t i = 0; r >= 0 && i < n; i++)
-        r = sd_bus_message_append(reply, "(sssssssttu)", h[i].port,
+        r = sd_bus_message_append(reply, "(sssssssttusts)", h[i].port,
                                   job_outcome_to_string(h[i].outcome), h[i].from_version,
                                   h[i].to_version, h[i].rule, h[i].sha256, h[i].error,
                                   (uint64_t) h[i].started_usec, (uint64_t) h[i].finished_usec,
-                                  (uint32_t) h[i].attempts);
+                                  (uint32_t) h[i].attempts, job_state_to_string(h[i].phase),
+                                  (uint64_t) h[i].bytes_written, h[i].recovery);
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
     if (r >= 0)
@@ -288,7 +289,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GetHistory", SD_BUS_NO_ARGS,
-                            SD_BUS_RESULT("a(sssssssttu)", history), method_get_history,
+                            SD_BUS_RESULT("a(sssssssttusts)", history), method_get_history,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL_WITH_ARGS("DeviceAdded", SD_BUS_ARGS("s", port, "o", device), 0),
     SD_BUS_SIGNAL_WITH_ARGS("DeviceRemoved", SD_BUS_ARGS("s", port, "o", device), 0),

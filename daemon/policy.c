@@ -558,17 +558,19 @@ static void on_job_finished(Job *job, void *userdata) {
      * needs-power-cycle, and also a failure that left the device without its application
      * (unplugged mid-write, stuck in the bootloader): no device is left there unwatched. */
     bool resumable = res->outcome == JOB_OUTCOME_NEEDS_POWER_CYCLE || next == JOB_RETRY_WAIT;
-    /* The history has finished jobs: a job kept to resume gets its entry when it ends. */
-    if (resumable)
+    /* The history has every attempt that ended, also one whose job goes on (issue 10): the
+     * record stays for a job kept to resume, goes with the last attempt of one that ended. */
+    attempt_entry(spec, res, device_attempt(dev), &entry);
+    if (resumable) {
         journal_save(d, spec, next, device_attempt(dev), res->error, next_attempt, &rec);
-    else {
+        r = stdfu_state_add_history(d->state, &entry);
+    } else {
         device_set_blocked(dev, res->outcome != JOB_OUTCOME_DONE);
-        attempt_entry(spec, res, device_attempt(dev), &entry);
         r = stdfu_state_finish_job(d->state, &entry);
-        if (r < 0)
-            log_warning_errno(r, "%s: cannot record the update in the history: %m",
-                              device_port(dev));
     }
+    if (r < 0)
+        log_warning_errno(r, "%s: cannot record the attempt in the history: %m",
+                          device_port(dev));
     log_finished(dev, spec, res);
     if (next == JOB_RETRY_WAIT)
         log_info("%s: attempt %u failed with %s; the next in %.1f s.", device_port(dev),
