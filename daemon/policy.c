@@ -192,6 +192,11 @@ int policy_queue_update_file(Daemon *d, Device *dev, FileRequest *req, stdfu_err
 }
 
 int policy_cancel(Daemon *d, Device *dev, stdfu_error *err) {
+    if (device_resume(dev) && !device_job(dev) && device_mode(dev) == DEVICE_BOOTLOADER)
+        /* Forgetting this job would leave the device without an application for good. */
+        return stdfu_error_set(err, -EBUSY, "Device %s is in its bootloader without a complete "
+                               "application; its job is kept until it runs one again (unplug "
+                               "it to stop, stdfuctl update to try now).", device_port(dev));
     if (device_resume(dev) && !device_job(dev)) {
         /* Waiting for the device to come back: stop waiting. */
         device_set_resume(dev, NULL);
@@ -533,8 +538,11 @@ static void on_job_finished(Job *job, void *userdata) {
     JobState next = job_state_of_outcome(res->outcome);
     usec_t next_attempt = 0;
     /* A failure: the next attempt after a longer wait; the rule's retries limit it while the
-     * old application runs, nothing does while the device is left outside it. */
-    if (res->outcome == JOB_OUTCOME_FAILED) {
+     * old application runs, nothing does while the device is left outside it. A Cancel that
+     * stopped the attempt with the device outside its application (its flash erased or half
+     * written) keeps the job the same way: its next attempt finishes the update. */
+    if (res->outcome == JOB_OUTCOME_FAILED ||
+        (res->outcome == JOB_OUTCOME_CANCELLED && !in_application)) {
         next = job_state_after_failure(device_attempt(dev), spec->retries, in_application);
         if (next == JOB_RETRY_WAIT)
             next_attempt = now_realtime() + retry_delay(d, device_attempt(dev));
@@ -573,8 +581,9 @@ static void on_job_finished(Job *job, void *userdata) {
                           device_port(dev));
     log_finished(dev, spec, res);
     if (next == JOB_RETRY_WAIT)
-        log_info("%s: attempt %u failed with %s; the next in %.1f s.", device_port(dev),
+        log_info("%s: attempt %u %s with %s; the next in %.1f s.", device_port(dev),
                  device_attempt(dev),
+                 res->outcome == JOB_OUTCOME_CANCELLED ? "was cancelled" : "failed",
                  in_application ? "the application running" :
                  device_mode(dev) == DEVICE_ABSENT ? "the device gone (sooner when it is back)" :
                  "the device left in its bootloader",

@@ -354,13 +354,42 @@ static void test_failed_outside_application_is_kept(void **state) {
     assert_int_equal(rec.phase, JOB_RETRY_WAIT);
     assert_true(rec.next_attempt_usec > 0);
 
-    /* Cancel stops the waiting: no record, cancelled, no automatic job any more. */
+    /* Issue 10: Cancel cannot forget the job of a device in its bootloader... */
     stdfu_error err = {};
+    assert_int_equal(policy_cancel(f->d, dev, &err), -EBUSY);
+    assert_non_null(strstr(err.message, "without a complete application"));
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_int_equal(n_records(f, NULL), 1);
+    /* ...but it may once the device is gone (the admin's choice: it may be thrown away):
+     * no record, cancelled, no automatic job any more. */
+    unplug(f, dev);
+    err = (stdfu_error) {};
     assert_int_equal(policy_cancel(f->d, dev, &err), 0);
     assert_int_equal(device_state(dev), JOB_CANCELLED);
     assert_null(device_resume(dev));
     assert_int_equal(n_records(f, NULL), 0);
     assert_int_equal(policy_cancel(f->d, dev, &err), -ENOENT);
+}
+
+/* Issue 10: a Cancel that stops the attempt with the device in its bootloader (flash erased or
+ * half written) keeps the job: its next attempt finishes the update. */
+static void test_cancel_outside_application_keeps_job(void **state) {
+    fixture *f = *state;
+    stdfu_job_record rec;
+    size_t n;
+
+    f->outcome = JOB_OUTCOME_CANCELLED;
+    snprintf(f->error, sizeof f->error, "cancelled during write on port 1-8");
+    Device *dev = plug(f, "1-8", DEVICE_APPLICATION, 0x0101);
+    plug(f, "1-8", DEVICE_BOOTLOADER, 0);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_non_null(device_resume(dev));
+    assert_int_equal(n_records(f, &rec), 1);
+    assert_int_equal(rec.phase, JOB_RETRY_WAIT);
+    const stdfu_history_entry *e = last_history(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(e->outcome, JOB_OUTCOME_CANCELLED);
 }
 
 static void test_resume_after_restart(void **state) {
@@ -453,6 +482,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_power_cycle_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_outside_application_is_kept, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_outside_application_keeps_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_wait_after_restart, setup, teardown),
     };
