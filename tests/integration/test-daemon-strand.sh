@@ -59,6 +59,20 @@ check "the next attempt (the rule allows no retries) brings it to done" \
     wait_for 60 state_is 1-1.3 done
 check_eq "it took attempt 2" 'u 2' "$(dprop 1-1.3 Attempt)"
 
+# ---- 1-1.5: its bootloader re-enumerates within a second during the erase --------------------
+# A minute between attempts: only "the device is back already" can resume it in time.
+sensor_manifest_for_image 1.2 "    retries: 0" "settings:
+  retry-delay: 60"
+check "the manifest with a long retry-delay is loaded" grep -q '^()$' <(gcall Reload)
+sim_ctl "add port=1-1.5,profile=f072,mode=application,version=1.0,slow-erase=50" >/dev/null
+check "1-1.5 starts erasing" wait_for 30 state_is 1-1.5 erasing
+sim_ctl "unplug 1-1.5" >/dev/null
+sleep 0.3
+sim_ctl "plug 1-1.5" >/dev/null
+check "it is done without a Reload or a minute's wait" wait_for 25 state_is 1-1.5 done
+check_eq "by its next attempt, started when the bootloader was back" 'u 2' \
+    "$(dprop 1-1.5 Attempt)"
+
 # ---- no place for the job record: no update starts ------------------------------------------
 rm -rf "$STATE/jobs"
 check "Update with the state directory's jobs/ gone is refused, saying why" \
