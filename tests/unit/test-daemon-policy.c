@@ -13,7 +13,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "device.h"
@@ -31,6 +33,8 @@ typedef struct fixture {
     JobOutcome outcome;
     char error[64];
     unsigned runs;
+    atomic_bool hold;   /* the runner waits while set, after reporting writing */
+    bool then_done;     /* attempts after the first end done */
 } fixture;
 
 static const char *firmware_12(void) {
@@ -52,7 +56,9 @@ static void fake_runner(Job *job, const JobSpec *spec, JobResult *result, void *
     job_report_progress(job, 512, 1024);
     job_report_state(job, JOB_WRITING);
     job_report_progress(job, 1024, 1024);
-    result->outcome = f->outcome;
+    while (atomic_load(&f->hold))
+        usleep(1000);
+    result->outcome = f->then_done && f->runs > 1 ? JOB_OUTCOME_DONE : f->outcome;
     snprintf(result->error, sizeof result->error, "%s", f->error);
 }
 
@@ -392,6 +398,41 @@ static void test_cancel_outside_application_keeps_job(void **state) {
     assert_int_equal(e->outcome, JOB_OUTCOME_CANCELLED);
 }
 
+/* Issue 10: the bootloader went away during the write and is back already when the attempt
+ * fails: the re-appearance that would resume the job is past, so the next attempt starts at
+ * once rather than after retry-delay (30 s here). */
+static void test_back_already_resumes_at_once(void **state) {
+    fixture *f = *state;
+    char path[128], *text = NULL, **errors = NULL;
+
+    /* An hour between attempts: only "back already" can start the next one in time. */
+    snprintf(path, sizeof path, "%s/manifest.yaml", f->dir);
+    assert_int_equal(read_full_file(path, 1 << 20, (uint8_t **) &text, &(size_t) {0}), 0);
+    char *slow = NULL;
+    assert_true(asprintf(&slow, "settings: {retry-delay: 3600}\n%s",
+                         strchr(text, '\n') + 1) > 0);
+    assert_int_equal(write_file_atomic(path, slow, strlen(slow), 0644), 0);
+    free(text);
+    free(slow);
+    f->d->manifest = stdfu_manifest_unref(f->d->manifest);
+    assert_int_equal(stdfu_manifest_load(path, "/nonexistent/stdfu-test/manifest.d",
+                                         &f->d->manifest, &errors), 0);
+
+    f->outcome = JOB_OUTCOME_FAILED;
+    f->then_done = true;
+    snprintf(f->error, sizeof f->error, "device disconnected during DNLOAD");
+    atomic_store(&f->hold, true);
+    Device *dev = plug(f, "1-9", DEVICE_APPLICATION, 0x0101);
+    run_until_state(f, dev, JOB_WRITING);
+    unplug(f, dev);
+    plug(f, "1-9", DEVICE_BOOTLOADER, 0);
+    atomic_store(&f->hold, false);
+    run_until_idle(f, dev);
+    run_until_state(f, dev, JOB_DONE);
+    assert_int_equal(f->runs, 2);
+    assert_int_equal(device_attempt(dev), 2);
+}
+
 static void test_resume_after_restart(void **state) {
     fixture *f = *state;
     stdfu_job_record rec;
@@ -483,6 +524,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_failed_outside_application_is_kept, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_outside_application_keeps_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_back_already_resumes_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_wait_after_restart, setup, teardown),
     };
