@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stdfuctl history: the updates stdfud has finished, oldest first. */
 #include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,19 +15,36 @@ typedef struct history_entry {
     const char *port, *outcome, *from_version, *to_version, *rule, *sha256, *error;
     uint64_t started, finished;
     uint32_t attempts;
+    const char *phase, *recovery;
+    uint64_t bytes_written;
 } history_entry;
 
 static void help(FILE *f) {
     fprintf(f,
             "Usage: stdfuctl [--bus BUS] history [PORT...] [--json]\n"
             "\n"
-            "Show the updates stdfud has finished (of every device, or of the PORTs given),\n"
-            "oldest first: when, port, outcome (done, failed, needs-power-cycle, cancelled),\n"
-            "from and to which version, attempts, manifest rule and error.\n"
+            "Show every update attempt stdfud has ended (of every device, or of the PORTs\n"
+            "given), oldest first: when, port, outcome (done, failed, needs-power-cycle,\n"
+            "cancelled, refused), from and to which version, the attempt's number, manifest\n"
+            "rule, the phase it ended in, bytes written, duration, recovery steps and error.\n"
             "\n"
             "Options:\n"
-            "      --json     print a JSON array with one object per update\n"
+            "      --json     print a JSON array with one object per attempt\n"
             STDFUCTL_HELP_BUS_AND_HELP);
+}
+
+/* "leave-again=1 port-reset=1" (the daemon's form) as {"leave-again": 1, "port-reset": 1}. */
+static void recovery_steps_json(json_writer *w, const char *steps) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", steps);
+    for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok;
+         tok = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        json_kv_uint(w, tok, strtoull(eq + 1, NULL, 10));
+    }
 }
 
 static void json_entry(json_writer *w, const history_entry *h) {
@@ -44,16 +63,27 @@ static void json_entry(json_writer *w, const history_entry *h) {
     json_kv_string(w, "started", stdfuctl_format_timestamp_utc(h->started, ts, sizeof ts));
     json_kv_string(w, "finished", stdfuctl_format_timestamp_utc(h->finished, ts, sizeof ts));
     json_kv_uint(w, "attempts", h->attempts);
+    json_kv_string(w, "phase", h->phase);
+    json_kv_uint(w, "bytes_written", h->bytes_written);
+    json_kv_uint(w, "duration_usec", h->finished > h->started ? h->finished - h->started : 0);
+    json_key(w, "recovery_steps");
+    json_begin_object(w);
+    recovery_steps_json(w, h->recovery);
+    json_end_object(w);
     json_end_object(w);
 }
 
 static int table_entry(table *t, const history_entry *h) {
-    char when[64], attempts[16];
+    char when[64], attempts[16], written[32], duration[32];
 
     stdfuctl_format_timestamp(h->finished, when, sizeof when);
     snprintf(attempts, sizeof attempts, "%u", h->attempts);
+    snprintf(written, sizeof written, "%" PRIu64, h->bytes_written);
+    snprintf(duration, sizeof duration, "%.1fs",
+             h->finished > h->started ? (double) (h->finished - h->started) / 1e6 : 0.0);
     const char *cells[] = { when, h->port, h->outcome, h->from_version, h->to_version, attempts,
-                            h->rule, h->error };
+                            h->rule, h->phase, written, duration,
+                            h->recovery[0] ? h->recovery : "-", h->error };
     return table_add_row(t, cells);
 }
 
@@ -67,8 +97,9 @@ static bool wanted(const history_entry *h, char **ports, size_t n_ports) {
 }
 
 static int print_history(sd_bus_message *reply, bool json, char **ports, size_t n_ports) {
-    static const char *const headers[] = { "FINISHED", "PORT",     "OUTCOME", "FROM",
-                                           "TO",       "ATTEMPTS", "RULE",    "ERROR" };
+    static const char *const headers[] = { "FINISHED", "PORT",    "OUTCOME", "FROM",
+                                           "TO",       "ATTEMPT", "RULE",    "PHASE",
+                                           "WRITTEN",  "TIME",    "RECOVERY", "ERROR" };
     _cleanup_(table_freep) table *t = json ? NULL : table_new(ELEMENTSOF(headers), headers);
     history_entry h;
     json_writer w;
@@ -79,11 +110,12 @@ static int print_history(sd_bus_message *reply, bool json, char **ports, size_t 
     json_init(&w, stdout);
     if (json)
         json_begin_array(&w);
-    r = sd_bus_message_enter_container(reply, 'a', "(sssssssttu)");
-    while (r >= 0 && (r = sd_bus_message_read(reply, "(sssssssttu)", &h.port, &h.outcome,
+    r = sd_bus_message_enter_container(reply, 'a', "(sssssssttusts)");
+    while (r >= 0 && (r = sd_bus_message_read(reply, "(sssssssttusts)", &h.port, &h.outcome,
                                               &h.from_version, &h.to_version, &h.rule,
                                               &h.sha256, &h.error, &h.started, &h.finished,
-                                              &h.attempts)) > 0) {
+                                              &h.attempts, &h.phase, &h.bytes_written,
+                                              &h.recovery)) > 0) {
         if (!wanted(&h, ports, n_ports))
             continue;
         if (json)

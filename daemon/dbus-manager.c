@@ -49,6 +49,16 @@ static int find_device_arg(Daemon *d, const char *arg, Device **ret, sd_bus_erro
     return 0;
 }
 
+/* The end of a method that answers one array: closed, sent (when r says all went well), freed. */
+static int send_array_reply(sd_bus_message *reply, int r) {
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    if (r >= 0)
+        r = sd_bus_send(NULL, reply, NULL);
+    sd_bus_message_unref(reply);
+    return r;
+}
+
 static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *error) {
     Daemon *d = userdata;
     sd_bus_message *reply = NULL;
@@ -59,38 +69,48 @@ static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *
         r = sd_bus_message_open_container(reply, 'a', "(so)");
     for (Device *dev = device_table_first(d->devices); r >= 0 && dev; dev = device_next(dev))
         r = sd_bus_message_append(reply, "(so)", device_port(dev), device_object_path(dev));
-    if (r >= 0)
-        r = sd_bus_message_close_container(reply);
-    if (r >= 0)
-        r = sd_bus_send(NULL, reply, NULL);
-    sd_bus_message_unref(reply);
-    return r;
+    return send_array_reply(reply, r);
 }
 
-static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-    Daemon *d = userdata;
+/* The start of a method on one device (s device[, a{sv} options]): authorized for action, the
+ * arguments read, the device found. Non-zero: return it (an error, or the authorization's
+ * pending answer). */
+static int device_method_begin(sd_bus_message *m, Daemon *d, const char *action,
+                               const BusOption *options, Device **ret, sd_bus_error *error) {
     const char *device;
-    bool force = false;
-    const BusOption options[] = { { "force", 'b', &force }, {} };
-    stdfu_error err = {};
-    Device *dev;
-    int r;
-
-    r = authorize(m, STDFU_ACTION_UPDATE, error);
+    int r = authorize(m, action, error);
     if (r != 0)
         return r;
     r = sd_bus_message_read(m, "s", &device);
     if (r < 0)
         return r;
-    r = bus_read_options(m, options, error);
+    if (options) {
+        r = bus_read_options(m, options, error);
+        if (r < 0)
+            return r;
+    }
+    return find_device_arg(d, device, ret, error);
+}
+
+/* The end of it: the policy's answer r (with err) as the reply. */
+static int device_method_end(sd_bus_message *m, int r, const stdfu_error *err,
+                             sd_bus_error *error) {
     if (r < 0)
-        return r;
-    r = find_device_arg(d, device, &dev, error);
-    if (r < 0)
-        return r;
-    if (policy_queue_update(d, dev, force, &err) < 0)
-        return reply_error(error, &err);
+        return reply_error(error, err);
     return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    Daemon *d = userdata;
+    bool force = false;
+    const BusOption options[] = { { "force", 'b', &force }, {} };
+    stdfu_error err = {};
+    Device *dev;
+
+    int r = device_method_begin(m, d, STDFU_ACTION_UPDATE, options, &dev, error);
+    if (r != 0)
+        return r;
+    return device_method_end(m, policy_queue_update(d, dev, force, &err), &err, error);
 }
 
 /* Reads the caller's firmware from its fd. Only regular files: reading a pipe or socket could
@@ -164,30 +184,18 @@ static int method_update_file(sd_bus_message *m, void *userdata, sd_bus_error *e
     r = read_firmware_fd(fd, &req.data, &req.size, error);
     if (r < 0)
         return r;
-    if (policy_queue_update_file(d, dev, &req, &err) < 0)
-        return reply_error(error, &err);
-    return sd_bus_reply_method_return(m, NULL);
+    return device_method_end(m, policy_queue_update_file(d, dev, &req, &err), &err, error);
 }
 
 static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error) {
     Daemon *d = userdata;
-    const char *device;
     stdfu_error err = {};
     Device *dev;
-    int r;
 
-    r = authorize(m, STDFU_ACTION_CANCEL, error);
+    int r = device_method_begin(m, d, STDFU_ACTION_CANCEL, NULL, &dev, error);
     if (r != 0)
         return r;
-    r = sd_bus_message_read(m, "s", &device);
-    if (r < 0)
-        return r;
-    r = find_device_arg(d, device, &dev, error);
-    if (r < 0)
-        return r;
-    if (policy_cancel(d, dev, &err) < 0)
-        return reply_error(error, &err);
-    return sd_bus_reply_method_return(m, NULL);
+    return device_method_end(m, policy_cancel(d, dev, &err), &err, error);
 }
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -213,19 +221,15 @@ static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *e
 
     int r = sd_bus_message_new_method_return(m, &reply);
     if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(sssssssttu)");
+        r = sd_bus_message_open_container(reply, 'a', "(sssssssttusts)");
     for (size_t i = 0; r >= 0 && i < n; i++)
-        r = sd_bus_message_append(reply, "(sssssssttu)", h[i].port,
+        r = sd_bus_message_append(reply, "(sssssssttusts)", h[i].port,
                                   job_outcome_to_string(h[i].outcome), h[i].from_version,
                                   h[i].to_version, h[i].rule, h[i].sha256, h[i].error,
                                   (uint64_t) h[i].started_usec, (uint64_t) h[i].finished_usec,
-                                  (uint32_t) h[i].attempts);
-    if (r >= 0)
-        r = sd_bus_message_close_container(reply);
-    if (r >= 0)
-        r = sd_bus_send(NULL, reply, NULL);
-    sd_bus_message_unref(reply);
-    return r;
+                                  (uint32_t) h[i].attempts, job_state_to_string(h[i].phase),
+                                  (uint64_t) h[i].bytes_written, h[i].recovery);
+    return send_array_reply(reply, r);
 }
 
 /* One getter per property. */
@@ -288,7 +292,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("GetHistory", SD_BUS_NO_ARGS,
-                            SD_BUS_RESULT("a(sssssssttu)", history), method_get_history,
+                            SD_BUS_RESULT("a(sssssssttusts)", history), method_get_history,
                             SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_SIGNAL_WITH_ARGS("DeviceAdded", SD_BUS_ARGS("s", port, "o", device), 0),
     SD_BUS_SIGNAL_WITH_ARGS("DeviceRemoved", SD_BUS_ARGS("s", port, "o", device), 0),

@@ -49,6 +49,7 @@ struct Device {
     Job *job;
     DeviceResume *resume;
     bool blocked;
+    bool vanished_flashing;
     sd_event_source *settle_timer;
     DeviceSettledFn settled;
 
@@ -447,6 +448,8 @@ void device_set_job(Device *dev, Job *job) { dev->job = job; }
 DeviceResume *device_resume(Device *dev) { return dev->resume; }
 bool device_blocked(Device *dev) { return dev->blocked; }
 void device_set_blocked(Device *dev, bool blocked) { dev->blocked = blocked; }
+bool device_vanished_flashing(Device *dev) { return dev->vanished_flashing; }
+void device_set_vanished_flashing(Device *dev, bool b) { dev->vanished_flashing = b; }
 
 void device_set_resume(Device *dev, DeviceResume *r) {
     if (dev->resume == r)

@@ -144,6 +144,10 @@ void device_set_resume(Device *dev, DeviceResume *r);
 /* Failed or cancelled: no automatic job until the device appears again. */
 bool device_blocked(Device *dev);
 void device_set_blocked(Device *dev, bool blocked);
+/* The device went away while its job erased, wrote or verified: when the job then fails with
+ * the device back already, that is news and the job resumes at once. */
+bool device_vanished_flashing(Device *dev);
+void device_set_vanished_flashing(Device *dev, bool b);
 
 /* An application announced without its hidraw node yet (udev sends the USB device first):
  * its evaluation waits for the node or for timeout_usec, then calls done. */

@@ -58,7 +58,9 @@ unsigned job_next_attempt(JobState phase, unsigned attempt) {
     return phase == JOB_RETRY_WAIT || job_state_is_ended(phase) ? attempt + 1 : attempt;
 }
 
-JobState job_state_after_failure(unsigned attempt, unsigned retries) {
+JobState job_state_after_failure(unsigned attempt, unsigned retries, bool in_application) {
+    if (!in_application)
+        return JOB_RETRY_WAIT;
     return MAX(attempt, 1u) <= retries ? JOB_RETRY_WAIT : JOB_FAILED;
 }
 

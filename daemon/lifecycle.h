@@ -73,10 +73,11 @@ bool job_state_is_journaled(JobState s);
  * one when the daemon stopped in the middle of it. */
 unsigned job_next_attempt(JobState phase, unsigned attempt);
 
-/* After an attempt that failed with the old application still running: retry-wait while the
+/* After an attempt that failed. With the old application still running: retry-wait while the
  * rule's retries last (attempt counts from 1, so retries 2 allows attempts 1 to 3), then
- * failed. */
-JobState job_state_after_failure(unsigned attempt, unsigned retries);
+ * failed. With the device left outside its application (bootloader, dfuERROR, absent):
+ * retry-wait, with no limit, since such a device is of no use until it runs one again. */
+JobState job_state_after_failure(unsigned attempt, unsigned retries, bool in_application);
 /* How long retry-wait lasts after attempt failed: delay, doubled for each attempt after the
  * first, at most delay_max (never below delay). */
 usec_t job_retry_delay(unsigned attempt, usec_t delay, usec_t delay_max);

@@ -8,6 +8,7 @@
 
 #include "digest.h"
 #include "manifest-internal.h"
+#include "read-file.h"
 #include "util/fileio.h"
 
 #define FIRMWARE_MAX_FILE_SIZE (256u * 1024u * 1024u)
@@ -67,14 +68,15 @@ void load_firmware(parse_ctx *c) {
     stdfu_error err = {0};
     char actual[65];
 
-    int k = read_full_file(fw->path, FIRMWARE_MAX_FILE_SIZE, &fw->data, &fw->size);
+    int k = read_regular_file_at(AT_FDCWD, fw->path, FIRMWARE_MAX_FILE_SIZE, false, NULL,
+                                 &fw->data, &fw->size);
     if (k < 0) {
         if (k == -EFBIG)
             value_error(c, file_node, "firmware.file: \"%s\" is larger than %u MiB", fw->path,
                         FIRMWARE_MAX_FILE_SIZE / (1024 * 1024));
         else
             value_error(c, file_node, "firmware.file: cannot read \"%s\": %s", fw->path,
-                        strerror(-k));
+                        read_regular_strerror(k));
         return;
     }
     stdfu_sha256_hex(fw->data, fw->size, actual);

@@ -50,6 +50,7 @@ typedef struct loader {
     bool oom;
 
     const char *file;         /* the file being read */
+    bool private_file;        /* not readable by everyone: its content is never quoted */
     char *base_dir;           /* its directory: firmware paths are relative to it */
     unsigned file_index;
     yaml_document_t *doc;

@@ -34,12 +34,43 @@ void add_error_line(loader *l, char *line, bool force) {
     l->errors[l->n_errors] = NULL;
 }
 
-_printf_(3, 0) static void add_errorv(loader *l, const char *where, const char *format,
-                                      va_list ap) {
+/* msg with every "quoted" part (values, keys, paths: the file's content) as "...". */
+static char *redact_quoted(const char *msg) {
+    char *r = malloc(strlen(msg) * 4 + 1), *out = r;
+    bool inside = false;
+    if (!r)
+        return NULL;
+    for (const char *p = msg; *p; p++) {
+        if (*p == '"') {
+            if (!inside)
+                out = stpcpy(out, "\"...");
+            else
+                *out++ = '"';
+            inside = !inside;
+        } else if (!inside)
+            *out++ = *p;
+    }
+    *out = '\0';
+    return r;
+}
+
+_printf_(4, 0) static void add_errorv(loader *l, const char *where, bool in_file,
+                                      const char *format, va_list ap) {
     char *msg = NULL, *line = NULL;
     if (vasprintf(&msg, format, ap) < 0) {
         l->oom = true;
         return;
+    }
+    /* ManifestErrors are readable by anyone: of a file that is not, they say where and why,
+     * never what it holds (a manifest symlinked to /etc/shadow must not leak its lines). */
+    if (in_file && l->private_file) {
+        char *hidden = redact_quoted(msg);
+        free(msg);
+        if (!hidden) {
+            l->oom = true;
+            return;
+        }
+        msg = hidden;
     }
     if (asprintf(&line, "%s: %s", where, msg) < 0)
         line = NULL;
@@ -56,7 +87,7 @@ _printf_(3, 0) static void error_atv(loader *l, const yaml_mark_t *mark, const c
                                      va_list ap) {
     char where[PATH_MAX + 64];
     format_mark(where, sizeof where, l->file, mark);
-    add_errorv(l, where, format, ap);
+    add_errorv(l, where, true, format, ap);
 }
 
 void error_at(loader *l, const yaml_mark_t *mark, const char *format, ...) {
@@ -69,7 +100,7 @@ void error_at(loader *l, const yaml_mark_t *mark, const char *format, ...) {
 void error_in(loader *l, const char *where, const char *format, ...) {
     va_list ap;
     va_start(ap, format);
-    add_errorv(l, where, format, ap);
+    add_errorv(l, where, false, format, ap);
     va_end(ap);
 }
 
@@ -323,6 +354,11 @@ static void report_syntax_error(loader *l, const yaml_parser_t *p, const uint8_t
     if (p->error == YAML_READER_ERROR) {
         size_t bad = first_bad_utf8(data, size);
         mark = mark_of_offset(data, size, bad < size ? bad : p->problem_offset);
+        if (bad < size && l->private_file) {
+            error_at(l, &mark, "invalid YAML: %s: a byte is not valid UTF-8 here",
+                     strna(p->problem));
+            return;
+        }
         if (bad < size) {
             error_at(l, &mark, "invalid YAML: %s: byte 0x%02x is not valid UTF-8 here",
                      strna(p->problem), data[bad]);
@@ -337,9 +373,49 @@ static void report_syntax_error(loader *l, const yaml_parser_t *p, const uint8_t
         error_at(l, &mark, "invalid YAML: %s", strna(p->problem));
 }
 
+/* The offset where flow collections ([ and {) nest deeper than MAX_FLOW_DEPTH, or size. libyaml
+ * takes time quadratic in the depth (minutes for 400k levels, on the main loop), and no
+ * manifest needs more than a few, so a deeper file is refused before libyaml sees it. Quoted
+ * scalars and comments do not count; a bracket inside a plain scalar does, which can only
+ * refuse a file that is absurd anyway. */
+#define MAX_FLOW_DEPTH 64u
+static size_t too_deep_at(const uint8_t *data, size_t size) {
+    unsigned depth = 0;
+    char quote = 0;
+    bool comment = false;
+    for (size_t i = 0; i < size; i++) {
+        uint8_t c = data[i], prev = i ? data[i - 1] : '\n';
+        if (comment) {
+            comment = c != '\n';
+        } else if (quote) {
+            if (quote == '"' && c == '\\')
+                i++;
+            else if (c == (uint8_t) quote)
+                quote = 0;
+        } else if (c == '#' && strchr(" \t\n", prev)) {
+            comment = true;
+        } else if ((c == '"' || c == '\'') && strchr(" \t\n[{,:-", prev)) {
+            quote = (char) c;
+        } else if (c == '[' || c == '{') {
+            if (++depth > MAX_FLOW_DEPTH)
+                return i;
+        } else if ((c == ']' || c == '}') && depth > 0)
+            depth--;
+    }
+    return size;
+}
+
 void parse_yaml(loader *l, const uint8_t *data, size_t size, document_parser parse_document) {
     yaml_parser_t parser;
     yaml_document_t doc;
+
+    size_t deep = too_deep_at(data, size);
+    if (deep < size) {
+        yaml_mark_t mark = mark_of_offset(data, size, deep);
+        error_at(l, &mark, "invalid YAML: lists and mappings nested deeper than %u levels",
+                 MAX_FLOW_DEPTH);
+        return;
+    }
 
     if (!yaml_parser_initialize(&parser)) {
         l->oom = true;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "read-file.h"
 #include "util/config.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -223,7 +224,9 @@ static int load_file(loader *l, const char *path, bool missing_ok) {
     _cleanup_free_ uint8_t *data = NULL;
     size_t size;
 
-    int r = read_full_file(path, MANIFEST_MAX_FILE_SIZE, &data, &size);
+    unsigned mode = 0;
+    int r = read_regular_file_at(AT_FDCWD, path, MANIFEST_MAX_FILE_SIZE, false, &mode, &data,
+                                 &size);
     if (r == -ENOENT && missing_ok) {
         log_debug("Manifest %s does not exist, skipping.", path);
         return 0;
@@ -233,7 +236,7 @@ static int load_file(loader *l, const char *path, bool missing_ok) {
         return 0;
     }
     if (r < 0) {
-        error_in(l, path, "cannot read: %s", strerror(-r));
+        error_in(l, path, "cannot read: %s", read_regular_strerror(r));
         return 0;
     }
     char **files = reallocarray(l->m->files, l->m->n_files + 2, sizeof *files);
@@ -245,12 +248,15 @@ static int load_file(loader *l, const char *path, bool missing_ok) {
     files[++l->m->n_files] = NULL;
 
     l->file = path;
+    /* ManifestErrors are readable by anyone: a file that is not must not be quoted there. */
+    l->private_file = !(mode & S_IROTH);
     l->file_index = (unsigned) l->m->n_files;
     free(l->base_dir);
     if (!(l->base_dir = dir_of(path)))
         return -ENOMEM;
     parse_yaml(l, data, size, parse_document);
     l->file = NULL;
+    l->private_file = false;
     return 0;
 }
 

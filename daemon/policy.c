@@ -34,8 +34,8 @@ static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
 
 /* ---- the state journal ------------------------------------------------------------------- */
 
-static void journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned attempt,
-                         const char *error, usec_t next_attempt, stdfu_job_record *ret) {
+static int journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned attempt,
+                        const char *error, usec_t next_attempt, stdfu_job_record *ret) {
     stdfu_job_record rec;
     rules_job_record(spec, &rec);
     rec.phase = state;
@@ -47,6 +47,7 @@ static void journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigne
         log_warning_errno(r, "%s: cannot write the job journal: %m", spec->port);
     if (ret)
         *ret = rec;
+    return r;
 }
 
 static void journal_finish(Daemon *d, const stdfu_job_record *rec, JobOutcome outcome,
@@ -114,6 +115,22 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     if (!spec->started)
         spec->started = now_realtime();
     spec->first_attempt = MAX(attempt, 1u);
+    /* No erase starts without its record on disk: a crash in the middle would leave the device
+     * in its bootloader with nothing to resume it. A full or missing state directory refuses
+     * the job, and the device's LastError says why. */
+    r = journal_save(d, spec, JOB_QUEUED, attempt, NULL, 0, NULL);
+    if (r < 0) {
+        stdfu_error local = {};
+        if (!err)
+            err = &local;
+        stdfu_error_set(err, r, "Cannot write the job record of %s in %s/jobs (%s); no update "
+                        "starts without it, since a crash during the erase would leave the "
+                        "device with nothing to resume it.", device_port(dev),
+                        stdfu_state_dir(d->state), strerror(-r));
+        device_set_error(dev, err->message);
+        job_spec_done(spec);
+        return r;
+    }
     r = job_queue_add(d->jobs, spec, dev, &job);
     if (r < 0) {
         job_spec_done(spec);
@@ -122,12 +139,12 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     }
     device_set_job(dev, job);
     device_set_resume(dev, NULL);
+    device_set_vanished_flashing(dev, false);
     device_set_progress(dev, 0, 0, 0);
     device_set_attempt(dev, MAX(attempt, 1u));
     device_set_next_attempt(dev, 0);
     /* The job may already have started (a free slot): take its state. */
     device_set_state(dev, job_state(job));
-    journal_save(d, job_spec(job), JOB_QUEUED, attempt, NULL, 0, NULL);
     log_info("%s: update to %s queued.", device_port(dev), strna(device_target_version(dev)));
     daemon_update_status(d);
     return 0;
@@ -175,6 +192,11 @@ int policy_queue_update_file(Daemon *d, Device *dev, FileRequest *req, stdfu_err
 }
 
 int policy_cancel(Daemon *d, Device *dev, stdfu_error *err) {
+    if (device_resume(dev) && !device_job(dev) && device_mode(dev) == DEVICE_BOOTLOADER)
+        /* Forgetting this job would leave the device without an application for good. */
+        return stdfu_error_set(err, -EBUSY, "Device %s is in its bootloader without a complete "
+                               "application; its job is kept until it runs one again (unplug "
+                               "it to stop, stdfuctl update to try now).", device_port(dev));
     if (device_resume(dev) && !device_job(dev)) {
         /* Waiting for the device to come back: stop waiting. */
         device_set_resume(dev, NULL);
@@ -228,6 +250,29 @@ static int resume_spec(Daemon *d, Device *dev, const RulesVerdict *v, DeviceResu
     return rules_resume_spec(d->manifest, device_facts(dev), v, rec, image, size, ret, err);
 }
 
+/* The job cannot go on (its kept image fails its SHA-256, its rule is gone): it ends failed
+ * with the reason rather than waiting forever, and the manifest's rule, if one wants the
+ * device, gives it a fresh job. */
+static void resume_impossible(Daemon *d, Device *dev, const stdfu_error *why) {
+    stdfu_job_record rec = device_resume(dev)->record;
+    stdfu_error err = {};
+    RulesVerdict v;
+
+    log_warning("%s: cannot resume: %s", device_port(dev), why->message);
+    device_set_resume(dev, NULL);
+    journal_finish(d, &rec, JOB_OUTCOME_FAILED, why->message);
+    device_set_state(dev, JOB_FAILED);
+    device_set_error(dev, why->message);
+    device_set_next_attempt(dev, 0);
+    device_flush_changes(dev);
+    bus_manager_emit_update_finished(d, device_port(dev), "failed", why->message);
+    evaluate(d, dev, &v);
+    if (v.wants_update && queue_update(d, dev, &v, false, &err) < 0)
+        log_warning("%s: %s", device_port(dev), err.message);
+    if (!device_job(dev))
+        device_set_error(dev, why->message);
+}
+
 /* A device with an unfinished job (journal, needs-power-cycle, failed outside its
  * application) is back. */
 static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
@@ -244,7 +289,7 @@ static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
         return;
     }
     if (resume_spec(d, dev, v, res, &spec, &err) < 0) {
-        log_warning("%s: cannot resume: %s", device_port(dev), err.message);
+        resume_impossible(d, dev, &err);
         return;
     }
     (void) queue_job(d, dev, &spec, job_next_attempt(res->record.phase, res->record.attempt),
@@ -294,6 +339,12 @@ int policy_resume_jobs(Daemon *d) {
         Device *dev;
         if (device_table_ensure(d->devices, recs[i].port, &dev) < 0)
             continue;
+        if (recs[i].damaged) {
+            /* Its port is known, the rest is not: the device gets a fresh job from the
+             * manifest when it is present, and LastError says what happened. */
+            device_set_error(dev, recs[i].last_error);
+            continue;
+        }
         res = calloc(1, sizeof *res);
         if (!res) {
             log_oom();
@@ -392,8 +443,12 @@ static bool settle_first(Device *dev) {
 void policy_device_changed(Daemon *d, Device *dev, bool incarnation) {
     RulesVerdict v;
 
-    if (device_job(dev))
+    if (device_job(dev)) {
         forward_to_job(dev);
+        JobState js = job_state(device_job(dev));
+        if (device_mode(dev) == DEVICE_ABSENT && js >= JOB_ERASING && js <= JOB_VERIFYING)
+            device_set_vanished_flashing(dev, true);
+    }
     if (!incarnation) {
         if (device_settling(dev) && device_hidraw_node(dev)) {
             device_settle_stop(dev);
@@ -482,12 +537,22 @@ static void on_job_finished(Job *job, void *userdata) {
     bool in_application = device_mode(dev) == DEVICE_APPLICATION;
     JobState next = job_state_of_outcome(res->outcome);
     usec_t next_attempt = 0;
-    /* The old application still runs: the rule's retries, each after a longer wait. */
-    if (res->outcome == JOB_OUTCOME_FAILED && in_application) {
-        next = job_state_after_failure(device_attempt(dev), spec->retries);
+    /* A failure: the next attempt after a longer wait; the rule's retries limit it while the
+     * old application runs, nothing does while the device is left outside it. A Cancel that
+     * stopped the attempt with the device outside its application (its flash erased or half
+     * written) keeps the job the same way: its next attempt finishes the update. */
+    if (res->outcome == JOB_OUTCOME_FAILED ||
+        (res->outcome == JOB_OUTCOME_CANCELLED && !in_application)) {
+        next = job_state_after_failure(device_attempt(dev), spec->retries, in_application);
         if (next == JOB_RETRY_WAIT)
             next_attempt = now_realtime() + retry_delay(d, device_attempt(dev));
     }
+    /* It went away while flashing and is back already: the re-appearance that would resume
+     * it is past, so the next attempt starts now. */
+    bool back_already = next == JOB_RETRY_WAIT && !in_application &&
+                        device_mode(dev) != DEVICE_ABSENT && device_vanished_flashing(dev);
+    if (back_already)
+        next_attempt = now_realtime();
 
     device_set_job(dev, NULL);
     device_set_state(dev, next);
@@ -500,24 +565,28 @@ static void on_job_finished(Job *job, void *userdata) {
     /* Not finished: the record stays, and the job resumes when the device is back. That is
      * needs-power-cycle, and also a failure that left the device without its application
      * (unplugged mid-write, stuck in the bootloader): no device is left there unwatched. */
-    bool resumable = res->outcome == JOB_OUTCOME_NEEDS_POWER_CYCLE ||
-                     (res->outcome == JOB_OUTCOME_FAILED && !in_application) ||
-                     next == JOB_RETRY_WAIT;
-    /* The history has finished jobs: a job kept to resume gets its entry when it ends. */
-    if (resumable)
+    bool resumable = res->outcome == JOB_OUTCOME_NEEDS_POWER_CYCLE || next == JOB_RETRY_WAIT;
+    /* The history has every attempt that ended, also one whose job goes on (issue 10): the
+     * record stays for a job kept to resume, goes with the last attempt of one that ended. */
+    attempt_entry(spec, res, device_attempt(dev), &entry);
+    if (resumable) {
         journal_save(d, spec, next, device_attempt(dev), res->error, next_attempt, &rec);
-    else {
+        r = stdfu_state_add_history(d->state, &entry);
+    } else {
         device_set_blocked(dev, res->outcome != JOB_OUTCOME_DONE);
-        attempt_entry(spec, res, device_attempt(dev), &entry);
         r = stdfu_state_finish_job(d->state, &entry);
-        if (r < 0)
-            log_warning_errno(r, "%s: cannot record the update in the history: %m",
-                              device_port(dev));
     }
+    if (r < 0)
+        log_warning_errno(r, "%s: cannot record the attempt in the history: %m",
+                          device_port(dev));
     log_finished(dev, spec, res);
     if (next == JOB_RETRY_WAIT)
-        log_info("%s: attempt %u failed with the application running; the next in %.1f s.",
-                 device_port(dev), device_attempt(dev),
+        log_info("%s: attempt %u %s with %s; the next in %.1f s.", device_port(dev),
+                 device_attempt(dev),
+                 res->outcome == JOB_OUTCOME_CANCELLED ? "was cancelled" : "failed",
+                 in_application ? "the application running" :
+                 device_mode(dev) == DEVICE_ABSENT ? "the device gone (sooner when it is back)" :
+                 "the device left in its bootloader",
                  (double) (next_attempt - MIN(next_attempt, now_realtime())) / USEC_PER_SEC);
     /* Properties first: a client that stops at UpdateFinished has the final ones. */
     device_flush_changes(dev);

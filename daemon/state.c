@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "digest.h"
+#include "read-file.h"
 #include "util/config.h"
 #include "util/fileio.h"
 #include "util/log.h"
@@ -121,7 +122,8 @@ static int history_load(stdfu_state *s) {
     const char *reason = NULL;
     size_t size;
 
-    int r = read_full_file(s->history_path, HISTORY_MAX_FILE_SIZE, &data, &size);
+    int r = read_regular_file_at(AT_FDCWD, s->history_path, HISTORY_MAX_FILE_SIZE, true, NULL,
+                                 &data, &size);
     if (r == -ENOENT)
         return 0;
     if (r < 0)
@@ -375,7 +377,7 @@ int stdfu_state_load_image(stdfu_state *s, const char *port, const char *sha256,
     int r = port_path(s->images_dir, port, &path);
     if (r < 0)
         return r;
-    r = read_full_file(path, IMAGE_MAX_SIZE, &data, &size);
+    r = read_regular_file_at(AT_FDCWD, path, IMAGE_MAX_SIZE, true, NULL, &data, &size);
     if (r < 0)
         return r;
     stdfu_sha256_hex(data, size, actual);
@@ -393,28 +395,45 @@ int stdfu_state_finish_job(stdfu_state *s, const stdfu_history_entry *e) {
     return stdfu_state_remove_job(s, e->port);
 }
 
-/* Reads jobs/NAME; logs and returns a negative errno when it cannot be used. */
-static int load_job_file(stdfu_state *s, int dir_fd, const char *name, stdfu_job_record *ret) {
+/* A record that cannot be used still names its port: ret becomes a damaged record of that port
+ * (so that the device gets a fresh job and D-Bus shows why), and the file is set aside as
+ * .NAME.damaged, where the next save cannot trip over it (a directory, a symlink). */
+static void damaged_job_file(stdfu_state *s, int dir_fd, const char *name, const char *reason,
+                             stdfu_job_record *ret) {
+    char aside[STDFU_USB_PORT_MAX + 16];
+    snprintf(aside, sizeof aside, ".%s.damaged", name);
+    bool moved = renameat(dir_fd, name, dir_fd, aside) >= 0;
+    log_warning("Job record %s/%s cannot be read (%s)%s; its device gets a fresh job from the "
+                "manifest.", s->jobs_dir, name, reason, moved ? ", set aside" : "");
+    *ret = (stdfu_job_record) {.damaged = true};
+    COPY(ret->port, name);
+    snprintf(ret->last_error, sizeof ret->last_error, "The job record %s/%s could not be read "
+             "(%s)%s%s; the unfinished update starts again from the manifest.", s->jobs_dir,
+             name, reason, moved ? " and was kept as " : "", moved ? aside : "");
+}
+
+/* Reads jobs/NAME; a record that cannot be used comes back damaged. Only a regular file of at
+ * most RECORD_MAX_SIZE is read (no symlink, FIFO, directory). */
+static void load_job_file(stdfu_state *s, int dir_fd, const char *name, stdfu_job_record *ret) {
     _cleanup_free_ uint8_t *data = NULL;
     const char *reason = NULL;
     size_t size;
 
-    _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-    if (fd < 0)
-        return log_warning_errno(errno, "Ignoring job record %s/%s: %m", s->jobs_dir, name);
-    int r = read_full_fd(fd, RECORD_MAX_SIZE, &data, &size);
-    if (r < 0)
-        return log_warning_errno(r, "Ignoring job record %s/%s: %m", s->jobs_dir, name);
+    int r = read_regular_file_at(dir_fd, name, RECORD_MAX_SIZE, true, NULL, &data, &size);
+    if (r < 0) {
+        char why[128];
+        snprintf(why, sizeof why, "%s", r == -EFBIG ? "larger than 64 KiB" :
+                 r == -EISDIR ? "a directory" : read_regular_strerror(r));
+        damaged_job_file(s, dir_fd, name, why, ret);
+        return;
+    }
     r = state_job_record_parse((char *) data, size, ret, &reason);
     if (r == 0 && !streq(ret->port, name)) {
         reason = "its port differs from its file name";
         r = -EINVAL;
     }
-    if (r < 0) {
-        log_warning("Ignoring job record %s/%s: %s.", s->jobs_dir, name, reason);
-        return r;
-    }
-    return 0;
+    if (r < 0)
+        damaged_job_file(s, dir_fd, name, strna(reason), ret);
 }
 
 static int compare_records(const void *a, const void *b) {
@@ -445,8 +464,7 @@ int stdfu_state_load_jobs(stdfu_state *s, stdfu_job_record **ret, size_t *ret_n)
                 return -ENOMEM;
             jobs = p;
         }
-        if (load_job_file(s, dirfd(d), de->d_name, &jobs[n]) == 0)
-            n++;
+        load_job_file(s, dirfd(d), de->d_name, &jobs[n++]);
     }
     if (errno != 0)
         return log_error_errno(errno, "Failed to read %s: %m", s->jobs_dir);

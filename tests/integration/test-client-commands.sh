@@ -139,11 +139,12 @@ check_eq "update --wait of a failing update exits 13" 13 "$(rc fail)"
 check "the failure and its reason are on stderr" grep -q '^stdfuctl: 1-1.3: update failed: .' \
     "$T/fail.err"
 run fail-status status --json 1-1.3
-check "status shows failed with the last error" python3 -c 'import json, sys
+# Issue 10: the device is left in its bootloader, so the job is not given up: retry-wait.
+check "status shows retry-wait with the last error" python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))[0]
-sys.exit(0 if d["state"] == "failed" and d["last_error"] else 1)' "$T/fail-status.out"
+sys.exit(0 if d["state"] == "retry-wait" and d["last_error"] else 1)' "$T/fail-status.out"
 run fail-table status 1-1.3
-check "the table shows the last error" grep -qE '^1-1\.3 .* failed +- +[^-]' "$T/fail-table.out"
+check "the table shows the last error" grep -qE '^1-1\.3 .* retry-wait +- +[^-]' "$T/fail-table.out"
 
 # ---- busy, watch, cancel -------------------------------------------------------------------
 run queued update --force 1-1.1
@@ -231,11 +232,11 @@ run reload-good reload
 check_eq "reload of the repaired manifest exits 0" 0 "$(rc reload-good)"
 
 # ---- history -------------------------------------------------------------------------------
-# 1-1.3's failed update left it in its bootloader: stdfud keeps that job to resume it when the
-# device comes back, so it is not finished and not in the history.
+# 1-1.3's failed attempt left it in its bootloader: stdfud keeps that job to resume it, and
+# (issue 10) the history has every attempt that ended, that one too.
 run hist history --json
-check_eq "history --json: every finished update, oldest first" \
-    "1-1.2:done 1-1.2:done 1-1.1:cancelled 1-1.2:done 1-1.2:done 1-1.2:done" \
+check_eq "history --json: every ended attempt, oldest first" \
+    "1-1.2:done 1-1.2:done 1-1.3:failed 1-1.1:cancelled 1-1.2:done 1-1.2:done 1-1.2:done" \
     "$(py "$T/hist.out" '" ".join(x["port"] + ":" + x["outcome"] for x in d)')"
 check_eq "history --json: the file update went 1.2 -> 1.3 with no error" "1.2 1.3 None 1" \
     "$(py "$T/hist.out" '" ".join(str(d[1][k]) for k in ("from_version", "to_version",
@@ -247,9 +248,14 @@ check "history PORT: a table of that port only" \
     test "$(grep -c ' 1-1\.1 ' "$T/hist-table.out")" = 1 -a "$(wc -l <"$T/hist-table.out")" = 2
 check "history table: outcome, versions, rule" grep -qE \
     '^[0-9-]+ [0-9:]+ +1-1\.1 +cancelled +1\.2 +1\.2 +1 +sensor ' "$T/hist-table.out"
-run hist-waiting history 1-1.3
-check_eq "history of 1-1.3, whose failed job waits to resume: nothing finished" \
-    "No finished update of these devices." "$(cat "$T/hist-waiting.out")"
+run hist-waiting history --json 1-1.3
+check_eq "history of 1-1.3, whose job waits to resume: its failed attempt, where and why" \
+    "failed writing 1 errWRITE True" \
+    "$(py "$T/hist-waiting.out" '" ".join(str(x) for x in (d[0]["outcome"], d[0]["phase"],
+        d[0]["attempts"], d[0]["error"].split()[0], d[0]["duration_usec"] > 0)) if len(d) == 1 else d')"
+run hist-none history 9-9
+check_eq "history of a port with no attempt says so" \
+    "No finished update of these devices." "$(cat "$T/hist-none.out")"
 
 # ---- stdfud goes away while watching -------------------------------------------------------
 ctl update --force 1-1.1 >/dev/null 2>&1 || ctl update --force 1-1.2 >/dev/null

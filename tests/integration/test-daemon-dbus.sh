@@ -57,7 +57,7 @@ check_eq "nobody reads Device.State" 's "waiting"' \
     "$("${NB_BUSCTL[@]}" get-property io.stdfu1 "$P19" io.stdfu1.Device State)"
 check "nobody calls ListDevices" grep -q '"1-9"' \
     <("${NB_BUSCTL[@]}" call io.stdfu1 /io/stdfu1 io.stdfu1.Manager ListDevices)
-check "nobody calls GetHistory" grep -q '^a(sssssssttu)' \
+check "nobody calls GetHistory" grep -q '^a(sssssssttusts)' \
     <("${NB_BUSCTL[@]}" call io.stdfu1 /io/stdfu1 io.stdfu1.Manager GetHistory)
 denied() { "$@" 2>&1 | grep -q 'org.freedesktop.DBus.Error.AccessDenied'; }
 check "nobody: Update is AccessDenied" denied "${NB_CALL[@]}" io.stdfu1.Manager.Update \

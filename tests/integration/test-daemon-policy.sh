@@ -22,7 +22,7 @@ check "nobody introspects" grep -q 'io.stdfu1.Manager' \
     <("${NB[@]}" introspect io.stdfu1 /io/stdfu1)
 check "nobody lists devices" grep -q '^a(so)' \
     <("${NB[@]}" call io.stdfu1 /io/stdfu1 io.stdfu1.Manager ListDevices)
-check "nobody reads the history" grep -q '^a(sssssssttu)' \
+check "nobody reads the history" grep -q '^a(sssssssttusts)' \
     <("${NB[@]}" call io.stdfu1 /io/stdfu1 io.stdfu1.Manager GetHistory)
 bus_denied() { "$@" 2>&1 | grep -q 'org.freedesktop.DBus.Error.AccessDenied'; }
 check "the bus refuses nobody Update" bus_denied "${NB_CALL[@]}" io.stdfu1.Manager.Update 1-1 '@a{sv} {}'

@@ -69,10 +69,14 @@ static void test_next_attempt(void **state) {
 static void test_retries_and_backoff(void **state) {
     (void) state;
     /* retries 2: attempts 1 and 2 wait for another, the third is the last. */
-    assert_int_equal(job_state_after_failure(1, 2), JOB_RETRY_WAIT);
-    assert_int_equal(job_state_after_failure(2, 2), JOB_RETRY_WAIT);
-    assert_int_equal(job_state_after_failure(3, 2), JOB_FAILED);
-    assert_int_equal(job_state_after_failure(1, 0), JOB_FAILED);
+    assert_int_equal(job_state_after_failure(1, 2, true), JOB_RETRY_WAIT);
+    assert_int_equal(job_state_after_failure(2, 2, true), JOB_RETRY_WAIT);
+    assert_int_equal(job_state_after_failure(3, 2, true), JOB_FAILED);
+    assert_int_equal(job_state_after_failure(1, 0, true), JOB_FAILED);
+    /* Left outside its application: no limit, whatever the rule's retries. */
+    assert_int_equal(job_state_after_failure(1, 0, false), JOB_RETRY_WAIT);
+    assert_int_equal(job_state_after_failure(3, 2, false), JOB_RETRY_WAIT);
+    assert_int_equal(job_state_after_failure(100000, 0, false), JOB_RETRY_WAIT);
     /* 30 s doubling up to an hour, and there it stays. */
     usec_t d = 30 * USEC_PER_SEC, max = 3600 * USEC_PER_SEC;
     assert_int_equal(job_retry_delay(1, d, max), 30 * USEC_PER_SEC);

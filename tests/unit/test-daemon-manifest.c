@@ -618,6 +618,81 @@ static void test_error_limit(void **state) {
     stdfu_manifest_errors_free(errors);
 }
 
+/* Issue 10: only regular files are read, sizes and depth are capped before libyaml, and the
+ * errors of a file not readable by everyone quote nothing of it. */
+static bool errors_contain(char **errors, const char *text) {
+    for (char **e = errors; e && *e; e++)
+        if (strstr(*e, text))
+            return true;
+    return false;
+}
+
+static void test_unsafe_files(void **state) {
+    tmp *t = *state;
+    stdfu_manifest *m = NULL;
+    char **errors = NULL;
+
+    /* A FIFO as manifest: refused at once (a blocking open or read would hang this test). */
+    assert_int_equal(mkfifo(t->main, 0644), 0);
+    assert_int_equal(stdfu_manifest_load(t->main, t->d, &m, &errors), -EINVAL);
+    print_errors(errors);
+    assert_true(errors_contain(errors, "cannot read: not a regular file"));
+    stdfu_manifest_errors_free(errors);
+    assert_int_equal(unlink(t->main), 0);
+
+    /* firmware.file: /dev/zero is refused without reading it. */
+    write_file(t->main, "rules:\n  - name: z\n    application: {id: \"0483:5750\"}\n"
+               "    firmware: {file: /dev/zero, sha256: " SHA_12 ", version: \"1.2\", "
+               "address: 0x08000000}\n");
+    assert_int_equal(stdfu_manifest_load(t->main, t->d, &m, &errors), -EINVAL);
+    print_errors(errors);
+    assert_true(errors_contain(errors, "\"/dev/zero\": not a regular file"));
+    stdfu_manifest_errors_free(errors);
+
+    /* 400k-deep flow YAML: refused before libyaml, which would take minutes. */
+    FILE *f = fopen(t->main, "w");
+    assert_non_null(f);
+    fputs("rules: ", f);
+    for (int i = 0; i < 400000; i++)
+        fputc('[', f);
+    fclose(f);
+    assert_int_equal(stdfu_manifest_load(t->main, t->d, &m, &errors), -EINVAL);
+    print_errors(errors);
+    assert_true(errors_contain(errors, ":1:72: invalid YAML: lists and mappings nested deeper "
+                               "than 64 levels"));
+    stdfu_manifest_errors_free(errors);
+    /* Quoted brackets and comments do not count. */
+    char *r = rule_yaml("q", "    # [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
+                        "    port: \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                        "[[[[[[\"\n");
+    write_file(t->main, "rules:\n%s", r);
+    free(r);
+    int k = stdfu_manifest_load(t->main, t->d, &m, &errors);
+    print_errors(errors);
+    assert_false(errors_contain(errors, "nested deeper"));
+    if (k == 0)
+        m = stdfu_manifest_unref(m);
+    stdfu_manifest_errors_free(errors);
+    errors = NULL;
+
+    /* A manifest only its owner may read (a symlink to /etc/shadow under a root daemon): the
+     * errors say where and why, never what the file holds. */
+    write_file(t->main, "rules:\n  - {name: r, \"root:$6$secret\": 1}\nsecret-key: x\n");
+    assert_int_equal(chmod(t->main, 0600), 0);
+    assert_int_equal(stdfu_manifest_load(t->main, t->d, &m, &errors), -EINVAL);
+    print_errors(errors);
+    assert_non_null(errors);
+    assert_true(errors_contain(errors, "unknown key"));
+    for (char **e = errors; *e; e++)
+        assert_null(strstr(*e, "secret"));
+    stdfu_manifest_errors_free(errors);
+    /* Readable by everyone: quoted as before. */
+    assert_int_equal(chmod(t->main, 0644), 0);
+    assert_int_equal(stdfu_manifest_load(t->main, t->d, &m, &errors), -EINVAL);
+    assert_true(errors_contain(errors, "secret-key"));
+    stdfu_manifest_errors_free(errors);
+}
+
 static void test_bootloader_ambiguity(void **state) {
     tmp *t = *state;
     stdfu_manifest *m = NULL;
@@ -704,6 +779,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_suffix_and_dfuse, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_error_limit, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_bootloader_ambiguity, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_files, tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "device.h"
@@ -31,6 +33,8 @@ typedef struct fixture {
     JobOutcome outcome;
     char error[64];
     unsigned runs;
+    atomic_bool hold;   /* the runner waits while set, after reporting writing */
+    bool then_done;     /* attempts after the first end done */
 } fixture;
 
 static const char *firmware_12(void) {
@@ -52,7 +56,9 @@ static void fake_runner(Job *job, const JobSpec *spec, JobResult *result, void *
     job_report_progress(job, 512, 1024);
     job_report_state(job, JOB_WRITING);
     job_report_progress(job, 1024, 1024);
-    result->outcome = f->outcome;
+    while (atomic_load(&f->hold))
+        usleep(1000);
+    result->outcome = f->then_done && f->runs > 1 ? JOB_OUTCOME_DONE : f->outcome;
     snprintf(result->error, sizeof result->error, "%s", f->error);
 }
 
@@ -249,7 +255,11 @@ static void test_failed_with_application_blocks(void **state) {
     assert_int_equal(n_records(f, &rec), 1);
     assert_int_equal(rec.phase, JOB_RETRY_WAIT);
     assert_int_equal(rec.next_attempt_usec, next);
-    assert_null(last_history(f, &n));
+    /* Issue 10: every ended attempt is in the history, also one whose job goes on. */
+    const stdfu_history_entry *e = last_history(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(e->outcome, JOB_OUTCOME_FAILED);
+    assert_int_equal(e->attempts, 1);
     run_until_state(f, dev, JOB_QUEUED);
     run_until_idle(f, dev);
     assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
@@ -263,8 +273,8 @@ static void test_failed_with_application_blocks(void **state) {
     assert_int_equal(device_attempt(dev), 3);
     assert_string_equal(device_last_error(dev), "the flash did not take");
     assert_int_equal(n_records(f, NULL), 0);
-    const stdfu_history_entry *e = last_history(f, &n);
-    assert_int_equal(n, 1);
+    e = last_history(f, &n);
+    assert_int_equal(n, 3);
     assert_int_equal(e->outcome, JOB_OUTCOME_FAILED);
     assert_string_equal(e->error, "the flash did not take");
     assert_int_equal(e->phase, JOB_WRITING); /* where it failed */
@@ -306,8 +316,12 @@ static void test_power_cycle_resumes(void **state) {
     assert_int_equal(rec.phase, JOB_NEEDS_POWER_CYCLE);
     assert_string_equal(rec.last_error, "vanished");
     assert_int_equal(rec.attempt, 1);
-    /* Not finished: not in the history yet. */
-    assert_null(last_history(f, &n));
+    /* Not finished, but the attempt ended: in the history (issue 10). */
+    const stdfu_history_entry *e = last_history(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(e->outcome, JOB_OUTCOME_NEEDS_POWER_CYCLE);
+    assert_string_equal(e->error, "vanished");
+    assert_int_equal(e->attempts, 1);
 
     /* Absent, but kept: its job resumes when it is back, in the bootloader after the cycle. */
     assert_ptr_equal(device_table_find(f->d->devices, "1-4"), dev);
@@ -321,8 +335,8 @@ static void test_power_cycle_resumes(void **state) {
     assert_int_equal(n_records(f, NULL), 0);
     /* The next attempt, counted on: the entry that finishes the job says 2. */
     assert_int_equal(device_attempt(dev), 2);
-    const stdfu_history_entry *e = last_history(f, &n);
-    assert_int_equal(n, 1);
+    e = last_history(f, &n);
+    assert_int_equal(n, 2);
     assert_int_equal(e->outcome, JOB_OUTCOME_DONE);
     assert_int_equal(e->phase, JOB_DONE);
     assert_int_equal(e->attempts, 2);
@@ -337,18 +351,86 @@ static void test_failed_outside_application_is_kept(void **state) {
     Device *dev = plug(f, "1-5", DEVICE_APPLICATION, 0x0101);
     plug(f, "1-5", DEVICE_BOOTLOADER, 0); /* entered, then failed there */
     run_until_idle(f, dev);
-    assert_int_equal(device_state(dev), JOB_FAILED);
+    /* Issue 10: never given up while outside its application, whatever the rule's retries:
+     * retry-wait with the manifest's backoff. */
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_true(device_next_attempt(dev) > 0);
     assert_non_null(device_resume(dev));
     assert_int_equal(n_records(f, &rec), 1);
-    assert_int_equal(rec.phase, JOB_FAILED);
+    assert_int_equal(rec.phase, JOB_RETRY_WAIT);
+    assert_true(rec.next_attempt_usec > 0);
 
-    /* Cancel stops the waiting: no record, cancelled, no automatic job any more. */
+    /* Issue 10: Cancel cannot forget the job of a device in its bootloader... */
     stdfu_error err = {};
+    assert_int_equal(policy_cancel(f->d, dev, &err), -EBUSY);
+    assert_non_null(strstr(err.message, "without a complete application"));
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_int_equal(n_records(f, NULL), 1);
+    /* ...but it may once the device is gone (the admin's choice: it may be thrown away):
+     * no record, cancelled, no automatic job any more. */
+    unplug(f, dev);
+    err = (stdfu_error) {};
     assert_int_equal(policy_cancel(f->d, dev, &err), 0);
     assert_int_equal(device_state(dev), JOB_CANCELLED);
     assert_null(device_resume(dev));
     assert_int_equal(n_records(f, NULL), 0);
     assert_int_equal(policy_cancel(f->d, dev, &err), -ENOENT);
+}
+
+/* Issue 10: a Cancel that stops the attempt with the device in its bootloader (flash erased or
+ * half written) keeps the job: its next attempt finishes the update. */
+static void test_cancel_outside_application_keeps_job(void **state) {
+    fixture *f = *state;
+    stdfu_job_record rec;
+    size_t n;
+
+    f->outcome = JOB_OUTCOME_CANCELLED;
+    snprintf(f->error, sizeof f->error, "cancelled during write on port 1-8");
+    Device *dev = plug(f, "1-8", DEVICE_APPLICATION, 0x0101);
+    plug(f, "1-8", DEVICE_BOOTLOADER, 0);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_non_null(device_resume(dev));
+    assert_int_equal(n_records(f, &rec), 1);
+    assert_int_equal(rec.phase, JOB_RETRY_WAIT);
+    const stdfu_history_entry *e = last_history(f, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(e->outcome, JOB_OUTCOME_CANCELLED);
+}
+
+/* Issue 10: the bootloader went away during the write and is back already when the attempt
+ * fails: the re-appearance that would resume the job is past, so the next attempt starts at
+ * once rather than after retry-delay (30 s here). */
+static void test_back_already_resumes_at_once(void **state) {
+    fixture *f = *state;
+    char path[128], *text = NULL, **errors = NULL;
+
+    /* An hour between attempts: only "back already" can start the next one in time. */
+    snprintf(path, sizeof path, "%s/manifest.yaml", f->dir);
+    assert_int_equal(read_full_file(path, 1 << 20, (uint8_t **) &text, &(size_t) {0}), 0);
+    char *slow = NULL;
+    assert_true(asprintf(&slow, "settings: {retry-delay: 3600}\n%s",
+                         strchr(text, '\n') + 1) > 0);
+    assert_int_equal(write_file_atomic(path, slow, strlen(slow), 0644), 0);
+    free(text);
+    free(slow);
+    f->d->manifest = stdfu_manifest_unref(f->d->manifest);
+    assert_int_equal(stdfu_manifest_load(path, "/nonexistent/stdfu-test/manifest.d",
+                                         &f->d->manifest, &errors), 0);
+
+    f->outcome = JOB_OUTCOME_FAILED;
+    f->then_done = true;
+    snprintf(f->error, sizeof f->error, "device disconnected during DNLOAD");
+    atomic_store(&f->hold, true);
+    Device *dev = plug(f, "1-9", DEVICE_APPLICATION, 0x0101);
+    run_until_state(f, dev, JOB_WRITING);
+    unplug(f, dev);
+    plug(f, "1-9", DEVICE_BOOTLOADER, 0);
+    atomic_store(&f->hold, false);
+    run_until_idle(f, dev);
+    run_until_state(f, dev, JOB_DONE);
+    assert_int_equal(f->runs, 2);
+    assert_int_equal(device_attempt(dev), 2);
 }
 
 static void test_resume_after_restart(void **state) {
@@ -441,6 +523,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_power_cycle_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_outside_application_is_kept, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_outside_application_keeps_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_back_already_resumes_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_wait_after_restart, setup, teardown),
     };

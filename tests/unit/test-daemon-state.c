@@ -273,16 +273,48 @@ static void test_corrupt_records_skipped(void **state) {
     write_text(f, "jobs/1-15", buf);
     write_text(f, "jobs/not-a-port", "stdfu-job 1\n");
     assert_int_equal(mkdir(path_in(f, "jobs/1-16"), 0755), 0);       /* a directory */
+    assert_int_equal(symlink("1-3", path_in(f, "jobs/1-17")), 0);    /* a symlink */
+    assert_int_equal(mkfifo(path_in(f, "jobs/1-18"), 0644), 0);      /* a FIFO: never blocks */
+    char *big = malloc(70 * 1024);                                   /* over 64 KiB */
+    assert_non_null(big);
+    snprintf(big, 70 * 1024, "stdfu-job 1\nport=1-19\n%s", good_tail);
+    memset(big + strlen(big), '#', 70 * 1024 - strlen(big) - 1);
+    big[70 * 1024 - 1] = '\0';
+    write_text(f, "jobs/1-19", big);
+    free(big);
 
+    /* Issue 10: a record that cannot be read still names its port (its file name), so that
+     * its device gets a fresh job; it says why and is set aside. */
+    static const char *const damaged[] = {"1-4", "1-5", "1-7", "1-8", "1-9", "1-10", "1-11",
+                                          "1-12", "1-13", "1-14", "1-15", "1-16", "1-17",
+                                          "1-18", "1-19"};
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 2 + ELEMENTSOF(damaged));
+    for (size_t i = 0; i < n; i++) {
+        bool bad = false;
+        for (size_t k = 0; k < ELEMENTSOF(damaged); k++)
+            bad = bad || streq(jobs[i].port, damaged[k]);
+        assert_int_equal(jobs[i].damaged, bad);
+        if (bad) {
+            char aside[64];
+            assert_non_null(strstr(jobs[i].last_error, "could not be read"));
+            snprintf(aside, sizeof aside, "jobs/.%s.damaged", jobs[i].port);
+            assert_int_equal(access(path_in(f, aside), F_OK), 0);
+        } else if (streq(jobs[i].port, "1-3")) {
+            assert_string_equal(jobs[i].rule, "sensor");
+            assert_int_equal(jobs[i].phase, JOB_WRITING);
+            assert_string_equal(jobs[i].from_version, "");
+            assert_int_equal(jobs[i].started_usec, 0);
+        } else
+            assert_string_equal(jobs[i].port, "1-2");
+    }
+    free(jobs);
+    /* Set aside, they are not read again, and a new record of that port can be written. */
     assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
     assert_int_equal(n, 2);
-    assert_string_equal(jobs[0].port, "1-2");
-    assert_string_equal(jobs[1].port, "1-3");
-    assert_string_equal(jobs[1].rule, "sensor");
-    assert_int_equal(jobs[1].phase, JOB_WRITING);
-    assert_string_equal(jobs[1].from_version, "");
-    assert_int_equal(jobs[1].started_usec, 0);
     free(jobs);
+    stdfu_job_record_init(&r, "1-16", "sensor", SHA_A, "1.0", "1.2");
+    assert_int_equal(stdfu_state_save_job(s, &r), 0);
     stdfu_state_free(s);
 }
 
@@ -562,7 +594,10 @@ static void test_reads_version_1_records(void **state) {
 
     assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
     assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
-    assert_int_equal(n, 2);
+    /* The one of the future comes back damaged, named by its port (issue 10). */
+    assert_int_equal(n, 3);
+    assert_true(jobs[2].damaged);
+    assert_string_equal(jobs[2].port, "1-1.6");
     assert_string_equal(jobs[0].port, "1-1.4");
     assert_string_equal(jobs[0].rule, "sensor");
     assert_string_equal(jobs[0].from_version, "1.0");

@@ -1,0 +1,86 @@
+#!/bin/bash
+# stdfud never strands a device by its own failures (issue 10): an attempt that leaves the
+# device in its bootloader goes to retry-wait and is tried again until it succeeds; a job
+# record that cannot be read still names its port, so that device gets a fresh job and D-Bus
+# says what happened; with no place for the job record no update starts.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon-lib.sh"
+
+requires stdfud busctl dbus-daemon gdbus python3
+
+sensor_manifest 1.2 "    retries: 0" "settings:
+  retry-delay: 1
+  retry-delay-max: 2" || skip_all "stdfu-sim mkfw failed"
+start_bus || skip_all "cannot start dbus-daemon"
+
+# Damaged records from before: garbage, a directory, a symlink; 1-1.9 is not plugged in.
+mkdir -p "$STATE/jobs"
+printf 'garbage\n\x01\x02' >"$STATE/jobs/1-1.1"
+mkdir "$STATE/jobs/1-1.2"
+ln -s /etc/passwd "$STATE/jobs/1-1.9"
+
+# An UpdateFile job whose kept image no longer matches its SHA-256: it must not wait forever.
+mkdir -p "$STATE/images"
+printf 'not the image' >"$STATE/images/1-1.4"
+printf 'stdfu-job 2\nport=1-1.4\nrule=file\nsha256=%s\ntarget-version=9.9\nphase=writing\nattempt=1\nkept-image=1\nimage-address=0x08000000\n' \
+    "$(printf 'the image' | sha256sum | cut -d' ' -f1)" >"$STATE/jobs/1-1.4"
+
+SIM_ARGS=(--hub ppps --control "$T/ctl.sock" --report "$T/report.json"
+          --device port=1-1.1,profile=f072,mode=application,version=1.0
+          --device port=1-1.2,profile=f072,mode=application,version=1.0
+          --device port=1-1.3,profile=f072,mode=application,version=1.0,write-error-at=3
+          --device port=1-1.4,profile=f072,mode=application,version=1.0)
+check "stdfud starts over damaged job records" start_daemon
+check "1-1.1 (a garbage record) gets a fresh job and is done" wait_for 60 state_is 1-1.1 done
+check "1-1.2 (a directory as record) too" wait_for 60 state_is 1-1.2 done
+check "the damaged records are set aside" \
+    test -e "$STATE/jobs/.1-1.1.damaged" -a -d "$STATE/jobs/.1-1.2.damaged" \
+         -a -L "$STATE/jobs/.1-1.9.damaged"
+check "D-Bus shows the problem: LastError of 1-1.9 names its record" \
+    grep -q 'jobs/1-1.9 could not be read (a symbolic link)' <(dprop 1-1.9 LastError)
+
+# ---- 1-1.4: the kept image fails its SHA-256 ---------------------------------------------------
+check "1-1.4's resumed UpdateFile job ends; the manifest's rule updates it instead" \
+    wait_for 60 state_is 1-1.4 done
+check "the history has the failed file job with the reason" python3 - \
+    <(bctl --json=short call io.stdfu1 /io/stdfu1 io.stdfu1.Manager GetHistory) <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))["data"][0]
+sys.exit(0 if any(e[0] == "1-1.4" and e[1] == "failed" and "SHA-256 does not match" in e[6]
+                  for e in h) else 1)
+PY
+check "its kept image is gone" test ! -e "$STATE/images/1-1.4"
+
+# ---- 1-1.3: one errWRITE, no retries in the rule: left in its bootloader, never given up ----
+check "1-1.3's attempt fails with the device left in its bootloader: retry-wait" \
+    wait_for 60 grep -q '1-1.3: attempt 1 failed with the device left in its bootloader' \
+    "$T/daemon.log"
+check "the next attempt (the rule allows no retries) brings it to done" \
+    wait_for 60 state_is 1-1.3 done
+check_eq "it took attempt 2" 'u 2' "$(dprop 1-1.3 Attempt)"
+
+# ---- 1-1.5: its bootloader re-enumerates within a second during the erase --------------------
+# A minute between attempts: only "the device is back already" can resume it in time.
+sensor_manifest_for_image 1.2 "    retries: 0" "settings:
+  retry-delay: 60"
+check "the manifest with a long retry-delay is loaded" grep -q '^()$' <(gcall Reload)
+sim_ctl "add port=1-1.5,profile=f072,mode=application,version=1.0,slow-erase=50" >/dev/null
+check "1-1.5 starts erasing" wait_for 30 state_is 1-1.5 erasing
+sim_ctl "unplug 1-1.5" >/dev/null
+sleep 0.3
+sim_ctl "plug 1-1.5" >/dev/null
+check "it is done without a Reload or a minute's wait" wait_for 25 state_is 1-1.5 done
+check_eq "by its next attempt, started when the bootloader was back" 'u 2' \
+    "$(dprop 1-1.5 Attempt)"
+
+# ---- no place for the job record: no update starts ------------------------------------------
+rm -rf "$STATE/jobs"
+check "Update with the state directory's jobs/ gone is refused, saying why" \
+    grep -q 'Cannot write the job record of 1-1.1 .*no update starts without it' \
+    <(gcall Update 1-1.1 "{'force': <true>}")
+check "LastError says so too" grep -q 'Cannot write the job record' <(dprop 1-1.1 LastError)
+check "the device keeps running its application, untouched" state_is 1-1.1 done
+check "SIGTERM stops it" stop_daemon
+check_eq "1-1.3 runs 1.2" "application 1.2" \
+    "$(report_dev "$T/report.json" 1-1.3 'd["mode"] + " " + d["version"]')"
+finish
