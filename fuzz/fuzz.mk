@@ -46,11 +46,15 @@ fuzz_format_image-suffix := STDFU_IMAGE_DFU
 fuzz_format_image-hex    := STDFU_IMAGE_HEX
 fuzz_format_image-detect := STDFU_IMAGE_AUTO
 
-$(FUZZ_B)/fuzz-image-%: fuzz/fuzz-image.c $(FUZZ_B)/libfuzz-stdfu.a
+# Static pattern rules: a plain pattern would also match the .d files beside the binaries, which
+# make then tries to remake with clang when it reads them.
+FUZZ_IMAGE_BINS := $(filter $(FUZZ_B)/fuzz-image-%,$(FUZZ_BINS))
+
+$(FUZZ_IMAGE_BINS): $(FUZZ_B)/fuzz-image-%: fuzz/fuzz-image.c $(FUZZ_B)/libfuzz-stdfu.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_FORMAT=$(fuzz_format_image-$*) -o $@ $^ \
 	    $(call pkg_libs,$(FUZZ_PKGS)) -lpthread
 
-$(FUZZ_B)/fuzz-%: fuzz/fuzz-%.c $(FUZZ_B)/libfuzz-stdfu.a
+$(filter-out $(FUZZ_IMAGE_BINS),$(FUZZ_BINS)): $(FUZZ_B)/fuzz-%: fuzz/fuzz-%.c $(FUZZ_B)/libfuzz-stdfu.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pkg_libs,$(FUZZ_PKGS)) -lpthread
 
 # Longer runs: new inputs go to a scratch corpus beside the seeds, crashes to $(FUZZ_B)/crashes
