@@ -7,6 +7,7 @@
 #include <systemd/sd-journal.h>
 
 #include "dbus-util.h"
+#include "metrics.h"
 #include "state.h"
 #include "util/log.h"
 
@@ -515,6 +516,7 @@ static void on_job_finished(Job *job, void *userdata) {
                               device_port(dev));
     }
     log_finished(dev, spec, res);
+    metrics_job_finished(d, device_port(dev), res);
     if (next == JOB_RETRY_WAIT)
         log_info("%s: attempt %u failed with the application running; the next in %.1f s.",
                  device_port(dev), device_attempt(dev),
