@@ -22,11 +22,13 @@ UNITDIR       ?= $(or $(call pkg_var,systemd,systemdsystemunitdir),/usr/lib/syst
 SYSUSERSDIR   ?= $(or $(call pkg_var,systemd,sysusersdir),/usr/lib/sysusers.d)
 TMPFILESDIR   ?= $(or $(call pkg_var,systemd,tmpfilesdir),/usr/lib/tmpfiles.d)
 UDEVRULESDIR  ?= $(or $(call pkg_var,udev,udevdir),/usr/lib/udev)/rules.d
+CATALOGDIR    ?= $(or $(call pkg_var,systemd,catalogdir),/usr/lib/systemd/catalog)
 else ifeq ($(PREFIX),/usr/local)
 UNITDIR       ?= /usr/local/lib/systemd/system
 SYSUSERSDIR   ?= /usr/local/lib/sysusers.d
 TMPFILESDIR   ?= /usr/local/lib/tmpfiles.d
 UDEVRULESDIR  ?= /usr/local/lib/udev/rules.d
+CATALOGDIR    ?= /usr/local/lib/systemd/catalog
 endif
 DBUSPOLICYDIR ?= $(or $(call pkg_var,dbus-1,datadir),/usr/share)/dbus-1/system.d
 POLKITACTIONDIR ?= $(or $(call pkg_var,polkit-gobject-1,policydir),/usr/share/polkit-1/actions)
@@ -69,6 +71,7 @@ installed_files = \
     $(DESTDIR)$(SYSUSERSDIR)/stdfu.conf \
     $(DESTDIR)$(TMPFILESDIR)/stdfu.conf \
     $(DESTDIR)$(UDEVRULESDIR)/70-stdfu.rules \
+    $(if $(CATALOGDIR),$(DESTDIR)$(CATALOGDIR)/stdfu.catalog) \
     $(if $(INSTALL_POLICY),$(DESTDIR)$(DBUSPOLICYDIR)/io.stdfu1.conf) \
     $(if $(INSTALL_IFACE),$(DESTDIR)$(DBUSIFACEDIR)/io.stdfu1.xml) \
     $(if $(INSTALL_POLKIT_ACTIONS),$(DESTDIR)$(POLKITACTIONDIR)/io.stdfu1.policy) \
@@ -102,6 +105,9 @@ endif
 	$(INSTALL) -D -m 0644 systemd/stdfu.sysusers $(DESTDIR)$(SYSUSERSDIR)/stdfu.conf
 	$(INSTALL) -D -m 0644 systemd/stdfu.tmpfiles $(DESTDIR)$(TMPFILESDIR)/stdfu.conf
 	$(INSTALL) -D -m 0644 conf/70-stdfu.rules $(DESTDIR)$(UDEVRULESDIR)/70-stdfu.rules
+ifneq ($(CATALOGDIR),)
+	$(INSTALL) -D -m 0644 catalog/stdfu.catalog $(DESTDIR)$(CATALOGDIR)/stdfu.catalog
+endif
 ifneq ($(INSTALL_POLICY),)
 	$(INSTALL) -D -m 0644 conf/io.stdfu1.conf $(DESTDIR)$(DBUSPOLICYDIR)/io.stdfu1.conf
 endif

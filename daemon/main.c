@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
@@ -124,6 +125,16 @@ int main(int argc, char *argv[]) {
 
     /* journald reads our stderr; "<N>" keeps each line's priority. */
     log_set_syslog_prefix(true);
+
+    /* systemd's variable, as its tools honour it; --log-level wins. */
+    const char *e = getenv("SYSTEMD_LOG_LEVEL");
+    if (e) {
+        r = parse_log_level(e);
+        if (r >= 0)
+            log_set_max_level(r);
+        else
+            log_warning("Ignoring SYSTEMD_LOG_LEVEL=%s: unknown level.", e);
+    }
 
     r = parse_argv(argc, argv, &settings);
     if (r <= 0) {

@@ -56,6 +56,7 @@ expect "$unitdir/stdfud.service" 644
 expect /usr/lib/sysusers.d/stdfu.conf 644 "$SRCDIR/systemd/stdfu.sysusers"
 expect /usr/lib/tmpfiles.d/stdfu.conf 644 "$SRCDIR/systemd/stdfu.tmpfiles"
 expect "$udevdir/rules.d/70-stdfu.rules" 644 "$SRCDIR/conf/70-stdfu.rules"
+expect /usr/lib/systemd/catalog/stdfu.catalog 644 "$SRCDIR/catalog/stdfu.catalog"
 [ -e "$SRCDIR/conf/io.stdfu1.conf" ] &&
     expect /usr/share/dbus-1/system.d/io.stdfu1.conf 644 "$SRCDIR/conf/io.stdfu1.conf"
 [ -e "$SRCDIR/conf/io.stdfu1.policy" ] &&
