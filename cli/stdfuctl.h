@@ -64,3 +64,6 @@ int stdfuctl_parse_options(int argc, char **argv, const char *command, stdfuctl_
 
 /* "0x1234" -> "12.34": bcdDevice the way lsusb shows it. buf >= 8 bytes. */
 const char *stdfuctl_format_bcd(unsigned bcd, char *buf);
+/* "0x0102" -> "1.2": bcdDevice as the version stdfud and the manifest write it (MAJOR.MINOR,
+ * two BCD digits each); a value that is not BCD as stdfuctl_format_bcd(). buf >= 8 bytes. */
+const char *stdfuctl_format_version(unsigned bcd, char *buf);

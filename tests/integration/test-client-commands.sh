@@ -47,8 +47,11 @@ run() {
     echo $? >"$T/$name.rc"
 }
 rc() { cat "$T/$1.rc"; }
-py() {  # py FILE EXPR: EXPR over the JSON in FILE (as d), printed
-    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"
+py() {  # py FILE EXPR: EXPR over the JSON in FILE's list (devices, updates, requests) as d
+    python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+d = next(j[k] for k in ("devices", "updates", "requests") if k in j)
+print(eval(sys.argv[2]))' "$@"
 }
 
 # ---- status ------------------------------------------------------------------------------
@@ -64,7 +67,7 @@ check "status ends with the counts" grep -q '^3 devices, 0 updating, 0 queued\.$
 
 run status-json status --json
 check_eq "status --json exits 0" 0 "$(rc status-json)"
-check_eq "status --json is an array of the three devices" "['1-1.1', '1-1.2', '1-1.3']" \
+check_eq "status --json lists the three devices" "['1-1.1', '1-1.2', '1-1.3']" \
     "$(py "$T/status-json.out" '[x["port"] for x in d]')"
 check_eq "status --json: one device's fields" \
     "application 0483:5750 1.2 1.2 idle 0 None /io/stdfu1/device/_31_2d1_2e2" \
@@ -140,8 +143,9 @@ check "the failure and its reason are on stderr" grep -q '^stdfuctl: 1-1.3: upda
     "$T/fail.err"
 run fail-status status --json 1-1.3
 check "status shows failed with the last error" python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))[0]
+d = json.load(open(sys.argv[1]))["devices"][0]
 sys.exit(0 if d["state"] == "failed" and d["last_error"] else 1)' "$T/fail-status.out"
+check_eq "status of a failed device exits 13" 13 "$(rc fail-status)"
 run fail-table status 1-1.3
 check "the table shows the last error" grep -qE '^1-1\.3 .* failed +- +[^-]' "$T/fail-table.out"
 
