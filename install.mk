@@ -48,7 +48,7 @@ INSTALL       ?= install
 INSTALL_SBIN  := $(filter $(B)/stdfud,$(PROGRAMS))
 INSTALL_BIN   := $(filter $(B)/stdfuctl,$(PROGRAMS))
 INSTALL_MAN   := $(filter-out $(B)/man/stdfu-sim.1,$(MAN_PAGES))
-INSTALL_DOCS  := $(wildcard conf/manifest.example.yaml docs/firmware-guide.md)
+INSTALL_DOCS  := $(wildcard conf/manifest.example.yaml docs/firmware-guide.md docs/stdfuctl.schema.json)
 INSTALL_COMPLETION := $(firstword $(wildcard cli/stdfuctl.bash-completion cli/stdfuctl.bash \
                         cli/completion/stdfuctl completion/stdfuctl))
 INSTALL_POLICY := $(wildcard conf/io.stdfu1.conf)

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "json-device.h"
 #include "progress.h"
 #include "util/log.h"
 
@@ -38,6 +39,7 @@ struct monitor {
     sd_event *event;
     FILE *out;
     bool tty;
+    bool json; /* JSON lines of events instead of text (watch --json) */
 
     mon_device **devices; /* sorted by port */
     size_t n_devices;
@@ -247,6 +249,17 @@ static void schedule_draw(monitor *m) {
         draw_tty(m);
 }
 
+/* JSON lines: {"schema":1,"command":"watch","event":"device","device":{...}}. */
+static void print_json_device(monitor *m, mon_device *d) {
+    json_writer w;
+    json_begin_document(&w, m->out, "watch");
+    json_kv_string(&w, "event", "device");
+    json_key(&w, "device");
+    json_device(&w, &d->p);
+    json_end_object(&w);
+    fflush(m->out);
+}
+
 /* Plain output: a line when the state changes, and for every 10% of a phase's bytes. */
 static void print_plain(monitor *m, mon_device *d, bool state_changed) {
     char detail[256], line[512];
@@ -257,6 +270,10 @@ static void print_plain(monitor *m, mon_device *d, bool state_changed) {
     if (!state_changed && (!is_byte_phase(d->p.state) || decile <= d->printed_decile))
         return;
     d->printed_decile = decile;
+    if (m->json) {
+        print_json_device(m, d);
+        return;
+    }
     monitor_format_detail(&d->p, 0, detail, sizeof detail);
     snprintf(line, sizeof line, "%s: %s", str_or(d->p.port, "?"), detail);
     if (streq_ptr(line, d->printed))
@@ -506,6 +523,17 @@ static void on_update_finished(monitor *m, sd_bus_message *msg) {
 
     if (sd_bus_message_read(msg, "sss", &port, &outcome, &error) < 0)
         return;
+    mon_device *shown = find_device_by_port(m, port);
+    if (m->json && m->out && m->loaded && shown && is_shown(m, shown)) {
+        json_writer w;
+        json_begin_document(&w, m->out, "watch");
+        json_kv_string(&w, "event", "update-finished");
+        json_kv_string(&w, "port", port);
+        json_kv_string(&w, "outcome", outcome);
+        json_kv_string(&w, "error", *error ? error : NULL);
+        json_end_object(&w);
+        fflush(m->out);
+    }
     if (apply_outcome(m, port, outcome, error) < 0) {
         log_oom();
         end(m, STDFU_EXIT_FAILURE);
@@ -628,6 +656,12 @@ monitor *monitor_free(monitor *m) {
     sd_bus_unref(m->bus);
     free(m);
     return NULL;
+}
+
+void monitor_set_json(monitor *m, bool json) {
+    m->json = json;
+    if (json)
+        m->tty = false;
 }
 
 int monitor_show(monitor *m, const char *device) {

@@ -65,7 +65,7 @@ expect /usr/lib/systemd/catalog/stdfu.catalog 644 "$SRCDIR/catalog/stdfu.catalog
     expect /usr/share/polkit-1/rules.d/50-stdfu.rules 644 "$SRCDIR/conf/io.stdfu1.rules"
 [ -e "$SRCDIR/conf/io.stdfu1.xml" ] &&
     expect /usr/share/dbus-1/interfaces/io.stdfu1.xml 644 "$SRCDIR/conf/io.stdfu1.xml"
-for f in conf/manifest.example.yaml docs/firmware-guide.md; do
+for f in conf/manifest.example.yaml docs/firmware-guide.md docs/stdfuctl.schema.json; do
     [ -e "$SRCDIR/$f" ] && expect "/usr/share/doc/stdfu/${f##*/}" 644 "$SRCDIR/$f"
 done
 for f in cli/stdfuctl.bash-completion cli/stdfuctl.bash cli/completion/stdfuctl \
