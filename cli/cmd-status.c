@@ -7,6 +7,7 @@
 
 #include "bus.h"
 #include "json-device.h"
+#include "stdfuctl.h"
 #include "table.h"
 #include "util/log.h"
 
@@ -114,6 +115,8 @@ static int print_table(const device_props *l, size_t n) {
     _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
     if (!t)
         return log_oom();
+    table_set_wrap_last(t, true);
+    table_set_color(t, 5, stdfuctl_state_color);
     for (size_t i = 0; i < n; i++) {
         const device_props *p = &l[i];
         char progress[16] = "";

@@ -11,6 +11,7 @@
 
 #include "json-device.h"
 #include "progress.h"
+#include "stdfuctl.h"
 #include "util/log.h"
 
 /* Redrawing the terminal more often than this only costs time on slow terminals; the daemon
@@ -40,6 +41,7 @@ struct monitor {
     FILE *out;
     bool tty;
     bool json; /* JSON lines of events instead of text (watch --json) */
+    bool colors; /* the terminal view's lines in their state's colour */
 
     mon_device **devices; /* sorted by port */
     size_t n_devices;
@@ -136,19 +138,39 @@ static unsigned overall_percent(const device_props *p) {
     return 0;
 }
 
+/* The detail's "erasing  25%  1.0/4.0 KiB" without the phase's percentage: next to the bar
+ * the one percentage shown is the bar's. */
+static void drop_phase_percent(const device_props *p, char *detail) {
+    if (!is_byte_phase(p->state) || p->bytes_total == 0)
+        return;
+    char *pct = strchr(detail, '%');
+    if (!pct)
+        return;
+    char *start = pct;
+    while (start > detail && start[-1] != ' ')
+        start--; /* the digits */
+    while (start > detail && start[-1] == ' ')
+        start--; /* the padding after the phase's name */
+    char *end = pct + 1;
+    memmove(start, end, strlen(end) + 1);
+}
+
 void monitor_format_line(const device_props *p, int port_width, int product_width,
                          usec_t phase_elapsed, char *buf, size_t size) {
     char bar[BAR_WIDTH + 1], detail[256];
-    unsigned filled = overall_percent(p) * BAR_WIDTH / 100;
+    unsigned percent = overall_percent(p);
+    unsigned filled = percent * BAR_WIDTH / 100;
     memset(bar, '#', filled);
     memset(bar + filled, '.', BAR_WIDTH - filled);
     bar[BAR_WIDTH] = '\0';
     monitor_format_detail(p, phase_elapsed, detail, sizeof detail);
+    drop_phase_percent(p, detail);
     if (product_width > 0)
-        snprintf(buf, size, "%-*s  %-*.*s  [%s]  %s", port_width, str_or(p->port, "?"),
-                 product_width, product_width, str_or(p->product, "-"), bar, detail);
+        snprintf(buf, size, "%-*s  %-*.*s  [%s] %3u%%  %s", port_width, str_or(p->port, "?"),
+                 product_width, product_width, str_or(p->product, "-"), bar, percent, detail);
     else
-        snprintf(buf, size, "%-*s  [%s]  %s", port_width, str_or(p->port, "?"), bar, detail);
+        snprintf(buf, size, "%-*s  [%s] %3u%%  %s", port_width, str_or(p->port, "?"), bar,
+                 percent, detail);
 }
 
 /* ---- drawing ---------------------------------------------------------------------------- */
@@ -209,7 +231,8 @@ static void draw_tty(monitor *m) {
                             sizeof line);
         if (strlen(line) >= cols)
             line[cols - 1] = '\0';
-        fprintf(m->out, "\r\033[K%s\n", line);
+        const char *color = m->colors ? stdfuctl_state_color(d->p.state) : NULL;
+        fprintf(m->out, "\r\033[K%s%s%s\n", color ? color : "", line, color ? "\033[0m" : "");
         n++;
     }
     if (hidden > 0) {
@@ -619,7 +642,9 @@ int monitor_new(sd_bus *bus, sd_event *event, FILE *out, bool tty, monitor **ret
     m->bus = sd_bus_ref(bus);
     m->event = sd_event_ref(event);
     m->out = out;
-    m->tty = out && tty;
+    /* TERM=dumb: a terminal that cannot move the cursor gets the plain lines. */
+    m->tty = out && tty && stdfuctl_terminal_is_smart();
+    m->colors = m->tty && stdfuctl_use_colors(fileno(out));
     int r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
     if (r < 0 && r != -EBUSY) {
         monitor_free(m);

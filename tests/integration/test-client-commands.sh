@@ -190,14 +190,14 @@ check_eq "watch of an unknown device exits 4" 4 "$(rc watch-unknown)"
 
 # ---- watch on a terminal -------------------------------------------------------------------
 ctl update --force 1-1.2 >/dev/null
-script -qec "$CTL --bus $BUS watch 1-1.2" /dev/null >"$T/tty.out" 2>&1
+script -qec "env TERM=xterm NO_COLOR= $CTL --bus $BUS watch 1-1.2" /dev/null >"$T/tty.out" 2>&1
 check_eq "watch on a terminal exits 0" 0 "$?"
 check "on a terminal lines are redrawn in place (cursor up, clear line)" \
-    grep -q $'\e\\[1A\r\e\\[K1-1.2 ' "$T/tty.out"
-check "on a terminal a progress bar is drawn" grep -qE '\[#+\.+\]  (erasing|writing|verifying)' \
+    grep -qE $'\e\\[1A\r\e\\[K(\e\\[[0-9;]*m)?1-1.2 ' "$T/tty.out"
+check "on a terminal a progress bar is drawn" grep -qE '\[#+\.+\] +[0-9]+%  (erasing|writing|verifying)' \
     "$T/tty.out"
 check "the final line is the outcome with a full bar" \
-    grep -q '\[####################\]  done, runs 1.2' "$T/tty.out"
+    grep -q '\[####################\] 100%  done, runs 1.2' "$T/tty.out"
 cursor_hidden_then_shown() {
     grep -q $'\e\\[?25l' "$1" && tail -c 20 "$1" | grep -q $'\e\\[?25h'
 }
@@ -205,7 +205,7 @@ check "the cursor is hidden, then shown again at the end" cursor_hidden_then_sho
 
 # Ctrl-C: watch stops (exit 9), the terminal gets its cursor back, the update goes on.
 ctl update --force 1-1.2 >/dev/null
-script -qec "$CTL --bus $BUS watch 1-1.2" /dev/null >"$T/int.out" 2>&1 &
+script -qec "env TERM=xterm $CTL --bus $BUS watch 1-1.2" /dev/null >"$T/int.out" 2>&1 &
 SCRIPT_PID=$!
 watch_pid() { pgrep -f -n "^$CTL --bus $BUS watch 1-1.2\$"; }
 wait_for 10 watch_pid
