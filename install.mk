@@ -23,11 +23,13 @@ UNITDIR       ?= $(or $(call pkg_var,systemd,systemdsystemunitdir),/usr/lib/syst
 SYSUSERSDIR   ?= $(or $(call pkg_var,systemd,sysusersdir),/usr/lib/sysusers.d)
 TMPFILESDIR   ?= $(or $(call pkg_var,systemd,tmpfilesdir),/usr/lib/tmpfiles.d)
 UDEVRULESDIR  ?= $(or $(call pkg_var,udev,udevdir),/usr/lib/udev)/rules.d
+CATALOGDIR    ?= $(or $(call pkg_var,systemd,catalogdir),/usr/lib/systemd/catalog)
 else ifeq ($(PREFIX),/usr/local)
 UNITDIR       ?= /usr/local/lib/systemd/system
 SYSUSERSDIR   ?= /usr/local/lib/sysusers.d
 TMPFILESDIR   ?= /usr/local/lib/tmpfiles.d
 UDEVRULESDIR  ?= /usr/local/lib/udev/rules.d
+CATALOGDIR    ?= /usr/local/lib/systemd/catalog
 endif
 DBUSPOLICYDIR ?= $(or $(call pkg_var,dbus-1,datadir),/usr/share)/dbus-1/system.d
 POLKITACTIONDIR ?= $(or $(call pkg_var,polkit-gobject-1,policydir),/usr/share/polkit-1/actions)
@@ -48,7 +50,8 @@ INSTALL       ?= install
 INSTALL_SBIN  := $(filter $(B)/stdfud,$(PROGRAMS))
 INSTALL_BIN   := $(filter $(B)/stdfuctl,$(PROGRAMS))
 INSTALL_MAN   := $(filter-out $(B)/man/stdfu-sim.1,$(MAN_PAGES))
-INSTALL_DOCS  := $(wildcard conf/manifest.example.yaml docs/firmware-guide.md docs/mender.md)
+INSTALL_DOCS  := $(wildcard conf/manifest.example.yaml docs/firmware-guide.md docs/mender.md \
+                   docs/stdfuctl.schema.json)
 INSTALL_COMPLETION := $(firstword $(wildcard cli/stdfuctl.bash-completion cli/stdfuctl.bash \
                         cli/completion/stdfuctl completion/stdfuctl))
 INSTALL_POLICY := $(wildcard conf/io.stdfu1.conf)
@@ -72,6 +75,7 @@ installed_files = \
     $(DESTDIR)$(SYSUSERSDIR)/stdfu.conf \
     $(DESTDIR)$(TMPFILESDIR)/stdfu.conf \
     $(DESTDIR)$(UDEVRULESDIR)/70-stdfu.rules \
+    $(if $(CATALOGDIR),$(DESTDIR)$(CATALOGDIR)/stdfu.catalog) \
     $(if $(INSTALL_POLICY),$(DESTDIR)$(DBUSPOLICYDIR)/io.stdfu1.conf) \
     $(if $(INSTALL_IFACE),$(DESTDIR)$(DBUSIFACEDIR)/io.stdfu1.xml) \
     $(if $(INSTALL_POLKIT_ACTIONS),$(DESTDIR)$(POLKITACTIONDIR)/io.stdfu1.policy) \
@@ -106,6 +110,9 @@ endif
 	$(INSTALL) -D -m 0644 systemd/stdfu.sysusers $(DESTDIR)$(SYSUSERSDIR)/stdfu.conf
 	$(INSTALL) -D -m 0644 systemd/stdfu.tmpfiles $(DESTDIR)$(TMPFILESDIR)/stdfu.conf
 	$(INSTALL) -D -m 0644 conf/70-stdfu.rules $(DESTDIR)$(UDEVRULESDIR)/70-stdfu.rules
+ifneq ($(CATALOGDIR),)
+	$(INSTALL) -D -m 0644 catalog/stdfu.catalog $(DESTDIR)$(CATALOGDIR)/stdfu.catalog
+endif
 ifneq ($(INSTALL_POLICY),)
 	$(INSTALL) -D -m 0644 conf/io.stdfu1.conf $(DESTDIR)$(DBUSPOLICYDIR)/io.stdfu1.conf
 endif

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "image/image.h"
-#include "json-writer.h"
+#include "json-device.h"
 #include "progress.h"
 #include "stdfuctl.h"
 #include "update/update.h"
@@ -225,8 +225,7 @@ static void print_json(const flash_report *r) {
     json_writer w;
     char bcd[8];
 
-    json_init(&w, stdout);
-    json_begin_object(&w);
+    json_begin_document(&w, stdout, "flash");
     json_kv_string(&w, "outcome", r->res ? stdfu_update_outcome_to_string(r->res->outcome)
                                         : "failed");
     json_kv_uint(&w, "exit_code", (uint64_t) r->exit_code);
@@ -244,10 +243,10 @@ static void print_json(const flash_report *r) {
         const stdfu_update_result *res = r->res;
         json_kv_string(&w, "entered_with", stdfu_enter_kind_to_string(res->entered_with));
         json_kv_string(&w, "final_mode", stdfu_usb_mode_to_string(res->final_mode));
-        json_kv_string(&w, "old_version", res->old_bcd ? stdfuctl_format_bcd(res->old_bcd, bcd)
+        json_kv_string(&w, "old_version", res->old_bcd ? stdfuctl_format_version(res->old_bcd, bcd)
                                                        : NULL);
         json_kv_string(&w, "running_version",
-                       res->running_bcd ? stdfuctl_format_bcd(res->running_bcd, bcd) : NULL);
+                       res->running_bcd ? stdfuctl_format_version(res->running_bcd, bcd) : NULL);
         json_kv_uint(&w, "attempts", res->attempts);
         json_kv_uint(&w, "retries", res->retries);
         json_kv_uint(&w, "bytes_written", res->bytes_written);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "bus.h"
-#include "json-writer.h"
+#include "json-device.h"
 #include "table.h"
 #include "util/log.h"
 
@@ -29,7 +29,7 @@ static void help(FILE *f) {
             "rule, the phase it ended in, bytes written, duration, recovery steps and error.\n"
             "\n"
             "Options:\n"
-            "      --json     print a JSON array with one object per attempt\n"
+            "      --json     print one JSON object whose \"updates\" has one object per attempt\n"
             STDFUCTL_HELP_BUS_AND_HELP);
 }
 
@@ -107,9 +107,11 @@ static int print_history(sd_bus_message *reply, bool json, char **ports, size_t 
 
     if (!json && !t)
         return log_oom();
-    json_init(&w, stdout);
-    if (json)
+    if (json) {
+        json_begin_document(&w, stdout, "history");
+        json_key(&w, "updates");
         json_begin_array(&w);
+    }
     r = sd_bus_message_enter_container(reply, 'a', "(sssssssttusts)");
     while (r >= 0 && (r = sd_bus_message_read(reply, "(sssssssttusts)", &h.port, &h.outcome,
                                               &h.from_version, &h.to_version, &h.rule,
@@ -125,9 +127,10 @@ static int print_history(sd_bus_message *reply, bool json, char **ports, size_t 
     }
     if (r < 0)
         return log_error_errno(r, "Cannot read stdfud's history: %m");
-    if (json)
+    if (json) {
         json_end_array(&w);
-    else if (table_rows(t) == 0)
+        json_end_object(&w);
+    } else if (table_rows(t) == 0)
         printf("No finished update%s.\n", n_ports > 0 ? " of these devices" : "");
     else
         table_print_stdout(t);

@@ -8,7 +8,7 @@
 
 #include "dfuse/dfuse.h"
 #include "dfuse/transport.h"
-#include "json-writer.h"
+#include "json-device.h"
 #include "stdfuctl.h"
 #include "usb/usb.h"
 #include "util/log.h"
@@ -23,7 +23,7 @@ static void help(FILE *f) {
             "alt setting.\n"
             "\n"
             "Options:\n"
-            "      --json     print one JSON object {\"devices\": [...]}\n"
+            "      --json     print one JSON object whose \"devices\" has one object per device\n"
             "  -h, --help     show this help\n"
             "\n" STDFU_EXIT_CODES_HELP);
 }
@@ -121,25 +121,25 @@ static void print_json(const stdfu_usb_info *list, size_t n) {
     json_writer w;
     char buf[16];
 
-    json_init(&w, stdout);
-    json_begin_object(&w);
+    json_begin_document(&w, stdout, "list");
     json_key(&w, "devices");
     json_begin_array(&w);
     for (size_t i = 0; i < n; i++) {
         const stdfu_usb_info *d = &list[i];
 
+        /* The device object of every command (json-device.h); what only USB tells after. */
         json_begin_object(&w);
         json_kv_string(&w, "port", d->port);
         json_kv_string(&w, "mode", stdfu_usb_mode_to_string(d->mode));
-        snprintf(buf, sizeof buf, "%04x", d->vid);
-        json_kv_string(&w, "vid", buf);
-        snprintf(buf, sizeof buf, "%04x", d->pid);
-        json_kv_string(&w, "pid", buf);
+        json_kv_string(&w, "usb_id", stdfuctl_format_usb_id(d->vid, d->pid, buf));
+        json_kv_string(&w, "product", empty_to_null(d->product));
         json_kv_string(&w, "serial", empty_to_null(d->serial));
-        json_kv_string(&w, "version", stdfuctl_format_bcd(d->bcd_device, buf));
+        /* An application's bcdDevice is its version; the bootloader's is the ROM's. */
+        json_kv_string(&w, "running_version", d->mode == STDFU_USB_APPLICATION
+                                                  ? stdfuctl_format_version(d->bcd_device, buf)
+                                                  : NULL);
         json_kv_uint(&w, "bcd_device", d->bcd_device);
         json_kv_string(&w, "manufacturer", empty_to_null(d->manufacturer));
-        json_kv_string(&w, "product", empty_to_null(d->product));
         json_kv_string(&w, "hidraw", empty_to_null(d->hidraw));
         json_kv_bool(&w, "dfu_runtime", d->has_dfu_runtime);
         json_key(&w, "layout");

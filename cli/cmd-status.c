@@ -2,10 +2,12 @@
 /* stdfuctl status: what stdfud knows of each device, as a table or a JSON array. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
-#include "json-writer.h"
+#include "json-device.h"
+#include "stdfuctl.h"
 #include "table.h"
 #include "util/log.h"
 
@@ -19,43 +21,92 @@ static void help(FILE *f) {
             "the table.\n"
             "\n"
             "Options:\n"
-            "      --json     print a JSON array with one object per device\n"
+            "      --json     print one JSON object: the devices, a summary and the manifest\n"
+            "                 errors (stdfuctl(1), JSON OUTPUT)\n"
+            "\n"
+            "Exits 7 when a device waits for a power cycle, else 13 when one failed, else 14\n"
+            "when the manifest has errors.\n"
             STDFUCTL_HELP_BUS_AND_HELP);
 }
 
-static void print_json(const device_props *l, size_t n) {
-    json_writer w;
-    char ts[64];
+/* The daemon-wide facts: counts and manifest errors. */
+typedef struct manager_summary {
+    uint32_t updating, queued;
+    char **manifest_errors;
+} manager_summary;
 
-    json_init(&w, stdout);
-    json_begin_array(&w);
-    for (size_t i = 0; i < n; i++) {
-        const device_props *p = &l[i];
-        json_begin_object(&w);
-        json_kv_string(&w, "port", p->port);
-        json_kv_string(&w, "object_path", p->object_path);
-        json_kv_string(&w, "product", empty_to_null(p->product));
-        json_kv_string(&w, "usb_id", empty_to_null(p->usb_id));
-        json_kv_string(&w, "mode", p->mode);
-        json_kv_string(&w, "serial", empty_to_null(p->serial));
-        json_kv_string(&w, "running_version", empty_to_null(p->running_version));
-        json_kv_string(&w, "target_version", empty_to_null(p->target_version));
-        json_kv_string(&w, "state", p->state);
-        json_kv_uint(&w, "progress", p->progress);
-        json_kv_uint(&w, "bytes_done", p->bytes_done);
-        json_kv_uint(&w, "bytes_total", p->bytes_total);
-        json_kv_uint(&w, "attempt", p->attempt);
-        json_kv_string(&w, "last_error", empty_to_null(p->last_error));
-        json_key(&w, "last_update_usec");
-        if (p->last_update)
-            json_uint(&w, p->last_update);
-        else
-            json_null(&w);
-        json_kv_string(&w, "last_update",
-                       stdfuctl_format_timestamp_utc(p->last_update, ts, sizeof ts));
-        json_end_object(&w);
+static void manager_summary_done(manager_summary *m) {
+    for (char **e = m->manifest_errors; e && *e; e++)
+        free(*e);
+    free(m->manifest_errors);
+}
+
+static int manager_summary_get_or_exit(sd_bus *bus, manager_summary *ret) {
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    int r;
+
+    *ret = (manager_summary) {};
+    r = sd_bus_get_property_trivial(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE,
+                                    "UpdatingCount", &error, 'u', &ret->updating);
+    if (r >= 0)
+        r = sd_bus_get_property_trivial(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH,
+                                        STDFU_MANAGER_IFACE, "QueuedCount", &error, 'u',
+                                        &ret->queued);
+    if (r >= 0)
+        r = sd_bus_get_property_strv(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH,
+                                     STDFU_MANAGER_IFACE, "ManifestErrors", &error,
+                                     &ret->manifest_errors);
+    if (r < 0) {
+        r = stdfuctl_bus_error_or_exit(&error, r, "Get", NULL);
+        sd_bus_error_free(&error);
+        return r;
     }
+    return STDFU_EXIT_OK;
+}
+
+static size_t count_state(const device_props *l, size_t n, const char *state) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += streq_ptr(l[i].state, state);
+    return k;
+}
+
+/* What needs someone: a device waiting for a power cycle first (only a person can help),
+ * then a failed one, then manifest errors (stdfuctl(1), EXIT STATUS). */
+static int status_exit_code(const device_props *l, size_t n, const manager_summary *m) {
+    if (count_state(l, n, "needs-power-cycle"))
+        return STDFU_EXIT_NEEDS_POWER_CYCLE;
+    if (count_state(l, n, "failed"))
+        return STDFU_EXIT_UPDATE_FAILED;
+    if (m->manifest_errors && m->manifest_errors[0])
+        return STDFU_EXIT_MANIFEST_ERRORS;
+    return STDFU_EXIT_OK;
+}
+
+static void print_json(const device_props *l, size_t n, const manager_summary *m) {
+    json_writer w;
+
+    json_begin_document(&w, stdout, "status");
+    json_key(&w, "devices");
+    json_begin_array(&w);
+    for (size_t i = 0; i < n; i++)
+        json_device(&w, &l[i]);
     json_end_array(&w);
+    json_key(&w, "summary");
+    json_begin_object(&w);
+    json_kv_uint(&w, "devices", n);
+    json_kv_uint(&w, "updating", m->updating);
+    json_kv_uint(&w, "queued", m->queued);
+    json_kv_uint(&w, "failed", count_state(l, n, "failed"));
+    json_kv_uint(&w, "needs_power_cycle", count_state(l, n, "needs-power-cycle"));
+    json_kv_uint(&w, "retry_wait", count_state(l, n, "retry-wait"));
+    json_end_object(&w);
+    json_key(&w, "manifest_errors");
+    json_begin_array(&w);
+    for (char **e = m->manifest_errors; e && *e; e++)
+        json_string(&w, *e);
+    json_end_array(&w);
+    json_end_object(&w);
 }
 
 static int print_table(const device_props *l, size_t n) {
@@ -64,6 +115,8 @@ static int print_table(const device_props *l, size_t n) {
     _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
     if (!t)
         return log_oom();
+    table_set_wrap_last(t, true);
+    table_set_color(t, 5, stdfuctl_state_color);
     for (size_t i = 0; i < n; i++) {
         const device_props *p = &l[i];
         char progress[16] = "";
@@ -82,37 +135,15 @@ static int print_table(const device_props *l, size_t n) {
 }
 
 /* The daemon-wide facts under the table: counts and manifest errors. */
-static int print_manager_summary(sd_bus *bus, size_t n_devices) {
-    sd_bus_error error = SD_BUS_ERROR_NULL;
-    char **errors = NULL;
-    uint32_t running = 0, queued = 0;
-    int r;
-
-    r = sd_bus_get_property_trivial(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE,
-                                    "UpdatingCount", &error, 'u', &running);
-    if (r >= 0)
-        r = sd_bus_get_property_trivial(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH,
-                                        STDFU_MANAGER_IFACE, "QueuedCount", &error, 'u', &queued);
-    if (r >= 0)
-        r = sd_bus_get_property_strv(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH,
-                                     STDFU_MANAGER_IFACE, "ManifestErrors", &error, &errors);
-    if (r < 0) {
-        r = stdfuctl_bus_error_or_exit(&error, r, "Get", NULL);
-        sd_bus_error_free(&error);
-        return r;
-    }
+static void print_manager_summary(size_t n_devices, const manager_summary *m) {
     if (n_devices > 0)
         printf("\n%zu device%s, %u updating, %u queued.\n", n_devices, n_devices == 1 ? "" : "s",
-               running, queued);
-    if (errors && errors[0]) {
+               m->updating, m->queued);
+    if (m->manifest_errors && m->manifest_errors[0]) {
         printf("\nThe manifest has errors; the last good one stays in force:\n");
-        for (char **e = errors; *e; e++)
+        for (char **e = m->manifest_errors; *e; e++)
             printf("  %s\n", *e);
     }
-    for (char **e = errors; e && *e; e++)
-        free(*e);
-    free(errors);
-    return STDFU_EXIT_OK;
 }
 
 /* Keeps the devices the user named, in the order of the list; each name must match one. */
@@ -161,14 +192,20 @@ int cmd_status(int argc, char **argv, const stdfuctl_globals *g) {
     code = device_props_list_or_exit(bus, &list, &n);
     if (code == STDFU_EXIT_OK && optind < argc)
         code = filter_devices(list, &n, argv + optind, (size_t) (argc - optind));
+    manager_summary m = {};
+    if (code == STDFU_EXIT_OK)
+        code = manager_summary_get_or_exit(bus, &m);
     if (code == STDFU_EXIT_OK) {
         if (json)
-            print_json(list, n);
+            print_json(list, n, &m);
         else if (print_table(list, n) < 0)
             code = STDFU_EXIT_FAILURE;
         else if (optind >= argc)
-            code = print_manager_summary(bus, n);
+            print_manager_summary(n, &m);
     }
+    if (code == STDFU_EXIT_OK)
+        code = status_exit_code(list, n, &m);
+    manager_summary_done(&m);
     device_props_list_free(list, n);
     sd_bus_flush_close_unref(bus);
     return code;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "bus.h"
-#include "json-writer.h"
+#include "json-device.h"
 #include "monitor.h"
 #include "util/log.h"
 #include "util/parse-util.h"
@@ -73,8 +73,8 @@ static void help(FILE *f) {
             "      --wait               follow the updates until they end; the exit status is\n"
             "                           the outcome (that of the first device, in the order\n"
             "                           given, that did not end done)\n"
-            "      --json               print a JSON array with one object per device, no\n"
-            "                           progress\n"
+            "      --json               print one JSON object whose \"requests\" has one\n"
+            "                           object per device, no progress\n"
             "      --bus system|session|ADDRESS\n"
             "                           the D-Bus where stdfud runs (default: system)\n"
             "  -h, --help               show this help\n"
@@ -266,7 +266,8 @@ static void report_request(const request *req, const update_args *a) {
 static void print_json(const request *reqs, size_t n, monitor *m) {
     json_writer w;
 
-    json_init(&w, stdout);
+    json_begin_document(&w, stdout, "update");
+    json_key(&w, "requests");
     json_begin_array(&w);
     for (size_t i = 0; i < n; i++) {
         const char *error = NULL;
@@ -281,6 +282,7 @@ static void print_json(const request *reqs, size_t n, monitor *m) {
         json_end_object(&w);
     }
     json_end_array(&w);
+    json_end_object(&w);
 }
 
 /* After waiting: a line for every update that did not end well, on stderr. */

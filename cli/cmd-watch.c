@@ -11,7 +11,7 @@
 
 static void help(FILE *f) {
     fprintf(f,
-            "Usage: stdfuctl [--bus BUS] watch [DEVICE...]\n"
+            "Usage: stdfuctl [--bus BUS] watch [DEVICE...] [--json]\n"
             "\n"
             "Follow stdfud's updates of every device (or of the DEVICEs given, by port path\n"
             "such as 1-1.4) live. On a terminal each device has a line with a progress bar,\n"
@@ -20,6 +20,9 @@ static void help(FILE *f) {
             "or running (at once if none has), or on Ctrl-C; the updates go on in stdfud.\n"
             "\n"
             "Options:\n"
+            "      --json     JSON lines of events instead: a \"device\" event with the device\n"
+            "                 object where a line would be printed, an \"update-finished\" event\n"
+            "                 for each finished update (stdfuctl(1), JSON OUTPUT)\n"
             STDFUCTL_HELP_BUS_AND_HELP);
 }
 
@@ -27,9 +30,11 @@ int cmd_watch(int argc, char **argv, const stdfuctl_globals *g) {
     _cleanup_(monitor_freep) monitor *m = NULL;
     sd_event *event = NULL;
     sd_bus *bus = NULL;
+    bool json = false;
     int code, r;
 
-    code = stdfuctl_parse_options(argc, argv, "watch", help, STDFUCTL_OPT_BUS, NULL);
+    code = stdfuctl_parse_options(argc, argv, "watch", help, STDFUCTL_OPT_BUS | STDFUCTL_OPT_JSON,
+                                  &json);
     if (code >= 0)
         return code;
 
@@ -38,7 +43,10 @@ int cmd_watch(int argc, char **argv, const stdfuctl_globals *g) {
         return code;
     r = sd_event_default(&event);
     if (r >= 0)
-        r = monitor_new(bus, event, g->verbosity < 0 ? NULL : stdout, isatty(STDOUT_FILENO), &m);
+        r = monitor_new(bus, event, g->verbosity < 0 && !json ? NULL : stdout,
+                        isatty(STDOUT_FILENO), &m);
+    if (r >= 0)
+        monitor_set_json(m, json);
     for (int i = optind; r >= 0 && i < argc; i++)
         r = monitor_show(m, argv[i]);
     if (r < 0) {

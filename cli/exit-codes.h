@@ -13,7 +13,8 @@ enum {
     STDFU_EXIT_NO_DEVICE = 4,         /* no such device (or several matched) */
     STDFU_EXIT_TRANSFER = 5,          /* USB or DFU error while talking to the device */
     STDFU_EXIT_VERIFY = 6,            /* read back differs from the image */
-    STDFU_EXIT_NEEDS_POWER_CYCLE = 7, /* the device vanished and only unplugging it helps */
+    STDFU_EXIT_NEEDS_POWER_CYCLE = 7, /* the device vanished and only unplugging it helps;
+                                       * status: a device waits for a power cycle */
     STDFU_EXIT_NOT_UPDATED = 8,       /* flashed, but the application did not come back
                                        * running the new firmware */
     STDFU_EXIT_CANCELLED = 9,         /* interrupted (SIGINT/SIGTERM) */
@@ -21,7 +22,9 @@ enum {
     STDFU_EXIT_NO_DAEMON = 10,        /* stdfud not running, or the bus not reachable */
     STDFU_EXIT_ACCESS_DENIED = 11,    /* the method needs root or group stdfu */
     STDFU_EXIT_BUSY = 12,             /* the device already has an update queued or running */
-    STDFU_EXIT_UPDATE_FAILED = 13,    /* stdfud's update failed after its retries */
+    STDFU_EXIT_UPDATE_FAILED = 13,    /* stdfud's update failed after its retries; status:
+                                       * a device is failed */
+    STDFU_EXIT_MANIFEST_ERRORS = 14,  /* status: the manifest has errors */
 };
 
 /* For --help texts. */
@@ -40,4 +43,5 @@ enum {
     " 10  stdfud is not running, or the bus cannot be reached\n"                  \
     " 11  permission denied (changing anything needs root or group stdfu)\n"      \
     " 12  the device already has an update queued or running\n"                   \
-    " 13  stdfud's update failed (see stdfuctl status)\n"
+    " 13  stdfud's update failed (see stdfuctl status)\n"                        \
+    " 14  the manifest has errors (status)\n"

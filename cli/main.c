@@ -2,6 +2,7 @@
 /* stdfuctl: dispatch to one command per file; global options come before the command. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
@@ -50,6 +51,58 @@ static void help(FILE *f) {
             "\nSee stdfuctl(1).\n");
 }
 
+static bool is_global_flag(const char *a) {
+    return streq(a, "-v") || streq(a, "--verbose") || streq(a, "-q") || streq(a, "--quiet");
+}
+
+/* Options before or after the command: "stdfuctl status --json -q" and "stdfuctl -q --json
+ * status" mean the same. The global flags (-v, -q) move before the command wherever they are;
+ * the command's options given before it move after it. --bus is both, and stays where it is
+ * (before the command it is the global one). Stops at "--". Fills out (argc + 1 entries). */
+static int reorder_args(int argc, char **argv, char **out) {
+    int n = 0, cmd = -1;
+    char **before = out + argc; /* scratch: out has room for 2 * argc + 1 */
+    int n_before = 0;
+
+    out[n++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cmd < 0 && a[0] != '-') {
+            cmd = i;
+            continue;
+        }
+        if (cmd < 0 && streq(a, "--bus") && i + 1 < argc) {
+            out[n++] = argv[i++];
+            out[n++] = argv[i];
+        } else if (cmd < 0 && (streq(a, "-h") || streq(a, "--help") || streq(a, "--version") ||
+                               strncmp(a, "--bus=", 6) == 0 || is_global_flag(a)))
+            out[n++] = argv[i];
+        else if (cmd < 0)
+            before[n_before++] = argv[i];
+        else if (streq(a, "--"))
+            break;
+        else if (is_global_flag(a))
+            out[n++] = argv[i];
+    }
+    if (cmd < 0) {
+        for (int k = 0; k < n_before; k++)
+            out[n++] = before[k];
+        out[n] = NULL;
+        return n;
+    }
+    out[n++] = argv[cmd];
+    for (int k = 0; k < n_before; k++)
+        out[n++] = before[k];
+    bool dashdash = false;
+    for (int i = cmd + 1; i < argc; i++) {
+        dashdash = dashdash || streq(argv[i], "--");
+        if (dashdash || !is_global_flag(argv[i]))
+            out[n++] = argv[i];
+    }
+    out[n] = NULL;
+    return n;
+}
+
 int main(int argc, char **argv) {
     static const struct option options[] = {
         { "verbose", no_argument, NULL, 'v' },
@@ -63,6 +116,11 @@ int main(int argc, char **argv) {
     int c;
 
     log_set_ident("stdfuctl: ");
+    _cleanup_free_ char **args = calloc(2 * (size_t) argc + 1, sizeof *args);
+    if (!args)
+        return STDFU_EXIT_FAILURE;
+    argc = reorder_args(argc, argv, args);
+    argv = args;
     /* '+': stop at the command, its options are its own. */
     while ((c = getopt_long(argc, argv, "+vqh", options, NULL)) >= 0)
         switch (c) {

@@ -9,7 +9,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "json-device.h"
 #include "progress.h"
+#include "stdfuctl.h"
 #include "util/log.h"
 
 /* Redrawing the terminal more often than this only costs time on slow terminals; the daemon
@@ -38,6 +40,8 @@ struct monitor {
     sd_event *event;
     FILE *out;
     bool tty;
+    bool json; /* JSON lines of events instead of text (watch --json) */
+    bool colors; /* the terminal view's lines in their state's colour */
 
     mon_device **devices; /* sorted by port */
     size_t n_devices;
@@ -134,19 +138,39 @@ static unsigned overall_percent(const device_props *p) {
     return 0;
 }
 
+/* The detail's "erasing  25%  1.0/4.0 KiB" without the phase's percentage: next to the bar
+ * the one percentage shown is the bar's. */
+static void drop_phase_percent(const device_props *p, char *detail) {
+    if (!is_byte_phase(p->state) || p->bytes_total == 0)
+        return;
+    char *pct = strchr(detail, '%');
+    if (!pct)
+        return;
+    char *start = pct;
+    while (start > detail && start[-1] != ' ')
+        start--; /* the digits */
+    while (start > detail && start[-1] == ' ')
+        start--; /* the padding after the phase's name */
+    char *end = pct + 1;
+    memmove(start, end, strlen(end) + 1);
+}
+
 void monitor_format_line(const device_props *p, int port_width, int product_width,
                          usec_t phase_elapsed, char *buf, size_t size) {
     char bar[BAR_WIDTH + 1], detail[256];
-    unsigned filled = overall_percent(p) * BAR_WIDTH / 100;
+    unsigned percent = overall_percent(p);
+    unsigned filled = percent * BAR_WIDTH / 100;
     memset(bar, '#', filled);
     memset(bar + filled, '.', BAR_WIDTH - filled);
     bar[BAR_WIDTH] = '\0';
     monitor_format_detail(p, phase_elapsed, detail, sizeof detail);
+    drop_phase_percent(p, detail);
     if (product_width > 0)
-        snprintf(buf, size, "%-*s  %-*.*s  [%s]  %s", port_width, str_or(p->port, "?"),
-                 product_width, product_width, str_or(p->product, "-"), bar, detail);
+        snprintf(buf, size, "%-*s  %-*.*s  [%s] %3u%%  %s", port_width, str_or(p->port, "?"),
+                 product_width, product_width, str_or(p->product, "-"), bar, percent, detail);
     else
-        snprintf(buf, size, "%-*s  [%s]  %s", port_width, str_or(p->port, "?"), bar, detail);
+        snprintf(buf, size, "%-*s  [%s] %3u%%  %s", port_width, str_or(p->port, "?"), bar,
+                 percent, detail);
 }
 
 /* ---- drawing ---------------------------------------------------------------------------- */
@@ -207,7 +231,8 @@ static void draw_tty(monitor *m) {
                             sizeof line);
         if (strlen(line) >= cols)
             line[cols - 1] = '\0';
-        fprintf(m->out, "\r\033[K%s\n", line);
+        const char *color = m->colors ? stdfuctl_state_color(d->p.state) : NULL;
+        fprintf(m->out, "\r\033[K%s%s%s\n", color ? color : "", line, color ? "\033[0m" : "");
         n++;
     }
     if (hidden > 0) {
@@ -247,6 +272,17 @@ static void schedule_draw(monitor *m) {
         draw_tty(m);
 }
 
+/* JSON lines: {"schema":1,"command":"watch","event":"device","device":{...}}. */
+static void print_json_device(monitor *m, mon_device *d) {
+    json_writer w;
+    json_begin_document(&w, m->out, "watch");
+    json_kv_string(&w, "event", "device");
+    json_key(&w, "device");
+    json_device(&w, &d->p);
+    json_end_object(&w);
+    fflush(m->out);
+}
+
 /* Plain output: a line when the state changes, and for every 10% of a phase's bytes. */
 static void print_plain(monitor *m, mon_device *d, bool state_changed) {
     char detail[256], line[512];
@@ -257,6 +293,10 @@ static void print_plain(monitor *m, mon_device *d, bool state_changed) {
     if (!state_changed && (!is_byte_phase(d->p.state) || decile <= d->printed_decile))
         return;
     d->printed_decile = decile;
+    if (m->json) {
+        print_json_device(m, d);
+        return;
+    }
     monitor_format_detail(&d->p, 0, detail, sizeof detail);
     snprintf(line, sizeof line, "%s: %s", str_or(d->p.port, "?"), detail);
     if (streq_ptr(line, d->printed))
@@ -506,6 +546,17 @@ static void on_update_finished(monitor *m, sd_bus_message *msg) {
 
     if (sd_bus_message_read(msg, "sss", &port, &outcome, &error) < 0)
         return;
+    mon_device *shown = find_device_by_port(m, port);
+    if (m->json && m->out && m->loaded && shown && is_shown(m, shown)) {
+        json_writer w;
+        json_begin_document(&w, m->out, "watch");
+        json_kv_string(&w, "event", "update-finished");
+        json_kv_string(&w, "port", port);
+        json_kv_string(&w, "outcome", outcome);
+        json_kv_string(&w, "error", *error ? error : NULL);
+        json_end_object(&w);
+        fflush(m->out);
+    }
     if (apply_outcome(m, port, outcome, error) < 0) {
         log_oom();
         end(m, STDFU_EXIT_FAILURE);
@@ -591,7 +642,9 @@ int monitor_new(sd_bus *bus, sd_event *event, FILE *out, bool tty, monitor **ret
     m->bus = sd_bus_ref(bus);
     m->event = sd_event_ref(event);
     m->out = out;
-    m->tty = out && tty;
+    /* TERM=dumb: a terminal that cannot move the cursor gets the plain lines. */
+    m->tty = out && tty && stdfuctl_terminal_is_smart();
+    m->colors = m->tty && stdfuctl_use_colors(fileno(out));
     int r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
     if (r < 0 && r != -EBUSY) {
         monitor_free(m);
@@ -628,6 +681,12 @@ monitor *monitor_free(monitor *m) {
     sd_bus_unref(m->bus);
     free(m);
     return NULL;
+}
+
+void monitor_set_json(monitor *m, bool json) {
+    m->json = json;
+    if (json)
+        m->tty = false;
 }
 
 int monitor_show(monitor *m, const char *device) {

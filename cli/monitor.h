@@ -31,6 +31,10 @@ int monitor_new(sd_bus *bus, sd_event *event, FILE *out, bool tty, monitor **ret
 monitor *monitor_free(monitor *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(monitor *, monitor_free);
 
+/* JSON lines instead of text (`watch --json`): a "device" event with the device object
+ * where a text line would be printed, an "update-finished" event for each UpdateFinished. */
+void monitor_set_json(monitor *m, bool json);
+
 /* Shows only this device (port path or object path); may be called several times. Without
  * any call every device is shown. */
 int monitor_show(monitor *m, const char *device);

@@ -64,3 +64,15 @@ int stdfuctl_parse_options(int argc, char **argv, const char *command, stdfuctl_
 
 /* "0x1234" -> "12.34": bcdDevice the way lsusb shows it. buf >= 8 bytes. */
 const char *stdfuctl_format_bcd(unsigned bcd, char *buf);
+/* "0x0102" -> "1.2": bcdDevice as the version stdfud and the manifest write it (MAJOR.MINOR,
+ * two BCD digits each); a value that is not BCD as stdfuctl_format_bcd(). buf >= 8 bytes. */
+const char *stdfuctl_format_version(unsigned bcd, char *buf);
+
+/* The terminal: TERM set and not "dumb" (it can move the cursor and show colours). */
+bool stdfuctl_terminal_is_smart(void);
+/* Colours on fd: a terminal that can show them, and no NO_COLOR. */
+bool stdfuctl_use_colors(int fd);
+/* The SGR sequence for a Device.State (NULL: none); "\033[0m" ends it. */
+const char *stdfuctl_state_color(const char *state);
+/* Where a cell is cut: "\u2026" in a UTF-8 locale, else "~"; one column either way. */
+const char *stdfuctl_ellipsis(void);

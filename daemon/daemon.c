@@ -14,6 +14,7 @@
 #include "dbus-util.h"
 #include "device.h"
 #include "jobs.h"
+#include "metrics.h"
 #include "policy.h"
 #include "runner.h"
 #include "state.h"
@@ -29,6 +30,7 @@ void settings_done(DaemonSettings *s) {
     free(s->manifest_path);
     free(s->manifest_dir);
     free(s->state_dir);
+    free(s->metrics_dir);
     *s = (DaemonSettings) {};
 }
 
@@ -53,6 +55,8 @@ int daemon_new(Daemon **ret, const DaemonSettings *settings) {
         strdup_or_default(settings->state_dir, STDFU_STATE_DIR, &d->settings.state_dir) < 0)
         return -ENOMEM;
     d->settings.parallel = settings->parallel ? settings->parallel : DEFAULT_PARALLEL;
+    if (settings->metrics_dir && !(d->settings.metrics_dir = strdup(settings->metrics_dir)))
+        return -ENOMEM;
 
     r = sd_event_default(&d->event);
     if (r < 0)
@@ -78,6 +82,7 @@ Daemon *daemon_free(Daemon *d) {
     d->jobs = job_queue_free(d->jobs);
     d->monitor = device_monitor_free(d->monitor);
     d->devices = device_table_free(d->devices);
+    d->metrics = metrics_free(d->metrics);
     d->manifest = stdfu_manifest_unref(d->manifest);
     stdfu_manifest_errors_free(d->manifest_errors);
     stdfu_state_free(d->state);
@@ -107,6 +112,7 @@ void daemon_update_status(Daemon *d) {
     snprintf(status, sizeof status, "%u device%s, %u updating%s%s", n_devices,
              n_devices == 1 ? "" : "s", n_updating, queued,
              d->manifest_errors && d->manifest_errors[0] ? ", manifest has errors" : "");
+    metrics_changed(d); /* the manifest's errors, the devices' states */
     if (streq_ptr(status, d->last_status))
         return;
     free(d->last_status);
@@ -376,6 +382,11 @@ int daemon_start(Daemon *d) {
                                d->settings.state_dir);
 
     (void) load_manifest(d); /* errors are shown on D-Bus, the daemon runs on */
+    if (d->settings.metrics_dir) {
+        r = metrics_new(&d->metrics, d, d->settings.metrics_dir);
+        if (r < 0)
+            return log_oom();
+    }
     r = setup_inotify(d);
     if (r < 0)
         return r;

@@ -21,6 +21,7 @@ typedef struct DeviceTable DeviceTable;
 typedef struct DeviceMonitor DeviceMonitor;
 typedef struct JobQueue JobQueue;
 typedef struct Job Job;
+typedef struct Metrics Metrics;
 
 #define STDFU_BUS_NAME "io.stdfu1"
 #define STDFU_MANAGER_PATH "/io/stdfu1"
@@ -37,6 +38,7 @@ typedef struct DaemonSettings {
     char *manifest_dir;  /* NULL: STDFU_MANIFEST_DIR */
     char *state_dir;     /* NULL: STDFU_STATE_DIR */
     unsigned parallel;   /* how many updates run at once */
+    char *metrics_dir;   /* NULL: no metrics (metrics.h) */
 } DaemonSettings;
 
 struct Daemon {
@@ -46,6 +48,7 @@ struct Daemon {
     DeviceTable *devices;       /* device.c */
     DeviceMonitor *monitor;     /* udev.c */
     JobQueue *jobs;             /* jobs.c */
+    Metrics *metrics;           /* metrics.c, NULL when off */
 
     /* Manifest: the last good one stays in force when a reload fails. */
     stdfu_manifest *manifest;   /* NULL: none loaded yet (no rules) */

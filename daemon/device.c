@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dbus-util.h"
+#include "metrics.h"
 #include "usb/usb.h"
 #include "util/log.h"
 #include "util/string-table.h"
@@ -182,8 +183,10 @@ static void mark(Device *dev, DeviceProperty p) {
     dev->changed |= PROPERTY_BIT(p);
     if (PROPERTY_BIT(p) & PROGRESS_BITS)
         schedule_progress(dev);
-    else
+    else {
         schedule_emit(dev);
+        metrics_changed(dev->table->daemon);
+    }
 }
 
 static void set_string_property(Device *dev, char **field, const char *value, DeviceProperty p) {
@@ -303,6 +306,7 @@ int device_table_ensure(DeviceTable *t, const char *port, Device **ret) {
 
 void device_table_remove(DeviceTable *t, Device *dev) {
     bus_manager_emit_device_removed(t->daemon, dev);
+    metrics_changed(t->daemon);
     for (Device **p = &t->devices; *p; p = &(*p)->next)
         if (*p == dev) {
             *p = dev->next;

@@ -3,9 +3,11 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
+#include "metrics.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/parse-util.h"
@@ -18,11 +20,14 @@ static void help(void) {
            "  --manifest-dir DIR            drop-in manifests *.yaml (default: %s)\n"
            "  --state-dir DIR               job journal and history (default: %s)\n"
            "  --parallel N                  updates that run at once, 1-%d (default: %d)\n"
+           "  --metrics                     write Prometheus metrics for node_exporter's textfile\n"
+           "                                collector to %s/stdfu.prom\n"
+           "  --metrics=DIR                 the same to DIR/stdfu.prom (default: off)\n"
            "  --log-level LEVEL             err, warning, notice, info or debug (default: info)\n"
            "  --help                        show this help\n"
            "  --version                     show the version\n",
            STDFU_MANIFEST_PATH, STDFU_MANIFEST_DIR, STDFU_STATE_DIR, MAX_PARALLEL,
-           DEFAULT_PARALLEL);
+           DEFAULT_PARALLEL, STDFU_METRICS_DEFAULT_DIR);
 }
 
 static int parse_log_level(const char *s) {
@@ -46,7 +51,7 @@ static int parse_log_level(const char *s) {
 /* 1: go on, 0: exit successfully (--help), <0: exit with failure. */
 static int parse_argv(int argc, char *argv[], DaemonSettings *s) {
     enum { ARG_BUS = 0x100, ARG_MANIFEST, ARG_MANIFEST_DIR, ARG_STATE_DIR, ARG_PARALLEL,
-           ARG_LOG_LEVEL, ARG_VERSION };
+           ARG_LOG_LEVEL, ARG_METRICS, ARG_VERSION };
     static const struct option options[] = {
         { "bus", required_argument, NULL, ARG_BUS },
         { "manifest", required_argument, NULL, ARG_MANIFEST },
@@ -54,6 +59,7 @@ static int parse_argv(int argc, char *argv[], DaemonSettings *s) {
         { "state-dir", required_argument, NULL, ARG_STATE_DIR },
         { "parallel", required_argument, NULL, ARG_PARALLEL },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+        { "metrics", optional_argument, NULL, ARG_METRICS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, ARG_VERSION },
         {}
@@ -82,6 +88,11 @@ static int parse_argv(int argc, char *argv[], DaemonSettings *s) {
                 return log_error_errno(EINVAL, "--parallel: \"%s\" is not a number from 1 to %d.",
                                        optarg, MAX_PARALLEL);
             s->parallel = n;
+            break;
+        case ARG_METRICS:
+            if (optarg && !*optarg)
+                return log_error_errno(EINVAL, "--metrics= needs a directory.");
+            r = free_and_strdup(&s->metrics_dir, optarg ? optarg : STDFU_METRICS_DEFAULT_DIR);
             break;
         case ARG_LOG_LEVEL:
             r = parse_log_level(optarg);
@@ -114,6 +125,16 @@ int main(int argc, char *argv[]) {
 
     /* journald reads our stderr; "<N>" keeps each line's priority. */
     log_set_syslog_prefix(true);
+
+    /* systemd's variable, as its tools honour it; --log-level wins. */
+    const char *e = getenv("SYSTEMD_LOG_LEVEL");
+    if (e) {
+        r = parse_log_level(e);
+        if (r >= 0)
+            log_set_max_level(r);
+        else
+            log_warning("Ignoring SYSTEMD_LOG_LEVEL=%s: unknown level.", e);
+    }
 
     r = parse_argv(argc, argv, &settings);
     if (r <= 0) {

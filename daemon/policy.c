@@ -4,14 +4,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <systemd/sd-journal.h>
 
 #include "dbus-util.h"
+#include "journal-events.h"
+#include "metrics.h"
 #include "state.h"
 #include "util/log.h"
-
-/* MESSAGE_ID of the journal entry for each finished update (stable: catalogs key on it). */
-#define STDFU_MESSAGE_UPDATE_FINISHED "8d6a3f2e5b1c4e0f9a7d3c2b1e0f4a5d"
 
 /* How long an application may take to show its hidraw node after its USB device. */
 #define SETTLE_USEC (2 * USEC_PER_SEC)
@@ -498,31 +496,43 @@ static void on_job_changed(Job *job, void *userdata) {
     }
 }
 
+/* Once: natively with its fields under journald, else one line (journal-events.h). */
 static void log_finished(Device *dev, const JobSpec *spec, const JobResult *res) {
     const char *outcome = job_outcome_to_string(res->outcome);
-    int prio = res->outcome == JOB_OUTCOME_DONE ? LOG_INFO : LOG_WARNING;
+    char attempt[16], bytes[24], message[700];
 
+    snprintf(attempt, sizeof attempt, "%u", device_attempt(dev));
+    snprintf(bytes, sizeof bytes, "%" PRIu64, res->bytes_written);
     if (res->outcome == JOB_OUTCOME_DONE)
-        log_info("%s: updated to %s.", device_port(dev), strna(spec->target_version));
+        snprintf(message, sizeof message, "updated to %s.", strna(spec->target_version));
     else
-        log_full(prio, "%s: update %s: %s", device_port(dev), outcome, res->error);
-    /* The structured entry, for journalctl STDFU_PORT=1-1.4 and catalogs. Without journald
-     * (tests, containers) this fails quietly. */
-    (void) sd_journal_send("MESSAGE=%s: update to %s %s%s%s", device_port(dev),
-                           strna(spec->target_version), outcome, res->error[0] ? ": " : "",
-                           res->error,
-                           "MESSAGE_ID=" STDFU_MESSAGE_UPDATE_FINISHED,
-                           "PRIORITY=%d", prio,
-                           "STDFU_PORT=%s", device_port(dev),
-                           "STDFU_OUTCOME=%s", outcome,
-                           "STDFU_FROM_VERSION=%s", spec->from_version ? spec->from_version : "",
-                           "STDFU_TO_VERSION=%s", spec->target_version ? spec->target_version : "",
-                           "STDFU_RULE=%s", spec->rule_name ? spec->rule_name : "file",
-                           "STDFU_ATTEMPTS=%u", device_attempt(dev),
-                           "STDFU_ERROR=%s", res->error,
-                           "STDFU_PHASE=%s", job_state_to_string(res->phase),
-                           "STDFU_BYTES_WRITTEN=%" PRIu64, res->bytes_written,
-                           NULL);
+        snprintf(message, sizeof message, "update %s: %s", outcome, res->error);
+    journal_event(res->outcome == JOB_OUTCOME_DONE ? LOG_INFO : LOG_WARNING,
+                  STDFU_MESSAGE_UPDATE_FINISHED, device_port(dev), message,
+                  "STDFU_OUTCOME", outcome, "STDFU_FROM_VERSION", spec->from_version,
+                  "STDFU_TO_VERSION", spec->target_version,
+                  "STDFU_RULE", spec->rule_name ? spec->rule_name : "file",
+                  "STDFU_ATTEMPTS", attempt, "STDFU_ATTEMPT", attempt, "STDFU_ERROR", res->error,
+                  "STDFU_PHASE", job_state_to_string(res->phase),
+                  "STDFU_BYTES_WRITTEN", bytes, NULL);
+}
+
+static void log_retry(Device *dev, const JobSpec *spec, JobOutcome outcome, bool in_application,
+                      usec_t next_attempt) {
+    char attempt[16], delay[32], at[24], message[200];
+    snprintf(attempt, sizeof attempt, "%u", device_attempt(dev));
+    snprintf(delay, sizeof delay, "%.1f",
+             (double) (next_attempt - MIN(next_attempt, now_realtime())) / USEC_PER_SEC);
+    snprintf(at, sizeof at, "%" PRIu64, (uint64_t) next_attempt);
+    snprintf(message, sizeof message, "attempt %s %s with %s; the next in %s s.", attempt,
+             outcome == JOB_OUTCOME_CANCELLED ? "was cancelled" : "failed",
+             in_application ? "the application running" :
+             device_mode(dev) == DEVICE_ABSENT ? "the device gone (sooner when it is back)" :
+             "the device left in its bootloader", delay);
+    journal_event(LOG_INFO, STDFU_MESSAGE_RETRY_SCHEDULED, device_port(dev), message,
+                  "STDFU_ATTEMPT", attempt, "STDFU_RULE", spec->rule_name,
+                  "STDFU_TO_VERSION", spec->target_version, "STDFU_RETRY_DELAY_SEC", delay,
+                  "STDFU_NEXT_ATTEMPT_USEC", at, NULL);
 }
 
 static void on_job_finished(Job *job, void *userdata) {
@@ -580,14 +590,9 @@ static void on_job_finished(Job *job, void *userdata) {
         log_warning_errno(r, "%s: cannot record the attempt in the history: %m",
                           device_port(dev));
     log_finished(dev, spec, res);
+    metrics_job_finished(d, device_port(dev), res);
     if (next == JOB_RETRY_WAIT)
-        log_info("%s: attempt %u %s with %s; the next in %.1f s.", device_port(dev),
-                 device_attempt(dev),
-                 res->outcome == JOB_OUTCOME_CANCELLED ? "was cancelled" : "failed",
-                 in_application ? "the application running" :
-                 device_mode(dev) == DEVICE_ABSENT ? "the device gone (sooner when it is back)" :
-                 "the device left in its bootloader",
-                 (double) (next_attempt - MIN(next_attempt, now_realtime())) / USEC_PER_SEC);
+        log_retry(dev, spec, res->outcome, in_application, next_attempt);
     /* Properties first: a client that stops at UpdateFinished has the final ones. */
     device_flush_changes(dev);
     bus_manager_emit_update_finished(d, device_port(dev), job_outcome_to_string(res->outcome),

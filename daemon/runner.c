@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "journal-events.h"
 #include "update/update.h"
 #include "usb/usb.h"
 #include "util/log.h"
@@ -71,9 +72,36 @@ static const stdfu_usb_watch_ops runner_watch_ops = {
 
 typedef struct RunnerProgress {
     Job *job;
+    const JobSpec *spec;
     JobState state;
     unsigned attempt;
 } RunnerProgress;
+
+/* The job's attempt (a resumed job goes on counting), as jobs.c counts it. */
+static unsigned job_attempt_of(const RunnerProgress *p) {
+    return MAX(p->spec->first_attempt, 1u) + MAX(p->attempt, 1u) - 1;
+}
+
+static void log_attempt_started(const RunnerProgress *p) {
+    char attempt[16], message[256];
+    snprintf(attempt, sizeof attempt, "%u", job_attempt_of(p));
+    snprintf(message, sizeof message, "attempt %s of the update to %s started.", attempt,
+             strna(p->spec->target_version));
+    journal_event(LOG_INFO, STDFU_MESSAGE_ATTEMPT_STARTED, p->spec->port, message,
+                  "STDFU_ATTEMPT", attempt, "STDFU_RULE", p->spec->rule_name,
+                  "STDFU_FROM_VERSION", p->spec->from_version,
+                  "STDFU_TO_VERSION", p->spec->target_version, NULL);
+}
+
+/* A rung of the ladder is news for whoever looks after the device: info at least. */
+static void log_recovery_step(const RunnerProgress *p, const stdfu_update_event *ev) {
+    char attempt[16];
+    snprintf(attempt, sizeof attempt, "%u", job_attempt_of(p));
+    journal_event(MIN(ev->level, LOG_INFO), STDFU_MESSAGE_RECOVERY_STEP, p->spec->port,
+                  ev->message, "STDFU_STEP", stdfu_update_step_to_string(ev->step),
+                  "STDFU_ATTEMPT", attempt, "STDFU_RULE", p->spec->rule_name,
+                  "STDFU_TO_VERSION", p->spec->target_version, NULL);
+}
 
 static void on_progress(const stdfu_update_event *ev, void *userdata) {
     RunnerProgress *p = userdata;
@@ -83,6 +111,7 @@ static void on_progress(const stdfu_update_event *ev, void *userdata) {
     if (ev->attempt && ev->attempt != p->attempt) {
         p->attempt = ev->attempt;
         job_report_attempt(p->job, ev->attempt);
+        log_attempt_started(p);
     }
     JobState s = job_state_next(p->state, ev->phase, ev->message);
     if (s >= 0) {
@@ -91,7 +120,9 @@ static void on_progress(const stdfu_update_event *ev, void *userdata) {
     }
     if (ev->total && p->state <= JOB_VERIFYING)
         job_report_progress(p->job, ev->done, ev->total);
-    if (ev->message)
+    if (ev->message && ev->phase == STDFU_UPDATE_PHASE_RECOVER)
+        log_recovery_step(p, ev);
+    else if (ev->message)
         log_full(ev->level, "%s: %s", job_port(p->job), ev->message);
 }
 
@@ -117,7 +148,7 @@ static void set_options(stdfu_update_options *o, const JobSpec *spec) {
 
 void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata) {
     RunnerWatch w = { .job = job };
-    RunnerProgress progress = { .job = job, .state = JOB_QUEUED };
+    RunnerProgress progress = { .job = job, .spec = spec, .state = JOB_QUEUED };
     stdfu_usb_watch *watch = NULL;
     stdfu_update_options o;
     stdfu_update_result res = {};

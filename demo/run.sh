@@ -239,12 +239,14 @@ WATCH_PID=
 # stdfu-sim, is gone: then there is nothing to wait for).
 settled() {
     kill -0 "$DAEMON_PID" 2>/dev/null || return 0
-    "$CTL" --bus "$BUS" status --json >"$T/status.json" 2>>"$T/stdfuctl.log" || return 1
+    # Its exit status says whether a device failed: the JSON is what counts here.
+    "$CTL" --bus "$BUS" status --json >"$T/status.json" 2>>"$T/stdfuctl.log"
+    [ -s "$T/status.json" ] || return 1
     python3 - "$T/status.json" <<'PY'
 import json, sys
 active = {"queued", "entering", "erasing", "writing", "verifying", "leaving", "waiting",
           "recovering"}
-devices = json.load(open(sys.argv[1]))
+devices = json.load(open(sys.argv[1]))["devices"]
 sys.exit(1 if any(d["state"] in active for d in devices) else 0)
 PY
 }
@@ -282,7 +284,7 @@ def load(path, what, pick):
         return {}, "no %s (%s)" % (what, e)
 
 expected = [line.split() for line in open(sys.argv[1])]
-status, err_s = load(sys.argv[2], "device list from `stdfuctl status --json`", lambda j: j)
+status, err_s = load(sys.argv[2], "device list from `stdfuctl status --json`", lambda j: j["devices"])
 report, err_r = load(sys.argv[3], "report from stdfu-sim", lambda j: j["devices"])
 failed = 0
 for e in (err_s, err_r):

@@ -46,7 +46,7 @@ for mode in policy open; do
         "$T/status-$mode.out"
     nb json-$mode status --json
     check "[$mode] nobody: status --json parses" python3 -c 'import json, sys
-sys.exit(0 if json.load(open(sys.argv[1]))[0]["port"] == "1-1.1" else 1)' "$T/json-$mode.out"
+sys.exit(0 if json.load(open(sys.argv[1]))["devices"][0]["port"] == "1-1.1" else 1)' "$T/json-$mode.out"
     nb history-$mode history --json
     check_eq "[$mode] nobody: history exits 0" 0 "$(rc history-$mode)"
     nb watch-$mode watch

@@ -47,8 +47,11 @@ run() {
     echo $? >"$T/$name.rc"
 }
 rc() { cat "$T/$1.rc"; }
-py() {  # py FILE EXPR: EXPR over the JSON in FILE (as d), printed
-    python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"
+py() {  # py FILE EXPR: EXPR over the JSON in FILE's list (devices, updates, requests) as d
+    python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+d = next(j[k] for k in ("devices", "updates", "requests") if k in j)
+print(eval(sys.argv[2]))' "$@"
 }
 
 # ---- status ------------------------------------------------------------------------------
@@ -64,7 +67,7 @@ check "status ends with the counts" grep -q '^3 devices, 0 updating, 0 queued\.$
 
 run status-json status --json
 check_eq "status --json exits 0" 0 "$(rc status-json)"
-check_eq "status --json is an array of the three devices" "['1-1.1', '1-1.2', '1-1.3']" \
+check_eq "status --json lists the three devices" "['1-1.1', '1-1.2', '1-1.3']" \
     "$(py "$T/status-json.out" '[x["port"] for x in d]')"
 check_eq "status --json: one device's fields" \
     "application 0483:5750 1.2 1.2 idle 0 None /io/stdfu1/device/_31_2d1_2e2" \
@@ -141,7 +144,7 @@ check "the failure and its reason are on stderr" grep -q '^stdfuctl: 1-1.3: upda
 run fail-status status --json 1-1.3
 # Issue 10: the device is left in its bootloader, so the job is not given up: retry-wait.
 check "status shows retry-wait with the last error" python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))[0]
+d = json.load(open(sys.argv[1]))["devices"][0]
 sys.exit(0 if d["state"] == "retry-wait" and d["last_error"] else 1)' "$T/fail-status.out"
 run fail-table status 1-1.3
 check "the table shows the last error" grep -qE '^1-1\.3 .* retry-wait +- +[^-]' "$T/fail-table.out"
@@ -187,14 +190,14 @@ check_eq "watch of an unknown device exits 4" 4 "$(rc watch-unknown)"
 
 # ---- watch on a terminal -------------------------------------------------------------------
 ctl update --force 1-1.2 >/dev/null
-script -qec "$CTL --bus $BUS watch 1-1.2" /dev/null >"$T/tty.out" 2>&1
+script -qec "env TERM=xterm NO_COLOR= $CTL --bus $BUS watch 1-1.2" /dev/null >"$T/tty.out" 2>&1
 check_eq "watch on a terminal exits 0" 0 "$?"
 check "on a terminal lines are redrawn in place (cursor up, clear line)" \
-    grep -q $'\e\\[1A\r\e\\[K1-1.2 ' "$T/tty.out"
-check "on a terminal a progress bar is drawn" grep -qE '\[#+\.+\]  (erasing|writing|verifying)' \
+    grep -qE $'\e\\[1A\r\e\\[K(\e\\[[0-9;]*m)?1-1.2 ' "$T/tty.out"
+check "on a terminal a progress bar is drawn" grep -qE '\[#+\.+\] +[0-9]+%  (erasing|writing|verifying)' \
     "$T/tty.out"
 check "the final line is the outcome with a full bar" \
-    grep -q '\[####################\]  done, runs 1.2' "$T/tty.out"
+    grep -q '\[####################\] 100%  done, runs 1.2' "$T/tty.out"
 cursor_hidden_then_shown() {
     grep -q $'\e\\[?25l' "$1" && tail -c 20 "$1" | grep -q $'\e\\[?25h'
 }
@@ -202,7 +205,7 @@ check "the cursor is hidden, then shown again at the end" cursor_hidden_then_sho
 
 # Ctrl-C: watch stops (exit 9), the terminal gets its cursor back, the update goes on.
 ctl update --force 1-1.2 >/dev/null
-script -qec "$CTL --bus $BUS watch 1-1.2" /dev/null >"$T/int.out" 2>&1 &
+script -qec "env TERM=xterm $CTL --bus $BUS watch 1-1.2" /dev/null >"$T/int.out" 2>&1 &
 SCRIPT_PID=$!
 watch_pid() { pgrep -f -n "^$CTL --bus $BUS watch 1-1.2\$"; }
 wait_for 10 watch_pid

@@ -46,7 +46,7 @@ check_eq "update --all --json: 1-1.1 was busy and followed to done, 1-1.2 curren
     "1-1.1 busy done|1-1.2 current None" \
     "$(python3 -c 'import json, sys
 print("|".join("%s %s %s" % (x["port"], x["request"], x["outcome"])
-               for x in json.load(open(sys.argv[1]))))' "$T/all.out")"
+               for x in json.load(open(sys.argv[1]))["requests"]))' "$T/all.out")"
 
 run vanish update --force --wait 1-1.2
 check_eq "update --wait of a device that vanishes for good exits 7" 7 "$(rc vanish)"

@@ -52,15 +52,20 @@ EXTRA_PIDS+=($!)
 wait_for 5 test -S /run/systemd/journal/socket || skip_all "cannot create the journal socket"
 
 sensor_manifest 1.2 "    retries: 0" || skip_all "stdfu-sim mkfw failed"
+# As under systemd: stderr is the journal's stream, so events go natively, not also to stderr.
+: >"$T/daemon.log"
+export JOURNAL_STREAM=$(stat -c %d:%i "$T/daemon.log")
 start_bus || skip_all "cannot start dbus-daemon"
 SIM_ARGS=(--hub ppps
           --device port=1-1.1,profile=f072,mode=application,version=1.0
-          --device port=1-1.2,profile=f072,mode=application,version=1.0,write-error-at=3)
-check "stdfud starts with two devices to update" start_daemon
+          --device port=1-1.2,profile=f072,mode=application,version=1.0,write-error-at=3
+          --device port=1-1.3,profile=f072,mode=application,version=1.0,leave=stuck)
+check "stdfud starts with three devices to update" start_daemon
 check "1-1.1 is updated" wait_for 60 state_is 1-1.1 done
 # Issue 10: an attempt that leaves the device in its bootloader is never the end: retry-wait.
 check "1-1.2's attempt fails and its job waits for the next (retry-wait)" \
     wait_for 60 state_is 1-1.2 retry-wait
+check "1-1.3 gets stuck in the bootloader and is brought back" wait_for 60 state_is 1-1.3 done
 check "SIGTERM stops it" stop_daemon
 
 # entry PORT EXPR: EXPR (Python, over the entry e) for the update entry of PORT.
@@ -74,7 +79,7 @@ print(len(es), eval("(%s)" % sys.argv[3]) if es else "-")
 PY
 }
 check_eq "one entry for the update of 1-1.1, with its fields" \
-    "1 done 1.0 1.2 sensor 1 6 ||1-1.1: update to 1.2 done" \
+    "1 done 1.0 1.2 sensor 1 6 ||1-1.1: updated to 1.2." \
     "$(entry 1-1.1 '" ".join(es[0].get(k, "?") for k in ("STDFU_OUTCOME", "STDFU_FROM_VERSION",
        "STDFU_TO_VERSION", "STDFU_RULE", "STDFU_ATTEMPTS", "PRIORITY")) + " |" +
        es[0].get("STDFU_ERROR", "?") + "|" + es[0].get("MESSAGE", "?")')"
@@ -86,4 +91,39 @@ e = next(e for e in map(json.loads, open(sys.argv[1])) if e.get("STDFU_PORT") ==
          and e.get("MESSAGE_ID") == "8d6a3f2e5b1c4e0f9a7d3c2b1e0f4a5d")
 sys.exit(0 if e["STDFU_ERROR"] and e["MESSAGE"].endswith(": " + e["STDFU_ERROR"]) else 1)
 PY
+check "the finished update is logged once: not also on stderr" \
+    test "$(grep -c 'updated to 1.2' "$T/daemon.log")" = 0
+
+# ids PORT: the MESSAGE_IDs of PORT's entries, in order, one a line.
+ids() {
+    python3 - "$T/journal.jsonl" "$1" <<'PY'
+import json, sys
+for e in map(json.loads, open(sys.argv[1])):
+    if e.get("STDFU_PORT") == sys.argv[2] and "MESSAGE_ID" in e:
+        print(e["MESSAGE_ID"], e.get("PRIORITY"), e.get("STDFU_ATTEMPT"), e.get("STDFU_STEP", "-"))
+PY
+}
+started=e0021eeacd4d4d489f418536012609bf
+step=6cbad47463f548a29940747cd1aeb4c8
+check_eq "1-1.1: the attempt's start, at info, then its end" \
+    "$started 6 1 -|8d6a3f2e5b1c4e0f9a7d3c2b1e0f4a5d 6 1 -" "$(ids 1-1.1 | paste -sd'|')"
+check "1-1.2: its attempt's start at info" grep -q "^$started 6 1 -" <(ids 1-1.2)
+check "1-1.3: its recovery step at info, with the step" \
+    grep -q "^$step 6 1 leave-again" <(ids 1-1.3)
+check "every entry carries the rule" python3 - "$T/journal.jsonl" <<'PY'
+import json, sys
+es = [e for e in map(json.loads, open(sys.argv[1])) if e.get("MESSAGE_ID")]
+sys.exit(0 if es and all(e.get("STDFU_RULE") == "sensor" for e in es) else 1)
+PY
+
+# SYSTEMD_LOG_LEVEL: honoured like --log-level (which wins). The bus cannot be reached: the
+# daemon loads the manifest (an info line) and fails (an error).
+unset JOURNAL_STREAM
+quiet=$(SYSTEMD_LOG_LEVEL=err "$DAEMON" --bus unix:path=/nonexistent --state-dir "$T/s2" \
+        --manifest "$ETC/manifest.yaml" --manifest-dir "$T/none" 2>&1)
+loud=$(SYSTEMD_LOG_LEVEL=info "$DAEMON" --bus unix:path=/nonexistent --state-dir "$T/s2" \
+       --manifest "$ETC/manifest.yaml" --manifest-dir "$T/none" 2>&1)
+check "SYSTEMD_LOG_LEVEL=err: no info line" test "$(grep -c 'Manifest loaded' <<<"$quiet")" = 0
+check "SYSTEMD_LOG_LEVEL=err: errors still" grep -q '^<3>' <<<"$quiet"
+check "SYSTEMD_LOG_LEVEL=info: the info line" grep -q 'Manifest loaded' <<<"$loud"
 finish

@@ -41,6 +41,7 @@ unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null)
 udevdir=$(pkg-config --variable=udevdir udev 2>/dev/null)
 for f in /usr/sbin/stdfud /usr/bin/stdfuctl "${unitdir:-/lib/systemd/system}/stdfud.service" \
          /usr/lib/sysusers.d/stdfu.conf /usr/lib/tmpfiles.d/stdfu.conf \
+         /usr/lib/systemd/catalog/stdfu.catalog \
          "${udevdir:-/usr/lib/udev}/rules.d/70-stdfu.rules" /usr/share/dbus-1/system.d/io.stdfu1.conf \
          /usr/share/dbus-1/interfaces/io.stdfu1.xml /usr/share/polkit-1/actions/io.stdfu1.policy \
          /usr/share/polkit-1/rules.d/50-stdfu.rules /usr/share/man/man8/stdfud.8.gz \

@@ -35,7 +35,7 @@ flash() {
 flash refused --device "port=$PORT,profile=f072,mode=application" -- \
     "$T/fw.bin" --address 0x08100000
 check_eq "refused: exit 3 (bad file)" 3 "$(cat "$T/refused.rc")"
-check_eq "refused: back in its application, running 1.00" "failed application 1.00" \
+check_eq "refused: back in its application, running 1.0" "failed application 1.0" \
     "$(res "$T/refused.json" 'r["outcome"], r["final_mode"], r["running_version"]')"
 
 # Vanished behind a hub that cannot switch power per port: needs a power cycle, none was done.
@@ -62,12 +62,12 @@ check_eq "unplug: absent, no version running" "absent None" \
 
 # Done: the version read at the end.
 flash ok --device "port=$PORT,profile=f072,mode=application" -- "$T/fw.dfu"
-check_eq "ok: done, application 2.00, no step taken" "0 done application 2.00 0" \
+check_eq "ok: done, application 2.0, no step taken" "0 done application 2.0 0" \
     "$(cat "$T/ok.rc") $(res "$T/ok.json" 'r["outcome"], r["final_mode"], r["running_version"], sum(r["recovery_steps"].values())')"
 
 # Found in its bootloader: what ran before is unknown, not the version written.
 flash fromboot --device "port=$PORT,profile=f072,mode=bootloader" -- "$T/fw.dfu"
-check_eq "from the bootloader: no old version, 2.00 running" "0 None application 2.00" \
+check_eq "from the bootloader: no old version, 2.0 running" "0 None application 2.0" \
     "$(cat "$T/fromboot.rc") $(res "$T/fromboot.json" 'r["old_version"], r["final_mode"], r["running_version"]')"
 
 finish

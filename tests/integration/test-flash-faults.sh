@@ -95,7 +95,7 @@ check_eq "write error retried, --json: outcome, retries, recovery_steps.retry, a
     "0 done 1 1 1" \
     "$rc $(result "$T/retry.json" 'r["outcome"], r["retries"], r["recovery_steps"]["retry"], r["attempts"]')"
 check_eq "write error retried, --json: final mode and version read at the end" \
-    "application 2.00" "$(result "$T/retry.json" 'r["final_mode"], r["running_version"]')"
+    "application 2.0" "$(result "$T/retry.json" 'r["final_mode"], r["running_version"]')"
 
 # A fault that ends the run (no retries left) leaves the ROM clean: dfuIDLE, status OK, not
 # dfuERROR, so that the next run or any other client starts from there.
@@ -186,7 +186,7 @@ dfu-suffix -v 0483 -p df11 -d 0x0300 -a "$T/v3.dfu" >/dev/null
 rc=0
 "$SIM" --device "port=$PORT,profile=f072" -- \
     "$CTL" flash "$T/v2.dfu" --address 0x08000000 --port "$PORT" --json >"$T/v2.json" 2>&1 || rc=$?
-check_eq "suffix version 2.00: done, checked" "0 2.00 1" \
+check_eq "suffix version 2.0: done, checked" "0 2.0 1" \
     "$rc $(result "$T/v2.json" 'r["running_version"], r["attempts"]')"
 rc=0
 "$SIM" --device "port=$PORT,profile=f072" -- \

@@ -86,7 +86,7 @@ done
 # --json: one object, the outcome and the versions in it.
 "$SIM" --device "port=$PORT,profile=f072" --report "$T/json.json" -- \
     "$CTL" flash "$T/f072.dfu" --port "$PORT" --json >"$T/json.out" 2>"$T/json.err"
-check_eq "--json: one result object" "done 0 1.00 2.01 dfuse" "$(python3 -c '
+check_eq "--json: one result object" "done 0 1.0 2.1 dfuse" "$(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(r["outcome"], r["exit_code"], r["old_version"], r["running_version"], r["format"])

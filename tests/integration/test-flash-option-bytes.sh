@@ -40,7 +40,7 @@ for mode in application bootloader; do
         "$(dev "$T/$mode.report.json" 'str(c["bytes_written"]) + " " + str(c["bytes_read"])')"
 done
 # From the application: back running it, left at the flash after the option bytes' reset.
-check_eq "application: runs its application at the end" "application 1.00" \
+check_eq "application: runs its application at the end" "application 1.0" \
     "$(res "$T/application.json" 'r["final_mode"], r["running_version"]')"
 check_eq "application: emulator agrees" "application" "$(dev "$T/application.report.json" 'd["mode"]')"
 

@@ -56,6 +56,7 @@ expect "$unitdir/stdfud.service" 644
 expect /usr/lib/sysusers.d/stdfu.conf 644 "$SRCDIR/systemd/stdfu.sysusers"
 expect /usr/lib/tmpfiles.d/stdfu.conf 644 "$SRCDIR/systemd/stdfu.tmpfiles"
 expect "$udevdir/rules.d/70-stdfu.rules" 644 "$SRCDIR/conf/70-stdfu.rules"
+expect /usr/lib/systemd/catalog/stdfu.catalog 644 "$SRCDIR/catalog/stdfu.catalog"
 [ -e "$SRCDIR/conf/io.stdfu1.conf" ] &&
     expect /usr/share/dbus-1/system.d/io.stdfu1.conf 644 "$SRCDIR/conf/io.stdfu1.conf"
 [ -e "$SRCDIR/conf/io.stdfu1.policy" ] &&
@@ -66,7 +67,7 @@ expect "$udevdir/rules.d/70-stdfu.rules" 644 "$SRCDIR/conf/70-stdfu.rules"
     expect /usr/share/dbus-1/interfaces/io.stdfu1.xml 644 "$SRCDIR/conf/io.stdfu1.xml"
 [ -e "$SRCDIR/mender/stdfu" ] &&
     expect /usr/share/mender/modules/v3/stdfu 755 "$SRCDIR/mender/stdfu"
-for f in conf/manifest.example.yaml docs/firmware-guide.md docs/mender.md; do
+for f in conf/manifest.example.yaml docs/firmware-guide.md docs/mender.md docs/stdfuctl.schema.json; do
     [ -e "$SRCDIR/$f" ] && expect "/usr/share/doc/stdfu/${f##*/}" 644 "$SRCDIR/$f"
 done
 for f in cli/stdfuctl.bash-completion cli/stdfuctl.bash cli/completion/stdfuctl \

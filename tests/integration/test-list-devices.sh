@@ -20,11 +20,11 @@ j() {
 
 check_eq "two devices, in port order" "1-1.1 1-1.2" \
     "$(j '" ".join(d["port"] for d in r["devices"])')"
-check_eq "application: mode, ids, version" "application 0483 5750 1.03" \
-    "$(j '" ".join(r["devices"][0][k] for k in ("mode", "vid", "pid", "version"))')"
+check_eq "application: mode, usb id, version" "application 0483:5750 1.3" \
+    "$(j '" ".join(r["devices"][0][k] for k in ("mode", "usb_id", "running_version"))')"
 check_eq "application: no layout" "None" "$(j 'r["devices"][0]["layout"]')"
-check_eq "bootloader: mode, ids" "bootloader 0483 df11" \
-    "$(j '" ".join(r["devices"][1][k] for k in ("mode", "vid", "pid"))')"
+check_eq "bootloader: mode, usb id, no running version" "bootloader 0483:df11 None" \
+    "$(j '" ".join(str(r["devices"][1][k]) for k in ("mode", "usb_id", "running_version"))')"
 check "bootloader: has a serial" test -n "$(j 'r["devices"][1]["serial"] or ""')"
 check_eq "bootloader: alt 0 layout string" \
     "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg" \

@@ -81,27 +81,28 @@ static void test_line(void **state) {
     p.bytes_total = 4096;
     /* The bar is the whole update: erasing is 5% to 30% of it, 25% through is 11%. */
     monitor_format_line(&p, 8, 0, 0, buf, sizeof buf);
-    assert_string_equal(buf, "1-1.4     [##..................]  erasing  25%  1.0/4.0 KiB");
+    /* The one percentage shown is the bar's. */
+    assert_string_equal(buf, "1-1.4     [##..................]  11%  erasing  1.0/4.0 KiB");
     monitor_format_line(&p, 5, 4, 0, buf, sizeof buf);
-    assert_string_equal(buf, "1-1.4  Sens  [##..................]  erasing  25%  1.0/4.0 KiB");
+    assert_string_equal(buf, "1-1.4  Sens  [##..................]  11%  erasing  1.0/4.0 KiB");
     p = props("writing");
     p.progress = 100;
     monitor_format_line(&p, 5, 0, 0, buf, sizeof buf);
-    assert_string_equal(buf, "1-1.4  [###############.....]  writing");
+    assert_string_equal(buf, "1-1.4  [###############.....]  75%  writing");
     /* Past the byte phases the bar stays near full, whatever Progress says. */
     p = props("waiting");
     p.progress = 0;
     monitor_format_line(&p, 5, 0, 0, buf, sizeof buf);
     assert_string_equal(buf,
-                        "1-1.4  [###################.]  waiting for the application to come back");
+                        "1-1.4  [###################.]  95%  waiting for the application to come back");
     /* A finished device has a full bar whatever Progress says; an idle one an empty bar. */
     p = props("done");
     monitor_format_line(&p, 5, 0, 0, buf, sizeof buf);
-    assert_string_equal(buf, "1-1.4  [####################]  done, runs 1.2");
+    assert_string_equal(buf, "1-1.4  [####################] 100%  done, runs 1.2");
     p = props("idle");
     p.progress = 100;
     monitor_format_line(&p, 5, 0, 0, buf, sizeof buf);
-    assert_string_equal(buf, "1-1.4  [....................]  idle, runs 1.2 (target 1.3)");
+    assert_string_equal(buf, "1-1.4  [....................]   0%  idle, runs 1.2 (target 1.3)");
 }
 
 static void test_active_states(void **state) {
@@ -210,11 +211,22 @@ static void test_table(void **state) {
                              "1-1.10  done   -\n"
                              "1-1.2   -      errWRITE in dfuERROR at 0x08000800\n");
     free(out);
-    /* On a 30-column terminal the last column is cut, with "...". */
+    /* On a 30-column terminal the last column is cut, with an ellipsis. */
+    char expected[256];
+    snprintf(expected, sizeof expected, "PORT    STATE  LAST ERROR\n"
+                                        "1-1.10  done   -\n"
+                                        "1-1.2   -      errWRITE in df%s\n", stdfuctl_ellipsis());
     out = print_table(t, 30);
-    assert_string_equal(out, "PORT    STATE  LAST ERROR\n"
-                             "1-1.10  done   -\n"
-                             "1-1.2   -      errWRITE in ...\n");
+    assert_string_equal(out, expected);
+    free(out);
+    /* Or, when it may, goes whole under its row. */
+    table_set_wrap_last(t, true);
+    out = print_table(t, 30);
+    assert_string_equal(out, "PORT    STATE\n"
+                             "1-1.10  done\n"
+                             "1-1.2   -\n"
+                             "    errWRITE in dfuERROR at\n"
+                             "    0x08000800\n");
     free(out);
     table_free(t);
     assert_null(table_new(0, headers));
