@@ -6,9 +6,17 @@
 TOOLS=$B/tests/sim/tools
 
 cd "$T"
-# stdfu-sim's testbed tmpfs is mounted on /tmp/stdfu-sim.XXXXXX; every run removes its own.
-mount_points() { ls -d /tmp/stdfu-sim.* 2>/dev/null | sort; }
-MOUNT_POINTS_BEFORE=$(mount_points)
+# stdfu-sim's testbed tmpfs is mounted on $STDFU_SIM_MOUNT_DIR/stdfu-sim.XXXXXX (/tmp by
+# default); every run removes its own. This test's runs get a directory of their own, so that
+# other stdfu-sims on the machine (other tests, other builds) do not count. Under /tmp, not $T:
+# umockdev's socket paths must stay short.
+MOUNT_DIR=$(mktemp -d /tmp/stdfu-mp.XXXXXX)
+trap 'rc=$?; rm -rf "$MOUNT_DIR"; (exit $rc); _cleanup' EXIT
+export STDFU_SIM_MOUNT_DIR=$MOUNT_DIR
+mount_points() { ls -A "$MOUNT_DIR"; }
+"$SIM" -- sh -c 'grep -c " $STDFU_SIM_MOUNT_DIR/stdfu-sim\.[^ /]* " /proc/self/mountinfo' \
+    >own.log 2>&1
+check_eq "the testbed is mounted under \$STDFU_SIM_MOUNT_DIR" 1 "$(tail -n 1 own.log)"
 cat >ctl.py <<'PY'
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
@@ -63,7 +71,7 @@ printf 'hub: ppps\nevents:\n  - at: soon\n    do: plug 1-1.1\n' >bad2.yaml
 "$SIM" --scenario bad2.yaml -- true 2>bad-yaml2.log
 check "scenario: a bad time is named" grep -q "bad2.yaml:3:9: 'at' is a time in milliseconds" bad-yaml2.log
 check_eq "no run leaves its testbed's mount point behind, not even a refused one" \
-    "$MOUNT_POINTS_BEFORE" "$(mount_points)"
+    "" "$(mount_points)"
 
 # ---- control socket --------------------------------------------------------------------------
 cat >control.sh <<SCRIPT

@@ -178,6 +178,8 @@ UMockdevIoctlBase *usbfs_handler_new(sim_bus *b);
 /* Lock held. Disconnect: URBs in flight complete with -ESHUTDOWN; the FIFO wakes pollers. */
 void usbfs_node_disconnect(usb_node *n);
 void usbfs_node_release(usb_node *n);
+/* Stops the node's ready timer; on the worker thread (it runs there and uses the bus). */
+void usbfs_node_stop_timer(usb_node *n);
 
 /* ---- usbfs-misc.c: everything but URBs ---------------------------------------------------- */
 int usbfs_misc_ioctl(usb_node *n, UMockdevIoctlClient *c, gulong req, UMockdevIoctlData *arg,

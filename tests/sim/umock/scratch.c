@@ -16,12 +16,22 @@
 #define SCRATCH_ENV "STDFU_SIM_SCRATCH"
 #define CALLER_TMPDIR_ENV "STDFU_SIM_CALLER_TMPDIR" /* "-" when the caller had none */
 
+/* The parent of the mount point when not /tmp: a test gives each of its runs one of its own,
+ * so that it sees its own mount points and not those of every stdfu-sim on the machine. */
+#define MOUNT_DIR_ENV "STDFU_SIM_MOUNT_DIR"
+
 /* Under /tmp, not $TMPDIR: umockdev's ioctl sockets live in the testbed, and a Unix socket's
  * path holds at most 107 bytes, which a deep $TMPDIR (a test's, then a demo's) plus
  * "umockdev.XXXXXX/ioctl/dev/bus/usb/001/002" exceeds. The directory only holds the mount. */
 static int make_mount_point(char *dir, size_t size) {
-    const char *tmp = getenv("TMPDIR");
+    const char *tmp = getenv("TMPDIR"), *parent = getenv(MOUNT_DIR_ENV);
 
+    if (parent && *parent) {
+        /* Asked for: there, or nowhere (the caller looks for it there). */
+        if ((size_t) snprintf(dir, size, "%s/stdfu-sim.XXXXXX", parent) >= size)
+            return -ENAMETOOLONG;
+        return mkdtemp(dir) ? 0 : negative_errno();
+    }
     snprintf(dir, size, "/tmp/stdfu-sim.XXXXXX");
     if (mkdtemp(dir))
         return 0;

@@ -113,9 +113,66 @@ int sim_bus_new(const sim_hub_kind *hubs, size_t n_hubs, sim_bus **ret) {
     return 0;
 }
 
+/* Runs on umockdev's worker thread once whatever it was doing is done. */
+typedef struct worker_barrier {
+    GMutex lock;
+    GCond cond;
+    bool passed;
+    sim_bus *bus;
+} worker_barrier;
+
+static gboolean worker_barrier_pass(gpointer userdata) {
+    worker_barrier *w = userdata;
+    GHashTableIter i;
+    gpointer node;
+
+    /* The ready timers fire on this thread and take the bus's lock: none may outlive it. */
+    g_hash_table_iter_init(&i, w->bus->live_nodes);
+    while (g_hash_table_iter_next(&i, NULL, &node))
+        usbfs_node_stop_timer(node);
+    g_mutex_lock(&w->lock);
+    w->passed = true;
+    g_cond_signal(&w->cond);
+    g_mutex_unlock(&w->lock);
+    return G_SOURCE_REMOVE;
+}
+
+/* umockdev's worker thread answers the clients' ioctls with our handlers and outlives the
+ * testbed (nothing joins it), and a client's connect() returns before that thread accepts
+ * it: a program that opens many nodes and exits at once (49 of them in test-sim-fleet.sh)
+ * leaves handlers to run while the bus is freed, on freed memory ("malloc(): unsorted double
+ * linked list corrupted"). So no handler starts after this (disconnected), and the one
+ * running, if any, has returned when it does (a barrier queued on the worker's context). */
+static void quiesce_worker(sim_bus *b) {
+    worker_barrier w = { .bus = b };
+    GMainContext *ctx;
+
+    if (b->usbfs_handler)
+        g_signal_handlers_disconnect_by_data(b->usbfs_handler, b);
+    if (b->hidraw_handler)
+        g_signal_handlers_disconnect_by_data(b->hidraw_handler, b);
+    /* Every handler learns the worker's context under the lock, before anything else. */
+    g_mutex_lock(&b->lock);
+    ctx = b->worker_ctx ? g_main_context_ref(b->worker_ctx) : NULL;
+    g_mutex_unlock(&b->lock);
+    if (!ctx)
+        return; /* no handler ever ran */
+    g_mutex_init(&w.lock);
+    g_cond_init(&w.cond);
+    g_main_context_invoke(ctx, worker_barrier_pass, &w);
+    g_mutex_lock(&w.lock);
+    while (!w.passed)
+        g_cond_wait(&w.cond, &w.lock);
+    g_mutex_unlock(&w.lock);
+    g_cond_clear(&w.cond);
+    g_mutex_clear(&w.lock);
+    g_main_context_unref(ctx);
+}
+
 sim_bus *sim_bus_free(sim_bus *b) {
     if (!b)
         return NULL;
+    quiesce_worker(b);
     for (size_t i = 0; i < b->n_slots; i++) {
         sim_slot *s = b->slots[i];
         if (s->trans_source) {

@@ -361,6 +361,10 @@ void usbfs_node_disconnect(usb_node *n) {
     node_update_ready(n);
 }
 
+void usbfs_node_stop_timer(usb_node *n) {
+    node_drop_ready_timer(n);
+}
+
 void usbfs_node_release(usb_node *n) {
     g_list_free_full(g_steal_pointer(&n->urbs), (GDestroyNotify) urb_free);
     for (unsigned i = 0; i < n->n_interfaces; i++)
