@@ -2,7 +2,7 @@
 """The fault matrix of test-fault-matrix.sh, from fault-matrix.tsv.
 
   fault-matrix.py plan TSV OUTDIR [SLICE]   one file OUTDIR/batch-N.tsv per emulator run
-  fault-matrix.py judge BATCH REPORT RESULTS  one line per cell: VERDICT, cell, end state, why
+  fault-matrix.py judge BATCH REPORT RESULTS [WATCH-LOG]  one line per cell: VERDICT, cell, end state, why
   fault-matrix.py watch BUS CTL-SOCKET PORT=STATE=ACTION...  (stdin: gdbus monitor)
   fault-matrix.py table VERDICTS...         the matrix as TAP comments
 
@@ -75,7 +75,11 @@ def plan(tsv, outdir, slice_re=""):
             print(f"batch-{n}.tsv {group}")
 
 
-def judge(batch, report, results):
+def judge(batch, report, results, watchlog=None):
+    try:
+        struck = open(watchlog).read() if watchlog else ""
+    except OSError:
+        struck = ""
     devs = {d["port"]: d for d in json.load(open(report))["devices"]}
     res = {}
     for line in open(results):
@@ -105,7 +109,8 @@ def judge(batch, report, results):
         else:
             state, kept = (r + ["?", "?"])[:2]
             why = f"State {state}, job {'kept' if kept == '1' else 'none'}"
-            if running and version == TARGET and state in ("done", "idle") and kept == "0":
+            if running and version == TARGET and state in ("done", "idle", "cancelled") \
+                    and kept == "0":
                 end = "target"
             elif running and version == "1.0" and state in ("failed", "retry-wait", "cancelled", "idle"):
                 end = "app-intact"
@@ -115,6 +120,10 @@ def judge(batch, report, results):
                 end = "needs-power-cycle"
             elif state == "retry-wait" and kept == "1" and not running:
                 end = "job-kept"
+        if spec in ("kill", "cancel", "unplug") and f" {spec} {port} at {phase}" not in struck:
+            end, why = "NOT-STRUCK", f"the {spec} at {phase} never happened ({why})"
+            print("\t".join(("FAIL", cell, end, why, todo)))
+            continue
         if end is None:
             where = "gone" if not d.get("plugged", True) else mode
             end = f"STRANDED({where} {version})"

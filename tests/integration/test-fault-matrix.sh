@@ -86,6 +86,14 @@ daemon_batch() {
         mount -t tmpfs -o size=64k tmpfs "$STATE" 2>/dev/null || return 77
         mkdir -p "$STATE/jobs"
     fi
+    # Subscribed before stdfud starts: no phase is missed.
+    if [ ${#actions[@]} -gt 0 ]; then
+        gdbus_monitor "$batch.fifo" --dest io.stdfu1
+        python3 -u "$FM" watch "$BUS" "$T/ctl.sock" "${actions[@]}" \
+            <"$batch.fifo" >"$batch.watch" 2>&1 &
+        EXTRA_PIDS+=($!)
+        wait_for 20 grep -q monitoring "$batch.watch"
+    fi
     if [ "$group" = own-kill ]; then
         start_daemon_supervised || return 1
     else
@@ -93,13 +101,6 @@ daemon_batch() {
     fi
     if [ "$group" = own-full ]; then
         head -c 1M /dev/zero >"$STATE/filler" 2>/dev/null
-    fi
-    if [ ${#actions[@]} -gt 0 ]; then
-        gdbus_monitor "$T/watch-$group.fifo" --dest io.stdfu1
-        python3 -u "$FM" watch "$BUS" "$T/ctl.sock" "${actions[@]}" \
-            <"$T/watch-$group.fifo" >>"$T/watch.log" 2>&1 &
-        EXTRA_PIDS+=($!)
-        rm -f "$T/watch-$group.fifo"
     fi
     sleep 5
     # Settled twice, 3 s apart (a retry-wait of 1 s ends in between), at most 150 s.
@@ -135,7 +136,7 @@ while read -r batch group; do
         check "$batch ($group): stdfu-sim wrote its report" false
         continue
     fi
-    python3 "$FM" judge "$b" "$b.report" "$res" >"$b.verdicts"
+    python3 "$FM" judge "$b" "$b.report" "$res" "$b.watch" >"$b.verdicts"
     verdicts+=("$b.verdicts")
     while IFS=$'\t' read -r verdict cell end why todo; do
         _tap_n=$((_tap_n + 1))
