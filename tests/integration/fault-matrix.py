@@ -124,13 +124,13 @@ def judge(batch, report, results, watchlog=None):
             end, why = "NOT-STRUCK", f"the {spec} at {phase} never happened ({why})"
             print("\t".join(("FAIL", cell, end, why, todo)))
             continue
+        known = todo != "-" and (":" not in todo.split()[0] or todo.startswith(door + ":"))
         if end is None:
             where = "gone" if not d.get("plugged", True) else mode
             end = f"STRANDED({where} {version})"
-            known = todo != "-" and (":" not in todo.split()[0] or todo.startswith(door + ":"))
             verdict = "TODO" if known else "FAIL"
         else:
-            verdict = "PASS"
+            verdict = "FIXED" if known else "PASS"
         print("\t".join((verdict, cell, end, why, todo)))
 
 
@@ -206,7 +206,7 @@ def table(files):
         cols = []
         for prof in PROFILES:
             v = cells.get((door, phase, name, prof))
-            cols.append("-" if v is None else (v[1] if v[0] == "PASS" else f"{v[0]}:{v[1]}"))
+            cols.append("-" if v is None else (v[1] if v[0] in ("PASS", "FIXED") else f"{v[0]}:{v[1]}"))
         print(f"# {door:6} {phase:9} {name:20} {cols[0]:28} {cols[1]:28}")
 
 

@@ -142,6 +142,8 @@ while read -r batch group; do
         _tap_n=$((_tap_n + 1))
         case $verdict in
             PASS) echo "ok $_tap_n - $cell: $end ($why)" ;;
+            FIXED) echo "ok $_tap_n - $cell: $end ($why)"
+                   echo "# $cell passes now: clear its known reason in fault-matrix.tsv" ;;
             TODO) echo "ok $_tap_n - $cell: $end ($why) # SKIP known: $todo" ;;
             *) echo "not ok $_tap_n - $cell: $end ($why)"; _tap_failed=$((_tap_failed + 1)) ;;
         esac

@@ -1,0 +1,86 @@
+#!/bin/bash
+# stdfud killed with SIGKILL at 50 random moments of a multi-device update (12 devices, f072 and
+# f407), started again each time on the same state directory, as systemd's Restart= would. The
+# target changes every 5 kills (2.0, 3.0, 2.0, ...: a manifest reload), so that the kills keep
+# hitting updates under way. In the end every device runs the last target in its application
+# (the emulator's report says so) and no job is left or lost. `make check-long` runs it (a few
+# minutes); STDFU_KILL_SEED=N repeats a run (the seed is printed).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon-lib.sh"
+
+requires stdfud stdfu-sim busctl dbus-daemon python3
+
+KILLS=${STDFU_KILLS:-50}
+SEED=${STDFU_KILL_SEED:-$$}
+RANDOM=$SEED
+echo "# seed $SEED (STDFU_KILL_SEED=$SEED repeats this run)"
+
+mkdir -p "$ETC"
+"$SIM" mkfw --version 2.0 --size 20480 --seed 5 -o "$ETC/fw-2.0.bin" >/dev/null
+"$SIM" mkfw --version 3.0 --size 20480 --seed 6 -o "$ETC/fw-3.0.bin" >/dev/null
+# target VERSION: the manifest's target is VERSION.
+target() {
+    cp "$ETC/fw-$1.bin" "$ETC/fw.bin"
+    sensor_manifest_for_image "$1" "    timeouts:
+      leave: 4
+      grace: 3" "settings:
+  max-parallel-jobs: 12
+  retry-delay: 1
+  retry-delay-max: 2"
+}
+target 2.0
+
+PORTS=(1-1.1 1-1.2 1-1.3 1-1.4 1-1.5 1-1.6 1-1.7 1-2.1 1-2.2 1-2.3 1-2.4 1-2.5)
+SIM_ARGS=(--hub ppps --hub ppps --control "$T/ctl.sock" --report "$T/report.json")
+for p in "${PORTS[@]}"; do
+    case $p in 1-1.*) prof=f072 ;; *) prof=f407 ;; esac
+    SIM_ARGS+=(--device "port=$p,profile=$prof,mode=application,version=1.0")
+done
+
+# A supervisor that starts stdfud again each time it dies of SIGKILL ($KILLS + 5 times).
+cat >"$T/supervise.sh" <<SH
+#!/bin/bash
+for run in \$(seq 1 $((KILLS + 5))); do
+    "\$@"
+    rc=\$?
+    [ \$rc -eq 137 ] || exit \$rc
+    echo "supervise: stdfud killed, starting it again" >&2
+done
+SH
+chmod +x "$T/supervise.sh"
+
+start_bus || skip_all "cannot start dbus-daemon"
+check "stdfud starts under stdfu-sim and a supervisor" run_daemon "$T/supervise.sh" --
+
+version=2.0
+killed=0
+in_flight=0
+for i in $(seq 1 "$KILLS"); do
+    if [ $((i % 5)) -eq 0 ]; then
+        [ $version = 2.0 ] && version=3.0 || version=2.0
+        target $version
+        kill -HUP "$(daemon_pid)" 2>/dev/null
+    fi
+    # A random moment, 0 to 2.5 s after the restarted daemon owns its name.
+    wait_for 30 name_owned || break
+    sleep "$(printf '%d.%02d' $((RANDOM % 3)) $((RANDOM % 100)))"
+    pid=$(daemon_pid)
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1)) &&
+        [ -n "$(ls -A "$STATE/jobs")" ] && in_flight=$((in_flight + 1))
+done
+echo "# $in_flight of the kills struck while a job record was in the journal"
+check_eq "stdfud was killed $KILLS times" "$KILLS" "$killed"
+check "stdfud is back after the last kill" wait_for 30 name_owned
+check "the supervisor restarted it each time" \
+    test "$(grep -c '^supervise: stdfud killed' "$T/daemon.log")" -ge "$KILLS"
+
+current() { state_in "$1" done idle && [ "$(dprop "$1" RunningVersion)" = "s \"$version\"" ]; }
+all_current() { local p; for p in "${PORTS[@]}"; do current "$p" || return 1; done; }
+check "every device reaches the last target $version" wait_for 240 all_current
+check "no job record is left" test -z "$(ls -A "$STATE/jobs")"
+stop_daemon
+for p in "${PORTS[@]}"; do
+    check_eq "$p runs $version in its application (emulator report)" "application $version" \
+        "$(report_dev "$T/report.json" "$p" 'd["mode"] + " " + str(d["version"])')"
+done
+finish
