@@ -57,7 +57,8 @@ def plan(tsv, outdir, slice_re=""):
                 groups.setdefault(group, []).append(dict(row, cell=cell, profile=prof, door=door))
     n = 0
     for group, cells in sorted(groups.items()):
-        size = 15 if group.startswith("own") else 23
+        # A full state directory: one device per run, its crash must not strike another cell.
+        size = 1 if group == "own-full" else 15 if group.startswith("own") else 23
         for i in range(0, len(cells), size):
             n += 1
             with open(os.path.join(outdir, f"batch-{n}.tsv"), "w") as f:
@@ -120,8 +121,9 @@ def judge(batch, report, results, watchlog=None):
                 end = "needs-power-cycle"
             elif state == "retry-wait" and kept == "1" and not running:
                 end = "job-kept"
-        if spec in ("kill", "cancel", "unplug") and f" {spec} {port} at {phase}" not in struck:
-            end, why = "NOT-STRUCK", f"the {spec} at {phase} never happened ({why})"
+        action = "kill" if spec == "full" else spec
+        if action in ("kill", "cancel", "unplug") and f" {action} {port} at {phase}" not in struck:
+            end, why = "NOT-STRUCK", f"the {action} at {phase} never happened ({why})"
             print("\t".join(("FAIL", cell, end, why, todo)))
             continue
         known = todo != "-" and (":" not in todo.split()[0] or todo.startswith(door + ":"))
@@ -157,7 +159,7 @@ def watch(bus, ctl_sock, actions):
                              capture_output=True, text=True).stdout.split()
         return int(out[1]) if len(out) == 2 else None
 
-    announced = False
+    announced, last = False, {}
     start = time.monotonic()
     for line in sys.stdin:
         if not announced and ("is owned by" in line or "does not have an owner" in line):
@@ -168,6 +170,7 @@ def watch(bus, ctl_sock, actions):
         if not m:
             continue
         key = (port_of(m.group(1)), m.group(2))
+        last[key[0]] = key[1]
         action = wanted.pop(key, None)
         if action is None:
             continue
@@ -176,6 +179,11 @@ def watch(bus, ctl_sock, actions):
             pid = owner_pid()
             if pid:
                 os.kill(pid, signal.SIGKILL)
+            # The same kill strikes the devices that are at their own kill's phase right now.
+            for other in [k for k, a in wanted.items() if a == "kill" and last.get(k[0]) == k[1]]:
+                del wanted[other]
+                print(f"{time.monotonic() - start:.1f}s kill {other[0]} at {other[1]}", flush=True)
+            last.clear()
         elif action == "cancel":
             subprocess.run(["busctl", f"--address={bus}", "call", "io.stdfu1", "/io/stdfu1",
                             "io.stdfu1.Manager", "Cancel", "s", port], capture_output=True)

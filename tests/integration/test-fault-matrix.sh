@@ -3,7 +3,7 @@
 # persistent) at every phase it can hit (enter, erase, write, verify, leave, wait for the
 # application), through both front doors (stdfuctl flash, a stdfud job), on f072 and f407; and
 # stdfud's own faults at each phase (SIGKILL + restart, Cancel, the device unplugged and
-# replugged within a second, a damaged job record, a full state directory). Each cell asserts
+# replugged within a second, a damaged job record, a full state directory and then SIGKILL). Each cell asserts
 # the device's end state from stdfu-sim's report: its application runs the target, or it is in
 # a documented state (fault-matrix.py lists them); never a device without its application that
 # nothing will retry. Cells share emulator runs (up to 23 devices, one per port), one stdfud run
@@ -72,6 +72,7 @@ daemon_batch() {
         SIM_ARGS+=(--device "$dev")
         case $spec in
             kill | cancel | unplug) actions+=("$port=$phase=$spec") ;;
+            full) actions+=("$port=$phase=kill") ;;  # a crash with no journal to resume from
             record:empty) : >"$STATE/jobs/$port" ;;
             record:half) printf 'stdfu-job 2\nport=%s\nph' "$port" >"$STATE/jobs/$port" ;;
             record:garbage) head -c 700 /dev/urandom >"$STATE/jobs/$port" ;;
@@ -94,13 +95,20 @@ daemon_batch() {
         EXTRA_PIDS+=($!)
         wait_for 20 grep -q monitoring "$batch.watch"
     fi
-    if [ "$group" = own-kill ]; then
-        start_daemon_supervised || return 1
-    else
-        start_daemon || return 1
-    fi
     if [ "$group" = own-full ]; then
+        # Full before stdfud starts, with room for nothing but its lock (an empty file).
+        : >"$STATE/lock"
         head -c 1M /dev/zero >"$STATE/filler" 2>/dev/null
+    fi
+    local started=0
+    if [ "$group" = own-kill ] || [ "$group" = own-full ]; then
+        start_daemon_supervised && started=1
+    else
+        start_daemon && started=1
+    fi
+    if [ $started = 0 ]; then
+        [ "$group" = own-full ] && umount "$STATE"
+        return 1
     fi
     sleep 5
     # Settled twice, 3 s apart (a retry-wait of 1 s ends in between), at most 150 s.
