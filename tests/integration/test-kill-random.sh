@@ -1,7 +1,8 @@
 #!/bin/bash
 # stdfud killed with SIGKILL at 50 random moments of a multi-device update (12 devices, f072 and
 # f407), started again each time on the same state directory, as systemd's Restart= would. The
-# target changes every 5 kills (2.0, 3.0, 2.0, ...: a manifest reload), so that the kills keep
+# target goes up every 5 kills (2.0, 2.1, 2.2, ...: a manifest reload; stdfud does not
+# downgrade), so that the kills keep
 # hitting updates under way. In the end every device runs the last target in its application
 # (the emulator's report says so) and no job is left or lost. `make check-long` runs it (a few
 # minutes); STDFU_KILL_SEED=N repeats a run (the seed is printed).
@@ -16,8 +17,9 @@ RANDOM=$SEED
 echo "# seed $SEED (STDFU_KILL_SEED=$SEED repeats this run)"
 
 mkdir -p "$ETC"
-"$SIM" mkfw --version 2.0 --size 20480 --seed 5 -o "$ETC/fw-2.0.bin" >/dev/null
-"$SIM" mkfw --version 3.0 --size 20480 --seed 6 -o "$ETC/fw-3.0.bin" >/dev/null
+for r in $(seq 0 $((KILLS / 5))); do
+    "$SIM" mkfw --version "2.$r" --size 20480 --seed $((5 + r)) -o "$ETC/fw-2.$r.bin" >/dev/null
+done
 # target VERSION: the manifest's target is VERSION.
 target() {
     cp "$ETC/fw-$1.bin" "$ETC/fw.bin"
@@ -57,7 +59,7 @@ killed=0
 in_flight=0
 for i in $(seq 1 "$KILLS"); do
     if [ $((i % 5)) -eq 0 ]; then
-        [ $version = 2.0 ] && version=3.0 || version=2.0
+        version=2.$((i / 5))
         target $version
         kill -HUP "$(daemon_pid)" 2>/dev/null
     fi
