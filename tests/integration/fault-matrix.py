@@ -113,7 +113,7 @@ def judge(batch, report, results, watchlog=None):
             if running and version == TARGET and state in ("done", "idle", "cancelled") \
                     and kept == "0":
                 end = "target"
-            elif running and version == "1.0" and state in ("failed", "retry-wait", "cancelled", "idle"):
+            elif running and version == "1.0" and state in ("failed", "retry-wait", "cancelled"):
                 end = "app-intact"
             elif d.get("read_protected") and state in ("failed", "retry-wait"):
                 end = "read-protected"
