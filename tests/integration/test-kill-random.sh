@@ -1,9 +1,9 @@
 #!/bin/bash
 # stdfud killed with SIGKILL at 50 random moments of a multi-device update (12 devices, f072 and
-# f407), started again each time on the same state directory, as systemd's Restart= would. The
-# target goes up every 5 kills (2.0, 2.1, 2.2, ...: a manifest reload; stdfud does not
-# downgrade), so that the kills keep
-# hitting updates under way. In the end every device runs the last target in its application
+# f407), started again each time on the same state directory, as systemd's Restart= would. Each
+# kill comes 0 to 3 s after an update is under way (a job record in the journal); when every
+# device is current, the target goes up (2.0, 2.1, ...: a manifest reload; stdfud does not
+# downgrade) for the next round. In the end every device runs the last target in its application
 # (the emulator's report says so) and no job is left or lost. `make check-long` runs it (a few
 # minutes); STDFU_KILL_SEED=N repeats a run (the seed is printed).
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +17,7 @@ RANDOM=$SEED
 echo "# seed $SEED (STDFU_KILL_SEED=$SEED repeats this run)"
 
 mkdir -p "$ETC"
-for r in $(seq 0 $((KILLS / 5))); do
+for r in $(seq 0 "$KILLS"); do
     "$SIM" mkfw --version "2.$r" --size 20480 --seed $((5 + r)) -o "$ETC/fw-2.$r.bin" >/dev/null
 done
 # target VERSION: the manifest's target is VERSION.
@@ -55,22 +55,27 @@ start_bus || skip_all "cannot start dbus-daemon"
 check "stdfud starts under stdfu-sim and a supervisor" run_daemon "$T/supervise.sh" --
 
 version=2.0
+round=0
 killed=0
 in_flight=0
+jobs_in_journal() { [ -n "$(ls -A "$STATE/jobs")" ]; }
 for i in $(seq 1 "$KILLS"); do
-    if [ $((i % 5)) -eq 0 ]; then
-        version=2.$((i / 5))
-        target $version
-        kill -HUP "$(daemon_pid)" 2>/dev/null
-    fi
-    # A random moment, 0 to 2.5 s after the restarted daemon owns its name.
     wait_for 30 name_owned || break
+    # Nothing under way (every device current): the next round, a new target.
+    if ! wait_for 5 jobs_in_journal; then
+        round=$((round + 1))
+        version=2.$round
+        target "$version"
+        kill -HUP "$(daemon_pid)" 2>/dev/null
+        wait_for 10 jobs_in_journal
+    fi
+    # A random moment of the update, 0 to 3 s after it is under way.
     sleep "$(printf '%d.%02d' $((RANDOM % 3)) $((RANDOM % 100)))"
     pid=$(daemon_pid)
     [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1)) &&
-        [ -n "$(ls -A "$STATE/jobs")" ] && in_flight=$((in_flight + 1))
+        jobs_in_journal && in_flight=$((in_flight + 1))
 done
-echo "# $in_flight of the kills struck while a job record was in the journal"
+echo "# $in_flight of the kills struck while a job record was in the journal, $round new targets"
 check_eq "stdfud was killed $KILLS times" "$KILLS" "$killed"
 check "stdfud is back after the last kill" wait_for 30 name_owned
 check "the supervisor restarted it each time" \
