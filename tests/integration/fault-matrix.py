@@ -62,9 +62,15 @@ def plan(tsv, outdir, slice_re=""):
         for i in range(0, len(cells), size):
             n += 1
             with open(os.path.join(outdir, f"batch-{n}.tsv"), "w") as f:
-                for cell, port in zip(cells[i:i + size], PORTS):
+                hub_ports, root_ports = PORTS[:14], PORTS[14:]
+                for cell in cells[i:i + size]:
+                    # root-port: a port of the root hub, which cannot switch its power
+                    spec = ",".join(k for k in cell["spec"].split(",") if k != "root-port")
+                    if spec != cell["spec"] or not hub_ports:
+                        port = root_ports.pop(0)
+                    else:
+                        port = hub_ports.pop(0)
                     if cell["where"] != "own":
-                        spec = f"{cell['spec']}"
                         mode = "mode=application,version=1.0"
                     elif cell["spec"].startswith("record:"):
                         spec, mode = "", "blank=1"

@@ -14,7 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-requires stdfud stdfuctl stdfu-sim busctl dbus-daemon gdbus python3 setsid
+requires stdfud stdfuctl stdfu-sim busctl dbus-daemon gdbus python3
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 FM=$HERE/fault-matrix.py
