@@ -49,7 +49,7 @@ ctl_batch() {
 # settled PORT...: every device's State is one a job rests in.
 settled() {
     local p
-    for p; do state_in "$p" done failed needs-power-cycle retry-wait cancelled idle || return 1; done
+    for p; do state_in "$p" "done" failed needs-power-cycle retry-wait cancelled idle || return 1; done
 }
 
 # daemon_results BATCH RESULTS: "PORT<TAB>STATE<TAB>1 if its job record is kept".

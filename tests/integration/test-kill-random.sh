@@ -59,7 +59,7 @@ round=0
 killed=0
 in_flight=0
 jobs_in_journal() { [ -n "$(ls -A "$STATE/jobs")" ]; }
-for i in $(seq 1 "$KILLS"); do
+for _ in $(seq 1 "$KILLS"); do
     wait_for 30 name_owned || break
     # Nothing under way (every device current): the next round, a new target.
     if ! wait_for 5 jobs_in_journal; then
@@ -81,7 +81,7 @@ check "stdfud is back after the last kill" wait_for 30 name_owned
 check "the supervisor restarted it each time" \
     test "$(grep -c '^supervise: stdfud killed' "$T/daemon.log")" -ge "$KILLS"
 
-current() { state_in "$1" done idle && [ "$(dprop "$1" RunningVersion)" = "s \"$version\"" ]; }
+current() { state_in "$1" "done" idle && [ "$(dprop "$1" RunningVersion)" = "s \"$version\"" ]; }
 all_current() { local p; for p in "${PORTS[@]}"; do current "$p" || return 1; done; }
 check "every device reaches the last target $version" wait_for 240 all_current
 check "no job record is left" test -z "$(ls -A "$STATE/jobs")"
