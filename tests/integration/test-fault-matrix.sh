@@ -151,7 +151,7 @@ while read -r batch group; do
         case $verdict in
             PASS) echo "ok $_tap_n - $cell: $end ($why)" ;;
             FIXED) echo "ok $_tap_n - $cell: $end ($why)"
-                   echo "# $cell passes now: clear its known reason in fault-matrix.tsv" ;;
+                   echo "# $cell passed this run despite its known reason: clear the reason in fault-matrix.tsv once it passes every run" ;;
             TODO) echo "ok $_tap_n - $cell: $end ($why) # SKIP known: $todo" ;;
             *) echo "not ok $_tap_n - $cell: $end ($why)"; _tap_failed=$((_tap_failed + 1)) ;;
         esac
