@@ -92,6 +92,7 @@ void stdfu_update_options_init(stdfu_update_options *o) {
     *o = (stdfu_update_options) {
         .enter = { .kind = STDFU_ENTER_AUTO },
         .verify = true,
+        .differential = true,
         .leave = true,
         .max_attempts = 3,
         .retries = 2,
@@ -164,10 +165,12 @@ static void dfuse_progress(stdfu_dfuse_phase p, uint64_t done, uint64_t total, v
                              : p == STDFU_DFUSE_PHASE_WRITE ? STDFU_UPDATE_PHASE_WRITE
                                                             : STDFU_UPDATE_PHASE_VERIFY;
 
-    /* LEAVE: a zero-length download, the leave message says it all. READ: a retry reading
-     * back what is written already, a step of the erase that follows. */
-    if (p == STDFU_DFUSE_PHASE_LEAVE || p == STDFU_DFUSE_PHASE_READ)
+    /* LEAVE: a zero-length download, the leave message says it all. READ: the differential
+     * flash reading the touched pages to compare, part of checking what to write. */
+    if (p == STDFU_DFUSE_PHASE_LEAVE)
         return;
+    if (p == STDFU_DFUSE_PHASE_READ)
+        phase = STDFU_UPDATE_PHASE_CHECK;
 
     if (phase != u->phase)
         enter_phase(u, phase);
@@ -359,6 +362,25 @@ static int reopen(run *u, stdfu_usb_info *boot, void **ret_session, stdfu_error 
     return open_session(u, boot, ret_session, &layout, err);
 }
 
+/* Counts what a flash did and says what it skipped, and when it could not compare. */
+static void add_stats(run *u, const stdfu_dfuse_flash_stats *st) {
+    stdfu_update_result *res = u->res;
+
+    res->pages_read += st->pages_read;
+    res->pages_skipped += st->pages_skipped;
+    res->pages_erased += st->pages_erased;
+    res->pages_written += st->pages_written;
+    if (st->read_protected && !res->read_protected)
+        warn(u, "The device on port %s refuses to be read (read protection): comparing is "
+             "impossible, writing the whole image", u->o->port);
+    res->read_protected |= st->read_protected;
+    if (st->pages_read > 0)
+        emit(u, STDFU_UPDATE_PHASE_CHECK, STDFU_UPDATE_STEP_NONE,
+             "%u of %u pages read on port %s hold the image already: %u erased, %u written",
+             st->pages_skipped, st->pages_read, u->o->port, st->pages_erased,
+             st->pages_written);
+}
+
 static bool cancel_requested(const run *u, int r) {
     return r == -ECANCELED || (u->o->cancel && atomic_load(u->o->cancel));
 }
@@ -374,10 +396,14 @@ static back flash_with_retries(run *u, stdfu_usb_info *boot, void **session) {
         stdfu_update_phase where;
         int r;
 
+        stdfu_dfuse_flash_stats stats = {};
+
         u->progress_phase = STDFU_UPDATE_PHASE_ERASE;
         enter_phase(u, STDFU_UPDATE_PHASE_ERASE);
-        r = u->ops->flash(u->o->ops_data, *session, u->target, u->o->verify, retry > 0,
-                          dfuse_progress, u, u->o->cancel, &err);
+        r = u->ops->flash(u->o->ops_data, *session, u->target, u->o->verify,
+                          u->o->differential || retry > 0, dfuse_progress, u, u->o->cancel,
+                          &stats, &err);
+        add_stats(u, &stats);
         if (r >= 0)
             return BACK_REFLASH;
         if (retry >= u->o->retries || cancel_requested(u, r)) {
@@ -432,8 +458,10 @@ static back write_option_bytes(run *u, stdfu_usb_info *boot, void *session) {
 
     u->progress_phase = STDFU_UPDATE_PHASE_WRITE;
     enter_phase(u, STDFU_UPDATE_PHASE_WRITE);
+    stdfu_dfuse_flash_stats stats = {};
     r = u->ops->flash(u->o->ops_data, session, u->target, false, false, dfuse_progress, u,
-                      u->o->cancel, &err);
+                      u->o->cancel, &stats, &err);
+    add_stats(u, &stats);
     u->ops->close(u->o->ops_data, session);
     if (r < 0 && r != -ENODEV)
         return fail_with(u, classify_flash_error(u, r), &err);

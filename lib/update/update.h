@@ -116,11 +116,13 @@ typedef struct stdfu_update_ops {
     int (*open)(void *userdata, const stdfu_usb_info *boot, uint8_t alt,
                 void **ret_session, const stdfu_layout **ret_layout, stdfu_error *err);
     /* Recover to dfuIDLE, erase the pages target touches, write, verify (unless !verify).
-     * again: a retry after a fault; only the pages that do not hold target yet are erased
-     * and written again. progress gets (phase, done, total). */
+     * differential: read the touched pages back first and erase and write only those that do
+     * not hold target yet (always so on a retry after a fault). progress gets (phase, done,
+     * total); *stats is added to. */
     int (*flash)(void *userdata, void *session, const stdfu_target *target,
-                 bool verify, bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
-                 const atomic_bool *cancel, stdfu_error *err);
+                 bool verify, bool differential, stdfu_dfuse_progress_fn progress,
+                 void *progress_data, const atomic_bool *cancel, stdfu_dfuse_flash_stats *stats,
+                 stdfu_error *err);
     /* Reads target back and compares (-EBADMSG naming the first difference). */
     int (*verify)(void *userdata, void *session, const stdfu_target *target,
                   stdfu_dfuse_progress_fn progress, void *progress_data,
@@ -140,6 +142,11 @@ typedef struct stdfu_update_options {
     uint8_t alt;                      /* target (alt setting) of the image to write */
     stdfu_enter_method enter;         /* used when the device runs its application */
     bool verify;                      /* default true */
+    /* Default true: read each touched page back first and erase and write only the pages
+     * that do not hold the image (a resumed or repeated update writes nothing twice); false
+     * erases and writes every page the image touches. A retry after a fault is always
+     * differential. */
+    bool differential;
     bool leave;                       /* default true; false: stop in the bootloader */
     bool skip_if_current;             /* application already runs target_bcd: done at once */
     bool has_target_bcd;              /* the version the application must report afterwards */
@@ -178,6 +185,11 @@ typedef struct stdfu_update_result {
     unsigned attempts;                /* flash cycles started */
     unsigned leaves, port_resets, power_cycles, graces;
     unsigned retries;                 /* transient faults retried (all attempts) */
+    /* Pages (sectors) of the layout, all attempts: read to compare, found holding the image
+     * (skipped), erased, written. read_protected: the device refused the comparison read
+     * and the whole image was written. */
+    unsigned pages_read, pages_skipped, pages_erased, pages_written;
+    bool read_protected;
     unsigned steps[_STDFU_UPDATE_STEP_MAX];
     usec_t elapsed_usec;
     usec_t phase_usec[_STDFU_UPDATE_PHASE_MAX]; /* time spent per phase */

@@ -112,9 +112,14 @@ static int fake_open(void *userdata, const stdfu_usb_info *boot, uint8_t alt, vo
 
 static int fake_flash(void *userdata, void *session, const stdfu_target *target, bool verify,
                       bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
-                      const atomic_bool *cancel, stdfu_error *err) {
+                      const atomic_bool *cancel, stdfu_dfuse_flash_stats *stats,
+                      stdfu_error *err) {
     fake *f = userdata;
     (void) cancel;
+    /* one 2 KiB page: held by the device when asked again after a fault, else written */
+    stats->pages_read += again;
+    stats->pages_skipped += again && f->n_flash > 0;
+    stats->pages_written += !(again && f->n_flash > 0);
     assert_ptr_equal(session, f);
     f->n_flash++;
     if (again)
@@ -281,6 +286,9 @@ static int setup(void **state) {
     assert_int_equal(stdfu_usb_watch_new_with_ops(&fake_watch_ops, &x->f, &x->watch), 0);
 
     stdfu_update_options_init(&x->o);
+    assert_true(x->o.differential);
+    /* "again" below is then a retry after a fault only */
+    x->o.differential = false;
     x->o.port = PORT;
     x->o.image = &x->img;
     x->o.has_target_bcd = true;
@@ -551,10 +559,26 @@ static void test_write_error_retried(void **state) {
     assert_int_equal(res.steps[STDFU_UPDATE_STEP_RETRY], 1);
     assert_int_equal(x->f.n_flash, 2);
     assert_int_equal(x->f.n_again, 1); /* the retry writes only what differs */
+    assert_int_equal(res.pages_read, 1);
+    assert_int_equal(res.pages_skipped, 1);
     assert_int_equal(x->f.n_open, 1);
     assert_int_equal(x->retry_events, 1);
     assert_int_equal(res.final_mode, STDFU_USB_APPLICATION);
     assert_int_equal(res.running_bcd, NEW_BCD);
+}
+
+/* Differential by default: the first flash already compares; the pages count up. */
+static void test_differential(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->o.differential = true;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(x->f.n_again, 1);
+    assert_int_equal(res.pages_read, 1);
+    assert_int_equal(res.pages_skipped, 0);
+    assert_int_equal(res.pages_written, 1);
 }
 
 static void test_verify_error_retried(void **state) {
@@ -795,6 +819,7 @@ int main(void) {
         T(test_verify_failure),
         T(test_transfer_failure),
         T(test_write_error_retried),
+        T(test_differential),
         T(test_verify_error_retried),
         T(test_persistent_fault_ends_attempt),
         T(test_reenumeration_during_write_reopened),
