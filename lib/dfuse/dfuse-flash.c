@@ -144,6 +144,50 @@ int stdfu_dfuse_erase_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_e
     return 0;
 }
 
+int stdfu_dfuse_erase_range(stdfu_dfuse *s, uint32_t address, uint32_t size, size_t *ret_n,
+                            stdfu_error *err) {
+    _cleanup_free_ stdfu_sector *sectors = NULL;
+    const stdfu_layout *l = stdfu_dfuse_layout(s);
+    uint64_t done = 0, end = (uint64_t) address + size;
+    size_t n;
+    int r;
+
+    if (!l)
+        return stdfu_error_set(err, -EINVAL, "alt setting %u has no DfuSe memory layout",
+                               s->alt);
+    if (size == 0 || end > UINT64_C(0x100000000) ||
+        stdfu_layout_sectors(l, address, size, &sectors, &n) < 0)
+        return stdfu_error_set(err, -EINVAL, "0x%08x..0x%08" PRIx64 " lies outside the memory "
+                               "'%s'", address, end - 1, l->name);
+    /* A range that cuts a sector would erase more than asked: say which sector. */
+    if (sectors[0].address != address)
+        return stdfu_error_set(err, -EINVAL, "0x%08x is not the start of a sector: the sector "
+                               "there is 0x%08x, %u bytes", address, sectors[0].address,
+                               sectors[0].size);
+    if ((uint64_t) sectors[n - 1].address + sectors[n - 1].size != end)
+        return stdfu_error_set(err, -EINVAL, "0x%08" PRIx64 " is not the end of a sector: the "
+                               "sector there is 0x%08x, %u bytes", end - 1,
+                               sectors[n - 1].address, sectors[n - 1].size);
+    for (size_t i = 0; i < n; i++)
+        if (!(sectors[i].flags & STDFU_SECTOR_ERASABLE))
+            return stdfu_error_set(err, -EINVAL, "the sector at 0x%08x (%u bytes) cannot be "
+                                   "erased", sectors[i].address, sectors[i].size);
+    r = stdfu_dfuse_recover(s, err);
+    if (r < 0)
+        return r;
+    dfuse_progress(s, STDFU_DFUSE_PHASE_ERASE, 0, size);
+    for (size_t i = 0; i < n; i++) {
+        r = stdfu_dfuse_erase_page(s, sectors[i].address, err);
+        if (r < 0)
+            return r;
+        done += sectors[i].size;
+        dfuse_progress(s, STDFU_DFUSE_PHASE_ERASE, done, size);
+    }
+    if (ret_n)
+        *ret_n = n;
+    return 0;
+}
+
 int stdfu_dfuse_mass_erase(stdfu_dfuse *s, stdfu_error *err) {
     int r = dfuse_ready_for_dnload(s, err);
     if (r < 0)

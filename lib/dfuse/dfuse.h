@@ -163,6 +163,11 @@ int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err);
  * a target that does not fit is refused before anything is erased. */
 int stdfu_dfuse_erase_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err);
 int stdfu_dfuse_erase_page(stdfu_dfuse *s, uint32_t address, stdfu_error *err);
+/* Erases the sectors of [address, address + size) of the current alt's layout, which must
+ * start and end on sector boundaries and hold only erasable sectors (else -EINVAL naming the
+ * address and the sector, nothing erased). *ret_n (may be NULL): sectors erased. */
+int stdfu_dfuse_erase_range(stdfu_dfuse *s, uint32_t address, uint32_t size, size_t *ret_n,
+                            stdfu_error *err);
 /* Can take 30+ s on an F4. */
 int stdfu_dfuse_mass_erase(stdfu_dfuse *s, stdfu_error *err);
 int stdfu_dfuse_set_address(stdfu_dfuse *s, uint32_t address, stdfu_error *err);

@@ -53,6 +53,7 @@ typedef enum stdfu_update_phase {
     STDFU_UPDATE_PHASE_WAIT_APPLICATION,
     STDFU_UPDATE_PHASE_RECOVER,       /* a rung of the recovery ladder */
     STDFU_UPDATE_PHASE_DONE,
+    STDFU_UPDATE_PHASE_READ,          /* stdfuctl read: the memory read out */
     _STDFU_UPDATE_PHASE_MAX,
 } stdfu_update_phase;
 
@@ -198,3 +199,27 @@ typedef struct stdfu_update_result {
 /* Runs the cycle. Returns 0 when it ran to an outcome (see ret->outcome; DONE or not), or a
  * negative errno for bad options. */
 int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *ret);
+
+/* ---- the bootloader of a device, for something else than an image ---------------------------
+ * What `stdfuctl read` and `erase` do with a device, with the same steps as the update cycle:
+ * find it on o->port, enter its bootloader if it runs its application (o->enter, waiting up to
+ * o->enter_timeout), open a session on o->alt; and at the end leave (unless !o->leave) at the
+ * start of the flash and walk the same recovery ladder until the application is back.
+ * o->image is not used and may be NULL; o->verify, o->differential, retries and target_bcd
+ * are not used either. Results and events are those of stdfu_update_run(). */
+typedef struct stdfu_update_access stdfu_update_access;
+
+/* 0 with *ret (session open), or a negative errno with res->outcome and res->error saying
+ * why (the device is then where the failure left it). */
+int stdfu_update_access_begin(const stdfu_update_options *o, stdfu_update_result *res,
+                              stdfu_update_access **ret);
+/* The ops' session: a stdfu_dfuse with the default ops. */
+void *stdfu_update_access_session(stdfu_update_access *a);
+/* The layout of the alt opened, NULL when it has none. */
+const stdfu_layout *stdfu_update_access_layout(stdfu_update_access *a);
+/* Closes the session; leaves (o->leave) and waits for the application, unless stay: the
+ * device stays in the bootloader (e.g. its flash holds no application any more). Fills in
+ * res (outcome DONE or why not, final_mode, running_bcd, elapsed) and frees a. failure (0, or
+ * what the caller's own operation failed with, in res->error already) keeps res's outcome
+ * FAILED but the device is still left. */
+void stdfu_update_access_end(stdfu_update_access *a, bool stay, stdfu_update_failure failure);
