@@ -164,7 +164,8 @@ int cli_access_end(cli_access *c, bool stay, int r, const stdfu_error *err) {
     int code;
 
     if (r < 0) {
-        failure = STDFU_UPDATE_FAILURE_TRANSFER;
+        /* -EINVAL: a range the layout does not allow, refused before anything was erased */
+        failure = r == -EINVAL ? STDFU_UPDATE_FAILURE_IMAGE : STDFU_UPDATE_FAILURE_TRANSFER;
         if (r == -EACCES)
             stdfu_error_set(&c->res.error, r, "the device on port %s is read-protected (RDP "
                             "level 1): its bootloader refuses to read or erase the flash (%s)",
