@@ -675,12 +675,13 @@ static int flash_differing(stdfu_dfuse *s, const stdfu_target *target,
     if (r < 0)
         return r;
 
+    unsigned n_differ = 0;
     for (size_t i = 0; i < n; i++) {
         if (!differs[i]) {
             stats->pages_skipped++;
             continue;
         }
-        stats->pages_written++;
+        n_differ++;
         if (append_clipped(target, sectors[i].address, sectors[i].size, &els, &n_els) < 0)
             return stdfu_error_set(err, -ENOMEM, "out of memory");
     }
@@ -698,6 +699,7 @@ static int flash_differing(stdfu_dfuse *s, const stdfu_target *target,
     r = stdfu_dfuse_write_target(s, &part, err);
     if (r < 0)
         return r;
+    stats->pages_written += n_differ;
     stats->bytes_written += stdfu_target_total_bytes(&part);
     return o->no_verify ? 0 : stdfu_dfuse_verify_target(s, &part, err);
 }

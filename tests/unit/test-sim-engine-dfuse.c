@@ -461,7 +461,7 @@ static void test_differential_rdp(void **state) {
     assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, &diff, &f.err), -EACCES);
     assert_true(st.read_protected);
     assert_int_equal(st.pages_read, 0);
-    assert_int_equal(st.pages_written, 2);
+    assert_int_equal(st.pages_written, 0); /* the ROM refused the erase */
     assert_non_null(strstr(f.err.message, "errVENDOR"));
     teardown_fixture(&f);
 }
