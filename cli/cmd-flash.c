@@ -24,6 +24,7 @@ typedef struct flash_args {
     bool has_address;
     uint32_t address;
     uint8_t alt;
+    stdfu_image_format format;
     stdfu_enter_method enter;
     bool verify, leave, json, full;
     bool has_leave_timeout;
@@ -43,7 +44,7 @@ static void on_signal(int sig) {
 static void help(FILE *f) {
     fprintf(f,
             "Usage: stdfuctl flash FILE [--port PATH | --device VID:PID[,SERIAL]]\n"
-            "                      [--address ADDR] [--alt N] [--enter METHOD]\n"
+            "                      [--address ADDR] [--format FORMAT] [--alt N] [--enter METHOD]\n"
             "                      [--full] [--no-verify] [--no-leave]\n"
             "                      [--leave-timeout SECONDS]\n"
             "                      [--retries N] [--json]\n"
@@ -62,6 +63,7 @@ static void help(FILE *f) {
             "                           the device with these ids (hex) and serial\n"
             "                           (default: the only application or bootloader present)\n"
             "      --address ADDR       load address of a .bin file, e.g. 0x08000000\n"
+            "      --format FORMAT      dfuse, dfu, hex or bin (raw) instead of by content\n"
             "      --alt N              alt setting (memory) to write, default 0\n"
             "      --enter METHOD       how the application enters the bootloader:\n"
             "                           auto (default), st-hid-detach, hid-feature:HEX,\n"
@@ -87,12 +89,13 @@ static void help(FILE *f) {
 /* -1 to go on, or the exit code to return (after printing why; 0 after --help). */
 static int parse_args(int argc, char **argv, flash_args *a) {
     enum { ARG_PORT = 0x100, ARG_DEVICE, ARG_ALT, ARG_ENTER, ARG_FULL, ARG_NO_VERIFY,
-           ARG_NO_LEAVE, ARG_LEAVE_TIMEOUT, ARG_RETRIES };
+           ARG_NO_LEAVE, ARG_LEAVE_TIMEOUT, ARG_RETRIES, ARG_FORMAT };
     static const struct option options[] = {
         { "port", required_argument, NULL, ARG_PORT },
         { "device", required_argument, NULL, ARG_DEVICE },
         STDFUCTL_OPTION_ADDRESS,
         { "alt", required_argument, NULL, ARG_ALT },
+        { "format", required_argument, NULL, ARG_FORMAT },
         { "enter", required_argument, NULL, ARG_ENTER },
         { "full", no_argument, NULL, ARG_FULL },
         { "no-verify", no_argument, NULL, ARG_NO_VERIFY },
@@ -132,6 +135,11 @@ static int parse_args(int argc, char **argv, flash_args *a) {
                 return stdfuctl_usage_error("flash", "--alt '%s' is not an alt setting (0..255)",
                                             optarg);
             a->alt = (uint8_t) v;
+            break;
+        case ARG_FORMAT:
+            if (stdfu_image_format_from_string(optarg, &a->format) < 0)
+                return stdfuctl_usage_error("flash", "--format '%s' is not one of auto, dfuse, "
+                                            "dfu, hex, bin", optarg);
             break;
         case ARG_ENTER:
             if (stdfu_enter_method_parse(optarg, &a->enter, &err) < 0)
@@ -367,6 +375,7 @@ int cmd_flash(int argc, char **argv, const stdfuctl_globals *g) {
     lo.has_address = a.has_address;
     lo.address = a.address;
     lo.alt = a.alt;
+    lo.format = a.format;
     r = stdfu_image_load_file(a.file, &lo, &img, &err);
     if (r < 0) {
         rep.error = err.message;

@@ -106,6 +106,8 @@ void monitor_format_detail(const device_props *p, usec_t phase_elapsed, char *bu
         snprintf(buf, size, "done, runs %s", str_or(p->running_version, "?"));
     else if (streq(state, "failed"))
         snprintf(buf, size, "failed: %s", str_or(p->last_error, "no reason given"));
+    else if (streq(state, "retry-wait"))
+        snprintf(buf, size, "failed, will try again: %s", str_or(p->last_error, "no reason given"));
     else if (streq(state, "needs-power-cycle"))
         snprintf(buf, size, "needs a power cycle (unplug and replug it)");
     else if (streq(state, "idle"))

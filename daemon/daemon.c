@@ -5,17 +5,20 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <systemd/sd-daemon.h>
 
 #include "dbus-util.h"
-#include "devices.h"
+#include "device.h"
 #include "jobs.h"
 #include "policy.h"
-#include "rules.h"
 #include "runner.h"
 #include "state.h"
+#include "udev.h"
+#include "util/config.h"
 #include "util/log.h"
 
 /* A burst of editor writes (temporary file, rename, chmod) becomes one reload. */
@@ -43,16 +46,21 @@ int daemon_new(Daemon **ret, const DaemonSettings *settings) {
     d->inotify_fd = -EBADF;
     d->wd_manifest_parent = d->wd_manifest_dir = d->wd_manifest_dir_parent = -1;
     if ((settings->bus && !(d->settings.bus = strdup(settings->bus))) ||
-        strdup_or_default(settings->manifest_path, DEFAULT_MANIFEST_PATH, &d->settings.manifest_path) < 0 ||
-        strdup_or_default(settings->manifest_dir, DEFAULT_MANIFEST_DIR, &d->settings.manifest_dir) < 0 ||
-        strdup_or_default(settings->state_dir, DEFAULT_STATE_DIR, &d->settings.state_dir) < 0)
+        strdup_or_default(settings->manifest_path, STDFU_MANIFEST_PATH,
+                          &d->settings.manifest_path) < 0 ||
+        strdup_or_default(settings->manifest_dir, STDFU_MANIFEST_DIR,
+                          &d->settings.manifest_dir) < 0 ||
+        strdup_or_default(settings->state_dir, STDFU_STATE_DIR, &d->settings.state_dir) < 0)
         return -ENOMEM;
     d->settings.parallel = settings->parallel ? settings->parallel : DEFAULT_PARALLEL;
 
     r = sd_event_default(&d->event);
     if (r < 0)
         return r;
-    r = device_table_new(&d->devices, d, policy_classify, d);
+    r = device_table_new(&d->devices, d);
+    if (r < 0)
+        return r;
+    r = device_monitor_new(&d->monitor, d);
     if (r < 0)
         return r;
     r = job_queue_new(&d->jobs, d->event, d->settings.parallel, runner_run, d,
@@ -68,8 +76,10 @@ Daemon *daemon_free(Daemon *d) {
         return NULL;
     /* Workers first: they stop without reporting, so the journal keeps their jobs. */
     d->jobs = job_queue_free(d->jobs);
+    d->monitor = device_monitor_free(d->monitor);
     d->devices = device_table_free(d->devices);
-    rules_free_manifest(d);
+    d->manifest = stdfu_manifest_unref(d->manifest);
+    stdfu_manifest_errors_free(d->manifest_errors);
     stdfu_state_free(d->state);
     sd_event_source_disable_unref(d->inotify_source);
     sd_event_source_disable_unref(d->reload_timer);
@@ -106,14 +116,64 @@ void daemon_update_status(Daemon *d) {
     bus_manager_emit_changed(d, "Devices", "UpdatingCount", "QueuedCount", NULL);
 }
 
+static void set_manifest_errors(Daemon *d, char **errors) {
+    stdfu_manifest_errors_free(d->manifest_errors);
+    d->manifest_errors = errors;
+}
+
+static char **single_error(const char *format, ...) _printf_(1, 2);
+static char **single_error(const char *format, ...) {
+    char **l = calloc(2, sizeof *l);
+    va_list ap;
+    va_start(ap, format);
+    if (l && vasprintf(&l[0], format, ap) < 0)
+        l[0] = NULL;
+    va_end(ap);
+    return l;
+}
+
+/* Loads manifest file + directory; on success replaces d->manifest, on errors keeps the old
+ * one. Either way d->manifest_errors says what is wrong (empty when nothing). */
+static int load_manifest(Daemon *d) {
+    stdfu_manifest *m = NULL;
+    char **errors = NULL;
+
+    int r = stdfu_manifest_load(d->settings.manifest_path, d->settings.manifest_dir, &m, &errors);
+    if (r < 0) {
+        if (!errors)
+            errors = single_error("%s: cannot load the manifest: %s", d->settings.manifest_path,
+                                  strerror(-r));
+        for (char **e = errors; e && *e; e++)
+            log_error("%s", *e);
+        log_warning("The manifest was refused; %s.",
+                    d->manifest ? "the previous one stays in force" : "no rules are in force");
+        set_manifest_errors(d, errors);
+        return r;
+    }
+    stdfu_manifest_errors_free(errors);
+    set_manifest_errors(d, NULL);
+    /* Running jobs hold their own reference (JobSpec.manifest); devices hold no rule. */
+    stdfu_manifest_unref(d->manifest);
+    d->manifest = m;
+
+    const stdfu_manifest_settings *s = stdfu_manifest_get_settings(m);
+    if (s->max_parallel_jobs)
+        job_queue_set_parallel(d->jobs, s->max_parallel_jobs);
+    if (s->history_size && d->state)
+        (void) stdfu_state_set_history_size(d->state, s->history_size);
+    log_info("Manifest loaded: %zu rule%s.", stdfu_manifest_n_rules(m),
+             stdfu_manifest_n_rules(m) == 1 ? "" : "s");
+    return 0;
+}
+
 int daemon_reload(Daemon *d) {
     log_info("Reloading the manifest.");
-    int r = rules_load_manifest(d);
+    int r = load_manifest(d);
     bus_manager_emit_changed(d, "ManifestErrors", "Rules", NULL);
     if (r >= 0) {
         /* What is ours may have changed: look at everything again. */
-        (void) device_table_rescan(d->devices);
-        policy_evaluate_all(d);
+        (void) device_monitor_rescan(d->monitor);
+        policy_evaluate_all(d, true);
     }
     daemon_update_status(d);
     return r;
@@ -315,7 +375,7 @@ int daemon_start(Daemon *d) {
         return log_error_errno(r, "Failed to open the state directory %s: %m",
                                d->settings.state_dir);
 
-    (void) rules_load_manifest(d); /* errors are shown on D-Bus, the daemon runs on */
+    (void) load_manifest(d); /* errors are shown on D-Bus, the daemon runs on */
     r = setup_inotify(d);
     if (r < 0)
         return r;
@@ -335,10 +395,10 @@ int daemon_start(Daemon *d) {
     r = policy_resume_jobs(d);
     if (r < 0)
         return r;
-    r = device_table_start(d->devices);
+    r = device_monitor_start(d->monitor);
     if (r < 0)
         return r;
-    policy_evaluate_all(d);
+    policy_evaluate_all(d, false);
 
     /* The name last: a client that sees it finds the devices already there. */
     r = sd_bus_request_name(d->bus, STDFU_BUS_NAME, 0);

@@ -2,7 +2,7 @@
 #pragma once
 
 /* The daemon's context. The main thread owns everything here and runs one sd-event loop:
- * D-Bus, the single udev monitor (devices.c), timers, signals and the manifest inotify watch.
+ * D-Bus, the single udev monitor (udev.c), timers, signals and the manifest inotify watch.
  * Worker threads (jobs.c) touch none of it; they talk to the main loop through messages. */
 
 #include <stdbool.h>
@@ -10,6 +10,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "manifest.h"
 #include "util/error.h"
 #include "util/macro.h"
 #include "util/time-util.h"
@@ -17,6 +18,7 @@
 typedef struct Daemon Daemon;
 typedef struct Device Device;
 typedef struct DeviceTable DeviceTable;
+typedef struct DeviceMonitor DeviceMonitor;
 typedef struct JobQueue JobQueue;
 typedef struct Job Job;
 
@@ -26,17 +28,14 @@ typedef struct Job Job;
 #define STDFU_MANAGER_IFACE "io.stdfu1.Manager"
 #define STDFU_DEVICE_IFACE "io.stdfu1.Device"
 
-#define DEFAULT_MANIFEST_PATH "/etc/stdfu/manifest.yaml"
-#define DEFAULT_MANIFEST_DIR "/etc/stdfu/manifest.d"
-#define DEFAULT_STATE_DIR "/var/lib/stdfu"
 #define DEFAULT_PARALLEL 4
 #define MAX_PARALLEL 64
 
 typedef struct DaemonSettings {
     char *bus;           /* NULL or "system", "session", or a D-Bus address */
-    char *manifest_path;
-    char *manifest_dir;
-    char *state_dir;
+    char *manifest_path; /* NULL: STDFU_MANIFEST_PATH (lib/util/config.h) */
+    char *manifest_dir;  /* NULL: STDFU_MANIFEST_DIR */
+    char *state_dir;     /* NULL: STDFU_STATE_DIR */
     unsigned parallel;   /* how many updates run at once */
 } DaemonSettings;
 
@@ -44,11 +43,12 @@ struct Daemon {
     DaemonSettings settings;
     sd_event *event;
     sd_bus *bus;
-    DeviceTable *devices;
-    JobQueue *jobs;
+    DeviceTable *devices;       /* device.c */
+    DeviceMonitor *monitor;     /* udev.c */
+    JobQueue *jobs;             /* jobs.c */
 
     /* Manifest: the last good one stays in force when a reload fails. */
-    void *manifest;             /* Manifest* once daemon/manifest.h exists */
+    stdfu_manifest *manifest;   /* NULL: none loaded yet (no rules) */
     char **manifest_errors;     /* NULL-terminated, shown on D-Bus */
     int inotify_fd;
     int wd_manifest_parent, wd_manifest_dir; /* inotify watches, -1 when none */
@@ -79,10 +79,5 @@ int daemon_reload(Daemon *d);
 
 /* Sends STATUS= when it changed ("3 devices, 1 updating"). */
 void daemon_update_status(Daemon *d);
-
-/* Hooks called by devices.c, implemented in policy.c (see policy.h). */
-void daemon_on_device_added(Daemon *d, Device *dev);
-void daemon_on_device_changed(Daemon *d, Device *dev, bool mode_changed);
-void daemon_on_device_dropped(Daemon *d, Device *dev); /* just before it is freed */
 
 void settings_done(DaemonSettings *s);

@@ -7,18 +7,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "authorize.h"
 #include "daemon.h"
 #include "dbus-util.h"
-#include "devices.h"
+#include "device.h"
 #include "jobs.h"
 #include "policy.h"
 #include "rules.h"
 #include "state.h"
+#include "util/config.h"
 #include "util/log.h"
-
-#ifndef STDFU_VERSION
-#define STDFU_VERSION "0.1"
-#endif
 
 /* Larger than any STM32's flash (2 MiB) with room for container formats. */
 #define MAX_FIRMWARE_FILE_SIZE (16u * 1024 * 1024)
@@ -59,8 +57,8 @@ static int method_list_devices(sd_bus_message *m, void *userdata, sd_bus_error *
     int r = sd_bus_message_new_method_return(m, &reply);
     if (r >= 0)
         r = sd_bus_message_open_container(reply, 'a', "(so)");
-    for (Device *dev = device_table_first(d->devices); r >= 0 && dev; dev = dev->next)
-        r = sd_bus_message_append(reply, "(so)", dev->port, dev->object_path);
+    for (Device *dev = device_table_first(d->devices); r >= 0 && dev; dev = device_next(dev))
+        r = sd_bus_message_append(reply, "(so)", device_port(dev), device_object_path(dev));
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
     if (r >= 0)
@@ -78,8 +76,8 @@ static int method_update(sd_bus_message *m, void *userdata, sd_bus_error *error)
     Device *dev;
     int r;
 
-    r = bus_check_privileged(m, error);
-    if (r < 0)
+    r = authorize(m, STDFU_ACTION_UPDATE, error);
+    if (r != 0)
         return r;
     r = sd_bus_message_read(m, "s", &device);
     if (r < 0)
@@ -147,8 +145,8 @@ static int method_update_file(sd_bus_message *m, void *userdata, sd_bus_error *e
     Device *dev;
     int fd, r;
 
-    r = bus_check_privileged(m, error);
-    if (r < 0)
+    r = authorize(m, STDFU_ACTION_UPDATE, error);
+    if (r != 0)
         return r;
     r = sd_bus_message_read(m, "sh", &device, &fd);
     if (r < 0)
@@ -178,8 +176,8 @@ static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
     Device *dev;
     int r;
 
-    r = bus_check_privileged(m, error);
-    if (r < 0)
+    r = authorize(m, STDFU_ACTION_CANCEL, error);
+    if (r != 0)
         return r;
     r = sd_bus_message_read(m, "s", &device);
     if (r < 0)
@@ -194,8 +192,8 @@ static int method_cancel(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
     Daemon *d = userdata;
-    int r = bus_check_privileged(m, error);
-    if (r < 0)
+    int r = authorize(m, STDFU_ACTION_RELOAD, error);
+    if (r != 0)
         return r;
     r = daemon_reload(d);
     if (r < 0)
@@ -218,7 +216,7 @@ static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *e
         r = sd_bus_message_open_container(reply, 'a', "(sssssssttu)");
     for (size_t i = 0; r >= 0 && i < n; i++)
         r = sd_bus_message_append(reply, "(sssssssttu)", h[i].port,
-                                  stdfu_job_outcome_to_string(h[i].outcome), h[i].from_version,
+                                  job_outcome_to_string(h[i].outcome), h[i].from_version,
                                   h[i].to_version, h[i].rule, h[i].sha256, h[i].error,
                                   (uint64_t) h[i].started_usec, (uint64_t) h[i].finished_usec,
                                   (uint32_t) h[i].attempts);
@@ -230,45 +228,55 @@ static int method_get_history(sd_bus_message *m, void *userdata, sd_bus_error *e
     return r;
 }
 
-static int get_property(sd_bus *bus, const char *path, const char *interface, const char *property,
-                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-    Daemon *d = userdata;
-    (void) bus, (void) path, (void) interface, (void) error;
-
-    if (streq(property, "State"))
-        return sd_bus_message_append(reply, "s", d->stopping ? "stopping"
-                                                 : d->ready ? "running" : "starting");
-    if (streq(property, "Version"))
-        return sd_bus_message_append(reply, "s", STDFU_VERSION);
-    if (streq(property, "Devices"))
-        return sd_bus_message_append(reply, "u", device_table_count(d->devices));
-    if (streq(property, "UpdatingCount"))
-        return sd_bus_message_append(reply, "u", job_queue_running(d->jobs));
-    if (streq(property, "QueuedCount"))
-        return sd_bus_message_append(reply, "u", job_queue_pending(d->jobs));
-    if (streq(property, "Parallel"))
-        return sd_bus_message_append(reply, "u", d->settings.parallel);
-    if (streq(property, "Rules")) {
-        int r = sd_bus_message_open_container(reply, 'a', "s");
-        for (size_t i = 0; r >= 0 && i < rules_count(d); i++)
-            r = sd_bus_message_append_basic(reply, 's', rules_name_at(d, i));
-        return r < 0 ? r : sd_bus_message_close_container(reply);
+/* One getter per property. */
+#define MANAGER_GETTER(name, sig, expr)                                                          \
+    static int get_##name(sd_bus *bus, const char *path, const char *interface,                 \
+                          const char *property, sd_bus_message *reply, void *userdata,          \
+                          sd_bus_error *error) {                                                \
+        Daemon *d = userdata;                                                                   \
+        (void) d, (void) bus, (void) path, (void) interface, (void) property, (void) error;     \
+        return sd_bus_message_append(reply, sig, (expr));                                       \
     }
-    if (streq(property, "ManifestErrors"))
-        return sd_bus_message_append_strv(reply, d->manifest_errors);
-    return -ENOENT;
+
+MANAGER_GETTER(state, "s", d->stopping ? "stopping" : d->ready ? "running" : "starting")
+MANAGER_GETTER(version, "s", STDFU_VERSION)
+MANAGER_GETTER(devices, "u", device_table_count(d->devices))
+MANAGER_GETTER(updating_count, "u", job_queue_running(d->jobs))
+MANAGER_GETTER(queued_count, "u", job_queue_pending(d->jobs))
+MANAGER_GETTER(parallel, "u", d->settings.parallel)
+
+static int get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
+                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+    Daemon *d = userdata;
+    size_t n = d->manifest ? stdfu_manifest_n_rules(d->manifest) : 0;
+    (void) bus, (void) path, (void) interface, (void) property, (void) error;
+
+    int r = sd_bus_message_open_container(reply, 'a', "s");
+    for (size_t i = 0; r >= 0 && i < n; i++)
+        r = sd_bus_message_append_basic(reply, 's', stdfu_manifest_rule(d->manifest, i)->name);
+    return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int get_manifest_errors(sd_bus *bus, const char *path, const char *interface,
+                               const char *property, sd_bus_message *reply, void *userdata,
+                               sd_bus_error *error) {
+    Daemon *d = userdata;
+    (void) bus, (void) path, (void) interface, (void) property, (void) error;
+    return sd_bus_message_append_strv(reply, d->manifest_errors);
 }
 
 static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_VTABLE_START(0),
-    SD_BUS_PROPERTY("Version", "s", get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("State", "s", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("Devices", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("UpdatingCount", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("QueuedCount", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("Parallel", "u", get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-    SD_BUS_PROPERTY("ManifestErrors", "as", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-    SD_BUS_PROPERTY("Rules", "as", get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("State", "s", get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Devices", "u", get_devices, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("UpdatingCount", "u", get_updating_count, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("QueuedCount", "u", get_queued_count, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Parallel", "u", get_parallel, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+    SD_BUS_PROPERTY("ManifestErrors", "as", get_manifest_errors, 0,
+                    SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("Rules", "as", get_rules, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(so)", devices),
                             method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", device, "a{sv}", options),
@@ -298,13 +306,13 @@ int bus_manager_register(Daemon *d) {
 void bus_manager_emit_device_added(Daemon *d, Device *dev) {
     if (d->bus)
         (void) sd_bus_emit_signal(d->bus, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE, "DeviceAdded",
-                                  "so", dev->port, dev->object_path);
+                                  "so", device_port(dev), device_object_path(dev));
 }
 
 void bus_manager_emit_device_removed(Daemon *d, Device *dev) {
     if (d->bus)
         (void) sd_bus_emit_signal(d->bus, STDFU_MANAGER_PATH, STDFU_MANAGER_IFACE, "DeviceRemoved",
-                                  "so", dev->port, dev->object_path);
+                                  "so", device_port(dev), device_object_path(dev));
 }
 
 void bus_manager_emit_update_finished(Daemon *d, const char *port, const char *outcome,

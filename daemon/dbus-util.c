@@ -9,7 +9,7 @@
 #include "daemon.h"
 #include "util/macro.h"
 
-int device_object_path(const char *port, char **ret) {
+int device_object_path_of_port(const char *port, char **ret) {
     return sd_bus_path_encode(STDFU_DEVICE_PREFIX, port, ret);
 }
 

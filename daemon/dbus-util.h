@@ -14,7 +14,7 @@
 #define STDFU_ERROR_FAILED "io.stdfu1.Error.Failed"
 
 /* "/io/stdfu1/device/1_2d1_2e4" for "1-1.4" (sd_bus_path_encode), and back. */
-int device_object_path(const char *port, char **ret);
+int device_object_path_of_port(const char *port, char **ret);
 int device_port_from_object_path(const char *path, char **ret);
 
 /* 0 when the sender is root or in group "stdfu"; otherwise -EACCES with an AccessDenied error
@@ -49,7 +49,6 @@ void bus_manager_emit_update_finished(Daemon *d, const char *port, const char *o
 /* PropertiesChanged of the manager's properties (NULL-terminated names). */
 void bus_manager_emit_changed(Daemon *d, const char *property, ...);
 
-/* PropertiesChanged of a device. Progress-only changes (Progress, BytesDone, BytesTotal) are
- * throttled to ~10 per second per device; the last one always goes out. */
-void bus_device_emit_changed(Device *dev, const char *property, ...);
-void bus_device_emit_progress(Device *dev);
+/* PropertiesChanged of the device object at path (names NULL-terminated). device.c decides
+ * when: it coalesces and throttles. */
+void bus_device_emit_changed(Daemon *d, const char *path, char **names);

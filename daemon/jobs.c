@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 
 #include "util/log.h"
-#include "util/string-table.h"
 
 /* Messages between the main loop and a worker, one per SEQPACKET datagram. */
 typedef enum MsgType {
@@ -64,40 +63,14 @@ struct JobQueue {
     sd_event_source *dispatch_source; /* starts queued jobs from the loop, never re-entrantly */
 };
 
-static const char *const job_state_table[_JOB_STATE_MAX] = {
-    [JOB_IDLE] = "idle",
-    [JOB_QUEUED] = "queued",
-    [JOB_ENTERING] = "entering",
-    [JOB_ERASING] = "erasing",
-    [JOB_WRITING] = "writing",
-    [JOB_VERIFYING] = "verifying",
-    [JOB_LEAVING] = "leaving",
-    [JOB_WAITING] = "waiting",
-    [JOB_RECOVERING] = "recovering",
-    [JOB_DONE] = "done",
-    [JOB_FAILED] = "failed",
-    [JOB_NEEDS_POWER_CYCLE] = "needs-power-cycle",
-    [JOB_CANCELLED] = "cancelled",
-};
-
-const char *job_state_to_string(JobState s) {
-    return TABLE_NAME(job_state_table, s, "unknown");
-}
-
-JobState job_state_from_string(const char *s) {
-    int i = TABLE_INDEX(job_state_table, s);
-    return i < 0 ? _JOB_STATE_MAX : (JobState) i;
-}
-
 void job_spec_done(JobSpec *s) {
     free(s->port);
     free(s->rule_name);
-    free(s->firmware_path);
-    free(s->firmware_data);
     free(s->target_version);
     free(s->from_version);
-    if (s->runner_data && s->runner_data_free)
-        s->runner_data_free(s->runner_data);
+    stdfu_manifest_unref(s->manifest);
+    stdfu_image_free(s->own_image);
+    free(s->file_data);
     *s = (JobSpec) {};
 }
 
@@ -202,18 +175,26 @@ Job *job_queue_find(JobQueue *q, const char *port) {
 }
 
 static void job_finish(Job *j) {
-    j->state = j->result.outcome;
+    /* Results the runner did not make (cancelled while queued, a broken worker) end where the
+     * job was. */
+    if (!job_state_is_active(j->result.phase))
+        j->result.phase = j->state;
+    if (!j->result.finished)
+        j->result.finished = now_realtime();
+    if (!j->result.started)
+        j->result.started = j->result.finished;
+    j->state = job_state_of_outcome(j->result.outcome);
     if (j->queue->cb.finished)
         j->queue->cb.finished(j, j->queue->userdata);
 }
 
 static void *worker_main(void *p) {
     Job *j = p;
-    JobResult r = { .outcome = JOB_FAILED };
+    JobResult r = { .outcome = _JOB_OUTCOME_INVALID };
 
     j->queue->runner(j, &j->spec, &r, j->queue->runner_userdata);
-    if (!job_state_is_outcome(r.outcome)) {
-        r.outcome = JOB_FAILED;
+    if (!job_outcome_to_string(r.outcome)) {
+        r.outcome = JOB_OUTCOME_FAILED;
         snprintf(r.error, sizeof r.error, "update engine returned without an outcome");
     }
     Msg m = { .type = MSG_RESULT, .result = r };
@@ -230,8 +211,8 @@ static void job_handle_result(Job *j, const JobResult *r) {
     job_close_channel(j);
     j->result = *r;
     j->result.error[sizeof j->result.error - 1] = '\0';
-    if (atomic_load(&j->cancel) && r->outcome != JOB_DONE) {
-        j->result.outcome = JOB_CANCELLED;
+    if (atomic_load(&j->cancel) && r->outcome != JOB_OUTCOME_DONE) {
+        j->result.outcome = JOB_OUTCOME_CANCELLED;
         if (!j->result.error[0])
             snprintf(j->result.error, sizeof j->result.error, "cancelled");
     }
@@ -253,14 +234,14 @@ static int on_worker_message(sd_event_source *s, int fd, uint32_t revents, void 
             return 0;
         if (n != (ssize_t) sizeof m) {
             /* The worker went away without a result: cannot happen unless it crashed. */
-            JobResult r = { .outcome = JOB_FAILED };
+            JobResult r = { .outcome = JOB_OUTCOME_FAILED };
             snprintf(r.error, sizeof r.error, "worker channel broke (revents 0x%x)", revents);
             job_handle_result(j, &r);
             return 0;
         }
         switch (m.type) {
         case MSG_STATE:
-            if (m.state < _JOB_STATE_MAX && !job_state_is_outcome(m.state))
+            if (job_state_is_active(m.state))
                 j->state = m.state;
             break;
         case MSG_PROGRESS:
@@ -268,7 +249,7 @@ static int on_worker_message(sd_event_source *s, int fd, uint32_t revents, void 
             j->total = m.total;
             break;
         case MSG_ATTEMPT:
-            j->attempt = m.attempt;
+            j->attempt = MAX(j->spec.first_attempt, 1u) + MAX(m.attempt, 1u) - 1;
             break;
         case MSG_RESULT:
             job_handle_result(j, &m.result);
@@ -307,7 +288,7 @@ static int job_start(Job *j) {
     j->running = true;
     j->queue->n_running++;
     j->state = JOB_ENTERING;
-    j->attempt = MAX(j->attempt, 1u);
+    j->attempt = MAX(j->spec.first_attempt, 1u);
     return 0;
 }
 
@@ -317,7 +298,7 @@ static void job_queue_dispatch(JobQueue *q) {
         if (j->state == JOB_QUEUED) {
             int r = job_start(j);
             if (r < 0) {
-                j->result = (JobResult) { .outcome = JOB_FAILED };
+                j->result = (JobResult) { .outcome = JOB_OUTCOME_FAILED };
                 snprintf(j->result.error, sizeof j->result.error,
                          "could not start a worker thread: %s", strerror(-r));
                 job_finish(j);
@@ -383,14 +364,14 @@ int job_queue_add(JobQueue *q, JobSpec *spec, void *userdata, Job **ret) {
 }
 
 int job_cancel(Job *j) {
-    if (job_state_is_outcome(j->state))
+    if (job_state_is_ended(j->state))
         return -EALREADY;
     atomic_store(&j->cancel, true);
     if (j->running) {
         send_msg(j->fd_main, &(Msg) { .type = MSG_WAKE }, true);
         return 0;
     }
-    j->result = (JobResult) { .outcome = JOB_CANCELLED };
+    j->result = (JobResult) { .outcome = JOB_OUTCOME_CANCELLED };
     snprintf(j->result.error, sizeof j->result.error, "cancelled before it started");
     job_finish(j);
     return 0;

@@ -17,52 +17,50 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "image/image.h"
+#include "lifecycle.h"
+#include "manifest.h"
+#include "update/enter.h"
 #include "util/macro.h"
 #include "util/time-util.h"
 
 typedef struct JobQueue JobQueue;
 typedef struct Job Job;
 
-/* What the device is doing, as the Device.State property says it. The last four are outcomes. */
-typedef enum JobState {
-    JOB_IDLE,
-    JOB_QUEUED,
-    JOB_ENTERING,
-    JOB_ERASING,
-    JOB_WRITING,
-    JOB_VERIFYING,
-    JOB_LEAVING,
-    JOB_WAITING,
-    JOB_RECOVERING,
-    JOB_DONE,
-    JOB_FAILED,
-    JOB_NEEDS_POWER_CYCLE,
-    JOB_CANCELLED,
-    _JOB_STATE_MAX,
-} JobState;
-
-const char *job_state_to_string(JobState s);
-JobState job_state_from_string(const char *s); /* _JOB_STATE_MAX when unknown */
-static inline bool job_state_is_outcome(JobState s) {
-    return s >= JOB_DONE && s < _JOB_STATE_MAX;
-}
-
-/* What the job should do. Owned by the job once queued. */
+/* What the job should do, made on the main thread (rules.c) from a manifest rule or an
+ * UpdateFile image and self-contained: the worker reads nothing else of the daemon. Owned by
+ * the job once queued. */
 typedef struct JobSpec {
     char *port;
     char *rule_name;          /* for the journal: the manifest rule, "file" for UpdateFile */
     char sha256[65];          /* of the image, lowercase hex */
-    char *firmware_path;      /* from the manifest rule, or NULL when data is set */
-    void *firmware_data;      /* from UpdateFile */
-    size_t firmware_size;
     char *target_version;     /* may be NULL (UpdateFile without a version) */
     char *from_version;
-    bool force;
+    bool force;               /* write even when the device runs the target already */
+    usec_t started;           /* CLOCK_REALTIME when first queued (kept across resumes) */
+    unsigned first_attempt;   /* the number of this run's first attempt (0 counts as 1): a
+                               * resumed job goes on counting */
+
+    /* How to enter and what to expect on the port (lib/update's options). */
+    stdfu_enter_method enter;     /* zero: auto */
+    uint16_t app_vid, app_pid;    /* 0:0 = whatever application is on the port */
+    uint16_t dfu_vid, dfu_pid;
+    uint8_t alt;
+    bool has_target_bcd;
+    uint16_t target_bcd;
+    unsigned max_attempts;        /* 0: the engine's default */
+    unsigned retries;             /* attempts after a failure with the application running */
+    usec_t enter_timeout, leave_timeout; /* 0: the engine's default */
+
+    /* What to write: a rule's image, kept alive by the reference to its manifest, or the
+     * caller's (UpdateFile), parsed into own_image from file_data. */
+    const stdfu_image *image;
+    stdfu_manifest *manifest;
+    stdfu_image *own_image;
+    uint8_t *file_data;
+    size_t file_size;
     bool kept_image;          /* UpdateFile: the image is kept in the state directory */
     char image_address[16];   /* UpdateFile: "0x08000000" given for a raw image, or "" */
-    usec_t started;           /* CLOCK_REALTIME when first queued (kept across resumes) */
-    void *runner_data;        /* what the runner needs (a RunnerPlan), freed by runner_data_free */
-    void (*runner_data_free)(void *p);
 } JobSpec;
 
 void job_spec_done(JobSpec *s);
@@ -80,10 +78,15 @@ typedef struct JobDeviceEvent {
     char syspath[256];
 } JobDeviceEvent;
 
-/* The result a runner returns: an outcome state and, unless done, a sentence. */
+/* The result a runner returns: an outcome and, unless done, a sentence; and for the history
+ * what the attempt did. */
 typedef struct JobResult {
-    JobState outcome;         /* JOB_DONE, JOB_FAILED, JOB_NEEDS_POWER_CYCLE or JOB_CANCELLED */
+    JobOutcome outcome;
     char error[512];
+    JobState phase;           /* the state it ended in (where a failure happened) */
+    usec_t started, finished; /* CLOCK_REALTIME */
+    uint64_t bytes_written;
+    unsigned steps[_STDFU_UPDATE_STEP_MAX]; /* recovery steps taken (lib/update's ladder) */
 } JobResult;
 
 /* Runs in the worker thread; returns when the job has an outcome. */
@@ -125,6 +128,7 @@ const char *job_port(Job *job);
 JobState job_state(Job *job);
 const JobSpec *job_spec(Job *job);
 void job_progress(Job *job, uint64_t *done, uint64_t *total);
+/* The attempt running: spec->first_attempt, plus the engine's flash cycles after the first. */
 unsigned job_attempt(Job *job);
 const JobResult *job_result(Job *job);
 void *job_get_userdata(Job *job);

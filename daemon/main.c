@@ -6,12 +6,9 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/parse-util.h"
-
-#ifndef STDFU_VERSION
-#define STDFU_VERSION "0.1"
-#endif
 
 static void help(void) {
     printf("Usage: stdfud [OPTIONS]\n"
@@ -24,7 +21,7 @@ static void help(void) {
            "  --log-level LEVEL             err, warning, notice, info or debug (default: info)\n"
            "  --help                        show this help\n"
            "  --version                     show the version\n",
-           DEFAULT_MANIFEST_PATH, DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, MAX_PARALLEL,
+           STDFU_MANIFEST_PATH, STDFU_MANIFEST_DIR, STDFU_STATE_DIR, MAX_PARALLEL,
            DEFAULT_PARALLEL);
 }
 
@@ -44,12 +41,6 @@ static int parse_log_level(const char *s) {
     if (parse_u32(s, &n) >= 0 && n <= LOG_DEBUG)
         return (int) n;
     return -EINVAL;
-}
-
-static int set_string(char **dst, const char *value) {
-    free(*dst);
-    *dst = strdup(value);
-    return *dst ? 0 : -ENOMEM;
 }
 
 /* 1: go on, 0: exit successfully (--help), <0: exit with failure. */
@@ -75,16 +66,16 @@ static int parse_argv(int argc, char *argv[], DaemonSettings *s) {
         case ARG_BUS:
             if (!*optarg)
                 return log_error_errno(EINVAL, "--bus needs system, session or an address.");
-            r = set_string(&s->bus, optarg);
+            r = free_and_strdup(&s->bus, optarg);
             break;
         case ARG_MANIFEST:
-            r = set_string(&s->manifest_path, optarg);
+            r = free_and_strdup(&s->manifest_path, optarg);
             break;
         case ARG_MANIFEST_DIR:
-            r = set_string(&s->manifest_dir, optarg);
+            r = free_and_strdup(&s->manifest_dir, optarg);
             break;
         case ARG_STATE_DIR:
-            r = set_string(&s->state_dir, optarg);
+            r = free_and_strdup(&s->state_dir, optarg);
             break;
         case ARG_PARALLEL:
             if (parse_u32(optarg, &n) < 0 || n < 1 || n > MAX_PARALLEL)

@@ -9,6 +9,7 @@
 
 #include "manifest-internal.h"
 #include "state.h" /* the history size the state directory accepts */
+#include "usb/usb.h"
 #include "util/parse-util.h"
 
 #define MAX_RETRIES 100u
@@ -300,6 +301,20 @@ static int parse_history_size(parse_ctx *c, const field *f, const char *path, ya
     return get_uint(c, path, n, 1, STDFU_MAX_HISTORY_SIZE, &c->settings->history_size);
 }
 
+static int parse_retry_delay(parse_ctx *c, const field *f, const char *path, yaml_node_t *n) {
+    usec_t *dst = f->id == F_RETRY_DELAY ? &c->settings->retry_delay
+                                         : &c->settings->retry_delay_max;
+    uint64_t v;
+    const char *s = plain_scalar(c, path, n, "a number of seconds");
+    if (!s)
+        return -EINVAL;
+    if (parse_seconds(s, &v) < 0 || v == 0 || v > MAX_TIMEOUT_USEC)
+        return value_error(c, n, "%s: expected a number of seconds over 0 and up to 86400 "
+                           "(e.g. 30), not \"%s\"", path, s);
+    *dst = v;
+    return 0;
+}
+
 static const field application_fields[] = {
     {"id", F_APP_ID, parse_app_id, NULL, true},
     {"serial", F_APP_SERIAL, parse_serial, NULL, false},
@@ -354,6 +369,8 @@ static const field rule_fields[] = {
 static const field settings_fields[] = {
     {"max-parallel-jobs", F_MAX_PARALLEL_JOBS, parse_max_parallel_jobs, NULL, false},
     {"history-size", F_HISTORY_SIZE, parse_history_size, NULL, false},
+    {"retry-delay", F_RETRY_DELAY, parse_retry_delay, NULL, false},
+    {"retry-delay-max", F_RETRY_DELAY_MAX, parse_retry_delay, NULL, false},
     {0},
 };
 
@@ -434,8 +451,8 @@ stdfu_rule *rule_new(void) {
     stdfu_rule *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->dfu_vid = STDFU_DEFAULT_DFU_VID;
-    r->dfu_pid = STDFU_DEFAULT_DFU_PID;
+    r->dfu_vid = STDFU_USB_BOOTLOADER_VID;
+    r->dfu_pid = STDFU_USB_BOOTLOADER_PID;
     r->enter = (stdfu_enter_method) { .kind = STDFU_ENTER_AUTO };
     r->version_source = STDFU_VERSION_SOURCE_BCD_DEVICE;
     r->retries = STDFU_DEFAULT_RETRIES;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/config.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
@@ -341,9 +342,9 @@ int stdfu_manifest_load(const char *path, const char *dir, stdfu_manifest **ret,
         return -ENOMEM;
     l.m->n_ref = 1;
 
-    r = load_file(&l, path ?: STDFU_DEFAULT_MANIFEST_PATH, true);
+    r = load_file(&l, path ?: STDFU_MANIFEST_PATH, true);
     if (r == 0)
-        r = load_directory(&l, dir ?: STDFU_DEFAULT_MANIFEST_DIR);
+        r = load_directory(&l, dir ?: STDFU_MANIFEST_DIR);
     if (r == 0 && !l.oom)
         check_shadowed_rules(&l);
     if (r == 0 && l.oom)

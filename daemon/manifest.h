@@ -26,11 +26,6 @@
 #include "util/macro.h"
 #include "util/time-util.h"
 
-#define STDFU_DEFAULT_MANIFEST_PATH "/etc/stdfu/manifest.yaml"
-#define STDFU_DEFAULT_MANIFEST_DIR "/etc/stdfu/manifest.d"
-
-#define STDFU_DEFAULT_DFU_VID 0x0483
-#define STDFU_DEFAULT_DFU_PID 0xdf11
 #define STDFU_RULE_NAME_MAX 64
 
 /* ---- versions ------------------------------------------------------------------------------ */
@@ -91,7 +86,7 @@ typedef struct stdfu_rule {
     stdfu_enter_method enter;   /* hid-feature / hid-output: enter.bytes, report ID first */
     bool has_enter_report;      /* enter.report was given */
 
-    uint16_t dfu_vid, dfu_pid;  /* default 0483:df11 */
+    uint16_t dfu_vid, dfu_pid;  /* default STDFU_USB_BOOTLOADER_VID/PID (0483:df11) */
     uint8_t alt;                /* default 0 */
     char *layout;               /* NULL: checked when the daemon first meets the bootloader */
     bool adopt;                 /* flash bootloader devices on matching ports */
@@ -140,19 +135,24 @@ int stdfu_rule_check_layout(const stdfu_rule *r, const char *layout, stdfu_error
 typedef struct stdfu_manifest_settings {
     unsigned max_parallel_jobs; /* 0: not set (the daemon's default applies) */
     unsigned history_size;      /* 0: not set */
+    usec_t retry_delay;         /* before the first retry of a failed job; 0: not set */
+    usec_t retry_delay_max;     /* the delay doubles up to this; 0: not set */
 } stdfu_manifest_settings;
+
+#define STDFU_DEFAULT_RETRY_DELAY (30 * USEC_PER_SEC)
+#define STDFU_DEFAULT_RETRY_DELAY_MAX (3600 * USEC_PER_SEC)
 
 #define STDFU_MAX_PARALLEL_JOBS 64u
 #define STDFU_MAX_ERRORS 100 /* further errors are summed up in one last line */
 
 typedef struct stdfu_manifest stdfu_manifest;
 
-/* Loads path (NULL: the default) and dir/\*.yaml (NULL: the default). A missing main file or
- * directory is not an error (no rules). On success returns 0 and *ret. When the manifest has
- * errors returns -EINVAL and *ret_errors, a NULL-terminated list of "FILE:LINE:COLUMN:
- * reason" lines (free with stdfu_manifest_errors_free()); other negative errnos (-ENOMEM)
- * may come without a list. ret_errors may be NULL. *ret is left alone on failure, so that
- * the caller's last good manifest stays where it was. */
+/* Loads path (NULL: STDFU_MANIFEST_PATH) and dir/\*.yaml (NULL: STDFU_MANIFEST_DIR). A
+ * missing main file or directory is not an error (no rules). On success returns 0 and *ret.
+ * When the manifest has errors returns -EINVAL and *ret_errors, a NULL-terminated list of
+ * "FILE:LINE:COLUMN: reason" lines (free with stdfu_manifest_errors_free()); other negative
+ * errnos (-ENOMEM) may come without a list. ret_errors may be NULL. *ret is left alone on
+ * failure, so that the caller's last good manifest stays where it was. */
 int stdfu_manifest_load(const char *path, const char *dir, stdfu_manifest **ret,
                         char ***ret_errors);
 void stdfu_manifest_errors_free(char **errors);

@@ -2,143 +2,169 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include <systemd/sd-journal.h>
 
 #include "dbus-util.h"
-#include "rules.h"
 #include "state.h"
 #include "util/log.h"
 
 /* MESSAGE_ID of the journal entry for each finished update (stable: catalogs key on it). */
 #define STDFU_MESSAGE_UPDATE_FINISHED "8d6a3f2e5b1c4e0f9a7d3c2b1e0f4a5d"
 
-DeviceMode policy_classify(uint16_t vid, uint16_t pid, const char *port, void *userdata) {
-    Daemon *d = userdata;
-    return rules_classify(d, vid, pid, port);
+/* How long an application may take to show its hidraw node after its USB device. */
+#define SETTLE_USEC (2 * USEC_PER_SEC)
+
+static const char *resume_rule(Device *dev) {
+    DeviceResume *r = device_resume(dev);
+    return r ? r->record.rule : NULL;
 }
 
-static void set_string(char **dst, const char *value) {
-    if (streq_ptr(*dst, value))
-        return;
-    free(*dst);
-    *dst = value ? strdup(value) : NULL;
-}
-
-static stdfu_job_phase phase_of_state(JobState s) {
-    switch (s) {
-    case JOB_ENTERING: return STDFU_PHASE_ENTERING;
-    case JOB_ERASING: return STDFU_PHASE_ERASING;
-    case JOB_WRITING: return STDFU_PHASE_WRITING;
-    case JOB_VERIFYING: return STDFU_PHASE_VERIFYING;
-    case JOB_LEAVING: return STDFU_PHASE_LEAVING;
-    case JOB_WAITING: return STDFU_PHASE_WAITING;
-    case JOB_RECOVERING: return STDFU_PHASE_RECOVERING;
-    case JOB_NEEDS_POWER_CYCLE: return STDFU_PHASE_NEEDS_POWER_CYCLE;
-    default: return STDFU_PHASE_QUEUED;
-    }
-}
-
-static stdfu_job_outcome outcome_of_state(JobState s) {
-    switch (s) {
-    case JOB_DONE: return STDFU_OUTCOME_DONE;
-    case JOB_NEEDS_POWER_CYCLE: return STDFU_OUTCOME_NEEDS_POWER_CYCLE;
-    case JOB_CANCELLED: return STDFU_OUTCOME_CANCELLED;
-    default: return STDFU_OUTCOME_FAILED;
-    }
+/* The manifest's verdict on dev, and the versions it shows from it. */
+static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
+    rules_evaluate(d->manifest, device_facts(dev), resume_rule(dev), ret);
+    if (ret->ambiguous)
+        log_warning("%s: several adoptable rules match this bootloader; adopting none.",
+                    device_port(dev));
+    device_set_running_version(dev, ret->running_version[0] ? ret->running_version : NULL);
+    if (ret->rule && !device_job(dev))
+        device_set_target_version(dev, ret->rule->firmware.version_string);
 }
 
 /* ---- the state journal ------------------------------------------------------------------- */
 
-static void journal_save(Daemon *d, Device *dev, const JobSpec *spec, JobState state,
-                         unsigned attempt, const char *error) {
+static void journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned attempt,
+                         const char *error, usec_t next_attempt, stdfu_job_record *ret) {
     stdfu_job_record rec;
-    rules_record_init(&rec, dev->port, spec);
-    rec.phase = phase_of_state(state);
+    rules_job_record(spec, &rec);
+    rec.phase = state;
     rec.attempt = MAX(attempt, 1u);
+    rec.next_attempt_usec = next_attempt;
     stdfu_job_record_set_error(&rec, error);
     int r = stdfu_state_save_job(d->state, &rec);
     if (r < 0)
-        log_warning_errno(r, "%s: cannot write the job journal: %m", dev->port);
+        log_warning_errno(r, "%s: cannot write the job journal: %m", spec->port);
+    if (ret)
+        *ret = rec;
 }
 
-static void journal_finish(Daemon *d, Device *dev, const JobSpec *spec, const JobResult *res,
-                           unsigned attempts) {
+static void journal_finish(Daemon *d, const stdfu_job_record *rec, JobOutcome outcome,
+                           const char *error) {
     stdfu_history_entry e;
-    stdfu_job_record rec;
-    rules_record_init(&rec, dev->port, spec);
-    rec.attempt = MAX(attempts, 1u);
-    stdfu_history_entry_from_record(&e, &rec, outcome_of_state(res->outcome),
-                                    res->outcome == JOB_DONE ? NULL : res->error, now_realtime());
+    stdfu_history_entry_from_record(&e, rec, outcome, error, now_realtime());
     int r = stdfu_state_finish_job(d->state, &e);
     if (r < 0)
-        log_warning_errno(r, "%s: cannot record the update in the history: %m", dev->port);
+        log_warning_errno(r, "%s: cannot record the update in the history: %m", rec->port);
 }
+
+/* "leave-again=1 port-reset=1": the ladder's steps an attempt took. */
+static void format_recovery(const unsigned *steps, char *buf, size_t size) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (stdfu_update_step s = STDFU_UPDATE_STEP_NONE + 1; s < _STDFU_UPDATE_STEP_MAX; s++)
+        if (steps[s] && n < size)
+            n += (size_t) snprintf(buf + n, size - n, "%s%s=%u", n ? " " : "",
+                                   stdfu_update_step_to_string(s), steps[s]);
+}
+
+/* The history entry of the attempt that ended the job. */
+static void attempt_entry(const JobSpec *spec, const JobResult *res, unsigned attempt,
+                          stdfu_history_entry *ret) {
+    stdfu_job_record rec;
+    rules_job_record(spec, &rec);
+    rec.attempt = MAX(attempt, 1u);
+    stdfu_history_entry_from_record(ret, &rec, res->outcome,
+                                    res->outcome == JOB_OUTCOME_DONE ? NULL : res->error,
+                                    res->finished);
+    ret->started_usec = res->started;
+    ret->phase = res->outcome == JOB_OUTCOME_DONE ? JOB_DONE : res->phase;
+    ret->bytes_written = res->bytes_written;
+    format_recovery(res->steps, ret->recovery, sizeof ret->recovery);
+}
+
+/* The manifest's backoff (settings retry-delay, retry-delay-max) for the wait after attempt. */
+static usec_t retry_delay(Daemon *d, unsigned attempt) {
+    const stdfu_manifest_settings *s = d->manifest ? stdfu_manifest_get_settings(d->manifest)
+                                                   : NULL;
+    usec_t delay = s && s->retry_delay ? s->retry_delay : STDFU_DEFAULT_RETRY_DELAY;
+    usec_t delay_max = s && s->retry_delay_max ? s->retry_delay_max
+                                               : STDFU_DEFAULT_RETRY_DELAY_MAX;
+    return job_retry_delay(attempt, delay, delay_max);
+}
+
 
 /* ---- queueing ---------------------------------------------------------------------------- */
 
+static int check_no_job(Device *dev, stdfu_error *err) {
+    if (!device_job(dev))
+        return 0;
+    return stdfu_error_set(err, -EBUSY, "Device %s already has a job (%s).", device_port(dev),
+                           job_state_to_string(job_state(device_job(dev))));
+}
+
 static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, stdfu_error *err) {
     Job *job;
-    int r;
-
-    if (dev->job) {
+    int r = check_no_job(dev, err);
+    if (r < 0) {
         job_spec_done(spec);
-        return stdfu_error_set(err, -EBUSY, "Device %s already has a job (%s).", dev->port,
-                               job_state_to_string(job_state(dev->job)));
+        return r;
     }
-    set_string(&dev->target_version, spec->target_version);
+    device_set_target_version(dev, spec->target_version);
     if (!spec->started)
         spec->started = now_realtime();
+    spec->first_attempt = MAX(attempt, 1u);
     r = job_queue_add(d->jobs, spec, dev, &job);
     if (r < 0) {
         job_spec_done(spec);
-        return stdfu_error_set(err, r, "Cannot queue a job for %s: %s", dev->port, strerror(-r));
+        return stdfu_error_set(err, r, "Cannot queue a job for %s: %s", device_port(dev),
+                               strerror(-r));
     }
-    dev->job = job;
-    dev->resume_when_present = false;
-    dev->progress = 0;
-    dev->bytes_done = dev->bytes_total = 0;
-    dev->attempt = MAX(attempt, 1u);
+    device_set_job(dev, job);
+    device_set_resume(dev, NULL);
+    device_set_progress(dev, 0, 0, 0);
+    device_set_attempt(dev, MAX(attempt, 1u));
+    device_set_next_attempt(dev, 0);
     /* The job may already have started (a free slot): take its state. */
-    dev->state = job_state(job);
-    journal_save(d, dev, job_spec(job), JOB_QUEUED, attempt, NULL);
-    log_info("%s: update to %s queued.", dev->port, strna(dev->target_version));
-    bus_device_emit_changed(dev, "State", "TargetVersion", "Progress", "BytesDone", "BytesTotal",
-                            "Attempt", NULL);
+    device_set_state(dev, job_state(job));
+    journal_save(d, job_spec(job), JOB_QUEUED, attempt, NULL, 0, NULL);
+    log_info("%s: update to %s queued.", device_port(dev), strna(device_target_version(dev)));
     daemon_update_status(d);
     return 0;
 }
 
-static int check_no_job(Device *dev, stdfu_error *err) {
-    if (!dev->job)
-        return 0;
-    return stdfu_error_set(err, -EBUSY, "Device %s already has a job (%s).", dev->port,
-                           job_state_to_string(job_state(dev->job)));
-}
-
-int policy_queue_update(Daemon *d, Device *dev, bool force, stdfu_error *err) {
+static int queue_update(Daemon *d, Device *dev, const RulesVerdict *v, bool force,
+                        stdfu_error *err) {
     JobSpec spec = {};
-    int r = check_no_job(dev, err);
-    if (r < 0)
-        return r;
-    r = rules_make_spec(d, dev, force, &spec, err);
+    int r = rules_job_spec(d->manifest, device_facts(dev), v, force, &spec, err);
     if (r < 0)
         return r;
     return queue_job(d, dev, &spec, 1, err);
 }
 
+int policy_queue_update(Daemon *d, Device *dev, bool force, stdfu_error *err) {
+    RulesVerdict v;
+    int r = check_no_job(dev, err);
+    if (r < 0)
+        return r;
+    evaluate(d, dev, &v);
+    return queue_update(d, dev, &v, force, err);
+}
+
 int policy_queue_update_file(Daemon *d, Device *dev, FileRequest *req, stdfu_error *err) {
     JobSpec spec = {};
+    RulesVerdict v;
     int r = check_no_job(dev, err);
     if (r < 0) {
         req->data = mfree(req->data);
         return r;
     }
-    r = rules_make_spec_file(d, dev, req, &spec, err);
+    evaluate(d, dev, &v);
+    r = rules_job_spec_file(device_facts(dev), &v, req, &spec, err);
     if (r < 0)
         return r;
     /* Kept before the job's first record: a restart resumes it with this very image. */
-    r = stdfu_state_save_image(d->state, dev->port, spec.firmware_data, spec.firmware_size);
+    r = stdfu_state_save_image(d->state, spec.port, spec.file_data, spec.file_size);
     if (r < 0) {
         job_spec_done(&spec);
         return stdfu_error_set(err, r, "Cannot keep the image in the state directory (%s), "
@@ -149,97 +175,110 @@ int policy_queue_update_file(Daemon *d, Device *dev, FileRequest *req, stdfu_err
 }
 
 int policy_cancel(Daemon *d, Device *dev, stdfu_error *err) {
-    (void) d;
-    if (dev->resume_when_present && !dev->job) {
-        /* Waiting for a power cycle: stop waiting. */
-        dev->resume_when_present = false;
-        dev->auto_blocked = true;
-        if (dev->resume_spec)
-            job_spec_done(dev->resume_spec);
-        dev->resume_spec = mfree(dev->resume_spec);
-        int r = stdfu_state_remove_job(d->state, dev->port);
+    if (device_resume(dev) && !device_job(dev)) {
+        /* Waiting for the device to come back: stop waiting. */
+        device_set_resume(dev, NULL);
+        device_set_blocked(dev, true);
+        int r = stdfu_state_remove_job(d->state, device_port(dev));
         if (r < 0)
-            log_warning_errno(r, "%s: cannot remove the job record: %m", dev->port);
-        dev->state = JOB_CANCELLED;
-        bus_device_emit_changed(dev, "State", NULL);
+            log_warning_errno(r, "%s: cannot remove the job record: %m", device_port(dev));
+        device_set_next_attempt(dev, 0);
+        device_set_state(dev, JOB_CANCELLED);
         return 0;
     }
-    if (!dev->job)
-        return stdfu_error_set(err, -ENOENT, "Device %s has no job to cancel.", dev->port);
-    log_info("%s: cancelling the update.", dev->port);
-    return job_cancel(dev->job); /* a queued job finishes (cancelled) right here */
+    if (!device_job(dev))
+        return stdfu_error_set(err, -ENOENT, "Device %s has no job to cancel.", device_port(dev));
+    log_info("%s: cancelling the update.", device_port(dev));
+    return job_cancel(device_job(dev)); /* a queued job finishes (cancelled) right here */
 }
 
-/* A device with an unfinished job (journal, needs-power-cycle) is back. */
-static void resume_device(Daemon *d, Device *dev) {
+/* ---- resuming ---------------------------------------------------------------------------- */
+
+static void resume_done(Daemon *d, Device *dev, const stdfu_job_record *rec) {
+    journal_finish(d, rec, JOB_OUTCOME_DONE, NULL);
+    log_info("%s: runs the target version %s, the unfinished update is done.", device_port(dev),
+             rec->target_version);
+    device_set_state(dev, JOB_DONE);
+    device_set_last_update(dev, now_realtime());
+    device_set_error(dev, NULL);
+    device_set_next_attempt(dev, 0);
+    device_flush_changes(dev); /* properties first: UpdateFinished closes the update */
+    bus_manager_emit_update_finished(d, device_port(dev), "done", "");
+}
+
+/* The job of a resume: the spec kept in this run, or one rebuilt from the journal record. */
+static int resume_spec(Daemon *d, Device *dev, const RulesVerdict *v, DeviceResume *res,
+                       JobSpec *ret, stdfu_error *err) {
+    const stdfu_job_record *rec = &res->record;
+    uint8_t *image = NULL;
+    size_t size = 0;
+
+    if (res->spec.port) {
+        *ret = res->spec;
+        res->spec = (JobSpec) {};
+        return 0;
+    }
+    if (rec->kept_image) {
+        int r = stdfu_state_load_image(d->state, rec->port, rec->sha256, &image, &size);
+        if (r < 0)
+            return stdfu_error_set(err, r, "The image of the unfinished job of %s cannot be "
+                                   "read back from the state directory: %s", rec->port,
+                                   r == -EBADMSG ? "its SHA-256 does not match" : strerror(-r));
+    }
+    return rules_resume_spec(d->manifest, device_facts(dev), v, rec, image, size, ret, err);
+}
+
+/* A device with an unfinished job (journal, needs-power-cycle, failed outside its
+ * application) is back. */
+static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
+    DeviceResume *res = device_resume(dev);
     stdfu_error err = {};
     JobSpec spec = {};
 
-    log_info("%s: is back, resuming its update.", dev->port);
-    int r;
-    if (dev->resume_spec) {
-        /* The job of this run that ended as needs-power-cycle, image and all. */
-        rules_update_device(d, dev);
-        if (dev->mode == DEVICE_APPLICATION && dev->resume_spec->target_version &&
-            streq_ptr(dev->running_version, dev->resume_spec->target_version)) {
-            job_spec_done(dev->resume_spec);
-            r = 0;
-        } else {
-            spec = *dev->resume_spec;
-            r = 1;
-        }
-        dev->resume_spec = mfree(dev->resume_spec);
-    } else
-        r = rules_make_resume_spec(d, dev, &spec, &err);
-    if (r > 0) {
-        (void) queue_job(d, dev, &spec, dev->resume ? dev->resume->attempt : 1, &err);
+    log_info("%s: resuming its update (%s before).", device_port(dev),
+             job_state_to_string(res->record.phase));
+    if (rules_resume_is_done(d->manifest, device_facts(dev), v, &res->record)) {
+        stdfu_job_record rec = res->record;
+        device_set_resume(dev, NULL);
+        resume_done(d, dev, &rec);
         return;
     }
+    if (resume_spec(d, dev, v, res, &spec, &err) < 0) {
+        log_warning("%s: cannot resume: %s", device_port(dev), err.message);
+        return;
+    }
+    (void) queue_job(d, dev, &spec, job_next_attempt(res->record.phase, res->record.attempt),
+                     &err); /* frees res */
+}
+
+static void evaluate_device(Daemon *d, Device *dev, const RulesVerdict *v);
+
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+    Device *dev = userdata;
+    Daemon *d = device_daemon(dev);
+    DeviceResume *res = device_resume(dev);
+    RulesVerdict v;
+    (void) s, (void) usec;
+
+    res->due = true;
+    res->timer = sd_event_source_disable_unref(res->timer);
+    if (device_mode(dev) == DEVICE_ABSENT)
+        return 0; /* it resumes when it is back */
+    evaluate(d, dev, &v);
+    evaluate_device(d, dev, &v);
+    return 0;
+}
+
+/* A job in retry-wait: its next attempt at record.next_attempt_usec. */
+static void arm_retry(Daemon *d, Device *dev, DeviceResume *res) {
+    if (res->timer || res->due)
+        return;
+    int r = sd_event_add_time(d->event, &res->timer, CLOCK_REALTIME,
+                              res->record.next_attempt_usec, 0, on_retry_timer, dev);
     if (r < 0) {
-        log_warning("%s: cannot resume: %s", dev->port, err.message);
-        return;
-    }
-    /* Already on the target: close the job as done. */
-    stdfu_history_entry e;
-    stdfu_history_entry_from_record(&e, dev->resume, STDFU_OUTCOME_DONE, NULL, now_realtime());
-    r = stdfu_state_finish_job(d->state, &e);
-    if (r < 0)
-        log_warning_errno(r, "%s: cannot record the update in the history: %m", dev->port);
-    log_info("%s: runs the target version %s, the unfinished update is done.", dev->port,
-             dev->resume->target_version);
-    dev->resume = mfree(dev->resume);
-    dev->resume_when_present = false;
-    dev->state = JOB_DONE;
-    dev->last_update = now_realtime();
-    set_string(&dev->last_error, NULL);
-    bus_device_emit_changed(dev, "State", "LastError", "LastUpdate", NULL);
-    bus_manager_emit_update_finished(d, dev->port, "done", "");
-}
-
-/* Whether a device that just appeared (or after a reload) should get a job. */
-static void evaluate_device(Daemon *d, Device *dev) {
-    stdfu_error err = {};
-
-    if (dev->job || dev->mode == DEVICE_ABSENT || dev->settling)
-        return;
-    rules_update_device(d, dev);   /* rule, running and target version */
-    if (dev->resume_when_present) {
-        resume_device(d, dev);
-        return;
-    }
-    if (dev->auto_blocked)
-        return;
-    if (!rules_wants_update(d, dev))
-        return;
-    if (policy_queue_update(d, dev, false, &err) < 0)
-        log_warning("%s: %s", dev->port, err.message);
-}
-
-void policy_evaluate_all(Daemon *d) {
-    for (Device *dev = device_table_first(d->devices); dev;) {
-        Device *next = dev->next; /* queueing can finish a job at once, never drop dev */
-        evaluate_device(d, dev);
-        dev = next;
+        log_warning_errno(r, "%s: cannot schedule the next attempt, trying at once: %m",
+                          device_port(dev));
+        res->due = true;
     }
 }
 
@@ -251,97 +290,137 @@ int policy_resume_jobs(Daemon *d) {
         return log_error_errno(r, "Cannot read the job journal: %m");
 
     for (size_t i = 0; i < n; i++) {
+        DeviceResume *res;
         Device *dev;
         if (device_table_ensure(d->devices, recs[i].port, &dev) < 0)
             continue;
+        res = calloc(1, sizeof *res);
+        if (!res) {
+            log_oom();
+            continue;
+        }
+        res->record = recs[i];
         log_info("%s: unfinished job from before (%s, attempt %u), resuming when it is present.",
-                 recs[i].port, stdfu_job_phase_to_string(recs[i].phase), recs[i].attempt);
-        rules_remember_resume(d, dev, &recs[i]);
-        dev->resume_when_present = true;
-        dev->state = recs[i].phase == STDFU_PHASE_NEEDS_POWER_CYCLE ? JOB_NEEDS_POWER_CYCLE
-                                                                     : JOB_WAITING;
-        bus_device_emit_changed(dev, "State", NULL);
+                 recs[i].port, job_state_to_string(recs[i].phase), recs[i].attempt);
+        device_set_resume(dev, res);
+        /* Kept to resume: what it waits for; cut short by the stop: waiting for the device. */
+        if (recs[i].phase == JOB_RETRY_WAIT) {
+            device_set_state(dev, JOB_RETRY_WAIT);
+            device_set_next_attempt(dev, recs[i].next_attempt_usec);
+            arm_retry(d, dev, res);
+        } else
+            device_set_state(dev, job_state_is_ended(recs[i].phase) ? recs[i].phase
+                                                                    : JOB_WAITING);
     }
     free(recs);
     return 0;
 }
 
-/* ---- device events ----------------------------------------------------------------------- */
+/* ---- deciding ---------------------------------------------------------------------------- */
 
-void daemon_on_device_added(Daemon *d, Device *dev) {
-    bus_manager_emit_device_added(d, dev);
-    daemon_update_status(d);
+/* Whether a device that just appeared (or after a reload) should get a job. */
+static void evaluate_device(Daemon *d, Device *dev, const RulesVerdict *v) {
+    stdfu_error err = {};
+    char why[256];
+
+    if (device_job(dev) || device_mode(dev) == DEVICE_ABSENT || device_settling(dev))
+        return;
+    if (device_resume(dev)) {
+        DeviceResume *res = device_resume(dev);
+        if (res->record.phase == JOB_RETRY_WAIT && !res->due)
+            arm_retry(d, dev, res); /* nothing changed: at its time */
+        else
+            resume_device(d, dev, v);
+        return;
+    }
+    if (device_blocked(dev))
+        return;
+    if (!v->wants_update) {
+        if (v->rule && v->decision != STDFU_UPDATE_CURRENT)
+            log_notice("%s: not updated by rule %s: %s.", device_port(dev), v->rule->name,
+                       rules_describe(v, why, sizeof why));
+        return;
+    }
+    if (queue_update(d, dev, v, false, &err) < 0)
+        log_warning("%s: %s", device_port(dev), err.message);
 }
 
-void daemon_on_device_dropped(Daemon *d, Device *dev) {
-    bus_manager_emit_device_removed(d, dev);
+void policy_evaluate_all(Daemon *d, bool manifest_changed) {
+    for (Device *dev = device_table_first(d->devices); dev;) {
+        Device *next = device_next(dev); /* queueing can finish a job at once, never drop dev */
+        RulesVerdict v;
+        if (manifest_changed) {
+            /* Something changed: a failed device is worth another try, a waiting one now. */
+            device_set_blocked(dev, false);
+            if (device_resume(dev))
+                device_resume(dev)->due = true;
+        }
+        if (!device_job(dev)) {
+            evaluate(d, dev, &v);
+            evaluate_device(d, dev, &v);
+        }
+        dev = next;
+    }
 }
 
 static void forward_to_job(Device *dev) {
+    const DeviceFacts *f = device_facts(dev);
     JobDeviceEvent ev = {
-        .type = dev->mode == DEVICE_ABSENT ? JOB_DEVICE_REMOVED : JOB_DEVICE_ADDED,
-        .vid = dev->vid, .pid = dev->pid, .bcd_device = dev->bcd_device,
-        .busnum = dev->busnum, .devnum = dev->devnum,
+        .type = f->mode == DEVICE_ABSENT ? JOB_DEVICE_REMOVED : JOB_DEVICE_ADDED,
+        .vid = f->vid, .pid = f->pid, .bcd_device = f->bcd_device,
+        .busnum = f->busnum, .devnum = f->devnum,
     };
-    snprintf(ev.syspath, sizeof ev.syspath, "%s", dev->syspath ? dev->syspath : "");
-    job_forward_event(dev->job, &ev);
+    snprintf(ev.syspath, sizeof ev.syspath, "%s", f->syspath ? f->syspath : "");
+    job_forward_event(device_job(dev), &ev);
 }
 
-/* How long an application may take to show its hidraw node after its USB device. */
-#define SETTLE_USEC (2 * USEC_PER_SEC)
-
-static void settle_done(Daemon *d, Device *dev) {
-    dev->settling = false;
-    dev->settle_timer = sd_event_source_disable_unref(dev->settle_timer);
-    evaluate_device(d, dev);
-}
-
-static int on_settle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-    Device *dev = userdata;
-    (void) s, (void) usec;
-    settle_done(device_table_daemon(dev->table), dev);
-    return 0;
+static void on_settled(Device *dev) {
+    Daemon *d = device_daemon(dev);
+    RulesVerdict v;
+    evaluate(d, dev, &v);
+    evaluate_device(d, dev, &v);
 }
 
 /* udev announces a USB device before its interfaces' hidraw nodes: a job started at once would
  * find no way to enter the bootloader. Wait for the node (or a little while). */
-static bool settle_first(Daemon *d, Device *dev) {
-    if (dev->mode != DEVICE_APPLICATION || dev->hidraw_node || dev->job)
+static bool settle_first(Device *dev) {
+    if (device_mode(dev) != DEVICE_APPLICATION || device_hidraw_node(dev) || device_job(dev))
         return false;
-    dev->settling = true;
-    if (!dev->settle_timer &&
-        sd_event_add_time_relative(d->event, &dev->settle_timer, CLOCK_MONOTONIC, SETTLE_USEC, 0,
-                                   on_settle_timer, dev) < 0)
-        return dev->settling = false;
-    return true;
+    return device_settle(dev, SETTLE_USEC, on_settled) >= 0;
 }
 
-void daemon_on_device_changed(Daemon *d, Device *dev, bool mode_changed) {
-    if (dev->job)
+void policy_device_changed(Daemon *d, Device *dev, bool incarnation) {
+    RulesVerdict v;
+
+    if (device_job(dev))
         forward_to_job(dev);
-    if (!mode_changed) {
-        bus_device_emit_changed(dev, "Product", "Serial", NULL);
-        if (dev->settling && dev->hidraw_node)
-            settle_done(d, dev);
+    if (!incarnation) {
+        if (device_settling(dev) && device_hidraw_node(dev)) {
+            device_settle_stop(dev);
+            on_settled(dev);
+        }
         return;
     }
-    if (dev->settling && dev->mode != DEVICE_APPLICATION) {
-        dev->settling = false;
-        dev->settle_timer = sd_event_source_disable_unref(dev->settle_timer);
+    if (device_settling(dev) && device_mode(dev) != DEVICE_APPLICATION)
+        device_settle_stop(dev);
+    DeviceResume *res = device_resume(dev);
+    if (res && device_mode(dev) != DEVICE_ABSENT) {
+        /* Re-appeared (not its first appearance after a restart): its job goes on now. */
+        if (res->seen)
+            res->due = true;
+        res->seen = true;
     }
-    rules_update_device(d, dev);
-    bus_device_emit_changed(dev, "Mode", "Product", "Serial", "RunningVersion", "TargetVersion",
-                            NULL);
-    if (dev->mode == DEVICE_ABSENT) {
-        if (!dev->job && !dev->resume_when_present)
-            device_table_drop(d->devices, dev);
+    evaluate(d, dev, &v);
+    if (device_mode(dev) == DEVICE_ABSENT) {
+        if (!device_job(dev) && !device_resume(dev))
+            device_table_remove(d->devices, dev);
         daemon_update_status(d);
         return;
     }
-    if (!dev->job)
-        dev->auto_blocked = false; /* a new appearance: worth another try */
-    if (!settle_first(d, dev))
-        evaluate_device(d, dev);
+    if (!device_job(dev))
+        device_set_blocked(dev, false); /* a new appearance: worth another try */
+    if (!settle_first(dev))
+        evaluate_device(d, dev, &v);
 }
 
 /* ---- job events -------------------------------------------------------------------------- */
@@ -353,45 +432,41 @@ static void on_job_changed(Job *job, void *userdata) {
     uint64_t done, total;
 
     job_progress(job, &done, &total);
-    bool progress = done != dev->bytes_done || total != dev->bytes_total;
-    dev->bytes_done = done;
-    dev->bytes_total = total;
-    dev->progress = total ? (unsigned) MIN(done * 100 / total, 100u) : 0;
-
-    if (state != dev->state || job_attempt(job) != dev->attempt) {
-        dev->state = state;
-        dev->attempt = job_attempt(job);
-        journal_save(d, dev, job_spec(job), state, dev->attempt, NULL);
-        log_info("%s: %s (attempt %u).", dev->port, job_state_to_string(state), dev->attempt);
-        bus_device_emit_changed(dev, "State", "Attempt", "Progress", "BytesDone", "BytesTotal",
-                                NULL);
+    device_set_progress(dev, total ? (unsigned) MIN(done * 100 / total, 100u) : 0, done, total);
+    if (state != device_state(dev) || job_attempt(job) != device_attempt(dev)) {
+        device_set_state(dev, state);
+        device_set_attempt(dev, job_attempt(job));
+        journal_save(d, job_spec(job), state, job_attempt(job), NULL, 0, NULL);
+        log_info("%s: %s (attempt %u).", device_port(dev), job_state_to_string(state),
+                 job_attempt(job));
         daemon_update_status(d);
-    } else if (progress)
-        bus_device_emit_progress(dev);
+    }
 }
 
 static void log_finished(Device *dev, const JobSpec *spec, const JobResult *res) {
-    const char *outcome = job_state_to_string(res->outcome);
-    int prio = res->outcome == JOB_DONE ? LOG_INFO : LOG_WARNING;
+    const char *outcome = job_outcome_to_string(res->outcome);
+    int prio = res->outcome == JOB_OUTCOME_DONE ? LOG_INFO : LOG_WARNING;
 
-    if (res->outcome == JOB_DONE)
-        log_info("%s: updated to %s.", dev->port, strna(spec->target_version));
+    if (res->outcome == JOB_OUTCOME_DONE)
+        log_info("%s: updated to %s.", device_port(dev), strna(spec->target_version));
     else
-        log_full(prio, "%s: update %s: %s", dev->port, outcome, res->error);
+        log_full(prio, "%s: update %s: %s", device_port(dev), outcome, res->error);
     /* The structured entry, for journalctl STDFU_PORT=1-1.4 and catalogs. Without journald
      * (tests, containers) this fails quietly. */
-    (void) sd_journal_send("MESSAGE=%s: update to %s %s%s%s", dev->port,
+    (void) sd_journal_send("MESSAGE=%s: update to %s %s%s%s", device_port(dev),
                            strna(spec->target_version), outcome, res->error[0] ? ": " : "",
                            res->error,
                            "MESSAGE_ID=" STDFU_MESSAGE_UPDATE_FINISHED,
                            "PRIORITY=%d", prio,
-                           "STDFU_PORT=%s", dev->port,
+                           "STDFU_PORT=%s", device_port(dev),
                            "STDFU_OUTCOME=%s", outcome,
                            "STDFU_FROM_VERSION=%s", spec->from_version ? spec->from_version : "",
                            "STDFU_TO_VERSION=%s", spec->target_version ? spec->target_version : "",
-                           "STDFU_RULE=%s", rules_name(spec),
-                           "STDFU_ATTEMPTS=%u", dev->attempt,
+                           "STDFU_RULE=%s", spec->rule_name ? spec->rule_name : "file",
+                           "STDFU_ATTEMPTS=%u", device_attempt(dev),
                            "STDFU_ERROR=%s", res->error,
+                           "STDFU_PHASE=%s", job_state_to_string(res->phase),
+                           "STDFU_BYTES_WRITTEN=%" PRIu64, res->bytes_written,
                            NULL);
 }
 
@@ -400,40 +475,65 @@ static void on_job_finished(Job *job, void *userdata) {
     Device *dev = job_get_userdata(job);
     const JobSpec *spec = job_spec(job);
     const JobResult *res = job_result(job);
+    stdfu_history_entry entry;
+    stdfu_job_record rec;
+    int r;
 
-    dev->job = NULL;
-    dev->state = res->outcome;
-    set_string(&dev->last_error, res->outcome == JOB_DONE ? NULL : res->error);
-    if (res->outcome == JOB_DONE) {
-        dev->last_update = now_realtime();
-        dev->progress = 100;
+    bool in_application = device_mode(dev) == DEVICE_APPLICATION;
+    JobState next = job_state_of_outcome(res->outcome);
+    usec_t next_attempt = 0;
+    /* The old application still runs: the rule's retries, each after a longer wait. */
+    if (res->outcome == JOB_OUTCOME_FAILED && in_application) {
+        next = job_state_after_failure(device_attempt(dev), spec->retries);
+        if (next == JOB_RETRY_WAIT)
+            next_attempt = now_realtime() + retry_delay(d, device_attempt(dev));
+    }
+
+    device_set_job(dev, NULL);
+    device_set_state(dev, next);
+    device_set_next_attempt(dev, next_attempt);
+    device_set_error(dev, res->outcome == JOB_OUTCOME_DONE ? NULL : res->error);
+    if (res->outcome == JOB_OUTCOME_DONE) {
+        device_set_last_update(dev, now_realtime());
+        device_set_progress(dev, 100, device_bytes_done(dev), device_bytes_total(dev));
     }
     /* Not finished: the record stays, and the job resumes when the device is back. That is
      * needs-power-cycle, and also a failure that left the device without its application
      * (unplugged mid-write, stuck in the bootloader): no device is left there unwatched. */
-    bool resumable = res->outcome == JOB_NEEDS_POWER_CYCLE ||
-                     (res->outcome == JOB_FAILED && dev->mode != DEVICE_APPLICATION);
-    if (resumable) {
-        dev->resume_when_present = true;
-        rules_remember_resume_spec(d, dev, spec);
-        journal_save(d, dev, spec, res->outcome == JOB_FAILED ? JOB_WAITING : res->outcome,
-                     dev->attempt, res->error);
-    } else {
-        dev->resume = mfree(dev->resume);
-        dev->auto_blocked = res->outcome != JOB_DONE;
-        journal_finish(d, dev, spec, res, dev->attempt);
+    bool resumable = res->outcome == JOB_OUTCOME_NEEDS_POWER_CYCLE ||
+                     (res->outcome == JOB_OUTCOME_FAILED && !in_application) ||
+                     next == JOB_RETRY_WAIT;
+    /* The history has finished jobs: a job kept to resume gets its entry when it ends. */
+    if (resumable)
+        journal_save(d, spec, next, device_attempt(dev), res->error, next_attempt, &rec);
+    else {
+        device_set_blocked(dev, res->outcome != JOB_OUTCOME_DONE);
+        attempt_entry(spec, res, device_attempt(dev), &entry);
+        r = stdfu_state_finish_job(d->state, &entry);
+        if (r < 0)
+            log_warning_errno(r, "%s: cannot record the update in the history: %m",
+                              device_port(dev));
     }
     log_finished(dev, spec, res);
+    if (next == JOB_RETRY_WAIT)
+        log_info("%s: attempt %u failed with the application running; the next in %.1f s.",
+                 device_port(dev), device_attempt(dev),
+                 (double) (next_attempt - MIN(next_attempt, now_realtime())) / USEC_PER_SEC);
     /* Properties first: a client that stops at UpdateFinished has the final ones. */
-    bus_device_emit_changed(dev, "State", "LastError", "LastUpdate", "Progress", "BytesDone",
-                            "BytesTotal", NULL);
-    bus_manager_emit_update_finished(d, dev->port, job_state_to_string(res->outcome), res->error);
+    device_flush_changes(dev);
+    bus_manager_emit_update_finished(d, device_port(dev), job_outcome_to_string(res->outcome),
+                                     res->error);
     if (resumable) {
-        JobSpec *again = calloc(1, sizeof *again);
+        DeviceResume *again = calloc(1, sizeof *again);
         if (again) {
-            job_take_spec(job, again); /* spec is empty from here on */
-            dev->resume_spec = again;
-        }
+            again->record = rec;
+            again->seen = true; /* in this run: any re-appearance is news */
+            job_take_spec(job, &again->spec); /* spec is empty from here on */
+            device_set_resume(dev, again);
+            if (next == JOB_RETRY_WAIT)
+                arm_retry(d, dev, again);
+        } else
+            log_oom();
     }
     job_release(job);
     daemon_update_status(d);

@@ -1,23 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The daemon's policy: what a USB id is (the manifest's rules), which device gets which job,
- * what an outcome means, and the state journal that makes jobs survive a crash. Runs on the
- * main thread only. */
+/* The policy acts on what the manifest decides (rules.h): it queues jobs, forwards udev events
+ * to running ones, takes their outcomes, keeps the state journal (state.h) so that jobs
+ * survive a crash, and resumes them. Runs on the main thread only. */
 
 #include "daemon.h"
-#include "devices.h"
+#include "device.h"
 #include "jobs.h"
 #include "rules.h"
 #include "util/error.h"
 
-/* The devices' classifier (a DeviceClassifier); userdata is the Daemon. */
-DeviceMode policy_classify(uint16_t vid, uint16_t pid, const char *port, void *userdata);
-
-/* Resumes the unfinished jobs of the state journal (at start). */
+/* Resumes the unfinished jobs of the state journal (at start, before the first enumeration). */
 int policy_resume_jobs(Daemon *d);
-/* Looks at every present device without a job (at start, after a reload). */
-void policy_evaluate_all(Daemon *d);
+/* Looks at every present device without a job: at start, and after a reload that changed the
+ * manifest (manifest_changed: failed devices get another try, waiting jobs go on now). */
+void policy_evaluate_all(Daemon *d, bool manifest_changed);
+
+/* udev.c: dev's facts (or only its hidraw node, incarnation false) changed. */
+void policy_device_changed(Daemon *d, Device *dev, bool incarnation);
 
 /* The job queue's callbacks; userdata is the Daemon. */
 extern const JobQueueCallbacks policy_job_callbacks;

@@ -1,39 +1,52 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The daemon's view of the manifest (daemon/manifest.h): loading it with "keep the last good
- * one", what a USB id on a port is, which rule a device falls under, its running and target
- * versions, and the JobSpec a job needs. policy.c decides when; this file knows how. */
+/* The manifest decides: what a USB id on a port is, which rule a device falls under, whether it
+ * wants an update, and the JobSpec of its job. Pure functions of a `const stdfu_manifest *`
+ * (NULL: no rules) and the device's facts; no I/O, no daemon state, no logging, so that
+ * tests/unit/test-daemon-rules.c can try each decision. policy.c acts on them, once per event. */
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "daemon.h"
-#include "devices.h"
+#include "device.h"
 #include "jobs.h"
+#include "manifest.h"
 #include "state.h"
 #include "util/error.h"
 
-/* Loads manifest file + directory; on success replaces d->manifest, on errors keeps the old
- * one. Either way d->manifest_errors says what is wrong (empty when nothing). */
-int rules_load_manifest(Daemon *d);
-void rules_free_manifest(Daemon *d);
+/* The bootloader for ST's ROM id (always worth showing, adopted or not) or a rule's bootloader
+ * id, the application for a rule's application id, DEVICE_ABSENT for "not ours". Port globs
+ * apply. */
+DeviceMode rules_classify(const stdfu_manifest *m, uint16_t vid, uint16_t pid, const char *port);
 
-/* The names of the rules in force, in matching order. */
-size_t rules_count(Daemon *d);
-const char *rules_name_at(Daemon *d, size_t i);
+/* What the manifest says about a device, decided once per event. */
+typedef struct RulesVerdict {
+    const stdfu_rule *rule;     /* NULL: no rule (the pointer lives as long as the manifest) */
+    bool ambiguous;             /* a bootloader that several adopting rules match: none taken */
+    bool has_running;           /* the application's version could be read */
+    stdfu_version running;
+    char running_version[STDFU_VERSION_STRING_MAX]; /* "" when unknown */
+    stdfu_update_decision decision; /* an application with a rule */
+    bool wants_update;          /* a job should start on its own */
+} RulesVerdict;
 
-DeviceMode rules_classify(Daemon *d, uint16_t vid, uint16_t pid, const char *port);
+/* resume_rule: the rule of the device's unfinished job (it wins for a bootloader), or NULL.
+ * An application falls under the first rule matching its id, serial and port; a bootloader
+ * under its resumed job's rule, else the one adopting rule matching its id and port. It wants
+ * an update when its rule says NEEDED, or when it sits in the bootloader with a rule. */
+void rules_evaluate(const stdfu_manifest *m, const DeviceFacts *f, const char *resume_rule,
+                    RulesVerdict *ret);
+/* One sentence for logs, e.g. "runs 1.3, newer than the target 1.2, and allow-downgrade is
+ * off". Returns buf. */
+char *rules_describe(const RulesVerdict *v, char *buf, size_t size);
 
-/* Sets dev->rule, dev->running_version (application only) and dev->target_version. */
-void rules_update_device(Daemon *d, Device *dev);
-/* A rule matches, the running version differs from its target, and it is no downgrade (or
- * downgrades are allowed); or the device sits in the bootloader and its rule adopts it. */
-bool rules_wants_update(Daemon *d, Device *dev);
+/* An Update job by v's rule: -ENOENT when there is none, -EALREADY when the device runs the
+ * target (unless force), -EPERM for a downgrade or an unreadable version the rule forbids
+ * (unless force). The spec holds a reference to m (its image lives there). */
+int rules_job_spec(const stdfu_manifest *m, const DeviceFacts *f, const RulesVerdict *v,
+                   bool force, JobSpec *ret, stdfu_error *err);
 
-/* A job by the device's rule: -ENOENT when no rule matches, -EALREADY when current (unless
- * force), -EPERM for a downgrade the rule forbids (unless force). */
-int rules_make_spec(Daemon *d, Device *dev, bool force, JobSpec *ret, stdfu_error *err);
 /* UpdateFile: the caller's image and options. */
 typedef struct FileRequest {
     void *data;               /* malloc'd; taken by whoever consumes the request */
@@ -44,23 +57,23 @@ typedef struct FileRequest {
     uint32_t address;
 } FileRequest;
 
-/* A job with the caller's image: parsed here, so a bad image is refused at once (-EINVAL).
- * Takes req->data. */
-int rules_make_spec_file(Daemon *d, Device *dev, FileRequest *req, JobSpec *ret,
-                         stdfu_error *err);
-/* Resuming dev->resume: 1 with a spec, 0 when the device already runs the target (the caller
- * closes the record as done), <0 when it cannot be resumed. An UpdateFile job resumes with the
- * image kept in the state directory, a manifest job with its rule's firmware. */
-int rules_make_resume_spec(Daemon *d, Device *dev, JobSpec *ret, stdfu_error *err);
-/* Keeps what is needed to resume later: from the journal at start, or from a job that ended
- * as needs-power-cycle. */
-void rules_remember_resume(Daemon *d, Device *dev, const stdfu_job_record *rec);
-void rules_remember_resume_spec(Daemon *d, Device *dev, const JobSpec *spec);
+/* A job with the caller's image, parsed here so that a bad image is refused at once (-EINVAL).
+ * The device's rule, when v has one, still says how to enter and which ids to expect.
+ * -EALREADY when the version given is the running one (unless force). Takes req->data. */
+int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest *req,
+                        JobSpec *ret, stdfu_error *err);
 
-/* The journal record of spec's job on port (phase, attempt and error left for the caller). */
-void rules_record_init(stdfu_job_record *rec, const char *port, const JobSpec *spec);
+/* Whether the unfinished job of rec is done already: the device is back in its application
+ * running the target (its rule's firmware version; an UpdateFile job's version as given). */
+bool rules_resume_is_done(const stdfu_manifest *m, const DeviceFacts *f, const RulesVerdict *v,
+                          const stdfu_job_record *rec);
+/* The job of a journal record, to resume (forced: the job was accepted, only its outcome is
+ * open): a manifest job takes its rule's firmware (-ENOENT when the rule is gone), an
+ * UpdateFile job (rec->kept_image) the image read back from the state directory, given as
+ * image (taken). The spec keeps the record's start time and from-version. */
+int rules_resume_spec(const stdfu_manifest *m, const DeviceFacts *f, const RulesVerdict *v,
+                      const stdfu_job_record *rec, uint8_t *image, size_t image_size,
+                      JobSpec *ret, stdfu_error *err);
 
-/* For the journal and history: the rule's name ("file" for UpdateFile) and the image's
- * SHA-256 in lowercase hex. */
-const char *rules_name(const JobSpec *spec);
-const char *rules_sha256(const JobSpec *spec);
+/* The journal record of a spec's job (phase queued, attempt 1; the caller sets them). */
+void rules_job_record(const JobSpec *spec, stdfu_job_record *ret);

@@ -10,25 +10,6 @@
 #include "usb/usb.h"
 #include "util/log.h"
 
-RunnerPlan *runner_plan_new(void) {
-    RunnerPlan *p = calloc(1, sizeof *p);
-    if (p) {
-        p->dfu_vid = STDFU_USB_BOOTLOADER_VID;
-        p->dfu_pid = STDFU_USB_BOOTLOADER_PID;
-    }
-    return p;
-}
-
-void runner_plan_free(void *plan) {
-    RunnerPlan *p = plan;
-    if (!p)
-        return;
-    stdfu_image_free(p->own_image);
-    if (p->keepalive && p->keepalive_free)
-        p->keepalive_free(p->keepalive);
-    free(p);
-}
-
 /* ---- re-enumeration waits, fed by the main loop ------------------------------------------ */
 
 /* The worker checks sysfs (its own udev context: libudev objects are per thread) and sleeps
@@ -94,18 +75,6 @@ typedef struct RunnerProgress {
     unsigned attempt;
 } RunnerProgress;
 
-static JobState state_of_phase(stdfu_update_phase p) {
-    switch (p) {
-    case STDFU_UPDATE_PHASE_ERASE: return JOB_ERASING;
-    case STDFU_UPDATE_PHASE_WRITE: return JOB_WRITING;
-    case STDFU_UPDATE_PHASE_VERIFY: return JOB_VERIFYING;
-    case STDFU_UPDATE_PHASE_LEAVE: return JOB_LEAVING;
-    case STDFU_UPDATE_PHASE_WAIT_APPLICATION: return JOB_WAITING;
-    case STDFU_UPDATE_PHASE_RECOVER: return JOB_RECOVERING;
-    default: return JOB_ENTERING; /* find, enter, open, check: getting to the bootloader */
-    }
-}
-
 static void on_progress(const stdfu_update_event *ev, void *userdata) {
     RunnerProgress *p = userdata;
 
@@ -115,11 +84,8 @@ static void on_progress(const stdfu_update_event *ev, void *userdata) {
         p->attempt = ev->attempt;
         job_report_attempt(p->job, ev->attempt);
     }
-    JobState s = state_of_phase(ev->phase);
-    /* Byte counts (no message) follow the flash phases only; the engine also counts the
-     * leave request's download, which must not look like writing again. */
-    bool flashing = p->state <= JOB_VERIFYING;
-    if (s != p->state && (ev->message || (flashing && s > p->state))) {
+    JobState s = job_state_next(p->state, ev->phase, ev->message);
+    if (s >= 0) {
         p->state = s;
         job_report_state(p->job, s);
     }
@@ -131,35 +97,25 @@ static void on_progress(const stdfu_update_event *ev, void *userdata) {
 
 /* ---- the run ----------------------------------------------------------------------------- */
 
-static void set_options(stdfu_update_options *o, const RunnerPlan *plan, const char *port) {
+static void set_options(stdfu_update_options *o, const JobSpec *spec) {
     stdfu_update_options_init(o);
-    o->port = port;
-    o->image = plan->image;
-    o->alt = plan->alt;
-    o->enter = plan->enter;
-    o->has_target_bcd = plan->has_target_bcd;
-    o->target_bcd = plan->target_bcd;
-    if (plan->max_attempts) {
-        o->max_attempts = plan->max_attempts;
-        o->retries = plan->max_attempts - 1; /* the rule's retries, also within an attempt */
+    o->port = spec->port;
+    o->image = spec->image;
+    o->alt = spec->alt;
+    o->enter = spec->enter;
+    o->has_target_bcd = spec->has_target_bcd;
+    o->target_bcd = spec->target_bcd;
+    if (spec->max_attempts) {
+        o->max_attempts = spec->max_attempts;
+        o->retries = spec->max_attempts - 1; /* the rule's retries, also within an attempt */
     }
-    if (plan->enter_timeout)
-        o->enter_timeout = plan->enter_timeout;
-    if (plan->leave_timeout)
-        o->leave_timeout = MAX(o->leave_timeout, plan->leave_timeout);
-}
-
-static JobState outcome_state(stdfu_update_outcome o) {
-    switch (o) {
-    case STDFU_UPDATE_DONE: return JOB_DONE;
-    case STDFU_UPDATE_NEEDS_POWER_CYCLE: return JOB_NEEDS_POWER_CYCLE;
-    case STDFU_UPDATE_CANCELLED: return JOB_CANCELLED;
-    default: return JOB_FAILED;
-    }
+    if (spec->enter_timeout)
+        o->enter_timeout = spec->enter_timeout;
+    if (spec->leave_timeout)
+        o->leave_timeout = MAX(o->leave_timeout, spec->leave_timeout);
 }
 
 void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata) {
-    const RunnerPlan *plan = spec->runner_data;
     RunnerWatch w = { .job = job };
     RunnerProgress progress = { .job = job, .state = JOB_QUEUED };
     stdfu_usb_watch *watch = NULL;
@@ -167,30 +123,31 @@ void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata
     stdfu_update_result res = {};
     (void) userdata;
 
-    result->outcome = JOB_FAILED;
-    if (!plan || !plan->image) {
+    result->outcome = JOB_OUTCOME_FAILED;
+    result->started = now_realtime();
+    if (!spec->image) {
         snprintf(result->error, sizeof result->error, "the job has no firmware image");
         return;
     }
     w.udev = udev_new();
-    if (plan->app_vid || plan->app_pid) {
+    if (spec->app_vid || spec->app_pid) {
         stdfu_usb_ids_init_default(&w.ids);
         w.ids.n_app_ids = 0;
-        (void) stdfu_usb_ids_add_app(&w.ids, plan->app_vid, plan->app_pid);
+        (void) stdfu_usb_ids_add_app(&w.ids, spec->app_vid, spec->app_pid);
     } else
         stdfu_usb_ids_init_any(&w.ids);
-    w.ids.boot_vid = plan->dfu_vid;
-    w.ids.boot_pid = plan->dfu_pid;
+    w.ids.boot_vid = spec->dfu_vid;
+    w.ids.boot_pid = spec->dfu_pid;
     if (!w.udev || stdfu_usb_watch_new_with_ops(&runner_watch_ops, &w, &watch) < 0) {
         snprintf(result->error, sizeof result->error, "out of memory starting the update");
         udev_unref(w.udev);
         return;
     }
 
-    set_options(&o, plan, spec->port);
+    set_options(&o, spec);
     /* Queued because the version differed; if it is current by the time the job runs (a
      * resumed needs-power-cycle job), there is nothing to write. force means write anyway. */
-    o.skip_if_current = !spec->force && plan->has_target_bcd;
+    o.skip_if_current = !spec->force && spec->has_target_bcd;
     o.watch = watch;
     o.progress = on_progress;
     o.userdata = &progress;
@@ -201,10 +158,14 @@ void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata
         snprintf(result->error, sizeof result->error, "cannot run the update: %.400s",
                  res.error.message[0] ? res.error.message : strerror(-r));
     else {
-        result->outcome = outcome_state(res.outcome);
+        result->outcome = job_outcome_of_update(res.outcome);
         if (res.outcome != STDFU_UPDATE_DONE)
             snprintf(result->error, sizeof result->error, "%s", res.error.message);
     }
+    result->phase = progress.state;
+    result->finished = now_realtime();
+    result->bytes_written = res.bytes_written;
+    memcpy(result->steps, res.steps, sizeof result->steps);
     stdfu_usb_watch_free(watch);
     udev_unref(w.udev);
 }

@@ -12,77 +12,14 @@
 #include "state-internal.h"
 #include "util/log.h"
 #include "util/parse-util.h"
-#include "util/string-table.h"
 
 #define JOB_HEADER "stdfu-job"
 #define HISTORY_HEADER "stdfu-history"
-#define FORMAT_VERSION 1
-
-/* ---- names --------------------------------------------------------------------------------- */
-
-static const char *const phase_names[_STDFU_PHASE_MAX] = {
-    [STDFU_PHASE_QUEUED] = "queued",
-    [STDFU_PHASE_ENTERING] = "entering",
-    [STDFU_PHASE_ERASING] = "erasing",
-    [STDFU_PHASE_WRITING] = "writing",
-    [STDFU_PHASE_VERIFYING] = "verifying",
-    [STDFU_PHASE_LEAVING] = "leaving",
-    [STDFU_PHASE_WAITING] = "waiting",
-    [STDFU_PHASE_RECOVERING] = "recovering",
-    [STDFU_PHASE_NEEDS_POWER_CYCLE] = "needs-power-cycle",
-};
-
-static const char *const outcome_names[_STDFU_OUTCOME_MAX] = {
-    [STDFU_OUTCOME_DONE] = "done",
-    [STDFU_OUTCOME_FAILED] = "failed",
-    [STDFU_OUTCOME_NEEDS_POWER_CYCLE] = "needs-power-cycle",
-    [STDFU_OUTCOME_CANCELLED] = "cancelled",
-};
-
-const char *stdfu_job_phase_to_string(stdfu_job_phase p) {
-    return TABLE_NAME(phase_names, p, NULL);
-}
-
-stdfu_job_phase stdfu_job_phase_from_string(const char *s) {
-    int i = TABLE_INDEX(phase_names, s);
-    return i < 0 ? _STDFU_PHASE_INVALID : (stdfu_job_phase) i;
-}
-
-const char *stdfu_job_outcome_to_string(stdfu_job_outcome o) {
-    return TABLE_NAME(outcome_names, o, NULL);
-}
-
-stdfu_job_outcome stdfu_job_outcome_from_string(const char *s) {
-    int i = TABLE_INDEX(outcome_names, s);
-    return i < 0 ? _STDFU_OUTCOME_INVALID : (stdfu_job_outcome) i;
-}
-
-/* BUS-PORT[.PORT]...: decimal numbers separated by one '-' then '.'s. Stricter than "digits,
- * dashes and dots" so that no name can be "." or ".." or collide with a temporary file. */
-bool stdfu_port_is_valid(const char *port) {
-    bool seen_dash = false, need_digit = true;
-    size_t n;
-
-    if (!port)
-        return false;
-    n = strlen(port);
-    if (n == 0 || n > STDFU_PORT_MAX)
-        return false;
-    for (const char *p = port; *p; p++) {
-        if (*p >= '0' && *p <= '9') {
-            need_digit = false;
-            continue;
-        }
-        if (need_digit)
-            return false;
-        if (*p == '-' && !seen_dash)
-            seen_dash = true;
-        else if (*p != '.' || !seen_dash)
-            return false;
-        need_digit = true;
-    }
-    return seen_dash && !need_digit;
-}
+/* Version 2 of job records adds the states retry-wait and failed and the key next-attempt;
+ * version 2 of the history the keys phase, bytes and recovery. Version 1 of both is still
+ * read: it has a subset of the states and keys. */
+#define FORMAT_VERSION 2
+#define FORMAT_OLDEST 1
 
 static bool is_sha256_hex(const char *s) {
     size_t n = 0;
@@ -95,12 +32,13 @@ static bool is_sha256_hex(const char *s) {
 /* ---- records ------------------------------------------------------------------------------- */
 
 bool state_job_record_is_valid(const stdfu_job_record *r) {
-    return stdfu_port_is_valid(r->port) && r->rule[0] && is_sha256_hex(r->sha256) &&
-           stdfu_job_phase_to_string(r->phase);
+    return stdfu_usb_port_is_valid(r->port) && r->rule[0] && is_sha256_hex(r->sha256) &&
+           job_state_is_journaled(r->phase);
 }
 
 bool state_history_entry_is_valid(const stdfu_history_entry *e) {
-    return stdfu_port_is_valid(e->port) && stdfu_job_outcome_to_string(e->outcome) &&
+    return stdfu_usb_port_is_valid(e->port) && job_outcome_to_string(e->outcome) &&
+           job_state_to_string(e->phase) &&
            (!e->sha256[0] || is_sha256_hex(e->sha256));
 }
 
@@ -109,11 +47,12 @@ bool state_history_entry_is_valid(const stdfu_history_entry *e) {
 typedef enum value_type {
     V_STRING,          /* any text that fits */
     V_NONEMPTY,        /* text, not empty */
-    V_PORT,            /* stdfu_port_is_valid() */
+    V_PORT,            /* stdfu_usb_port_is_valid() */
     V_SHA256,          /* 64 lowercase hex digits */
     V_SHA256_OR_EMPTY, /* the same, or "" (unknown) */
-    V_PHASE,           /* stdfu_job_phase by name */
-    V_OUTCOME,         /* stdfu_job_outcome by name */
+    V_PHASE,           /* a JobState by name, job_state_is_journaled() */
+    V_STATE,           /* any JobState by name */
+    V_OUTCOME,         /* a JobOutcome by name */
     V_UNSIGNED,
     V_U64,
 } value_type;
@@ -143,6 +82,7 @@ static const record_key job_keys[] = {
     KEY("updated", V_U64, stdfu_job_record, updated_usec, false),
     KEY("kept-image", V_UNSIGNED, stdfu_job_record, kept_image, false),
     KEY("image-address", V_STRING, stdfu_job_record, image_address, false),
+    KEY("next-attempt", V_U64, stdfu_job_record, next_attempt_usec, false),
     {0},
 };
 
@@ -157,6 +97,9 @@ static const record_key history_keys[] = {
     KEY("started", V_U64, stdfu_history_entry, started_usec, false),
     KEY("finished", V_U64, stdfu_history_entry, finished_usec, true),
     KEY("attempts", V_UNSIGNED, stdfu_history_entry, attempts, false),
+    KEY("phase", V_STATE, stdfu_history_entry, phase, false),
+    KEY("bytes", V_U64, stdfu_history_entry, bytes_written, false),
+    KEY("recovery", V_STRING, stdfu_history_entry, recovery, false),
     {0},
 };
 
@@ -218,9 +161,9 @@ static int textbuf_take(textbuf *b, char **ret, size_t *ret_size) {
     return 0;
 }
 
-static void put_header(textbuf *b, const char *name) {
+static void put_header(textbuf *b, const char *name, unsigned version) {
     char header[32];
-    snprintf(header, sizeof header, "%s %d\n", name, FORMAT_VERSION);
+    snprintf(header, sizeof header, "%s %u\n", name, version);
     textbuf_puts(b, header);
 }
 
@@ -242,11 +185,11 @@ static void put_record(textbuf *b, const record_key *keys, const void *record) {
         const void *field = (const char *) record + k->offset;
         switch (k->type) {
         case V_PHASE:
-            put_string(b, k->key, stdfu_job_phase_to_string(*(const stdfu_job_phase *) field));
+        case V_STATE:
+            put_string(b, k->key, job_state_to_string(*(const JobState *) field));
             break;
         case V_OUTCOME:
-            put_string(b, k->key,
-                       stdfu_job_outcome_to_string(*(const stdfu_job_outcome *) field));
+            put_string(b, k->key, job_outcome_to_string(*(const JobOutcome *) field));
             break;
         case V_UNSIGNED:
             put_u64(b, k->key, *(const unsigned *) field);
@@ -262,7 +205,7 @@ static void put_record(textbuf *b, const record_key *keys, const void *record) {
 
 int state_job_record_format(const stdfu_job_record *r, char **ret, size_t *ret_size) {
     textbuf b = {0};
-    put_header(&b, JOB_HEADER);
+    put_header(&b, JOB_HEADER, FORMAT_VERSION);
     put_record(&b, job_keys, r);
     return textbuf_take(&b, ret, ret_size);
 }
@@ -271,7 +214,7 @@ int state_job_record_format(const stdfu_job_record *r, char **ret, size_t *ret_s
 int state_history_format(const stdfu_history_entry *entries, size_t n, char **ret,
                          size_t *ret_size) {
     textbuf b = {0};
-    put_header(&b, HISTORY_HEADER);
+    put_header(&b, HISTORY_HEADER, FORMAT_VERSION);
     for (size_t i = 0; i < n; i++) {
         textbuf_putc(&b, '\n');
         put_record(&b, history_keys, &entries[i]);
@@ -320,18 +263,22 @@ static int assign(const record_key *k, void *record, const char *value) {
     case V_NONEMPTY:
         return *value ? set_string(field, k->size, value) : -EINVAL;
     case V_PORT:
-        return stdfu_port_is_valid(value) ? set_string(field, k->size, value) : -EINVAL;
+        return stdfu_usb_port_is_valid(value) ? set_string(field, k->size, value) : -EINVAL;
     case V_SHA256:
         return is_sha256_hex(value) ? set_string(field, k->size, value) : -EINVAL;
     case V_SHA256_OR_EMPTY:
         return !*value || is_sha256_hex(value) ? set_string(field, k->size, value) : -EINVAL;
     case V_PHASE:
-        i = stdfu_job_phase_from_string(value);
-        *(stdfu_job_phase *) field = (stdfu_job_phase) i;
+        i = job_state_from_string(value);
+        *(JobState *) field = (JobState) i;
+        return job_state_is_journaled(i) ? 0 : -EINVAL;
+    case V_STATE:
+        i = job_state_from_string(value);
+        *(JobState *) field = (JobState) i;
         return i < 0 ? -EINVAL : 0;
     case V_OUTCOME:
-        i = stdfu_job_outcome_from_string(value);
-        *(stdfu_job_outcome *) field = (stdfu_job_outcome) i;
+        i = job_outcome_from_string(value);
+        *(JobOutcome *) field = (JobOutcome) i;
         return i < 0 ? -EINVAL : 0;
     case V_UNSIGNED:
         if (parse_u32(value, &u32) < 0)
@@ -397,7 +344,8 @@ static int check_required(const record_key *keys, unsigned seen, const char **re
 
 /* Checks and strips "NAME VERSION\n", after refusing a text with NUL bytes (it is read as a C
  * string). */
-static int parse_header(char **cursor, size_t size, const char *name, const char **reason) {
+static int parse_header(char **cursor, size_t size, const char *name, unsigned oldest,
+                        unsigned newest, const char **reason) {
     char *p = *cursor, *eol = strchrnul(p, '\n');
     size_t n = strlen(name);
     uint32_t version;
@@ -422,7 +370,7 @@ static int parse_header(char **cursor, size_t size, const char *name, const char
         *reason = "a bad header";
         return -EINVAL;
     }
-    if (version != FORMAT_VERSION) {
+    if (version < oldest || version > newest) {
         *reason = "an unknown format version";
         return -EPROTONOSUPPORT;
     }
@@ -431,11 +379,11 @@ static int parse_header(char **cursor, size_t size, const char *name, const char
 }
 
 int state_job_record_parse(char *text, size_t size, stdfu_job_record *ret, const char **reason) {
-    stdfu_job_record r = {.phase = STDFU_PHASE_QUEUED};
+    stdfu_job_record r = {.phase = JOB_QUEUED};
     unsigned seen = 0;
     char *p = text;
 
-    int k = parse_header(&p, size, JOB_HEADER, reason);
+    int k = parse_header(&p, size, JOB_HEADER, FORMAT_OLDEST, FORMAT_VERSION, reason);
     if (k < 0)
         return k;
     k = parse_block(&p, job_keys, &r, &seen, reason);
@@ -456,13 +404,13 @@ int state_history_parse(char *text, size_t size, const char *path, state_history
                         void *userdata, const char **reason) {
     char *p = text;
 
-    int r = parse_header(&p, size, HISTORY_HEADER, reason);
+    int r = parse_header(&p, size, HISTORY_HEADER, FORMAT_OLDEST, FORMAT_VERSION, reason);
     if (r < 0)
         return r;
     while (*p == '\n')
         p++;
     for (unsigned index = 1; *p; index++) {
-        stdfu_history_entry e = {0};
+        stdfu_history_entry e = { .phase = _JOB_STATE_INVALID };
         const char *why = NULL;
         unsigned seen = 0;
         /* Cut the entry out first, so that a bad one can be skipped whole. */
@@ -472,8 +420,11 @@ int state_history_parse(char *text, size_t size, const char *path, state_history
         if (parse_block(&block, history_keys, &e, &seen, &why) < 0 ||
             check_required(history_keys, seen, &why) < 0)
             log_warning("Skipping history entry %u of %s: %s.", index, path, why);
-        else
+        else {
+            if (e.phase < 0) /* version 1: the outcome says where it ended */
+                e.phase = job_state_of_outcome(e.outcome);
             add(userdata, &e);
+        }
         for (p = next; *p == '\n'; p++)
             ;
     }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "digest.h"
+#include "util/config.h"
 #include "util/fileio.h"
 #include "util/log.h"
 #include "util/time-util.h"
@@ -46,7 +47,7 @@ static void copy_string(char *dst, size_t size, const char *src) {
 void stdfu_job_record_init(stdfu_job_record *r, const char *port, const char *rule,
                            const char *sha256, const char *from_version,
                            const char *target_version) {
-    *r = (stdfu_job_record) {.phase = STDFU_PHASE_QUEUED, .attempt = 1};
+    *r = (stdfu_job_record) {.phase = JOB_QUEUED, .attempt = 1};
     COPY(r->port, port);
     COPY(r->rule, rule);
     COPY(r->sha256, sha256);
@@ -59,10 +60,11 @@ void stdfu_job_record_set_error(stdfu_job_record *r, const char *error) {
 }
 
 void stdfu_history_entry_from_record(stdfu_history_entry *e, const stdfu_job_record *r,
-                                     stdfu_job_outcome outcome, const char *error,
+                                     JobOutcome outcome, const char *error,
                                      uint64_t finished_usec) {
     *e = (stdfu_history_entry) {
         .outcome = outcome,
+        .phase = job_state_of_outcome(outcome),
         .started_usec = r->started_usec,
         .finished_usec = finished_usec,
         .attempts = r->attempt,
@@ -240,7 +242,7 @@ int stdfu_state_open(const char *dir, unsigned history_size, stdfu_state **ret) 
     if (!s)
         return -ENOMEM;
     s->lock_fd = -EBADF;
-    s->dir = strdup(dir ? dir : STDFU_DEFAULT_STATE_DIR);
+    s->dir = strdup(dir ? dir : STDFU_STATE_DIR);
     if (!s->dir || asprintf(&s->jobs_dir, "%s/jobs", s->dir) < 0 ||
         asprintf(&s->images_dir, "%s/images", s->dir) < 0 ||
         asprintf(&s->history_path, "%s/history", s->dir) < 0)
@@ -288,7 +290,7 @@ const char *stdfu_state_dir(const stdfu_state *s) {
 }
 
 static int port_path(const char *dir, const char *port, char **ret) {
-    if (!stdfu_port_is_valid(port))
+    if (!stdfu_usb_port_is_valid(port))
         return -EINVAL;
     return asprintf(ret, "%s/%s", dir, port) < 0 ? -ENOMEM : 0;
 }
@@ -430,7 +432,7 @@ int stdfu_state_load_jobs(stdfu_state *s, stdfu_job_record **ret, size_t *ret_n)
     while ((errno = 0, de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
-        if (!stdfu_port_is_valid(de->d_name)) {
+        if (!stdfu_usb_port_is_valid(de->d_name)) {
             /* Not ours: a temporary file of a crashed write, or something an admin left. */
             if (!is_temporary_name(de->d_name))
                 log_warning("Ignoring %s/%s: not a port name.", s->jobs_dir, de->d_name);

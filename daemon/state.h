@@ -13,8 +13,11 @@
  * Every write goes through write_file_atomic() (temporary file, fsync, rename, fsync of the
  * directory): after a crash or power loss a record holds either its old or its new content.
  *
- * Both files are versioned text, "key=value" lines after a header line ("stdfu-job 1",
- * "stdfu-history 1"); history entries are separated by blank lines. Values are escaped
+ * Both files are versioned text, "key=value" lines after a header line ("stdfu-job 2",
+ * "stdfu-history 2"); history entries are separated by blank lines. Files of version 1 are
+ * read as well: job records before retry-wait, failed and next-attempt (their phases are a
+ * subset of lifecycle.h's states, which is what "phase=" holds), history entries without
+ * phase, bytes and recovery. Values are escaped
  * (backslash, newline, carriage return, tab as \\ \n \r \t) so any error text fits on a line.
  * Records that cannot be read (corrupt, unknown version, bad port name) are logged and
  * skipped, never fatal; unknown keys in a record of a known version are ignored, so that a
@@ -26,79 +29,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lifecycle.h"
+#include "usb/usb.h"
 #include "util/macro.h"
 
-#define STDFU_DEFAULT_STATE_DIR "/var/lib/stdfu"
 #define STDFU_DEFAULT_HISTORY_SIZE 100u
 #define STDFU_MAX_HISTORY_SIZE 100000u
 
-#define STDFU_PORT_MAX 32          /* "1-1.2.3.4.5.6.7" is 15; room for bus numbers */
 #define STDFU_STATE_NAME_MAX 64    /* rule names (the manifest refuses longer ones) */
 #define STDFU_STATE_VERSION_MAX 16 /* "65535.65535" */
 #define STDFU_STATE_ERROR_MAX 512
-
-/* A USB port path as the kernel names it: BUS-PORT[.PORT]..., e.g. "1-1.4". Only such names
- * are accepted as record file names (no "/", no "..", no hidden files). */
-bool stdfu_port_is_valid(const char *port);
-
-typedef enum stdfu_job_phase {
-    STDFU_PHASE_QUEUED,
-    STDFU_PHASE_ENTERING,
-    STDFU_PHASE_ERASING,
-    STDFU_PHASE_WRITING,
-    STDFU_PHASE_VERIFYING,
-    STDFU_PHASE_LEAVING,
-    STDFU_PHASE_WAITING,
-    STDFU_PHASE_RECOVERING,
-    STDFU_PHASE_NEEDS_POWER_CYCLE,
-    _STDFU_PHASE_MAX,
-    _STDFU_PHASE_INVALID = -EINVAL,
-} stdfu_job_phase;
-
-const char *stdfu_job_phase_to_string(stdfu_job_phase p); /* NULL when out of range */
-stdfu_job_phase stdfu_job_phase_from_string(const char *s); /* _STDFU_PHASE_INVALID if unknown */
-
-typedef enum stdfu_job_outcome {
-    STDFU_OUTCOME_DONE,
-    STDFU_OUTCOME_FAILED,
-    STDFU_OUTCOME_NEEDS_POWER_CYCLE,
-    STDFU_OUTCOME_CANCELLED,
-    _STDFU_OUTCOME_MAX,
-    _STDFU_OUTCOME_INVALID = -EINVAL,
-} stdfu_job_outcome;
-
-const char *stdfu_job_outcome_to_string(stdfu_job_outcome o);
-stdfu_job_outcome stdfu_job_outcome_from_string(const char *s);
+#define STDFU_STATE_RECOVERY_MAX 128
 
 /* An unfinished job. Versions are "MAJOR.MINOR" strings as the manifest writes them; "" when
  * unknown (from_version of a device first met in the bootloader). */
 typedef struct stdfu_job_record {
-    char port[STDFU_PORT_MAX + 1];
+    char port[STDFU_USB_PORT_MAX + 1];
     char rule[STDFU_STATE_NAME_MAX + 1];
     char sha256[65];                 /* lowercase hex of the firmware being written */
     char from_version[STDFU_STATE_VERSION_MAX + 1];
     char target_version[STDFU_STATE_VERSION_MAX + 1];
-    stdfu_job_phase phase;
+    JobState phase;                  /* job_state_is_journaled(): where the job is */
     unsigned attempt;                /* 1 for the first attempt */
     char last_error[STDFU_STATE_ERROR_MAX];
     uint64_t started_usec;           /* CLOCK_REALTIME, when the job was queued */
     uint64_t updated_usec;           /* CLOCK_REALTIME, last phase change */
     unsigned kept_image;             /* 1: an UpdateFile job, its image in STATE/images/PORT */
     char image_address[16];          /* UpdateFile: "0x08000000" given for a raw image, or "" */
+    uint64_t next_attempt_usec;      /* CLOCK_REALTIME of the next attempt (retry-wait), or 0 */
 } stdfu_job_record;
 
-/* A finished update, as GetHistory returns it. */
+/* A finished job, by the attempt that finished it, as GetHistory returns it. */
 typedef struct stdfu_history_entry {
-    char port[STDFU_PORT_MAX + 1];
+    char port[STDFU_USB_PORT_MAX + 1];
     char rule[STDFU_STATE_NAME_MAX + 1];
     char sha256[65];                 /* "" when unknown */
     char from_version[STDFU_STATE_VERSION_MAX + 1];
     char to_version[STDFU_STATE_VERSION_MAX + 1];
-    stdfu_job_outcome outcome;
+    JobOutcome outcome;
     char error[STDFU_STATE_ERROR_MAX]; /* "" when done */
-    uint64_t started_usec;           /* CLOCK_REALTIME */
+    uint64_t started_usec;           /* CLOCK_REALTIME: the job's start, in version 1 entries;
+                                      * the last attempt's since version 2 */
     uint64_t finished_usec;          /* CLOCK_REALTIME */
-    unsigned attempts;
+    unsigned attempts;               /* the number of the last attempt (1 for the first) */
+    JobState phase;                  /* where it ended: done, or the state a failure hit */
+    uint64_t bytes_written;
+    char recovery[STDFU_STATE_RECOVERY_MAX]; /* steps of the ladder, "leave-again=1 ..." */
 } stdfu_history_entry;
 
 /* Fills a record's strings from C strings, truncating safely (error texts can be long).
@@ -109,12 +85,12 @@ void stdfu_job_record_init(stdfu_job_record *r, const char *port, const char *ru
 void stdfu_job_record_set_error(stdfu_job_record *r, const char *error);
 /* The history entry that closes a job record (outcome, error and end time filled in). */
 void stdfu_history_entry_from_record(stdfu_history_entry *e, const stdfu_job_record *r,
-                                     stdfu_job_outcome outcome, const char *error,
+                                     JobOutcome outcome, const char *error,
                                      uint64_t finished_usec);
 
 typedef struct stdfu_state stdfu_state;
 
-/* Opens (creating it and jobs/ if needed) the state directory: dir NULL means the default.
+/* Opens (creating it and jobs/ if needed) the state directory: dir NULL means STDFU_STATE_DIR.
  * Takes an exclusive lock on STATE/lock (-EBUSY when another process holds it), loads the
  * history and removes temporary files a crash may have left behind. history_size 0 means
  * the default; the history keeps the last history_size entries. */

@@ -69,3 +69,10 @@ int image_parse_hex(stdfu_image *img, const uint8_t *data, size_t size,
                     const stdfu_image_load_options *opts, stdfu_error *err);
 /* True if data starts like Intel hex: optional blanks, then one well-formed record line. */
 bool hex_looks_like(const uint8_t *data, size_t size);
+
+/* What data that no parser takes looks like ("an ELF file ...", "text"), NULL if nothing
+ * known. *ret_strong says whether it is something no raw binary ever is (an ELF, S-records,
+ * a hex file with a byte order mark, an archive): refused even from a file named .bin. */
+const char *image_sniff(const uint8_t *data, size_t size, bool *ret_strong);
+/* Whether name ends in suffix (".bin"), ignoring case; false for NULL. */
+bool image_name_has_suffix(const char *name, const char *suffix);

@@ -26,6 +26,15 @@ const char *stdfu_image_format_to_string(stdfu_image_format f) {
     return TABLE_NAME(names, f, "unknown");
 }
 
+int stdfu_image_format_from_string(const char *s, stdfu_image_format *ret) {
+    for (stdfu_image_format f = STDFU_IMAGE_AUTO; f <= STDFU_IMAGE_HEX; f++)
+        if (s && streq(s, stdfu_image_format_to_string(f))) {
+            *ret = f;
+            return 0;
+        }
+    return -EINVAL;
+}
+
 stdfu_image *stdfu_image_free(stdfu_image *img) {
     if (!img)
         return NULL;
@@ -187,6 +196,7 @@ static int compute_sha256(const uint8_t *data, size_t size, uint8_t out[32], std
     return 0;
 }
 
+/* By content; AUTO when no parser recognises the data. */
 static stdfu_image_format detect_format(const uint8_t *data, size_t size) {
     if (size >= 5 && memcmp(data, "DfuSe", 5) == 0)
         return STDFU_IMAGE_DFUSE;
@@ -194,13 +204,50 @@ static stdfu_image_format detect_format(const uint8_t *data, size_t size) {
         return STDFU_IMAGE_DFU;
     if (hex_looks_like(data, size))
         return STDFU_IMAGE_HEX;
-    return STDFU_IMAGE_BIN;
+    return STDFU_IMAGE_AUTO;
+}
+
+/* Data that no parser recognised: a raw binary only when its name says so (*.bin, or data
+ * that has no name) and it is plainly nothing else; it then needs an address. A
+ * file named .hex that is not hex gets the hex parser's error, which names the line. */
+static int unrecognised(const stdfu_image *img, const uint8_t *data, size_t size,
+                        const stdfu_image_load_options *opts, stdfu_image_format *ret,
+                        stdfu_error *err) {
+    bool strong, raw = image_name_has_suffix(img->name, ".bin") || opts->raw_unnamed;
+    const char *what = image_sniff(data, size, &strong);
+
+    if (!opts->has_address && (image_name_has_suffix(img->name, ".hex") ||
+                               image_name_has_suffix(img->name, ".ihex")) && what &&
+        streq(what, "text")) {
+        *ret = STDFU_IMAGE_HEX;
+        return 0;
+    }
+    if (what && (strong || !raw))
+        return stdfu_error_set(err, -EMEDIUMTYPE,
+                               "this is %s, not a firmware format stdfu reads (DfuSe .dfu, "
+                               ".dfu with a DFU suffix, Intel .hex, raw .bin): refused", what);
+    if (!raw)
+        return stdfu_error_set(err, -EMEDIUMTYPE,
+                               "not a DfuSe, DFU or Intel hex file, and raw binaries are only "
+                               "taken from a file named *.bin or with --format bin: refused");
+    *ret = STDFU_IMAGE_BIN;
+    return 0;
 }
 
 static int parse(stdfu_image *img, const uint8_t *data, size_t size,
                  const stdfu_image_load_options *opts, stdfu_error *err) {
-    stdfu_image_format f = opts->format == STDFU_IMAGE_AUTO ? detect_format(data, size)
-                                                            : opts->format;
+    stdfu_image_format f = opts->format;
+    int r;
+
+    if (size == 0)
+        return stdfu_error_set(err, -EINVAL, "the file is empty: there is no data to write");
+    if (f == STDFU_IMAGE_AUTO)
+        f = detect_format(data, size);
+    if (f == STDFU_IMAGE_AUTO) {
+        r = unrecognised(img, data, size, opts, &f, err);
+        if (r < 0)
+            return r;
+    }
     if (opts->has_address && (f == STDFU_IMAGE_DFUSE || f == STDFU_IMAGE_HEX))
         return stdfu_error_set(err, -EINVAL,
                                "%s files carry their own addresses: an address (--address "

@@ -23,7 +23,9 @@
 typedef enum stdfu_image_format {
     STDFU_IMAGE_AUTO,  /* by content, in this order: DfuSe prefix; DFU suffix ("UFD" signature:
                         * its CRC must then match); Intel hex (a valid ':' record first);
-                        * else raw binary */
+                        * else raw binary, but only from a file named *.bin (or data that
+                        * has no file name: see raw_unnamed); anything else is refused, naming
+                        * what it looks like (ELF, S-records, text, ...). Never guessed. */
     STDFU_IMAGE_DFUSE,
     STDFU_IMAGE_DFU,   /* raw data + DFU 1.1 suffix */
     STDFU_IMAGE_BIN,
@@ -63,13 +65,18 @@ typedef struct stdfu_image_load_options {
                                 * and hex (they carry their own) */
     uint32_t address;
     uint8_t alt;               /* target alt setting for formats that have none (default 0) */
+    bool raw_unnamed;          /* the name is a label, not a file name (data passed as an fd
+                                * over D-Bus): data that no parser takes is a raw binary as if
+                                * named .bin (so it needs an address) */
 } stdfu_image_load_options;
 
 /* name is only used in messages ("fw.dfu: ..."), may be NULL. Refusals (all with err set, the
  * message starting with the name):
  *   -EINVAL   malformed file (truncated: names the offset; overlapping elements: names the
  *             addresses; Intel hex: names the line), --address given to a format that has its
- *             own addresses, no address for a raw binary or raw DFU file, empty image
+ *             own addresses, no address for a raw binary or raw DFU file, empty file or image
+ *   -EMEDIUMTYPE  a file that no parser takes and is not a raw binary (not named .bin, or
+ *             plainly something else: an ELF, S-records, ...); names what it looks like
  *   -EBADMSG  DFU suffix CRC mismatch (expected vs found)
  *   -EFBIG    file over 256 MiB
  * _fd reads from the fd's current offset to its end; _file opens path (name = path). */
@@ -83,6 +90,8 @@ int stdfu_image_load_file(const char *path, const stdfu_image_load_options *opts
 stdfu_image *stdfu_image_free(stdfu_image *img);
 
 const char *stdfu_image_format_to_string(stdfu_image_format f);
+/* "auto", "dfuse", "dfu", "bin", "hex" (--format); -EINVAL for anything else. */
+int stdfu_image_format_from_string(const char *s, stdfu_image_format *ret);
 const stdfu_target *stdfu_image_find_target(const stdfu_image *img, uint8_t alt);
 
 /* Refuses a suffix whose idVendor/idProduct (unless 0xffff) differ from the device's. */
@@ -101,6 +110,31 @@ int stdfu_image_check_layout(const stdfu_image *img, const stdfu_target *target,
 int stdfu_image_target_sectors(const stdfu_image *img, const stdfu_target *target,
                                const stdfu_layout *layout, stdfu_sector **ret, size_t *ret_n,
                                stdfu_error *err);
+
+/* The programming unit of the ROMs' flash: a whole number of these is programmed at a time,
+ * at an address that is a multiple of it, and a ROM refuses (errWRITE on F0/L4: PGERR/PROGERR,
+ * a unit already programmed) or reports errVERIFY (F4: the bits it cannot set) when a transfer
+ * starts or ends inside one, as the next transfer then reprograms it. F0 (RM0091 3.2.2):
+ * half-word; F4 (RM0090 3.5.4): x8/x16/x32 set by the ROM from the supply voltage, word at
+ * 2.7..3.6 V, byte below; L4 (RM0351 3.3.7): double word. 8 covers all of them: padding a
+ * few more bytes with 0xff, which the erased page already holds, changes nothing. */
+#define STDFU_FLASH_PROGRAM_UNIT 8u
+
+/* A copy of target as it is written: every element in erasable flash starts and ends on a
+ * unit boundary, padded with 0xff (the erased value) where it does not; elements that share
+ * a unit are joined with 0xff between them, so padding never overwrites data. Elements in
+ * sectors that are not erasable (option bytes) are copied as they are. -EINVAL, naming the
+ * element, the unit and the address, when padding would reach a sector that is not erasable
+ * flash. Free the result with stdfu_target_free(). */
+int stdfu_image_align_target(const stdfu_image *img, const stdfu_target *target,
+                             const stdfu_layout *layout, unsigned unit, stdfu_target **ret,
+                             stdfu_error *err);
+stdfu_target *stdfu_target_free(stdfu_target *t);
+
+/* -EXDEV when the image holds targets for alt settings other than alt, naming them and their
+ * sizes: one run writes one alt setting, and a target silently left out would leave the device
+ * without it (a DfuSe file with option bytes next to the flash). */
+int stdfu_image_check_alts(const stdfu_image *img, uint8_t alt, stdfu_error *err);
 
 /* Lowest element address of target (where the engine points "leave"), 0 if it has none. */
 uint32_t stdfu_target_base_address(const stdfu_target *target);

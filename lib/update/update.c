@@ -22,6 +22,7 @@ typedef struct run {
     const stdfu_update_ops *ops;
     stdfu_update_result *res;
     const stdfu_target *target;
+    stdfu_target *aligned;         /* target as written: whole programming units */
     uint32_t base;                 /* where the application starts: the first element */
     uint32_t leave_address;        /* base, or the start of flash after a refused image */
     bool leave_failed;             /* the last leave request itself failed */
@@ -336,7 +337,16 @@ static int check_image(run *u, const stdfu_usb_info *boot, const stdfu_layout *l
         r = 0;
     if (r < 0)
         return r;
-    return stdfu_image_check_layout(u->o->image, u->target, layout, err);
+    r = stdfu_image_check_layout(u->o->image, u->target, layout, err);
+    if (r >= 0)
+        r = stdfu_image_check_alts(u->o->image, u->o->alt, err);
+    if (r >= 0 && !u->aligned) {
+        r = stdfu_image_align_target(u->o->image, u->target, layout, STDFU_FLASH_PROGRAM_UNIT,
+                                     &u->aligned, err);
+        if (r >= 0)
+            u->target = u->aligned;
+    }
+    return r;
 }
 
 static stdfu_update_failure classify_flash_error(run *u, int r) {
@@ -469,7 +479,7 @@ static back write_option_bytes(run *u, stdfu_usb_info *boot, void *session) {
         return fail_with(u, classify_flash_error(u, r), &err);
     u->option_bytes_written = true;
     u->leave_address = STM32_FLASH_BASE;
-    u->res->bytes_written += u->o->image->total_bytes;
+    u->res->bytes_written += stdfu_target_total_bytes(u->target);
     emit(u, STDFU_UPDATE_PHASE_WRITE, STDFU_UPDATE_STEP_NONE,
          "option bytes written on port %s: waiting for the device to reset and load them",
          u->o->port);
@@ -563,10 +573,10 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
         b = flash_with_retries(u, boot, &session);
         if (b != BACK_REFLASH)
             return b;
-        u->res->bytes_written += u->o->image->total_bytes;
+        u->res->bytes_written += stdfu_target_total_bytes(u->target);
         emit(u, u->o->verify ? STDFU_UPDATE_PHASE_VERIFY : STDFU_UPDATE_PHASE_WRITE,
              STDFU_UPDATE_STEP_NONE, "%llu bytes written%s", (unsigned long long)
-             u->o->image->total_bytes, u->o->verify ? " and verified" : "");
+             stdfu_target_total_bytes(u->target), u->o->verify ? " and verified" : "");
     }
 
     if (!u->o->leave || cancelled(u)) {
@@ -901,6 +911,7 @@ int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
     }
     enter_phase(&u, u.phase);
     res->elapsed_usec = now_monotonic() - u.start;
+    stdfu_target_free(u.aligned);
     return 0;
 }
 

@@ -70,6 +70,19 @@ flash_case f407-dfu f407 "$bin" "$T/f407.dfu"
 flash_case l476-dfu l476 "$bin" "$T/l476.dfu"
 flash_case l476-hex l476 "$bin" "$T/objcopy.hex"
 
+# Elements that start or end inside a programming unit (F0 half-word, F4 word, L4 double word)
+# and run over several transfers: padded with 0xff, the unit they share written once.
+head -c 3001 /dev/urandom >"$T/odd.bin"
+dfuse-pack -b "0x08000000:$bin" -b "0x08006001:$T/odd.bin" "$T/odd.dfu" >/dev/null
+python3 - "$bin" "$T/odd.bin" "$T/odd-expected.bin" <<'PY'
+import sys
+app, odd = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+open(sys.argv[3], "wb").write(app + b"\xff" * (0x6001 - len(app)) + odd)
+PY
+for p in f072 f407 l476; do
+    flash_case "odd-$p" "$p" "$T/odd-expected.bin" "$T/odd.dfu"
+done
+
 # --json: one object, the outcome and the versions in it.
 "$SIM" --device "port=$PORT,profile=f072" --report "$T/json.json" -- \
     "$CTL" flash "$T/f072.dfu" --port "$PORT" --json >"$T/json.out" 2>"$T/json.err"
@@ -78,5 +91,22 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 print(r["outcome"], r["exit_code"], r["old_version"], r["running_version"], r["format"])
 ' "$T/json.out" 2>&1)"
+
+# A DfuSe file with a target for alt 1 (option bytes) next to alt 0: refused before anything
+# is erased, both targets named, never written in part with its bytes counted.
+head -c 16 /dev/zero | tr '\0' '\252' >"$T/ob.bin"
+dfuse-pack -b "0x08000000:$bin" -b "0x1FFFC000@1:$T/ob.bin" "$T/two-alts.dfu" >/dev/null
+"$SIM" --device "port=$PORT,profile=f407,mode=bootloader" --report "$T/pristine.json" -- true
+rc=0
+"$SIM" --device "port=$PORT,profile=f407,mode=bootloader" --report "$T/two-alts.json" -- \
+    "$CTL" flash "$T/two-alts.dfu" --port "$PORT" --json >"$T/two-alts.out" 2>&1 || rc=$?
+check_eq "two alts: refused (exit 3)" 3 "$rc"
+check "two alts: the message names alt 1 and its size" \
+    grep -q "alt 1 (16 bytes) besides alt 0" "$T/two-alts.out"
+check_eq "two alts: nothing erased or written" "0 0" \
+    "$(dev "$T/two-alts.json" 'sum(d["counters"]["erases_per_page"]), d["counters"]["bytes_written"]' |
+        tr -d '(),')"
+check_eq "two alts: flash unchanged" "$(dev "$T/pristine.json" 'd["flash_sha256"]')" \
+    "$(dev "$T/two-alts.json" 'd["flash_sha256"]')"
 
 finish

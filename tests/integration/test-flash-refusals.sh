@@ -20,13 +20,18 @@ print(eval(sys.argv[3]))
 PY
 }
 
+# The whole flash of an untouched device, as the emulator reports it.
+"$SIM" --device "port=$PORT,profile=f072" --report "$T/pristine.json" -- true
+pristine=$(dev "$T/pristine.json" 'd["flash_sha256"]')
+
 # refuse NAME PATTERN MODE FILE [OPTIONS...]: exit 3, message matches PATTERN, nothing erased
-# or written, the device still in MODE (an application is sent back to its application).
+# or written, the flash as it was, the device still in MODE (an application is sent back to
+# its application).
 refuse() {
     local name=$1 pattern=$2 mode=$3 file=$4
     shift 4
     local report=$T/$name.json rc=0
-    "$SIM" --device "port=$PORT,profile=f072,mode=$mode" --report "$report" -- \
+    "$SIM" --device "port=$PORT,profile=f072,mode=$mode${EXTRA:+,$EXTRA}" --report "$report" -- \
         "$CTL" flash "$file" --port "$PORT" "$@" >"$T/$name.out" 2>"$T/$name.err" || rc=$?
     check_eq "$name: exit status 3" 3 "$rc"
     check "$name: message names the problem" grep -qiE "$pattern" "$T/$name.err"
@@ -36,6 +41,7 @@ refuse() {
             tr -d '(),')"
     check_eq "$name: device left as it was" "$mode 1.0" \
         "$(dev "$report" 'd["mode"] + " " + d["version"]')"
+    check_eq "$name: flash unchanged" "$pristine" "$(dev "$report" 'd["flash_sha256"]')"
 }
 
 "$SIM" mkfw --version 2.0 --size 8192 -o "$T/fw.bin" >/dev/null
@@ -59,11 +65,50 @@ dfuse-pack -b "0x08000000:$T/fw.bin" -b "0x08001000:$T/a.bin" "$T/overlap.dfu" >
 refuse overlap "overlap" bootloader "$T/overlap.dfu"
 
 refuse bin-without-address "address" bootloader "$T/fw.bin"
+
+# Write-protected sectors (marked read-only in the layout string): refused before any erase,
+# naming the address and the rule.
+EXTRA=protect=2 refuse protected "0x08000000 is in a read-only sector" bootloader "$T/fw.bin" \
+    --address 0x08000000
+EXTRA=protect=2 refuse protected-page-1 "0x08000800 is in a read-only sector" application \
+    "$T/fw.bin" --address 0x08000800
+
+# Files are parsed by what they are, never guessed to be raw: with --address too.
+objcopy -I binary -O srec "$T/fw.bin" "$T/fw.s19"
+refuse srec "Motorola S-records" application "$T/fw.s19" --address 0x08000000
+refuse srec-no-address "Motorola S-records" bootloader "$T/fw.s19"
+printf '\177ELF\001\001\001\000\000\000\000\000\000\000\000\000\002\000\050\000' >"$T/fw.elf"
+cat "$T/fw.bin" >>"$T/fw.elf"
+refuse elf "an ELF file" application "$T/fw.elf" --address 0x08000000
+cp "$T/fw.elf" "$T/elf-named.bin"
+refuse elf-named-bin "an ELF file" bootloader "$T/elf-named.bin" --address 0x08000000
+objcopy -I binary -O ihex --change-addresses 0x08000000 "$T/fw.bin" "$T/plain.hex"
+{ printf '\357\273\277'; cat "$T/plain.hex"; } >"$T/bom.hex"
+refuse bom-hex "byte order mark" application "$T/bom.hex"
+refuse bom-hex-address "byte order mark" bootloader "$T/bom.hex" --address 0x08000000
+printf 'version 2.0 release notes\n' >"$T/notes.txt"
+refuse text "is text" bootloader "$T/notes.txt" --address 0x08000000
+cp "$T/fw.bin" "$T/fw.img"
+refuse unnamed-raw "\\.bin|--format bin" application "$T/fw.img" --address 0x08000000
+: >"$T/empty.bin"
+refuse empty "empty" bootloader "$T/empty.bin" --address 0x08000000
+refuse empty-dfu "empty" bootloader "$T/empty.bin" --format dfuse
+
+# --format bin says what the name does not.
+report=$T/forced.json
+rc=0
+"$SIM" --device "port=$PORT,profile=f072,mode=bootloader" --report "$report" -- \
+    "$CTL" flash "$T/fw.img" --format bin --address 0x08000000 --port "$PORT" \
+    >"$T/forced.out" 2>&1 || rc=$?
+check_eq "--format bin: a raw file of any name is flashed" 0 "$rc"
+check_eq "--format bin: the application runs the new version" "application 2.0" \
+    "$(dev "$report" 'd["mode"] + " " + d["version"]')"
 refuse missing-file "no such file|cannot" bootloader "$T/nonexistent.dfu"
 
 # Usage errors: 2, without touching anything.
 for args in "" "--enter bogus $T/fw.dfu" "--port 1- $T/fw.dfu" "--alt 300 $T/fw.dfu" \
-            "--port 1-1.1 --device 0483:df11 $T/fw.dfu" "--leave-timeout x $T/fw.dfu"; do
+            "--port 1-1.1 --device 0483:df11 $T/fw.dfu" "--leave-timeout x $T/fw.dfu" \
+            "--format elf $T/fw.dfu"; do
     rc=0
     # shellcheck disable=SC2086
     "$CTL" flash $args >/dev/null 2>&1 || rc=$?

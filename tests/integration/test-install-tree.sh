@@ -1,8 +1,10 @@
 #!/bin/bash
 # `make install DESTDIR=... PREFIX=/usr` into a temporary root: every file in its standard place
 # with the right mode and nothing else, the unit's ExecStart substituted, the unit clean under
-# `systemd-analyze verify` and at most 2.0 in `systemd-analyze security`; PREFIX=/usr/local
-# moves everything; `make uninstall` removes it all again.
+# `systemd-analyze verify` and at most 2.0 in `systemd-analyze security`, the man pages
+# carrying the version; PREFIX=/usr/local moves everything but what dbus-daemon and polkitd
+# read only under /usr/share; another PREFIX is refused naming the variables to set; `make
+# uninstall` removes it all again.
 #
 # The programs are installed as they are in $STDFU_BUILD; this test never builds them (make -o),
 # so that it cannot mix objects of the normal and the sanitizer build.
@@ -35,6 +37,8 @@ mode_is() { [ -e "$2" ] && [ "$(stat -c %a "$2")" = "$1" ]; }
 # ---- the expected tree, from the sources --------------------------------------------------
 unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null)
 : "${unitdir:=/usr/lib/systemd/system}"
+udevdir=$(pkg-config --variable=udevdir udev 2>/dev/null)
+: "${udevdir:=/usr/lib/udev}"
 
 declare -A expect_mode=() expect_src=()
 expect() { expect_mode[$1]=$2; expect_src[$1]=${3:-}; }
@@ -51,9 +55,13 @@ has_program stdfuctl && expect /usr/bin/stdfuctl 755 "$B/stdfuctl"
 expect "$unitdir/stdfud.service" 644
 expect /usr/lib/sysusers.d/stdfu.conf 644 "$SRCDIR/systemd/stdfu.sysusers"
 expect /usr/lib/tmpfiles.d/stdfu.conf 644 "$SRCDIR/systemd/stdfu.tmpfiles"
-expect /usr/lib/udev/rules.d/70-stdfu.rules 644 "$SRCDIR/conf/70-stdfu.rules"
+expect "$udevdir/rules.d/70-stdfu.rules" 644 "$SRCDIR/conf/70-stdfu.rules"
 [ -e "$SRCDIR/conf/io.stdfu1.conf" ] &&
     expect /usr/share/dbus-1/system.d/io.stdfu1.conf 644 "$SRCDIR/conf/io.stdfu1.conf"
+[ -e "$SRCDIR/conf/io.stdfu1.policy" ] &&
+    expect /usr/share/polkit-1/actions/io.stdfu1.policy 644 "$SRCDIR/conf/io.stdfu1.policy"
+[ -e "$SRCDIR/conf/io.stdfu1.rules" ] &&
+    expect /usr/share/polkit-1/rules.d/50-stdfu.rules 644 "$SRCDIR/conf/io.stdfu1.rules"
 [ -e "$SRCDIR/conf/io.stdfu1.xml" ] &&
     expect /usr/share/dbus-1/interfaces/io.stdfu1.xml 644 "$SRCDIR/conf/io.stdfu1.xml"
 for f in conf/manifest.example.yaml docs/firmware-guide.md; do
@@ -66,12 +74,18 @@ for f in cli/stdfuctl.bash-completion cli/stdfuctl.bash cli/completion/stdfuctl 
         break
     fi
 done
+# Man pages: the sources with the version in the .TH line's source field.
+version=$(make -s --no-print-directory -C "$SRCDIR" print-version)
+mkdir -p "$T/man"
 for f in "$SRCDIR"/man/*.[1-8]; do
     [ -e "$f" ] || continue
     name=${f##*/}
     [ "$name" = stdfu-sim.1 ] && continue   # the emulator is not installed
-    expect "/usr/share/man/man${name##*.}/$name" 644 "$f"
+    sed "/^\.TH /s/ stdfu / \"stdfu $version\" /" "$f" >"$T/man/$name"
+    expect "/usr/share/man/man${name##*.}/$name" 644 "$T/man/$name"
 done
+check "the man pages name the version ($version) in their .TH line" \
+    grep -q "^\.TH .* \"stdfu $version\" " "$T/man/stdfud.8"
 
 # ---- PREFIX=/usr ---------------------------------------------------------------------------
 D=$T/root
@@ -150,8 +164,24 @@ check_eq "PREFIX=/usr/local: ExecStart follows SBINDIR" "ExecStart=/usr/local/sb
 check "PREFIX=/usr/local: rules, sysusers and tmpfiles under /usr/local/lib" test -f \
     "$L/usr/local/lib/udev/rules.d/70-stdfu.rules" -a -f "$L/usr/local/lib/sysusers.d/stdfu.conf" \
     -a -f "$L/usr/local/lib/tmpfiles.d/stdfu.conf"
-check_eq "PREFIX=/usr/local: nothing outside /usr/local but /etc/stdfu" "" \
-    "$(cd "$L" && find . ! -type d | grep -v '^\./usr/local/')"
+check_eq "PREFIX=/usr/local: outside /usr/local only what dbus-daemon and polkitd read there" \
+    "$(printf '%s\n' ./usr/share/dbus-1/system.d/io.stdfu1.conf \
+        ./usr/share/polkit-1/actions/io.stdfu1.policy ./usr/share/polkit-1/rules.d/50-stdfu.rules)" \
+    "$(cd "$L" && find . ! -type d | grep -v '^\./usr/local/' | sort)"
+O=$T/opt
+refused_install() { ! make --no-print-directory -C "$SRCDIR" B="$B" "${keep_programs[@]}" \
+    install "$@" >"$T/make.log" 2>&1; }
+keep_programs=()
+for p in $programs; do keep_programs+=(-o "$p"); done
+check "PREFIX=/opt/stdfu is refused" refused_install DESTDIR="$O" PREFIX=/opt/stdfu
+check "PREFIX=/opt/stdfu: the refusal names UNITDIR and UDEVRULESDIR" \
+    grep -q 'set UNITDIR SYSUSERSDIR TMPFILESDIR UDEVRULESDIR' "$T/make.log"
+check_eq "PREFIX=/opt/stdfu: nothing installed" "" "$(find "$O" ! -type d 2>/dev/null)"
+check "PREFIX=/opt/stdfu with the directories set succeeds" run_make install DESTDIR="$O" \
+    PREFIX=/opt/stdfu UNITDIR=/usr/lib/systemd/system SYSUSERSDIR=/usr/lib/sysusers.d \
+    TMPFILESDIR=/usr/lib/tmpfiles.d UDEVRULESDIR=/usr/lib/udev/rules.d
+check "PREFIX=/opt/stdfu: the unit is where systemd reads it, ExecStart in /opt" grep -qx \
+    ExecStart=/opt/stdfu/sbin/stdfud "$O/usr/lib/systemd/system/stdfud.service"
 check "PREFIX=/usr/local: make uninstall succeeds" run_make uninstall DESTDIR="$L" PREFIX=/usr/local
 check_eq "PREFIX=/usr/local: uninstall removes everything" "" "$(cd "$L" && find . ! -type d)"
 

@@ -3,8 +3,9 @@
 # system bus (default deny for method calls and name ownership), and a broken copy of it is
 # refused (so the load check means something). When stdfud is built, it serves io.stdfu1 on
 # that bus and the combined effect of policy and daemon is checked: an unprivileged user
-# (nobody, via setpriv) can read properties but gets AccessDenied on a mutating method, and
-# root may call it.
+# (nobody, via setpriv) can read properties, reaches the mutating methods (polkit's to decide)
+# and gets AccessDenied from stdfud (no polkit on this bus: root and group stdfu only), and
+# root may call them.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/bus-config.sh"
 
@@ -80,6 +81,14 @@ PY
 check "the policy lets user stdfu (the unit's User=) own io.stdfu1" policy_allows user stdfu
 check "the policy lets root own io.stdfu1 (stdfud started by hand)" policy_allows user root
 check "the policy names group stdfu" grep -q 'group="stdfu"' "$policy"
+# Every mutating method is let through to stdfud, which asks polkit (that is what lets the
+# polkit rules choose who may update); nothing else is opened to everyone.
+check_eq "the default context opens exactly Update, UpdateFile, Cancel, Reload besides reading" \
+    "Cancel GetHistory ListDevices Reload Update UpdateFile" \
+    "$(python3 -c 'import sys, xml.etree.ElementTree as ET
+p = [p for p in ET.parse(sys.argv[1]).getroot().findall("policy") if p.get("context") == "default"][0]
+print(" ".join(sorted(a.get("send_member") for a in p.findall("allow")
+                      if a.get("send_interface") == "io.stdfu1.Manager")))' "$policy")"
 
 # ---- with the daemon -------------------------------------------------------------------
 if [ ! -x "$DAEMON" ]; then
@@ -128,17 +137,30 @@ check "nobody may call GetHistory" \
 check "nobody may introspect" \
     nobody_reads introspect io.stdfu1 /io/stdfu1
 
-# The bus itself rejects the mutating methods of nobody, before the daemon's own check: its
-# message says "Rejected send message". (The bus does not look at the arguments first, so one
-# string is enough, and dbus-send can send it.)
+# The bus lets nobody's mutating calls through (stdfud authorizes them: polkit, or without
+# polkit on the bus, root and group stdfu only), and stdfud refuses them: AccessDenied from the
+# daemon, not the bus's "Rejected send message". Properties.Set stays refused by the bus.
+nobody_calls() {  # MEMBER: nobody calls it with arguments of the right types
+    local call=(as_nobody gdbus call --address "$good_addr" --dest io.stdfu1
+                --object-path /io/stdfu1 --method "io.stdfu1.Manager.$1")
+    case $1 in
+        Update) "${call[@]}" 1-1 '@a{sv} {}' ;;
+        Cancel) "${call[@]}" 1-1 ;;
+        Reload) "${call[@]}" ;;
+        UpdateFile) as_nobody /usr/bin/python3 "$SRCDIR/tests/integration/update-file.py" "$good_addr" \
+            1-1 0 </dev/null ;;
+    esac 2>&1
+}
 for member in Update UpdateFile Cancel Reload; do
-    out=$(as_nobody dbus-send --bus="$good_addr" --print-reply --dest=io.stdfu1 /io/stdfu1 \
-        "io.stdfu1.Manager.$member" string:1-1 2>&1)
-    echo "# nobody calling $member: ${out:0:120}"
-    check "the bus policy denies $member to nobody" \
-        bash -c '[[ "$1" == *org.freedesktop.DBus.Error.AccessDenied*"Rejected send message"* ]]' \
-        _ "$out"
+    out=$(nobody_calls $member)
+    echo "# nobody calling $member: ${out:0:160}"
+    check "stdfud (not the bus) denies $member to nobody" \
+        bash -c '[[ "$1" == *AccessDenied*"requires root or membership of group"* ]]' _ "$out"
 done
+out=$(as_nobody gdbus call --address "$good_addr" --dest io.stdfu1 --object-path /io/stdfu1 \
+    --method org.freedesktop.DBus.Properties.Set io.stdfu1.Manager State '<"x">' 2>&1)
+check "the bus policy still denies Properties.Set to nobody" \
+    bash -c '[[ "$1" == *AccessDenied*"Rejected send message"* ]]' _ "$out"
 root_reloads() { bus call io.stdfu1 /io/stdfu1 io.stdfu1.Manager Reload >/dev/null; }
 check "root may call Reload" root_reloads
 check "stdfud is still running" kill -0 "$daemon_pid" 2>/dev/null

@@ -2,8 +2,8 @@
 # The small integration files agree with each other and with the tools that read them:
 # - stdfu.sysusers, run by systemd-sysusers into a scratch root, creates user and group stdfu;
 # - stdfu.tmpfiles, run by systemd-tmpfiles into it, creates the manifest directories;
-# - the unit runs as that user and group, and the udev rules and the D-Bus policy name that
-#   group;
+# - the unit runs as that user and group; the udev rules give that user (and no group) the
+#   device nodes; the D-Bus policy names the group (the admin group);
 # - 70-stdfu.rules: every line parses with the keys and operators of udev(7) (Debian 12's
 #   udevadm has no `verify`; it is used too when present), and evaluated against sample
 #   devices the rules grant exactly the intended nodes (the evaluator below models udev's
@@ -57,8 +57,13 @@ check_eq "the unit runs as the sysusers user" \
     "$(awk '$1 == "u" { print $2 }' "$sysusers")" "$(sed -n 's/^User=//p' "$unit")"
 check_eq "the unit's group is the sysusers group" \
     "$(awk '$1 == "g" { print $2 }' "$sysusers")" "$(sed -n 's/^Group=//p' "$unit")"
-check_eq "every GROUP= of the udev rules is stdfu" "stdfu" \
-    "$(grep -v '^[[:space:]]*#' "$rules" | grep -o 'GROUP="[^"]*"' | sort -u | cut -d'"' -f2)"
+check_eq "every OWNER= of the udev rules is the unit's user stdfu" "stdfu" \
+    "$(grep -v '^[[:space:]]*#' "$rules" | grep -o 'OWNER="[^"]*"' | sort -u | cut -d'"' -f2)"
+# Device access is the daemon's alone: the admin group (operators, on D-Bus) gets no node.
+check_eq "the udev rules set no GROUP= (operators in group stdfu get no device node)" "" \
+    "$(grep -v '^[[:space:]]*#' "$rules" | grep -o 'GROUP="[^"]*"')"
+check_eq "the udev rules give no group or others write access (modes 0600, 0644 only)" "" \
+    "$(grep -v '^[[:space:]]*#' "$rules" | grep -o 'MODE="[^"]*"' | grep -v -e 0600 -e 0644)"
 if [ -e "$policy" ]; then
     check "the D-Bus policy grants something to group stdfu" grep -q 'group="stdfu"' "$policy"
 else
@@ -237,13 +242,13 @@ hidraw() {  # VID PID: the usb_device two levels up (hidraw -> hid -> interface 
 grants() {  # DESCRIPTION EXPECTED RULES DEVICE-JSON
     check_eq "$1" "$2" "$(py eval "$3" "$4")"
 }
-grants "ROM bootloader 0483:df11: group stdfu, 0660" "GROUP=stdfu MODE=0660" "$rules" \
+grants "ROM bootloader 0483:df11: user stdfu, 0600" "MODE=0600 OWNER=stdfu" "$rules" \
     "$(usb_dev 0483 df11 00)"
-grants "application 0483:5750: group stdfu, 0660" "GROUP=stdfu MODE=0660" "$rules" \
+grants "application 0483:5750: user stdfu, 0600" "MODE=0600 OWNER=stdfu" "$rules" \
     "$(usb_dev 0483 5750 00)"
-grants "its hidraw node: group stdfu, 0660" "GROUP=stdfu MODE=0660" "$rules" \
+grants "its hidraw node: user stdfu, 0600" "MODE=0600 OWNER=stdfu" "$rules" \
     "$(hidraw 0483 5750)"
-grants "a hub (class 09): group stdfu, world-read kept (0664)" "GROUP=stdfu MODE=0664" "$rules" \
+grants "a hub (class 09): user stdfu writes, the group only reads (0644)" "MODE=0644 OWNER=stdfu" "$rules" \
     "$(usb_dev 05e3 0610 09)"
 grants "an unrelated device (046d:c52b): untouched" "-" "$rules" "$(usb_dev 046d c52b 00)"
 grants "an unrelated hidraw node: untouched" "-" "$rules" "$(hidraw 046d c52b)"
@@ -253,9 +258,9 @@ grants "a usb_interface, even with ids 0483:df11: untouched (no node)" "-" "$rul
 grants "remove events: untouched" "-" "$rules" \
     "$(usb_dev 0483 df11 00 | sed 's/"add"/"remove"/')"
 sed 's/1234/cafe/; s/abcd/0001/' "$T/template.rules" >"$T/local.rules"
-grants "the template, filled in with cafe:0001, grants its usb_device" "GROUP=stdfu MODE=0660" \
+grants "the template, filled in with cafe:0001, grants its usb_device" "MODE=0600 OWNER=stdfu" \
     "$T/local.rules" "$(usb_dev cafe 0001 00)"
-grants "the template, filled in with cafe:0001, grants its hidraw node" "GROUP=stdfu MODE=0660" \
+grants "the template, filled in with cafe:0001, grants its hidraw node" "MODE=0600 OWNER=stdfu" \
     "$T/local.rules" "$(hidraw cafe 0001)"
 
 finish

@@ -20,7 +20,7 @@ typedef struct Fixture {
     JobQueue *queue;
     unsigned finished;
     unsigned want_finished;
-    JobState outcomes[16];
+    JobOutcome outcomes[16];
     char errors[16][512];
     JobState seen_states[32];
     unsigned n_seen;
@@ -112,7 +112,7 @@ static void runner_slow(Job *job, const JobSpec *spec, JobResult *r, void *userd
     JobDeviceEvent ev;
     (void) job_wait_event(job, 50 * USEC_PER_MSEC, &ev); /* overlap with the others */
     atomic_fetch_sub(&running_now, 1);
-    r->outcome = JOB_DONE;
+    r->outcome = JOB_OUTCOME_DONE;
 }
 
 static void runner_reporting(Job *job, const JobSpec *spec, JobResult *r, void *userdata) {
@@ -122,7 +122,7 @@ static void runner_reporting(Job *job, const JobSpec *spec, JobResult *r, void *
     job_report_state(job, JOB_WRITING);
     job_report_attempt(job, 2);
     job_report_progress(job, 4096, 4096);
-    r->outcome = JOB_FAILED;
+    r->outcome = JOB_OUTCOME_FAILED;
     snprintf(r->error, sizeof r->error, "%s: write error at block 3", spec->port);
 }
 
@@ -131,7 +131,7 @@ static void runner_waiting(Job *job, const JobSpec *spec, JobResult *r, void *us
     (void) spec, (void) userdata;
     job_report_state(job, JOB_WAITING);
     int k = job_wait_event(job, 5 * USEC_PER_SEC, &ev);
-    r->outcome = k == 1 && ev.type == JOB_DEVICE_ADDED ? JOB_DONE : JOB_FAILED;
+    r->outcome = k == 1 && ev.type == JOB_DEVICE_ADDED ? JOB_OUTCOME_DONE : JOB_OUTCOME_FAILED;
     snprintf(r->error, sizeof r->error, "%d %04x:%04x devnum %u %s", k, ev.vid, ev.pid, ev.devnum,
              ev.syspath);
 }
@@ -143,7 +143,7 @@ static void runner_until_cancelled(Job *job, const JobSpec *spec, JobResult *r, 
     int k;
     while ((k = job_wait_event(job, USEC_INFINITY, &ev)) >= 0)
         ;
-    r->outcome = k == -ECANCELED ? JOB_CANCELLED : JOB_FAILED;
+    r->outcome = k == -ECANCELED ? JOB_OUTCOME_CANCELLED : JOB_OUTCOME_FAILED;
 }
 
 static void runner_timeout(Job *job, const JobSpec *spec, JobResult *r, void *userdata) {
@@ -151,7 +151,7 @@ static void runner_timeout(Job *job, const JobSpec *spec, JobResult *r, void *us
     (void) spec, (void) userdata;
     usec_t start = now_monotonic();
     int k = job_wait_event(job, 30 * USEC_PER_MSEC, &ev);
-    r->outcome = k == 0 && now_monotonic() - start >= 30 * USEC_PER_MSEC ? JOB_DONE : JOB_FAILED;
+    r->outcome = k == 0 && now_monotonic() - start >= 30 * USEC_PER_MSEC ? JOB_OUTCOME_DONE : JOB_OUTCOME_FAILED;
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
@@ -168,7 +168,7 @@ static void test_parallel_limit(void **state) {
     run_until_finished(f, 5);
     assert_int_equal(atomic_load(&running_max), 2);
     for (unsigned i = 0; i < 5; i++)
-        assert_int_equal(f->outcomes[i], JOB_DONE);
+        assert_int_equal(f->outcomes[i], JOB_OUTCOME_DONE);
     assert_int_equal(job_queue_running(f->queue), 0);
 }
 
@@ -189,7 +189,7 @@ static void test_worker_messages(void **state) {
     assert_int_equal(job_queue_new(&f->queue, f->event, 4, runner_reporting, NULL, &callbacks, f), 0);
     add_job(f, "2-3");
     run_until_finished(f, 1);
-    assert_int_equal(f->outcomes[0], JOB_FAILED);
+    assert_int_equal(f->outcomes[0], JOB_OUTCOME_FAILED);
     assert_string_equal(f->errors[0], "2-3: write error at block 3");
     /* entering (start) -> erasing -> writing, in order */
     assert_true(f->n_seen >= 3);
@@ -207,7 +207,7 @@ static void test_forwarded_event(void **state) {
     assert_int_equal(job_queue_new(&f->queue, f->event, 1, runner_waiting, NULL, &callbacks, f), 0);
     add_job(f, "1-1.2");
     run_until_finished(f, 1);
-    assert_int_equal(f->outcomes[0], JOB_DONE);
+    assert_int_equal(f->outcomes[0], JOB_OUTCOME_DONE);
     assert_string_equal(f->errors[0], "1 0483:5750 devnum 9 /sys/devices/fake/1-1.2");
 }
 
@@ -216,7 +216,7 @@ static void test_wait_timeout(void **state) {
     assert_int_equal(job_queue_new(&f->queue, f->event, 1, runner_timeout, NULL, &callbacks, f), 0);
     add_job(f, "1-4");
     run_until_finished(f, 1);
-    assert_int_equal(f->outcomes[0], JOB_DONE);
+    assert_int_equal(f->outcomes[0], JOB_OUTCOME_DONE);
 }
 
 static int cancel_running(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -238,12 +238,12 @@ static void test_cancel(void **state) {
     /* The second one waits for the slot: cancelling it ends it at once. */
     assert_int_equal(job_cancel(job_queue_find(f->queue, "1-1.2")), 0);
     assert_int_equal(f->finished, 1);
-    assert_int_equal(f->outcomes[0], JOB_CANCELLED);
+    assert_int_equal(f->outcomes[0], JOB_OUTCOME_CANCELLED);
     /* The first one runs until it is cancelled from the loop. */
     assert_int_equal(sd_event_add_time_relative(f->event, NULL, CLOCK_MONOTONIC,
                                                 100 * USEC_PER_MSEC, 0, cancel_running, f), 0);
     run_until_finished(f, 2);
-    assert_int_equal(f->outcomes[1], JOB_CANCELLED);
+    assert_int_equal(f->outcomes[1], JOB_OUTCOME_CANCELLED);
 }
 
 static int free_queue(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -270,9 +270,9 @@ static void test_state_names(void **state) {
     (void) state;
     assert_string_equal(job_state_to_string(JOB_NEEDS_POWER_CYCLE), "needs-power-cycle");
     assert_int_equal(job_state_from_string("recovering"), JOB_RECOVERING);
-    assert_int_equal(job_state_from_string("bogus"), _JOB_STATE_MAX);
-    assert_true(job_state_is_outcome(JOB_CANCELLED));
-    assert_false(job_state_is_outcome(JOB_WAITING));
+    assert_int_equal(job_state_from_string("bogus"), _JOB_STATE_INVALID);
+    assert_true(job_state_is_ended(JOB_CANCELLED));
+    assert_false(job_state_is_ended(JOB_WAITING));
 }
 
 int main(void) {

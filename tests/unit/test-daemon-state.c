@@ -85,36 +85,35 @@ static char *read_text(fixture *f, const char *rel) {
 
 static void test_port_names(void **state) {
     (void) state;
-    assert_true(stdfu_port_is_valid("1-1"));
-    assert_true(stdfu_port_is_valid("1-1.4"));
-    assert_true(stdfu_port_is_valid("12-3.4.1.2"));
-    assert_false(stdfu_port_is_valid(NULL));
-    assert_false(stdfu_port_is_valid(""));
-    assert_false(stdfu_port_is_valid("."));
-    assert_false(stdfu_port_is_valid(".."));
-    assert_false(stdfu_port_is_valid("1"));
-    assert_false(stdfu_port_is_valid("1-"));
-    assert_false(stdfu_port_is_valid("-1"));
-    assert_false(stdfu_port_is_valid("1-1..2"));
-    assert_false(stdfu_port_is_valid("1.1-2"));
-    assert_false(stdfu_port_is_valid("1-1-2"));
-    assert_false(stdfu_port_is_valid("1-1.4/../x"));
-    assert_false(stdfu_port_is_valid("1-1.4.tmpAbC123"));
-    assert_false(stdfu_port_is_valid("usb1"));
-    assert_false(stdfu_port_is_valid("1-1.2.3.4.5.6.7.8.9.10.11.12.13.14"));
+    assert_true(stdfu_usb_port_is_valid("1-1"));
+    assert_true(stdfu_usb_port_is_valid("1-1.4"));
+    assert_true(stdfu_usb_port_is_valid("12-3.4.1.2"));
+    assert_false(stdfu_usb_port_is_valid(NULL));
+    assert_false(stdfu_usb_port_is_valid(""));
+    assert_false(stdfu_usb_port_is_valid("."));
+    assert_false(stdfu_usb_port_is_valid(".."));
+    assert_false(stdfu_usb_port_is_valid("1"));
+    assert_false(stdfu_usb_port_is_valid("1-"));
+    assert_false(stdfu_usb_port_is_valid("-1"));
+    assert_false(stdfu_usb_port_is_valid("1-1..2"));
+    assert_false(stdfu_usb_port_is_valid("1.1-2"));
+    assert_false(stdfu_usb_port_is_valid("1-1-2"));
+    assert_false(stdfu_usb_port_is_valid("1-1.4/../x"));
+    assert_false(stdfu_usb_port_is_valid("1-1.4.tmpAbC123"));
+    assert_false(stdfu_usb_port_is_valid("usb1"));
+    assert_false(stdfu_usb_port_is_valid("1-1.2.3.4.5.6.7.8.9.10.11.12.13.14"));
 }
 
 static void test_phase_and_outcome_names(void **state) {
     (void) state;
-    for (int i = 0; i < _STDFU_PHASE_MAX; i++)
-        assert_int_equal(stdfu_job_phase_from_string(stdfu_job_phase_to_string(i)), i);
-    assert_string_equal(stdfu_job_phase_to_string(STDFU_PHASE_NEEDS_POWER_CYCLE),
-                        "needs-power-cycle");
-    assert_int_equal(stdfu_job_phase_from_string("flashing"), _STDFU_PHASE_INVALID);
-    assert_null(stdfu_job_phase_to_string(_STDFU_PHASE_MAX));
-    for (int i = 0; i < _STDFU_OUTCOME_MAX; i++)
-        assert_int_equal(stdfu_job_outcome_from_string(stdfu_job_outcome_to_string(i)), i);
-    assert_int_equal(stdfu_job_outcome_from_string("ok"), _STDFU_OUTCOME_INVALID);
+    for (int i = 0; i < _JOB_STATE_MAX; i++)
+        assert_int_equal(job_state_from_string(job_state_to_string(i)), i);
+    assert_string_equal(job_state_to_string(JOB_NEEDS_POWER_CYCLE), "needs-power-cycle");
+    assert_int_equal(job_state_from_string("flashing"), _JOB_STATE_INVALID);
+    assert_null(job_state_to_string(_JOB_STATE_MAX));
+    for (int i = 0; i < _JOB_OUTCOME_MAX; i++)
+        assert_int_equal(job_outcome_from_string(job_outcome_to_string(i)), i);
+    assert_int_equal(job_outcome_from_string("ok"), _JOB_OUTCOME_INVALID);
 }
 
 static void test_job_round_trip(void **state) {
@@ -127,7 +126,7 @@ static void test_job_round_trip(void **state) {
     assert_string_equal(stdfu_state_dir(s), f->dir);
 
     stdfu_job_record_init(&r, "1-1.4", "sensor", SHA_A, "1.0", "1.2");
-    r.phase = STDFU_PHASE_WRITING;
+    r.phase = JOB_WRITING;
     r.attempt = 2;
     /* Error texts may hold anything: they must come back byte for byte. */
     stdfu_job_record_set_error(&r, "stuck in bootloader\nline two\\ tab\there=x\r");
@@ -140,7 +139,7 @@ static void test_job_round_trip(void **state) {
     assert_int_equal(stdfu_state_save_job(s, &r2), 0);
 
     /* A phase change replaces the record. */
-    r.phase = STDFU_PHASE_VERIFYING;
+    r.phase = JOB_VERIFYING;
     assert_int_equal(stdfu_state_save_job(s, &r), 0);
 
     stdfu_state_free(s);
@@ -152,14 +151,14 @@ static void test_job_round_trip(void **state) {
     assert_string_equal(jobs[0].rule, "other");
     assert_string_equal(jobs[0].from_version, "");
     assert_string_equal(jobs[0].target_version, "2.10");
-    assert_int_equal(jobs[0].phase, STDFU_PHASE_QUEUED);
+    assert_int_equal(jobs[0].phase, JOB_QUEUED);
     assert_int_equal(jobs[0].attempt, 1);
     assert_string_equal(jobs[1].port, "1-1.4");
     assert_string_equal(jobs[1].rule, "sensor");
     assert_string_equal(jobs[1].sha256, SHA_A);
     assert_string_equal(jobs[1].from_version, "1.0");
     assert_string_equal(jobs[1].target_version, "1.2");
-    assert_int_equal(jobs[1].phase, STDFU_PHASE_VERIFYING);
+    assert_int_equal(jobs[1].phase, JOB_VERIFYING);
     assert_int_equal(jobs[1].attempt, 2);
     assert_string_equal(jobs[1].last_error, "stuck in bootloader\nline two\\ tab\there=x\r");
     assert_int_equal(jobs[1].started_usec, r.started_usec);
@@ -169,7 +168,7 @@ static void test_job_round_trip(void **state) {
     /* The record is plain, versioned text. */
     char *text = read_text(f, "jobs/1-1.4");
     assert_non_null(text);
-    assert_memory_equal(text, "stdfu-job 1\n", 12);
+    assert_memory_equal(text, "stdfu-job 2\n", 12);
     assert_non_null(strstr(text, "\nphase=verifying\n"));
     assert_non_null(
         strstr(text, "\nlast-error=stuck in bootloader\\nline two\\\\ tab\\there=x\\r\n"));
@@ -198,7 +197,7 @@ static void test_bad_records_refused_on_save(void **state) {
     stdfu_job_record_init(&r, "1-1", "x", "1234", "1.0", "1.1");
     assert_int_equal(stdfu_state_save_job(s, &r), -EINVAL);
     stdfu_job_record_init(&r, "1-1", "x", SHA_A, "1.0", "1.1");
-    r.phase = _STDFU_PHASE_MAX;
+    r.phase = _JOB_STATE_MAX;
     assert_int_equal(stdfu_state_save_job(s, &r), -EINVAL);
     assert_int_equal(stdfu_state_remove_job(s, "a/b"), -EINVAL);
     assert_null(read_text(f, "jobs/1-1"));
@@ -215,7 +214,7 @@ static void test_leftover_temporary_file(void **state) {
 
     assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
     stdfu_job_record_init(&r, "2-1", "sensor", SHA_A, "1.0", "1.2");
-    r.phase = STDFU_PHASE_ERASING;
+    r.phase = JOB_ERASING;
     assert_int_equal(stdfu_state_save_job(s, &r), 0);
     stdfu_state_free(s);
 
@@ -227,7 +226,7 @@ static void test_leftover_temporary_file(void **state) {
     assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
     assert_int_equal(n, 1);
     assert_string_equal(jobs[0].port, "2-1");
-    assert_int_equal(jobs[0].phase, STDFU_PHASE_ERASING);
+    assert_int_equal(jobs[0].phase, JOB_ERASING);
     free(jobs);
     /* Opening cleans them up. */
     assert_null(read_text(f, "jobs/2-1.tmpAb12Cd"));
@@ -280,7 +279,7 @@ static void test_corrupt_records_skipped(void **state) {
     assert_string_equal(jobs[0].port, "1-2");
     assert_string_equal(jobs[1].port, "1-3");
     assert_string_equal(jobs[1].rule, "sensor");
-    assert_int_equal(jobs[1].phase, STDFU_PHASE_WRITING);
+    assert_int_equal(jobs[1].phase, JOB_WRITING);
     assert_string_equal(jobs[1].from_version, "");
     assert_int_equal(jobs[1].started_usec, 0);
     free(jobs);
@@ -295,7 +294,7 @@ static void make_entry(stdfu_history_entry *e, unsigned i) {
     stdfu_job_record_init(&r, port, "sensor", SHA_A, "1.0", "1.2");
     r.started_usec = 1000 + i;
     r.attempt = i % 3 + 1;
-    stdfu_history_entry_from_record(e, &r, i % 2 ? STDFU_OUTCOME_FAILED : STDFU_OUTCOME_DONE,
+    stdfu_history_entry_from_record(e, &r, i % 2 ? JOB_OUTCOME_FAILED : JOB_OUTCOME_DONE,
                                     i % 2 ? err : NULL, 2000 + i);
 }
 
@@ -387,12 +386,17 @@ static void test_history_corrupt_entries(void **state) {
     h = stdfu_state_history(s, &n);
     assert_int_equal(n, 3);
     assert_string_equal(h[0].port, "1-1");
-    assert_int_equal(h[0].outcome, STDFU_OUTCOME_DONE);
+    assert_int_equal(h[0].outcome, JOB_OUTCOME_DONE);
     assert_string_equal(h[1].port, "1-4");
     assert_string_equal(h[1].error, "a\nb");
     assert_int_equal(h[1].finished_usec, 8);
     assert_string_equal(h[2].port, "1-5");
-    assert_int_equal(h[2].outcome, STDFU_OUTCOME_CANCELLED);
+    assert_int_equal(h[2].outcome, JOB_OUTCOME_CANCELLED);
+    /* Version 1 has no phase: the outcome says where it ended. */
+    assert_int_equal(h[0].phase, JOB_DONE);
+    assert_int_equal(h[1].phase, JOB_FAILED);
+    assert_int_equal(h[0].bytes_written, 0);
+    assert_string_equal(h[0].recovery, "");
     stdfu_state_free(s);
 
     /* An unknown format version is left alone until the next write. */
@@ -420,7 +424,7 @@ static void test_finish_job(void **state) {
     stdfu_job_record_init(&r, "1-1.3", "sensor", SHA_B, "1.1", "1.2");
     r.attempt = 3;
     assert_int_equal(stdfu_state_save_job(s, &r), 0);
-    stdfu_history_entry_from_record(&e, &r, STDFU_OUTCOME_DONE, NULL, r.updated_usec + 5);
+    stdfu_history_entry_from_record(&e, &r, JOB_OUTCOME_DONE, NULL, r.updated_usec + 5);
     assert_int_equal(stdfu_state_finish_job(s, &e), 0);
     assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
     assert_int_equal(n, 0);
@@ -434,7 +438,7 @@ static void test_finish_job(void **state) {
     assert_int_equal(h[0].started_usec, r.started_usec);
     assert_string_equal(h[0].error, "");
 
-    e.outcome = _STDFU_OUTCOME_MAX;
+    e.outcome = _JOB_OUTCOME_MAX;
     assert_int_equal(stdfu_state_add_history(s, &e), -EINVAL);
     stdfu_state_free(s);
 }
@@ -482,6 +486,136 @@ static void test_kept_image(void **state) {
     stdfu_state_free(s);
 }
 
+/* Version 2 entries: where the attempt ended, what it wrote and the ladder's steps; they
+ * survive a restart. */
+static void test_history_attempts(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record r;
+    stdfu_history_entry e;
+    const stdfu_history_entry *h;
+    size_t n;
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    stdfu_job_record_init(&r, "1-1.4", "sensor", SHA_A, "1.0", "1.2");
+    r.attempt = 1;
+    stdfu_history_entry_from_record(&e, &r, JOB_OUTCOME_NEEDS_POWER_CYCLE, "vanished", 2000);
+    assert_int_equal(e.phase, JOB_NEEDS_POWER_CYCLE);
+    e.phase = JOB_WAITING;
+    e.started_usec = 1000;
+    e.bytes_written = 65536;
+    snprintf(e.recovery, sizeof e.recovery, "grace=1 power-cycle=1");
+    assert_int_equal(stdfu_state_add_history(s, &e), 0);
+    r.attempt = 2;
+    stdfu_history_entry_from_record(&e, &r, JOB_OUTCOME_DONE, NULL, 5000);
+    e.started_usec = 3000;
+    assert_int_equal(stdfu_state_finish_job(s, &e), 0);
+    stdfu_state_free(s);
+
+    char *text = read_text(f, "history");
+    assert_non_null(text);
+    assert_memory_equal(text, "stdfu-history 2\n", 16);
+    assert_non_null(strstr(text, "\nphase=waiting\nbytes=65536\nrecovery=grace=1 power-cycle=1\n"));
+    free(text);
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    h = stdfu_state_history(s, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(h[0].outcome, JOB_OUTCOME_NEEDS_POWER_CYCLE);
+    assert_int_equal(h[0].phase, JOB_WAITING);
+    assert_int_equal(h[0].attempts, 1);
+    assert_int_equal(h[0].started_usec, 1000);
+    assert_int_equal(h[0].finished_usec, 2000);
+    assert_int_equal(h[0].bytes_written, 65536);
+    assert_string_equal(h[0].recovery, "grace=1 power-cycle=1");
+    assert_string_equal(h[0].error, "vanished");
+    assert_int_equal(h[1].outcome, JOB_OUTCOME_DONE);
+    assert_int_equal(h[1].phase, JOB_DONE);
+    assert_int_equal(h[1].attempts, 2);
+    stdfu_state_free(s);
+}
+
+/* Records written by the previous format (version 1, before retry-wait, failed and
+ * next-attempt) are read as they were meant: their phases are states of today's vocabulary. */
+static void test_reads_version_1_records(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record *jobs = NULL;
+    size_t n = 0;
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0); /* makes jobs/ */
+    s = stdfu_state_free(s);
+    /* Byte for byte what the version-1 writer produced. */
+    write_text(f, "jobs/1-1.4",
+               "stdfu-job 1\nport=1-1.4\nrule=sensor\nsha256=" SHA_A "\nfrom-version=1.0\n"
+               "target-version=1.2\nphase=needs-power-cycle\nattempt=3\n"
+               "last-error=vanished after leave\nstarted=1700000000000000\n"
+               "updated=1700000005000000\nkept-image=0\nimage-address=\n");
+    write_text(f, "jobs/1-1.5",
+               "stdfu-job 1\nport=1-1.5\nrule=file\nsha256=" SHA_B "\nfrom-version=\n"
+               "target-version=\nphase=writing\nattempt=1\nlast-error=\nstarted=5\n"
+               "updated=6\nkept-image=1\nimage-address=0x08000000\n");
+    /* A version from the future is not guessed at. */
+    write_text(f, "jobs/1-1.6",
+               "stdfu-job 3\nport=1-1.6\nrule=x\nsha256=" SHA_A "\ntarget-version=1.2\n"
+               "phase=writing\nattempt=1\n");
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(jobs[0].port, "1-1.4");
+    assert_string_equal(jobs[0].rule, "sensor");
+    assert_string_equal(jobs[0].from_version, "1.0");
+    assert_string_equal(jobs[0].target_version, "1.2");
+    assert_int_equal(jobs[0].phase, JOB_NEEDS_POWER_CYCLE);
+    assert_int_equal(jobs[0].attempt, 3);
+    assert_string_equal(jobs[0].last_error, "vanished after leave");
+    assert_int_equal(jobs[0].started_usec, 1700000000000000ULL);
+    assert_int_equal(jobs[0].next_attempt_usec, 0);
+    assert_string_equal(jobs[1].port, "1-1.5");
+    assert_int_equal(jobs[1].phase, JOB_WRITING);
+    assert_int_equal(jobs[1].kept_image, 1);
+    assert_string_equal(jobs[1].image_address, "0x08000000");
+
+    /* Saved again, a record is of today's version and keeps what it said. */
+    jobs[0].phase = JOB_RETRY_WAIT;
+    jobs[0].next_attempt_usec = 1700000035000000ULL;
+    assert_int_equal(stdfu_state_save_job(s, &jobs[0]), 0);
+    free(jobs);
+    char *text = read_text(f, "jobs/1-1.4");
+    assert_non_null(text);
+    assert_memory_equal(text, "stdfu-job 2\n", 12);
+    assert_non_null(strstr(text, "\nphase=retry-wait\n"));
+    assert_non_null(strstr(text, "\nnext-attempt=1700000035000000\n"));
+    free(text);
+    stdfu_state_free(s);
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(jobs[0].phase, JOB_RETRY_WAIT);
+    assert_int_equal(jobs[0].next_attempt_usec, 1700000035000000ULL);
+    assert_int_equal(jobs[0].attempt, 3);
+    free(jobs);
+    stdfu_state_free(s);
+}
+
+/* Only states of a job that is not over belong in a record. */
+static void test_record_phases(void **state) {
+    fixture *f = *state;
+    stdfu_state *s = NULL;
+    stdfu_job_record r;
+
+    assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
+    stdfu_job_record_init(&r, "1-1", "x", SHA_A, "1.0", "1.1");
+    for (JobState st = 0; st < _JOB_STATE_MAX; st++) {
+        r.phase = st;
+        bool keep = st != JOB_IDLE && st != JOB_DONE && st != JOB_CANCELLED;
+        assert_int_equal(stdfu_state_save_job(s, &r), keep ? 0 : -EINVAL);
+    }
+    stdfu_state_free(s);
+}
+
 /* Only one process may use a state directory; the lock goes with the process. */
 static void test_lock(void **state) {
     fixture *f = *state;
@@ -524,6 +658,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_history_corrupt_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_image, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_version_1_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_phases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_directory_created, setup, teardown),
     };

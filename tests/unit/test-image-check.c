@@ -194,6 +194,110 @@ static void test_ids_without_suffix(void **state) {
     assert_int_equal(stdfu_image_check_ids(img, 0x0483, 0xdf11, NULL), 0);
 }
 
+
+static const stdfu_target *aligned_of(const stdfu_image *img, const char *layout_string,
+                                      stdfu_target **ret) {
+    _cleanup_layout_ stdfu_layout l = {};
+    stdfu_error err = {};
+    parse_layout(layout_string, &l);
+    if (stdfu_image_align_target(img, &img->targets[0], &l, STDFU_FLASH_PROGRAM_UNIT, ret,
+                                 &err) < 0)
+        fail_msg("%s", err.message);
+    return *ret;
+}
+
+/* An element that starts or ends inside a programming unit is padded with 0xff: each transfer
+ * then programs whole units, and none is programmed twice. */
+static void test_align_pads(void **state) {
+    (void) state;
+    stdfu_target *t = NULL;
+    _cleanup_image_ stdfu_image *odd = bin_at(0x08000001, 4097);
+    aligned_of(odd, F0_FLASH, &t);
+    assert_int_equal(t->n_elements, 1);
+    assert_int_equal(t->elements[0].address, 0x08000000);
+    assert_int_equal(t->elements[0].size, 4104);
+    assert_int_equal(t->elements[0].data[0], 0xff);
+    assert_int_equal(t->elements[0].data[1], 0x00);
+    assert_int_equal(t->elements[0].data[4097], 0x00);
+    assert_int_equal(t->elements[0].data[4098], 0xff);
+    assert_int_equal(t->elements[0].data[4103], 0xff);
+    assert_int_equal(stdfu_target_total_bytes(t), 4104);
+    t = stdfu_target_free(t);
+
+    /* already aligned: the same elements */
+    _cleanup_image_ stdfu_image *even = bin_at(0x08000800, 2048);
+    aligned_of(even, F4_FLASH, &t);
+    assert_int_equal(t->n_elements, 1);
+    assert_int_equal(t->elements[0].address, 0x08000800);
+    assert_int_equal(t->elements[0].size, 2048);
+    stdfu_target_free(t);
+}
+
+/* Two elements in one unit are joined, 0xff between them: padding never covers data. */
+static void test_align_joins(void **state) {
+    (void) state;
+    _cleanup_image_ stdfu_image *img = hex(":020000040800F2\n"
+                                           ":03000100AABBCCCB\n"
+                                           ":02000500DDEE2E\n"
+                                           ":020010001122BB\n"
+                                           ":00000001FF\n");
+    stdfu_target *t = NULL;
+    aligned_of(img, F0_FLASH, &t);
+    assert_int_equal(t->n_elements, 2);
+    assert_int_equal(t->elements[0].address, 0x08000000);
+    assert_int_equal(t->elements[0].size, 8);
+    static const uint8_t joined[8] = { 0xff, 0xaa, 0xbb, 0xcc, 0xff, 0xdd, 0xee, 0xff };
+    assert_memory_equal(t->elements[0].data, joined, 8);
+    assert_int_equal(t->elements[1].address, 0x08000010);
+    assert_int_equal(t->elements[1].size, 8);
+    assert_int_equal(t->elements[1].data[0], 0x11);
+    assert_int_equal(t->elements[1].data[2], 0xff);
+    stdfu_target_free(t);
+}
+
+/* Option bytes are not programmed in flash units: written as given. Padding that would reach
+ * a sector that is not erasable flash is refused, naming the element and the unit. */
+static void test_align_not_erasable(void **state) {
+    (void) state;
+    _cleanup_image_ stdfu_image *ob = bin_at(0x1FFFF802, 6);
+    stdfu_target *t = NULL;
+    aligned_of(ob, F0_OPTION_BYTES, &t);
+    assert_int_equal(t->elements[0].address, 0x1FFFF802);
+    assert_int_equal(t->elements[0].size, 6);
+    stdfu_target_free(t);
+
+    _cleanup_layout_ stdfu_layout l = {};
+    stdfu_error err = {};
+    parse_layout("@Odd  /0x08000000/01*004 g,01*004 e", &l);
+    _cleanup_image_ stdfu_image *img = bin_at(0x08000001, 2);
+    t = NULL;
+    assert_int_equal(stdfu_image_align_target(img, &img->targets[0], &l, 8, &t, &err), -EINVAL);
+    assert_null(t);
+    assert_string_equal(err.message,
+                        "fw.bin: element at 0x08000001..0x08000002 does not fill whole 8-byte "
+                        "programming units, and padding it with 0xff to 0x08000000..0x08000007 "
+                        "would reach 0x08000004, which is not erasable flash");
+}
+
+/* A target for another alt setting is never dropped in silence. */
+static void test_check_alts(void **state) {
+    (void) state;
+    uint8_t a[4] = { 0 }, b[16] = { 0 };
+    stdfu_element ea = { 0x08000000, sizeof a, a }, eb = { 0x1FFFC000, sizeof b, b };
+    stdfu_target targets[2] = { { .alt = 0, .elements = &ea, .n_elements = 1 },
+                                { .alt = 1, .elements = &eb, .n_elements = 1 } };
+    stdfu_image img = { .name = (char *) "fw.dfu", .targets = targets, .n_targets = 2 };
+    stdfu_error err = {};
+
+    assert_int_equal(stdfu_image_check_alts(&img, 0, &err), -EXDEV);
+    assert_non_null(strstr(err.message, "fw.dfu: the file holds data for alt 1 (16 bytes) "
+                                        "besides alt 0"));
+    assert_int_equal(stdfu_image_check_alts(&img, 1, &err), -EXDEV);
+    assert_non_null(strstr(err.message, "alt 0 (4 bytes) besides alt 1"));
+    img.n_targets = 1;
+    assert_int_equal(stdfu_image_check_alts(&img, 0, &err), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fits),
@@ -205,6 +309,10 @@ int main(void) {
         cmocka_unit_test(test_several_elements),
         cmocka_unit_test(test_sectors),
         cmocka_unit_test(test_ids_without_suffix),
+        cmocka_unit_test(test_align_pads),
+        cmocka_unit_test(test_align_joins),
+        cmocka_unit_test(test_align_not_erasable),
+        cmocka_unit_test(test_check_alts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,18 +129,20 @@ static void assert_element(const stdfu_element *e, uint32_t address, uint32_t si
             fail_msg("element 0x%08x byte %u is 0x%02x", address, i, e->data[i]);
 }
 
-/* Loading must fail with code and a message starting with "fw: " and holding every needle. */
-static void expect_refusal(const void *data, size_t size, const stdfu_image_load_options *opts,
-                           int code, const char *needle1, const char *needle2) {
+/* Loading must fail with code and a message starting with "NAME: " and holding every needle. */
+static void expect_refusal_as(const char *name, const void *data, size_t size,
+                              const stdfu_image_load_options *opts, int code, const char *needle1,
+                              const char *needle2) {
     stdfu_image *img = (stdfu_image *) 0x1; /* must stay untouched */
     stdfu_error err = {};
-    int r = stdfu_image_load_data(data, size, "fw", opts, &img, &err);
+    int r = stdfu_image_load_data(data, size, name, opts, &img, &err);
     if (r != code)
         fail_msg("expected %d, got %d: %s (input \"%.*s\")", code, r, err.message,
                  (int) MIN(size, (size_t) 80), (const char *) data);
     assert_int_equal(err.code, code);
     assert_ptr_equal(img, (stdfu_image *) 0x1);
-    if (strncmp(err.message, "fw: ", 4) != 0)
+    if (strncmp(err.message, name, strlen(name)) != 0 || strncmp(err.message + strlen(name),
+                                                                  ": ", 2) != 0)
         fail_msg("message does not start with the file name: %s", err.message);
     if (needle1 && !strstr(err.message, needle1))
         fail_msg("\"%s\" not in: %s", needle1, err.message);
@@ -148,14 +150,24 @@ static void expect_refusal(const void *data, size_t size, const stdfu_image_load
         fail_msg("\"%s\" not in: %s", needle2, err.message);
 }
 
-static stdfu_image *load_ok(const void *data, size_t size, const stdfu_image_load_options *opts) {
+static void expect_refusal(const void *data, size_t size, const stdfu_image_load_options *opts,
+                           int code, const char *needle1, const char *needle2) {
+    expect_refusal_as("fw", data, size, opts, code, needle1, needle2);
+}
+
+static stdfu_image *load_ok_as(const char *name, const void *data, size_t size,
+                               const stdfu_image_load_options *opts) {
     stdfu_image *img = NULL;
     stdfu_error err = {};
-    int r = stdfu_image_load_data(data, size, "fw", opts, &img, &err);
+    int r = stdfu_image_load_data(data, size, name, opts, &img, &err);
     if (r < 0)
         fail_msg("load failed (%d): %s", r, err.message);
     assert_non_null(img);
     return img;
+}
+
+static stdfu_image *load_ok(const void *data, size_t size, const stdfu_image_load_options *opts) {
+    return load_ok_as("fw", data, size, opts);
 }
 
 /* ---- CRC and suffix ----------------------------------------------------------------------- */
@@ -479,7 +491,8 @@ static void test_dfuse_overlaps(void **state) {
 static void test_bin(void **state) {
     const stdfu_image_load_options opts = { .has_address = true, .address = 0x08000000 };
     (void) state;
-    _cleanup_image_ stdfu_image *img = load_ok("\x00\x50\x00\x20\xc1\x00\x00\x08", 8, &opts);
+    _cleanup_image_ stdfu_image *img = load_ok_as("fw.bin", "\x00\x50\x00\x20\xc1\x00\x00\x08", 8,
+                                                  &opts);
     assert_int_equal(img->format, STDFU_IMAGE_BIN);
     assert_false(img->has_suffix);
     assert_int_equal(img->vid, 0xffff);
@@ -488,14 +501,14 @@ static void test_bin(void **state) {
     assert_int_equal(img->targets[0].elements[0].address, 0x08000000);
     assert_int_equal(img->total_bytes, 8);
 
-    expect_refusal("\x00\x50\x00\x20", 4, NULL, -EINVAL,
-                   "a raw binary has no address of its own", "--address");
-    expect_refusal("", 0, &opts, -EINVAL, "empty image", NULL);
+    expect_refusal_as("fw.bin", "\x00\x50\x00\x20", 4, NULL, -EINVAL,
+                      "a raw binary has no address of its own", "--address");
+    expect_refusal_as("fw.bin", "", 0, &opts, -EINVAL, "the file is empty", NULL);
     const stdfu_image_load_options high = { .has_address = true, .address = 0xFFFFFFFE };
-    expect_refusal("abcd", 4, &high, -EINVAL, "4 bytes at 0xfffffffe",
-                   "32-bit address space");
-    /* a binary that happens to start with ':' is still a binary */
-    _cleanup_image_ stdfu_image *colon = load_ok(":not hex at all\n", 16, &opts);
+    expect_refusal_as("FW.BIN", "ab\0d", 4, &high, -EINVAL, "4 bytes at 0xfffffffe",
+                      "32-bit address space");
+    /* a binary that happens to start with ':' is still a binary when named so */
+    _cleanup_image_ stdfu_image *colon = load_ok_as("fw.bin", ":not hex at all\n", 16, &opts);
     assert_int_equal(colon->format, STDFU_IMAGE_BIN);
     /* forced: a DfuSe file written raw */
     const stdfu_image_load_options forced = { .format = STDFU_IMAGE_BIN, .has_address = true };
@@ -601,6 +614,71 @@ static void test_hex_refusals(void **state) {
                 "lines 2-2");
 }
 
+/* Files no parser takes are never guessed to be raw: refused, naming what they look like. */
+static void test_not_guessed(void **state) {
+    const stdfu_image_load_options addr = { .has_address = true, .address = 0x08000000 };
+    static const char srec[] = "S00F000068656C6C6F202020202000003C\n"
+                               "S11F00007C0802A6900100049421FFF07C6C1B787C8C23783C6000003863000026\n"
+                               "S9030000FC\n";
+    static const char elf[] = "\x7f" "ELF\x01\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x28\0";
+    static const char hex_bad[] = ":10000000000102030405060708090A0B0C0D0E0F77\n";
+    char bom_hex[512];
+    (void) state;
+
+    expect_refusal_as("fw.elf", elf, sizeof elf - 1, &addr, -EMEDIUMTYPE, "an ELF file", NULL);
+    /* an ELF is an ELF whatever its name */
+    expect_refusal_as("fw.bin", elf, sizeof elf - 1, &addr, -EMEDIUMTYPE, "an ELF file", NULL);
+    expect_refusal_as("fw.s19", srec, strlen(srec), &addr, -EMEDIUMTYPE, "Motorola S-records",
+                      NULL);
+    expect_refusal_as("fw.s19", srec, strlen(srec), NULL, -EMEDIUMTYPE, "Motorola S-records",
+                      NULL);
+    expect_refusal_as("fw.bin", srec, strlen(srec), &addr, -EMEDIUMTYPE, "Motorola S-records",
+                      NULL);
+    snprintf(bom_hex, sizeof bom_hex, "\xef\xbb\xbf%s", hex_objcopy);
+    expect_refusal_as("fw.hex", bom_hex, strlen(bom_hex), NULL, -EMEDIUMTYPE,
+                      "Intel hex file that starts with a UTF-8 byte order mark", NULL);
+    expect_refusal_as("fw.hex", bom_hex, strlen(bom_hex), &addr, -EMEDIUMTYPE, "byte order mark",
+                      NULL);
+    expect_refusal_as("notes.txt", "just some text\n", 15, &addr, -EMEDIUMTYPE, "this is text",
+                      NULL);
+    expect_refusal_as("fw.gz", "\x1f\x8b\x08\0\0\0", 6, &addr, -EMEDIUMTYPE, "gzip", NULL);
+    /* unknown bytes are a raw binary only when named so */
+    expect_refusal_as("fw.img", "\x00\x50\x00\x20", 4, &addr, -EMEDIUMTYPE, "named *.bin",
+                      "--format bin");
+    _cleanup_image_ stdfu_image *bin = load_ok_as("fw.Bin", "\x00\x50\x00\x20", 4, &addr);
+    assert_int_equal(bin->format, STDFU_IMAGE_BIN);
+    const stdfu_image_load_options forced = { .format = STDFU_IMAGE_BIN, .has_address = true };
+    _cleanup_image_ stdfu_image *forced_img = load_ok_as("fw.img", "\x00\x50\x00\x20", 4,
+                                                         &forced);
+    assert_int_equal(forced_img->format, STDFU_IMAGE_BIN);
+    /* data without a file name (D-Bus UpdateFile): the address says raw, the content still
+     * decides against an ELF */
+    const stdfu_image_load_options unnamed = { .has_address = true, .raw_unnamed = true };
+    _cleanup_image_ stdfu_image *fd_img = load_ok_as("firmware", "\x00\x50\x00\x20", 4,
+                                                     &unnamed);
+    assert_int_equal(fd_img->format, STDFU_IMAGE_BIN);
+    expect_refusal_as("firmware", elf, sizeof elf - 1, &unnamed, -EMEDIUMTYPE, "an ELF file",
+                      NULL);
+    const stdfu_image_load_options unnamed_no_address = { .raw_unnamed = true };
+    expect_refusal_as("firmware", "\x00\x50\x00\x20", 4, &unnamed_no_address, -EINVAL,
+                      "a raw binary has no address of its own", NULL);
+    /* empty, whatever the format */
+    expect_refusal_as("fw.hex", "", 0, NULL, -EINVAL, "the file is empty", NULL);
+    const stdfu_image_load_options forced_hex = { .format = STDFU_IMAGE_HEX };
+    expect_refusal_as("fw.dat", "", 0, &forced_hex, -EINVAL, "the file is empty", NULL);
+    /* a .hex file that is text but not hex: the hex parser says where */
+    expect_refusal_as("fw.hex", hex_bad + 1, strlen(hex_bad) - 1, NULL, -EINVAL, "line 1",
+                      "':'");
+
+    stdfu_image_format f;
+    assert_int_equal(stdfu_image_format_from_string("bin", &f), 0);
+    assert_int_equal(f, STDFU_IMAGE_BIN);
+    assert_int_equal(stdfu_image_format_from_string("dfuse", &f), 0);
+    assert_int_equal(f, STDFU_IMAGE_DFUSE);
+    assert_int_equal(stdfu_image_format_from_string("elf", &f), -EINVAL);
+    assert_int_equal(stdfu_image_format_from_string(NULL, &f), -EINVAL);
+}
+
 /* ---- detection, fd, file -------------------------------------------------------------------- */
 
 static void test_detection(void **state) {
@@ -616,7 +694,7 @@ static void test_detection(void **state) {
     assert_int_equal(dfu->format, STDFU_IMAGE_DFU);
     _cleanup_image_ stdfu_image *hex = load_ok(hex_objcopy, strlen(hex_objcopy), NULL);
     assert_int_equal(hex->format, STDFU_IMAGE_HEX);
-    _cleanup_image_ stdfu_image *bin = load_ok("\x00\x50\x00\x20", 4, &addr);
+    _cleanup_image_ stdfu_image *bin = load_ok_as("fw.bin", "\x00\x50\x00\x20", 4, &addr);
     assert_int_equal(bin->format, STDFU_IMAGE_BIN);
     /* a hex file, forced to be read as hex, with a bad first line still says why */
     const stdfu_image_load_options forced = { .format = STDFU_IMAGE_HEX };
@@ -644,9 +722,9 @@ static void test_load_fd_and_file(void **state) {
     img = stdfu_image_free(img);
     close(fd);
 
-    /* by content it is a raw binary; forced to hex it fails on line 1 */
-    assert_int_equal(stdfu_image_load_file(path, NULL, &img, &err), -EINVAL);
-    assert_non_null(strstr(err.message, "a raw binary has no address"));
+    /* by content it is text (no format starts with "skip"); forced to hex it fails on line 1 */
+    assert_int_equal(stdfu_image_load_file(path, NULL, &img, &err), -EMEDIUMTYPE);
+    assert_non_null(strstr(err.message, "this is text"));
     const stdfu_image_load_options forced = { .format = STDFU_IMAGE_HEX };
     assert_int_equal(stdfu_image_load_file(path, &forced, &img, &err), -EINVAL);
     assert_non_null(strstr(err.message, path));
@@ -658,7 +736,7 @@ static void test_load_fd_and_file(void **state) {
     assert_int_equal(stdfu_image_load_file("/tmp", NULL, &img, &err), -EISDIR);
     /* no err: still a clean failure */
     assert_int_equal(stdfu_image_load_data((const uint8_t *) "x", 1, NULL, NULL, &img, NULL),
-                     -EINVAL);
+                     -EMEDIUMTYPE);
 }
 
 int main(void) {
@@ -675,6 +753,7 @@ int main(void) {
         cmocka_unit_test(test_dfuse_truncated),
         cmocka_unit_test(test_dfuse_overlaps),
         cmocka_unit_test(test_bin),
+        cmocka_unit_test(test_not_guessed),
         cmocka_unit_test(test_hex_linear),
         cmocka_unit_test(test_hex_segment),
         cmocka_unit_test(test_hex_linear_crosses_64k),

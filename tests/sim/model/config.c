@@ -25,6 +25,7 @@ void sim_device_config_init(sim_device_config *c) {
         .leave = SIM_LEAVE_OK,
         .stuck_count = 1,
         .slow_erase = 1.0,
+        .fault_times = 1,
     };
 }
 
@@ -245,6 +246,57 @@ int sim_device_config_set(sim_device_config *c, const char *key, const char *val
         return r;
     } else if (streq(key, "slow-erase")) {
         return set_slow_erase(c, key, value, err, err_size);
+    } else if (streq(key, "erase-error-at")) {
+        r = set_fault_number(&n, 1, key, value, err, err_size);
+        if (r == 0 && n > UINT32_MAX)
+            return fail(err, err_size, key, value, "at most 4294967295");
+        if (r == 0)
+            c->erase_error_at = (unsigned) n;
+        return r;
+    } else if (streq(key, "power-loss-at-erase")) {
+        r = set_fault_number(&n, 1, key, value, err, err_size);
+        if (r == 0 && n > UINT32_MAX)
+            return fail(err, err_size, key, value, "at most 4294967295");
+        if (r == 0)
+            c->power_loss_at_erase = (unsigned) n;
+        return r;
+    } else if (streq(key, "stuck-bit-at")) {
+        r = set_fault_number(&n, 0, key, value, err, err_size);
+        if (r == 0 && n > UINT32_MAX)
+            return fail(err, err_size, key, value, "expected a 32-bit flash address");
+        if (r == 0) {
+            c->stuck_bit_at = (uint32_t) n;
+            c->has_stuck_bit = true;
+        }
+        return r;
+    } else if (streq(key, "timeout-status")) {
+        r = set_fault_number(&n, 0, key, value, err, err_size);
+        if (r == 0 && n > 1000000)
+            return fail(err, err_size, key, value, "at most 1000000 timeouts");
+        if (r == 0)
+            c->timeout_status = (unsigned) n;
+        return r;
+    } else if (streq(key, "start-error")) {
+        if (parse_bool01(value, &c->start_error) < 0)
+            return fail(err, err_size, key, value, "expected 0 or 1");
+    } else if (streq(key, "protect")) {
+        r = set_fault_number(&n, 0, key, value, err, err_size);
+        if (r == 0 && n > 4096)
+            return fail(err, err_size, key, value, "expected a number of flash pages");
+        if (r == 0)
+            c->protect_pages = (unsigned) n;
+        return r;
+    } else if (streq(key, "fault-times")) {
+        if (streq(value, "always")) {
+            c->fault_times = 0;
+            return 0;
+        }
+        r = set_fault_number(&n, 1, key, value, err, err_size);
+        if (r == 0 && n > 1000000)
+            return fail(err, err_size, key, value, "expected 1..1000000 or always");
+        if (r == 0)
+            c->fault_times = (unsigned) n;
+        return r;
     } else if (streq(key, "rdp")) {
         if (parse_bool01(value, &b) < 0)
             return fail(err, err_size, key, value, "expected 0 or 1 (read protection level)");

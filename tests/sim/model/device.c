@@ -70,7 +70,10 @@ void sim_device_build_descriptors(sim_device *d) {
  * application boots, or the ROM starts from scratch), not just a USB re-enumeration. */
 static void appear(sim_device *d, sim_mode mode, bool fresh) {
     d->mode = mode;
-    d->configuration = 0;
+    /* The kernel configures a device as it enumerates it (usb_choose_configuration picks the
+     * only one): clients find configuration 1 active, as GET_CONFIGURATION tells those that
+     * have no sysfs (libusb_wrap_sys_device). */
+    d->configuration = 1;
     d->counters.enumerations++;
     d->hid_count = d->hid_head = 0;
     if (mode == SIM_MODE_APPLICATION && fresh)
@@ -110,6 +113,10 @@ int sim_device_new(const sim_device_config *c, sim_usec now, sim_device **ret) {
     apply_rdp(d, c->rdp);
     d->stuck_left = c->stuck_count;
     d->stalls_left = c->stall_status;
+    d->timeouts_left = c->timeout_status;
+    sim_profile_protected_layout(d->profile, c->protect_pages, d->flash_layout,
+                                 sizeof d->flash_layout);
+    d->erase_fault_page = -1;
     d->powered = true;
     d->busy_until = now;
     make_serials(d);
@@ -187,7 +194,7 @@ const char *sim_device_string(const sim_device *d, unsigned index) {
     case 1: return "STMicroelectronics";
     case 2: return "STM32  BOOTLOADER";
     case 3: return d->boot_serial;
-    case 4: return d->profile->flash_layout;
+    case 4: return d->flash_layout;
     default:
         if (index >= 5 && index - 5 < d->profile->n_extra_alts)
             return d->profile->alts[index - 5].layout;
@@ -399,6 +406,8 @@ void sim_device_connected(sim_device *d, sim_mode mode, sim_usec now) {
 static bool runtime_key(const char *key) {
     static const char *const keys[] = {
         "unplug-at", "write-error-at", "stall-status", "slow-erase", "rdp", "leave", "enter",
+        "erase-error-at", "stuck-bit-at", "timeout-status", "power-loss-at-erase", "fault-times",
+        "start-error",
         "vid", "pid", "app-vid", "app-pid", "serial", "app-serial", "product",
     };
     for (size_t i = 0; i < ELEMENTSOF(keys); i++)
@@ -439,6 +448,15 @@ int sim_device_set(sim_device *d, const char *key, const char *value, sim_usec n
         d->data_blocks_base = d->data_blocks;
     } else if (streq(key, "stall-status"))
         d->stalls_left = c.stall_status;
+    else if (streq(key, "timeout-status"))
+        d->timeouts_left = c.timeout_status;
+    else if (streq(key, "erase-error-at") || streq(key, "power-loss-at-erase")) {
+        d->erase_fault_page = -1;
+        d->erase_hits = 0;
+        d->power_loss_done = false;
+        d->erases_base = d->erases;
+    } else if (streq(key, "stuck-bit-at"))
+        d->stuck_hits = 0;
     else if (streq(key, "rdp"))
         apply_rdp(d, c.rdp);
     else if (streq(key, "leave"))

@@ -44,6 +44,7 @@ typedef struct op_result {
     int poll_ms;          /* bwPollTimeout to report, -1: the real time rounded up */
     bool reset_after;     /* read unprotect: system reset once done */
     bool unplug_after;    /* unplug-at fault fired */
+    bool power_lost;      /* power-loss-at-erase fault fired */
 } op_result;
 
 void sim_dfuse_reset(sim_device *d, bool rom_start) {
@@ -56,7 +57,7 @@ void sim_dfuse_reset(sim_device *d, bool rom_start) {
     f->pending = false;
     f->poll_ms = 0;
     /* The F4 ROM comes up reporting errFIRMWARE until the host clears it. */
-    if (rom_start && d->profile->starts_in_error) {
+    if (rom_start && (d->profile->starts_in_error || d->config.start_error)) {
         f->state = SIM_DFU_ERROR;
         f->status = SIM_DFU_ERR_FIRMWARE;
     }
@@ -90,8 +91,42 @@ static op_result cmd_set_address(sim_device *d, uint32_t addr) {
     return (op_result) { .poll_ms = d->profile->set_address_poll_ms };
 }
 
+/* Whether a fault that struck hits times already strikes again (fault-times: 0 = always). */
+static bool strikes_again(const sim_device *d, unsigned hits) {
+    return d->config.fault_times == 0 || hits < d->config.fault_times;
+}
+
+/* erase-error-at: the Nth erase, then (fault-times) the same page's next erases. */
+static bool erase_fails(sim_device *d, int page, uint64_t nth) {
+    if (!d->config.erase_error_at)
+        return false;
+    if (d->erase_fault_page < 0) {
+        if (nth != d->config.erase_error_at)
+            return false;
+        d->erase_fault_page = page;
+        d->erase_hits = 1;
+        return true;
+    }
+    if (page != d->erase_fault_page || !strikes_again(d, d->erase_hits))
+        return false;
+    d->erase_hits++;
+    return true;
+}
+
+/* Power lost in the middle of an erase: the first half of the page is erased, the rest holds
+ * what it held, and the chip is off until someone powers it again. */
+static void half_erase(sim_device *d, unsigned page) {
+    uint32_t base, size;
+    uint8_t *flash = sim_memory_region(&d->mem, 0, &base, &size);
+    uint32_t start = sim_profile_page_start(d->profile, page) - base;
+
+    memset(flash + start, SIM_FLASH_ERASED, sim_profile_page_size(d->profile, page) / 2);
+    d->mem.generation++;
+}
+
 static op_result cmd_erase_page(sim_device *d, uint32_t addr) {
     int page;
+    uint64_t nth;
 
     if (d->dfu.alt != 0)
         return (op_result) { .status = SIM_DFU_ERR_TARGET, .poll_ms = -1 };
@@ -100,6 +135,19 @@ static op_result cmd_erase_page(sim_device *d, uint32_t addr) {
     page = sim_profile_page_of(d->profile, addr);
     if (page < 0)
         return (op_result) { .status = SIM_DFU_ERR_TARGET, .poll_ms = -1 };
+    if (sim_profile_protected(d->profile, d->config.protect_pages, addr, 1))
+        return (op_result) { .status = SIM_DFU_ERR_TARGET, .poll_ms = -1 };
+    nth = ++d->erases - d->erases_base;
+    if (erase_fails(d, page, nth))
+        return (op_result) { .status = SIM_DFU_ERR_ERASE, .poll_ms = -1 };
+    if (d->config.power_loss_at_erase && !d->power_loss_done &&
+        nth == d->config.power_loss_at_erase) {
+        d->power_loss_done = true;
+        half_erase(d, (unsigned) page);
+        return (op_result) { .busy_us = scaled_erase(d, sim_profile_page_erase_us(
+                                            d->profile, (unsigned) page)) / 2,
+                             .poll_ms = -1, .power_lost = true };
+    }
     sim_memory_erase_page(&d->mem, (unsigned) page);
     d->counters.erases_per_page[page]++;
     return (op_result) {
@@ -169,6 +217,26 @@ static void option_bytes_written(sim_device *d, op_result *r) {
     r->reset_after = true;
 }
 
+/* stuck-bit-at: the lowest bit that the byte there should clear stays 1. The F4 ROM reads
+ * back what it programmed and says errVERIFY; F0 and L4 ROMs do not look. */
+static sim_dfu_status stuck_bit(sim_device *d, uint32_t addr, size_t len) {
+    uint32_t a = d->config.stuck_bit_at, base, size;
+    uint8_t *flash, val, mask;
+
+    if (!d->config.has_stuck_bit || a < addr || a - addr >= len ||
+        !strikes_again(d, d->stuck_hits))
+        return SIM_DFU_OK;
+    flash = sim_memory_region(&d->mem, 0, &base, &size);
+    val = d->dfu.buf[a - addr];
+    mask = (uint8_t) (~val & (val + 1));
+    if (!flash || mask == 0 || a < base || a - base >= size)
+        return SIM_DFU_OK;
+    d->stuck_hits++;
+    flash[a - base] |= mask;
+    d->mem.generation++;
+    return d->profile->rule == SIM_FLASH_RULE_F4 ? SIM_DFU_ERR_VERIFY : SIM_DFU_OK;
+}
+
 static op_result run_write(sim_device *d) {
     sim_dfu *f = &d->dfu;
     uint32_t addr = block_address(f->address, f->block);
@@ -182,6 +250,15 @@ static op_result run_write(sim_device *d) {
     if (d->config.write_error_at && !d->write_error_done &&
         d->data_blocks - d->data_blocks_base + 1 == d->config.write_error_at) {
         d->write_error_done = true;
+        d->write_fault_addr = addr;
+        d->write_hits = 1;
+        r.status = SIM_DFU_ERR_WRITE;
+        return r;
+    }
+    /* fault-times: the block at the same address fails again */
+    if (d->config.write_error_at && d->write_error_done && addr == d->write_fault_addr &&
+        f->alt == 0 && strikes_again(d, d->write_hits)) {
+        d->write_hits++;
         r.status = SIM_DFU_ERR_WRITE;
         return r;
     }
@@ -189,7 +266,9 @@ static op_result run_write(sim_device *d) {
         r.status = SIM_DFU_ERR_VENDOR;
         return r;
     }
-    if (!sim_memory_contains(&d->mem, f->alt, addr, (uint32_t) len)) {
+    if (!sim_memory_contains(&d->mem, f->alt, addr, (uint32_t) len) ||
+        (f->alt == 0 && sim_profile_protected(d->profile, d->config.protect_pages, addr,
+                                              (uint32_t) len))) {
         r.status = SIM_DFU_ERR_TARGET;
         return r;
     }
@@ -203,6 +282,8 @@ static op_result run_write(sim_device *d) {
         }
     }
     r.status = sim_memory_program(&d->mem, f->alt, addr, f->buf, len, &programmed);
+    if (r.status == SIM_DFU_OK && f->alt == 0)
+        r.status = stuck_bit(d, addr, programmed);
     d->counters.bytes_written += programmed;
     r.busy_us = sim_profile_program_us(d->profile, addr, programmed);
     if (r.status == SIM_DFU_OK && f->alt == 1)
@@ -255,7 +336,7 @@ static int getstatus_execute(sim_device *d, uint8_t *out, size_t n, sim_usec sta
     } else
         f->state = SIM_DFU_DNLOAD_SYNC; /* next GETSTATUS: dfuDNLOAD-IDLE */
 
-    if (r.unplug_after) {
+    if (r.unplug_after || r.power_lost) {
         d->powered = false;
         sim_device_emit(d, ready + r.busy_us, 0, SIM_MODE_OFF, false);
     } else if (r.reset_after)
@@ -298,6 +379,10 @@ static int dfu_getstatus(sim_device *d, const sim_setup *s, uint8_t *out, sim_us
     size_t n = MIN((size_t) s->wLength, (size_t) 6);
     uint8_t reply[6];
 
+    if (d->timeouts_left > 0) { /* timeout-status fault: no answer, the host gives up */
+        d->timeouts_left--;
+        return -ENODEV;
+    }
     if (d->stalls_left > 0) { /* stall-status fault */
         d->stalls_left--;
         return stall(d, SIM_DFU_ERR_STALLEDPKT);

@@ -55,6 +55,11 @@ struct sim_profile {
 };
 
 /* ---- profile.c ---- */
+/* Whether [addr, addr + len) touches one of the first protect pages of flash. */
+bool sim_profile_protected(const sim_profile *p, unsigned protect, uint32_t addr, uint32_t len);
+/* The alt 0 layout string with the first protect pages marked read-only ('a'). */
+void sim_profile_protected_layout(const sim_profile *p, unsigned protect, char *buf,
+                                  size_t size);
 unsigned sim_profile_n_pages(const sim_profile *p);
 /* Page index of a flash address, -1 outside the flash. */
 int sim_profile_page_of(const sim_profile *p, uint32_t addr);
@@ -135,6 +140,16 @@ struct sim_device {
     bool unplug_done;
     uint64_t unplug_base;  /* bytes_written when unplug-at was armed */
     bool rdp;
+    /* erase-error-at, write-error-at, stuck-bit-at: how often each struck (fault-times) and
+     * where (a repeat strikes the same page or block address again) */
+    uint64_t erases;             /* page erases run */
+    uint64_t erases_base;        /* erases when erase-error-at / power-loss-at-erase was armed */
+    unsigned erase_hits, write_hits, stuck_hits;
+    int erase_fault_page;        /* -1: not struck yet */
+    uint32_t write_fault_addr;
+    bool power_loss_done;
+    unsigned timeouts_left;
+    char flash_layout[256];      /* alt 0's string with protected pages marked 'a' */
     sim_transition transition;
     bool has_transition;
     bool fresh_on_connect; /* the pending reconnect starts the firmware (app or ROM) anew */

@@ -71,6 +71,24 @@ typedef struct sim_device_config {
     unsigned stall_status;       /* stall this many GETSTATUS requests, once each */
     double slow_erase;           /* erase time factor (default 1.0) */
     bool rdp;                    /* read protection level 1: upload/write fail with errVENDOR */
+    /* faults added for the fault matrix (0 = none) */
+    unsigned erase_error_at;     /* the Nth page erase fails with errERASE, page untouched */
+    uint32_t stuck_bit_at;       /* flash address with a bit that does not program (stays 1):
+                                  * F0/L4 say nothing (the host's verify finds it), the F4 ROM
+                                  * reads back and reports errVERIFY */
+    bool has_stuck_bit;
+    unsigned timeout_status;     /* the next N GETSTATUS requests never answer */
+    bool start_error;            /* the ROM starts in dfuERROR/errFIRMWARE until CLRSTATUS
+                                  * (F4 profiles always do) */
+    unsigned power_loss_at_erase; /* power lost during the Nth page erase: the first half of
+                                  * the page erased, the rest as it was; the device is off
+                                  * until powered again, then boots cold */
+    unsigned protect_pages;      /* the first N flash pages are write-protected: the layout
+                                  * string marks them 'a' (readable only) and the ROM refuses
+                                  * to erase or program them (errTARGET) */
+    unsigned fault_times;        /* how often erase-error-at, write-error-at and stuck-bit-at
+                                  * strike the same page/block/byte again: 1 (default,
+                                  * transient), N, or 0 = always (persistent) */
 } sim_device_config;
 
 typedef struct sim_counters {
@@ -230,6 +248,8 @@ int sim_device_config_parse(sim_device_config *c, const char *spec, char *err, s
 /* Changes one spec key on a live device (control socket `fault PORT KEY=VALUE`, scenario
  * events). Run-time keys: unplug-at (counted from the bytes written so far), write-error-at,
  * stall-status (each re-armed), slow-erase, rdp (read protection and option bytes at once),
+ * erase-error-at, stuck-bit-at, timeout-status, power-loss-at-erase, fault-times (each
+ * re-armed), start-error (from the ROM's next start),
  * leave (re-arms stuck:N), and enter, vid, pid, serial, product, which the application shows from its
  * next enumeration on. Other keys (port, profile, mode, version, blank) return -EINVAL with a
  * message in err. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The STM32 families the emulator knows: memory layout strings as their ROM bootloaders
  * report them, flash geometry and the datasheet's flash timings. */
+#include <stdio.h>
 #include <string.h>
 
 #include "model/model-internal.h"
@@ -215,4 +216,44 @@ sim_usec sim_profile_program_us(const sim_profile *p, uint32_t addr, size_t len)
     first = addr / p->program_unit;
     last = ((uint64_t) addr + len - 1) / p->program_unit;
     return DIV_ROUND_UP((last - first + 1) * p->program_ns, 1000);
+}
+
+bool sim_profile_protected(const sim_profile *p, unsigned protect, uint32_t addr, uint32_t len) {
+    unsigned n = MIN(protect, sim_profile_n_pages(p));
+    uint32_t end;
+
+    if (n == 0 || len == 0)
+        return false;
+    end = sim_profile_page_start(p, n - 1) + sim_profile_page_size(p, n - 1);
+    return addr < end && (uint64_t) addr + len > p->flash_base;
+}
+
+/* "@Internal Flash  /0x08000000/" then the runs, the protected pages first as 'a'. */
+void sim_profile_protected_layout(const sim_profile *p, unsigned protect, char *buf,
+                                  size_t size) {
+    const char *runs = strchr(p->flash_layout + 1, '/');
+    size_t len;
+
+    runs = runs ? strchr(runs + 1, '/') : NULL;
+    if (protect == 0 || !runs) {
+        snprintf(buf, size, "%s", p->flash_layout);
+        return;
+    }
+    len = (size_t) (runs + 1 - p->flash_layout);
+    snprintf(buf, size, "%.*s", (int) len, p->flash_layout);
+    for (unsigned i = 0; i < p->n_groups; i++) {
+        const sim_sector_group *g = &p->groups[i];
+        unsigned ro = MIN(protect, g->count);
+        char *end = buf + strlen(buf);
+        size_t left = size - (size_t) (end - buf);
+
+        protect -= ro;
+        if (ro > 0)
+            snprintf(end, left, "%s%02u*%03uKa", end == buf + len ? "" : ",", ro, g->size / 1024);
+        end = buf + strlen(buf);
+        left = size - (size_t) (end - buf);
+        if (g->count > ro)
+            snprintf(end, left, "%s%02u*%03uKg", end == buf + len ? "" : ",", g->count - ro,
+                     g->size / 1024);
+    }
 }

@@ -91,6 +91,7 @@ static void forget_failed_open(void) {
         if (fd < 0)                                                                            \
             forget_failed_open();                                                              \
         unlock_table();                                                                        \
+        stdfu_preload_usbfs_opened(path, fd);                                                  \
         return fd;                                                                             \
     }
 
@@ -114,6 +115,7 @@ int __open64_2(const char *path, int flags);
         if (fd < 0)                                                                            \
             forget_failed_open();                                                              \
         unlock_table();                                                                        \
+        stdfu_preload_usbfs_opened(path, fd);                                                  \
         return fd;                                                                             \
     }
 
@@ -176,6 +178,7 @@ int close(int fd) {
     if (fd >= 0 && fd < EVENT_FDS_MAX)
         event_fds[fd] = 0;
     unlock_table();
+    stdfu_preload_usbfs_closed(fd);
     stdfu_preload_event_unlock(event_lock);
     return r;
 }

@@ -12,3 +12,8 @@
 
 PRELOAD_INTERNAL int stdfu_preload_event_lock(void);
 PRELOAD_INTERNAL void stdfu_preload_event_unlock(int fd);
+
+/* usbfs nodes (usbfs-preload.c): after open() of /dev/bus/usb/BBB/DDD, read() and lseek() of
+ * that fd answer with the device's descriptors, as the kernel does; close() forgets it. */
+PRELOAD_INTERNAL void stdfu_preload_usbfs_opened(const char *path, int fd);
+PRELOAD_INTERNAL void stdfu_preload_usbfs_closed(int fd);
