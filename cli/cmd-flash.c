@@ -49,7 +49,8 @@ static void help(FILE *f) {
             "                      [--leave-timeout SECONDS]\n"
             "                      [--retries N] [--json]\n"
             "\n"
-            "Write FILE (DfuSe .dfu, .dfu with a DFU suffix, Intel .hex, or .bin with --address)\n"
+            "Write FILE (DfuSe .dfu, .dfu with a DFU suffix, Intel .hex, Motorola S-records,\n"
+            "an ELF executable, or .bin with --address)\n"
             "to a device and bring it back running it: enter the bootloader if the application\n"
             "runs, check the image against the device's memory layout and ids before erasing,\n"
             "read the touched pages back and erase and write only those that do not hold the\n"
@@ -63,7 +64,8 @@ static void help(FILE *f) {
             "                           the device with these ids (hex) and serial\n"
             "                           (default: the only application or bootloader present)\n"
             "      --address ADDR       load address of a .bin file, e.g. 0x08000000\n"
-            "      --format FORMAT      dfuse, dfu, hex or bin (raw) instead of by content\n"
+            "      --format FORMAT      dfuse, dfu, hex, srec, elf or bin (raw) instead of by\n"
+            "                           content\n"
             "      --alt N              alt setting (memory) to write, default 0\n"
             "      --enter METHOD       how the application enters the bootloader:\n"
             "                           auto (default), st-hid-detach, hid-feature:HEX,\n"
@@ -139,7 +141,7 @@ static int parse_args(int argc, char **argv, flash_args *a) {
         case ARG_FORMAT:
             if (stdfu_image_format_from_string(optarg, &a->format) < 0)
                 return stdfuctl_usage_error("flash", "--format '%s' is not one of auto, dfuse, "
-                                            "dfu, hex, bin", optarg);
+                                            "dfu, hex, srec, elf, bin", optarg);
             break;
         case ARG_ENTER:
             if (stdfu_enter_method_parse(optarg, &a->enter, &err) < 0)
