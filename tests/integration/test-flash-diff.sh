@@ -81,4 +81,23 @@ run_profile f407 262144 $((0x10000)) $((0x40000 - 1)) 4 5
 # l476: 2 KiB pages; the last byte of page 0, the first of page 127
 run_profile l476 262144 $((2048 - 1)) $((127 * 2048)) 0 127
 
+# A device that starts with the image in its flash (stdfu-sim's flash=FILE, here a .dfu and a
+# .hex of it): flashing it from the application erases and writes nothing, and the device is
+# back in the application running it.
+for fmt in dfu hex; do
+    "$SIM" mkfw --version 3.0 --size 65536 -o "$T/start.$fmt" >/dev/null
+done
+"$SIM" mkfw --version 3.0 --size 65536 -o "$T/start.bin" >/dev/null
+for fmt in dfu hex; do
+    "$SIM" --report "$T/start-$fmt.json" \
+        --device "port=$PORT,profile=l476,mode=application,flash=$T/start.$fmt" -- \
+        "$CTL" flash "$T/start.bin" --address 0x08000000 --port "$PORT" --json \
+        >"$T/start-$fmt.out" 2>"$T/start-$fmt.err"
+    check_eq "flash=start.$fmt: the same image again from the application: 32 pages skipped" \
+        "done 32 32 0 0" \
+        "$(pyjson "$T/start-$fmt.out" 'r["outcome"], r["pages"]["read"], r["pages"]["skipped"], r["pages"]["erased"], r["pages"]["written"]')"
+    check_eq "flash=start.$fmt: the emulator erased nothing, runs 3.0" "0 application 3.0" \
+        "$(pyjson "$T/start-$fmt.json" 'r["devices"][0]["counters"]["erases"], r["devices"][0]["mode"], r["devices"][0]["version"]')"
+done
+
 finish
