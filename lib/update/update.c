@@ -95,7 +95,6 @@ void stdfu_update_options_init(stdfu_update_options *o) {
     *o = (stdfu_update_options) {
         .enter = { .kind = STDFU_ENTER_AUTO },
         .verify = true,
-        .differential = true,
         .leave = true,
         .max_attempts = 3,
         .retries = 2,

@@ -143,10 +143,11 @@ typedef struct stdfu_update_options {
     uint8_t alt;                      /* target (alt setting) of the image to write */
     stdfu_enter_method enter;         /* used when the device runs its application */
     bool verify;                      /* default true */
-    /* Default true: read each touched page back first and erase and write only the pages
-     * that do not hold the image (a resumed or repeated update writes nothing twice); false
-     * erases and writes every page the image touches. A retry after a fault is always
-     * differential. */
+    /* Read each touched page back first and erase and write only the pages that do not hold
+     * the image (a resumed or repeated update writes nothing twice); false erases and writes
+     * every page the image touches. A retry after a fault is always differential. Default
+     * false here (stdfu_update_options_init), so a caller that expects every page erased is
+     * not changed under it; stdfuctl flash sets it unless --full. */
     bool differential;
     bool leave;                       /* default true; false: stop in the bootloader */
     bool skip_if_current;             /* application already runs target_bcd: done at once */
