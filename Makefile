@@ -57,7 +57,7 @@ endif
 # pkg-config is asked lazily (=, not :=) so that `make check` can install packages first.
 pkg_cflags  = $(shell $(PKG_CONFIG) --cflags $(1))
 pkg_libs    = $(shell $(PKG_CONFIG) --libs $(1))
-LIB_PKGS    := libusb-1.0 libudev libcrypto zlib
+LIB_PKGS    := libusb-1.0 libudev libcrypto zlib libelf
 DAEMON_PKGS := libsystemd yaml-0.1
 SIM_PKGS    := umockdev-1.0 glib-2.0 gobject-2.0 gio-2.0 zlib libcrypto yaml-0.1
 TEST_PKGS   := cmocka

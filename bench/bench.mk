@@ -2,3 +2,4 @@
 bench: all-targets
 	@bench/flash-bench.sh $(B)
 	@bench/fleet-bench.sh $(B)
+	@bench/diff-bench.sh $(B)

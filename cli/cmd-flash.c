@@ -26,7 +26,7 @@ typedef struct flash_args {
     uint8_t alt;
     stdfu_image_format format;
     stdfu_enter_method enter;
-    bool verify, leave, json;
+    bool verify, leave, json, full;
     bool has_leave_timeout;
     usec_t leave_timeout;
     bool has_retries;
@@ -45,13 +45,16 @@ static void help(FILE *f) {
     fprintf(f,
             "Usage: stdfuctl flash FILE [--port PATH | --device VID:PID[,SERIAL]]\n"
             "                      [--address ADDR] [--format FORMAT] [--alt N] [--enter METHOD]\n"
-            "                      [--no-verify] [--no-leave] [--leave-timeout SECONDS]\n"
+            "                      [--full] [--no-verify] [--no-leave]\n"
+            "                      [--leave-timeout SECONDS]\n"
             "                      [--retries N] [--json]\n"
             "\n"
-            "Write FILE (DfuSe .dfu, .dfu with a DFU suffix, Intel .hex, or .bin with --address)\n"
+            "Write FILE (DfuSe .dfu, .dfu with a DFU suffix, Intel .hex, Motorola S-records,\n"
+            "an ELF executable, or .bin with --address)\n"
             "to a device and bring it back running it: enter the bootloader if the application\n"
             "runs, check the image against the device's memory layout and ids before erasing,\n"
-            "erase the touched pages, write, verify, leave, wait for the application on the\n"
+            "read the touched pages back and erase and write only those that do not hold the\n"
+            "image yet, verify, leave, wait for the application on the\n"
             "same USB port, and recover when it does not come back (leave again, port reset,\n"
             "flash again; wait for a watchdog, power-cycle the hub port).\n"
             "\n"
@@ -61,11 +64,14 @@ static void help(FILE *f) {
             "                           the device with these ids (hex) and serial\n"
             "                           (default: the only application or bootloader present)\n"
             "      --address ADDR       load address of a .bin file, e.g. 0x08000000\n"
-            "      --format FORMAT      dfuse, dfu, hex or bin (raw) instead of by content\n"
+            "      --format FORMAT      dfuse, dfu, hex, srec, elf or bin (raw) instead of by\n"
+            "                           content\n"
             "      --alt N              alt setting (memory) to write, default 0\n"
             "      --enter METHOD       how the application enters the bootloader:\n"
             "                           auto (default), st-hid-detach, hid-feature:HEX,\n"
             "                           hid-output:HEX, detach, none\n"
+            "      --full               erase and write every page the image touches, without\n"
+            "                           reading them first (also for a read-protected device)\n"
             "      --no-verify          do not read the flash back after writing\n"
             "      --no-leave           stay in the bootloader after writing\n"
             "      --leave-timeout SECONDS\n"
@@ -84,7 +90,7 @@ static void help(FILE *f) {
 
 /* -1 to go on, or the exit code to return (after printing why; 0 after --help). */
 static int parse_args(int argc, char **argv, flash_args *a) {
-    enum { ARG_PORT = 0x100, ARG_DEVICE, ARG_ALT, ARG_ENTER, ARG_NO_VERIFY,
+    enum { ARG_PORT = 0x100, ARG_DEVICE, ARG_ALT, ARG_ENTER, ARG_FULL, ARG_NO_VERIFY,
            ARG_NO_LEAVE, ARG_LEAVE_TIMEOUT, ARG_RETRIES, ARG_FORMAT };
     static const struct option options[] = {
         { "port", required_argument, NULL, ARG_PORT },
@@ -93,6 +99,7 @@ static int parse_args(int argc, char **argv, flash_args *a) {
         { "alt", required_argument, NULL, ARG_ALT },
         { "format", required_argument, NULL, ARG_FORMAT },
         { "enter", required_argument, NULL, ARG_ENTER },
+        { "full", no_argument, NULL, ARG_FULL },
         { "no-verify", no_argument, NULL, ARG_NO_VERIFY },
         { "no-leave", no_argument, NULL, ARG_NO_LEAVE },
         { "leave-timeout", required_argument, NULL, ARG_LEAVE_TIMEOUT },
@@ -134,11 +141,14 @@ static int parse_args(int argc, char **argv, flash_args *a) {
         case ARG_FORMAT:
             if (stdfu_image_format_from_string(optarg, &a->format) < 0)
                 return stdfuctl_usage_error("flash", "--format '%s' is not one of auto, dfuse, "
-                                            "dfu, hex, bin", optarg);
+                                            "dfu, hex, srec, elf, bin", optarg);
             break;
         case ARG_ENTER:
             if (stdfu_enter_method_parse(optarg, &a->enter, &err) < 0)
                 return stdfuctl_usage_error("flash", "%s", err.message);
+            break;
+        case ARG_FULL:
+            a->full = true;
             break;
         case ARG_NO_VERIFY:
             a->verify = false;
@@ -250,6 +260,15 @@ static void print_json(const flash_report *r) {
         json_kv_uint(&w, "attempts", res->attempts);
         json_kv_uint(&w, "retries", res->retries);
         json_kv_uint(&w, "bytes_written", res->bytes_written);
+        json_kv_bool(&w, "differential", !r->args->full);
+        json_kv_bool(&w, "read_protected", res->read_protected);
+        json_key(&w, "pages");
+        json_begin_object(&w);
+        json_kv_uint(&w, "read", res->pages_read);
+        json_kv_uint(&w, "skipped", res->pages_skipped);
+        json_kv_uint(&w, "erased", res->pages_erased);
+        json_kv_uint(&w, "written", res->pages_written);
+        json_end_object(&w);
         json_kv_uint(&w, "leaves", res->leaves);
         json_kv_uint(&w, "port_resets", res->port_resets);
         json_kv_uint(&w, "power_cycles", res->power_cycles);
@@ -282,6 +301,10 @@ static void print_human(const flash_report *r) {
     if (r->res->retries > 0)
         snprintf(retried, sizeof retried, " (after %u retr%s)", r->res->retries,
                  r->res->retries == 1 ? "y" : "ies");
+    if (r->res->pages_read > 0)
+        printf("%u of %u pages held the image already; %u erased, %u written.\n",
+               r->res->pages_skipped, r->res->pages_read, r->res->pages_erased,
+               r->res->pages_written);
     if (r->res->final_mode == STDFU_USB_APPLICATION)
         printf("Flashed %s to port %s%s: application running version %s.\n", r->args->file,
                r->port, retried, stdfuctl_format_bcd(r->res->running_bcd, bcd));
@@ -409,6 +432,7 @@ int cmd_flash(int argc, char **argv, const stdfuctl_globals *g) {
     o.alt = a.alt;
     o.enter = a.enter;
     o.verify = a.verify;
+    o.differential = !a.full;
     o.leave = a.leave;
     if (a.has_leave_timeout) {
         o.leave_timeout = a.leave_timeout;

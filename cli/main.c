@@ -20,6 +20,8 @@ typedef struct command {
 /* Later commands (status, update, watch, cancel, reload, history) are one line each here. */
 static const command commands[] = {
     { "flash", cmd_flash, "write a firmware file to a device and bring it back running it" },
+    { "read", cmd_read, "read a device's memory into a file (.bin, .hex, .srec)" },
+    { "erase", cmd_erase, "erase a device's memory, or sectors of it" },
     { "list", cmd_list, "show application and bootloader devices with their flash layout" },
     { "status", cmd_status, "show what stdfud knows of each device" },
     { "update", cmd_update, "ask stdfud to update devices (by the manifest or from a file)" },

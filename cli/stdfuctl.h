@@ -20,6 +20,8 @@ typedef int (*stdfuctl_command_fn)(int argc, char **argv, const stdfuctl_globals
 
 int cmd_flash(int argc, char **argv, const stdfuctl_globals *g);
 int cmd_list(int argc, char **argv, const stdfuctl_globals *g);
+int cmd_read(int argc, char **argv, const stdfuctl_globals *g);
+int cmd_erase(int argc, char **argv, const stdfuctl_globals *g);
 
 /* ---- options (options.c) ---------------------------------------------------------------- */
 

@@ -163,6 +163,11 @@ int stdfu_dfuse_recover(stdfu_dfuse *s, stdfu_error *err);
  * a target that does not fit is refused before anything is erased. */
 int stdfu_dfuse_erase_target(stdfu_dfuse *s, const stdfu_target *target, stdfu_error *err);
 int stdfu_dfuse_erase_page(stdfu_dfuse *s, uint32_t address, stdfu_error *err);
+/* Erases the sectors of [address, address + size) of the current alt's layout, which must
+ * start and end on sector boundaries and hold only erasable sectors (else -EINVAL naming the
+ * address and the sector, nothing erased). *ret_n (may be NULL): sectors erased. */
+int stdfu_dfuse_erase_range(stdfu_dfuse *s, uint32_t address, uint32_t size, size_t *ret_n,
+                            stdfu_error *err);
 /* Can take 30+ s on an F4. */
 int stdfu_dfuse_mass_erase(stdfu_dfuse *s, stdfu_error *err);
 int stdfu_dfuse_set_address(stdfu_dfuse *s, uint32_t address, stdfu_error *err);
@@ -189,13 +194,27 @@ int stdfu_dfuse_leave(stdfu_dfuse *s, uint32_t address, stdfu_error *err);
 int stdfu_dfuse_reset(stdfu_dfuse *s, stdfu_error *err);
 
 /* ---- all in one ---------------------------------------------------------------------------- */
+/* What a flash did, per sector/page of the layout (counted as they are done). */
+typedef struct stdfu_dfuse_flash_stats {
+    unsigned pages_read;    /* read back to compare before erasing (differential) */
+    unsigned pages_skipped; /* held the image already: neither erased nor written */
+    unsigned pages_erased;
+    unsigned pages_written;
+    uint64_t bytes_read;    /* by the comparison */
+    uint64_t bytes_written;
+    bool read_protected;    /* the comparison read was refused: everything was written */
+} stdfu_dfuse_flash_stats;
+
 typedef struct stdfu_dfuse_flash_options {
     bool mass_erase; /* instead of erasing the touched sectors */
     bool no_erase;   /* the caller erased */
     bool no_verify;
-    /* Read the touched sectors back first and erase and write only those that do not hold
-     * the target yet (after a fault part of it is written already). Verify covers it all. */
-    bool only_differing;
+    /* Read every touched sector back first (UPLOAD) and erase and write only those that do
+     * not hold the target's bytes (0xFF where it has none). The comparison read is the verify
+     * of the sectors it found unchanged; only written ones are read back. A device that
+     * refuses to be read (read protection) gets the whole target, stats->read_protected. */
+    bool differential;
+    stdfu_dfuse_flash_stats *stats; /* may be NULL; added to, not reset */
 } stdfu_dfuse_flash_options;
 
 /* check layout, recover to dfuIDLE, erase, write, verify (unless disabled). No leave. */

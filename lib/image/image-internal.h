@@ -67,6 +67,14 @@ int image_parse_bin(stdfu_image *img, const uint8_t *data, size_t size,
                     const stdfu_image_load_options *opts, stdfu_error *err);
 int image_parse_hex(stdfu_image *img, const uint8_t *data, size_t size,
                     const stdfu_image_load_options *opts, stdfu_error *err);
+int image_parse_srec(stdfu_image *img, const uint8_t *data, size_t size,
+                     const stdfu_image_load_options *opts, stdfu_error *err);
+int image_parse_elf(stdfu_image *img, const uint8_t *data, size_t size,
+                    const stdfu_image_load_options *opts, stdfu_error *err);
+/* True if data starts like S-records: optional blanks, 'S', a type digit, hex digits. */
+bool srec_looks_like(const uint8_t *data, size_t size);
+/* True if data starts with the ELF magic. */
+bool elf_looks_like(const uint8_t *data, size_t size);
 /* True if data starts like Intel hex: optional blanks, then one well-formed record line. */
 bool hex_looks_like(const uint8_t *data, size_t size);
 

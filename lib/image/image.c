@@ -21,13 +21,14 @@
 const char *stdfu_image_format_to_string(stdfu_image_format f) {
     static const char *const names[] = {
         [STDFU_IMAGE_AUTO] = "auto", [STDFU_IMAGE_DFUSE] = "dfuse", [STDFU_IMAGE_DFU] = "dfu",
-        [STDFU_IMAGE_BIN] = "bin",   [STDFU_IMAGE_HEX] = "hex",
+        [STDFU_IMAGE_BIN] = "bin",   [STDFU_IMAGE_HEX] = "hex",   [STDFU_IMAGE_SREC] = "srec",
+        [STDFU_IMAGE_ELF] = "elf",
     };
     return TABLE_NAME(names, f, "unknown");
 }
 
 int stdfu_image_format_from_string(const char *s, stdfu_image_format *ret) {
-    for (stdfu_image_format f = STDFU_IMAGE_AUTO; f <= STDFU_IMAGE_HEX; f++)
+    for (stdfu_image_format f = STDFU_IMAGE_AUTO; f <= STDFU_IMAGE_ELF; f++)
         if (s && streq(s, stdfu_image_format_to_string(f))) {
             *ret = f;
             return 0;
@@ -204,6 +205,10 @@ static stdfu_image_format detect_format(const uint8_t *data, size_t size) {
         return STDFU_IMAGE_DFU;
     if (hex_looks_like(data, size))
         return STDFU_IMAGE_HEX;
+    if (srec_looks_like(data, size))
+        return STDFU_IMAGE_SREC;
+    if (elf_looks_like(data, size))
+        return STDFU_IMAGE_ELF;
     return STDFU_IMAGE_AUTO;
 }
 
@@ -225,10 +230,12 @@ static int unrecognised(const stdfu_image *img, const uint8_t *data, size_t size
     if (what && (strong || !raw))
         return stdfu_error_set(err, -EMEDIUMTYPE,
                                "this is %s, not a firmware format stdfu reads (DfuSe .dfu, "
-                               ".dfu with a DFU suffix, Intel .hex, raw .bin): refused", what);
+                               ".dfu with a DFU suffix, Intel .hex, S-records, an ELF "
+                               "executable, raw .bin): refused", what);
     if (!raw)
         return stdfu_error_set(err, -EMEDIUMTYPE,
-                               "not a DfuSe, DFU or Intel hex file, and raw binaries are only "
+                               "not a DfuSe, DFU, Intel hex, S-record or ELF file, and raw "
+                               "binaries are only "
                                "taken from a file named *.bin or with --format bin: refused");
     *ret = STDFU_IMAGE_BIN;
     return 0;
@@ -248,16 +255,19 @@ static int parse(stdfu_image *img, const uint8_t *data, size_t size,
         if (r < 0)
             return r;
     }
-    if (opts->has_address && (f == STDFU_IMAGE_DFUSE || f == STDFU_IMAGE_HEX))
+    if (opts->has_address && f != STDFU_IMAGE_BIN && f != STDFU_IMAGE_DFU)
         return stdfu_error_set(err, -EINVAL,
                                "%s files carry their own addresses: an address (--address "
                                "0x%08x) is refused",
-                               f == STDFU_IMAGE_DFUSE ? "DfuSe" : "Intel hex", opts->address);
+                               f == STDFU_IMAGE_DFUSE ? "DfuSe" : f == STDFU_IMAGE_HEX ? "Intel hex"
+                               : f == STDFU_IMAGE_SREC ? "S-record" : "ELF", opts->address);
     switch (f) {
     case STDFU_IMAGE_DFUSE: return image_parse_dfuse(img, data, size, err);
     case STDFU_IMAGE_DFU: return image_parse_dfu(img, data, size, opts, err);
     case STDFU_IMAGE_HEX: return image_parse_hex(img, data, size, opts, err);
     case STDFU_IMAGE_BIN: return image_parse_bin(img, data, size, opts, err);
+    case STDFU_IMAGE_SREC: return image_parse_srec(img, data, size, opts, err);
+    case STDFU_IMAGE_ELF: return image_parse_elf(img, data, size, opts, err);
     case STDFU_IMAGE_AUTO: break;
     }
     return stdfu_error_set(err, -EINVAL, "unknown image format %d", (int) f);

@@ -5,7 +5,7 @@
  *
  * Formats: DfuSe .dfu (prefix "DfuSe", targets per alt setting, several elements per target,
  * target names, DFU suffix), plain DFU 1.1 suffix on raw data, raw .bin at an address, Intel
- * .hex. Whatever the format, an image is a list of targets (alt settings) each holding
+ * .hex, Motorola S-records, ELF executables (read with elfutils' libelf). Whatever the format, an image is a list of targets (alt settings) each holding
  * elements (address + bytes) sorted by address and never overlapping. Targets have distinct
  * alt settings (DfuSe targets naming the same alt are merged into the first) and at least one
  * element each (targets without data are dropped); an image has at least one target.
@@ -23,6 +23,7 @@
 typedef enum stdfu_image_format {
     STDFU_IMAGE_AUTO,  /* by content, in this order: DfuSe prefix; DFU suffix ("UFD" signature:
                         * its CRC must then match); Intel hex (a valid ':' record first);
+                        * S-records ("S0".."S9" and hex digits first); the ELF magic;
                         * else raw binary, but only from a file named *.bin (or data that
                         * has no file name: see raw_unnamed); anything else is refused, naming
                         * what it looks like (ELF, S-records, text, ...). Never guessed. */
@@ -30,6 +31,8 @@ typedef enum stdfu_image_format {
     STDFU_IMAGE_DFU,   /* raw data + DFU 1.1 suffix */
     STDFU_IMAGE_BIN,
     STDFU_IMAGE_HEX,
+    STDFU_IMAGE_SREC,  /* Motorola S-records: S1/S2/S3 data, S5/S6 counts, S7/S8/S9 start */
+    STDFU_IMAGE_ELF,   /* an ELF executable: its PT_LOAD segments at their physical addresses */
 } stdfu_image_format;
 
 typedef struct stdfu_element {
@@ -51,7 +54,8 @@ typedef struct stdfu_image {
     bool has_suffix;
     uint16_t vid, pid, bcd_device; /* from the suffix; 0xffff = any (and when no suffix) */
     uint16_t bcd_dfu;              /* the suffix's bcdDFU: 0x0100, or 0x011a for DfuSe */
-    bool has_start_address;        /* Intel hex start (linear) address record */
+    bool has_start_address;        /* Intel hex start (linear) address record, S7/S8/S9, the
+                                    * ELF entry point */
     uint32_t start_address;
     stdfu_target *targets;
     size_t n_targets;
@@ -90,7 +94,8 @@ int stdfu_image_load_file(const char *path, const stdfu_image_load_options *opts
 stdfu_image *stdfu_image_free(stdfu_image *img);
 
 const char *stdfu_image_format_to_string(stdfu_image_format f);
-/* "auto", "dfuse", "dfu", "bin", "hex" (--format); -EINVAL for anything else. */
+/* "auto", "dfuse", "dfu", "bin", "hex", "srec", "elf" (--format); -EINVAL for anything
+ * else. */
 int stdfu_image_format_from_string(const char *s, stdfu_image_format *ret);
 const stdfu_target *stdfu_image_find_target(const stdfu_image *img, uint8_t alt);
 

@@ -64,24 +64,19 @@ static void report_to(stdfu_dfuse *s, stdfu_dfuse_progress_fn progress, void *pr
 }
 
 static int default_flash(void *userdata, void *session, const stdfu_target *target, bool verify,
-                         bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
-                         const atomic_bool *cancel, stdfu_error *err) {
+                         bool differential, stdfu_dfuse_progress_fn progress,
+                         void *progress_data, const atomic_bool *cancel,
+                         stdfu_dfuse_flash_stats *stats, stdfu_error *err) {
     stdfu_dfuse *s = session;
-    stdfu_dfuse_flash_options fo = { .no_verify = true, .only_differing = again };
-    uint64_t total = 0;
+    /* The engine reads back only what it wrote: the comparison read verified the rest. Its
+     * verify announces the phase before the first read, so a mismatch in the very first
+     * block is reported as a verify failure, not as a transfer error. */
+    stdfu_dfuse_flash_options fo = { .no_verify = !verify, .differential = differential,
+                                     .stats = stats };
     (void) userdata;
 
     report_to(s, progress, progress_data, cancel);
     int r = stdfu_dfuse_flash_target(s, target, &fo, err);
-    if (r >= 0 && verify) {
-        /* Mark the verify phase before the first read, so that a mismatch in the very first
-         * block is reported as a verify failure, not as a transfer error. */
-        for (size_t i = 0; i < target->n_elements; i++)
-            total += target->elements[i].size;
-        if (progress)
-            progress(STDFU_DFUSE_PHASE_VERIFY, 0, total, progress_data);
-        r = stdfu_dfuse_verify_target(s, target, err);
-    }
     /* Whatever ends here (a persistent fault, the last retry), the ROM is left in dfuIDLE,
      * not in dfuERROR: ready for the next attempt, or to be left. */
     if (r < 0 && r != -ENODEV && r != -ECANCELED)

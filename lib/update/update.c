@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/macro.h"
@@ -46,6 +47,7 @@ static const char *const phase_names[] = {
     [STDFU_UPDATE_PHASE_WAIT_APPLICATION] = "wait",
     [STDFU_UPDATE_PHASE_RECOVER] = "recover",
     [STDFU_UPDATE_PHASE_DONE] = "done",
+    [STDFU_UPDATE_PHASE_READ] = "read",
 };
 
 static const char *const step_names[] = {
@@ -165,10 +167,12 @@ static void dfuse_progress(stdfu_dfuse_phase p, uint64_t done, uint64_t total, v
                              : p == STDFU_DFUSE_PHASE_WRITE ? STDFU_UPDATE_PHASE_WRITE
                                                             : STDFU_UPDATE_PHASE_VERIFY;
 
-    /* LEAVE: a zero-length download, the leave message says it all. READ: a retry reading
-     * back what is written already, a step of the erase that follows. */
-    if (p == STDFU_DFUSE_PHASE_LEAVE || p == STDFU_DFUSE_PHASE_READ)
+    /* LEAVE: a zero-length download, the leave message says it all. READ: the differential
+     * flash reading the touched pages to compare, part of checking what to write. */
+    if (p == STDFU_DFUSE_PHASE_LEAVE)
         return;
+    if (p == STDFU_DFUSE_PHASE_READ)
+        phase = STDFU_UPDATE_PHASE_CHECK;
 
     if (phase != u->phase)
         enter_phase(u, phase);
@@ -369,6 +373,25 @@ static int reopen(run *u, stdfu_usb_info *boot, void **ret_session, stdfu_error 
     return open_session(u, boot, ret_session, &layout, err);
 }
 
+/* Counts what a flash did and says what it skipped, and when it could not compare. */
+static void add_stats(run *u, const stdfu_dfuse_flash_stats *st) {
+    stdfu_update_result *res = u->res;
+
+    res->pages_read += st->pages_read;
+    res->pages_skipped += st->pages_skipped;
+    res->pages_erased += st->pages_erased;
+    res->pages_written += st->pages_written;
+    if (st->read_protected && !res->read_protected)
+        warn(u, "The device on port %s refuses to be read (read protection): comparing is "
+             "impossible, writing the whole image", u->o->port);
+    res->read_protected |= st->read_protected;
+    if (st->pages_read > 0)
+        emit(u, STDFU_UPDATE_PHASE_CHECK, STDFU_UPDATE_STEP_NONE,
+             "%u of %u pages read on port %s hold the image already: %u erased, %u written",
+             st->pages_skipped, st->pages_read, u->o->port, st->pages_erased,
+             st->pages_written);
+}
+
 static bool cancel_requested(const run *u, int r) {
     return r == -ECANCELED || (u->o->cancel && atomic_load(u->o->cancel));
 }
@@ -384,10 +407,14 @@ static back flash_with_retries(run *u, stdfu_usb_info *boot, void **session) {
         stdfu_update_phase where;
         int r;
 
+        stdfu_dfuse_flash_stats stats = {};
+
         u->progress_phase = STDFU_UPDATE_PHASE_ERASE;
         enter_phase(u, STDFU_UPDATE_PHASE_ERASE);
-        r = u->ops->flash(u->o->ops_data, *session, u->target, u->o->verify, retry > 0,
-                          dfuse_progress, u, u->o->cancel, &err);
+        r = u->ops->flash(u->o->ops_data, *session, u->target, u->o->verify,
+                          u->o->differential || retry > 0, dfuse_progress, u, u->o->cancel,
+                          &stats, &err);
+        add_stats(u, &stats);
         if (r >= 0)
             return BACK_REFLASH;
         if (retry >= u->o->retries || cancel_requested(u, r)) {
@@ -442,8 +469,10 @@ static back write_option_bytes(run *u, stdfu_usb_info *boot, void *session) {
 
     u->progress_phase = STDFU_UPDATE_PHASE_WRITE;
     enter_phase(u, STDFU_UPDATE_PHASE_WRITE);
+    stdfu_dfuse_flash_stats stats = {};
     r = u->ops->flash(u->o->ops_data, session, u->target, false, false, dfuse_progress, u,
-                      u->o->cancel, &err);
+                      u->o->cancel, &stats, &err);
+    add_stats(u, &stats);
     u->ops->close(u->o->ops_data, session);
     if (r < 0 && r != -ENODEV)
         return fail_with(u, classify_flash_error(u, r), &err);
@@ -883,4 +912,140 @@ int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
     res->elapsed_usec = now_monotonic() - u.start;
     stdfu_target_free(u.aligned);
     return 0;
+}
+
+/* ---- the bootloader for read and erase ------------------------------------------------------ */
+
+struct stdfu_update_access {
+    run u;
+    stdfu_usb_info cur;
+    void *session;
+    const stdfu_layout *layout;
+};
+
+static int access_fail(stdfu_update_access *a) {
+    int code = a->u.res->error.code ? a->u.res->error.code : -EIO;
+    look_at_the_end(&a->u);
+    a->u.res->elapsed_usec = now_monotonic() - a->u.start;
+    free(a);
+    return code;
+}
+
+int stdfu_update_access_begin(const stdfu_update_options *o, stdfu_update_result *res,
+                              stdfu_update_access **ret) {
+    stdfu_update_access *a;
+    stdfu_error err = {};
+    run *u;
+    int r;
+
+    *res = (stdfu_update_result) { .entered_with = STDFU_ENTER_NONE };
+    if (!o->port || !stdfu_usb_port_is_valid(o->port))
+        return stdfu_error_set(&res->error, -EINVAL, "invalid USB port path '%s'",
+                               strna(o->port));
+    if (!o->watch)
+        return stdfu_error_set(&res->error, -EINVAL, "port %s: no re-enumeration watch given",
+                               o->port);
+    a = calloc(1, sizeof *a);
+    if (!a)
+        return stdfu_error_set(&res->error, -ENOMEM, "out of memory");
+    u = &a->u;
+    *u = (run) { .o = o, .res = res, .session_alt = o->alt, .phase = STDFU_UPDATE_PHASE_FIND };
+    u->ops = o->ops ? o->ops : stdfu_update_default_ops();
+    u->start = u->phase_start = now_monotonic();
+    u->deadline = o->total_timeout == USEC_INFINITY ? USEC_INFINITY : u->start + o->total_timeout;
+    u->base = u->leave_address = STM32_FLASH_BASE;
+
+    emit(u, STDFU_UPDATE_PHASE_FIND, STDFU_UPDATE_STEP_NONE, "looking for the device on port %s",
+         o->port);
+    r = wait_port(u, STDFU_USB_WANT_ANY, 0, o->find_timeout, &a->cur);
+    if (r == -ETIMEDOUT)
+        finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_NO_DEVICE, -ENODEV,
+               "no application or bootloader on port %s", o->port);
+    else if (r < 0)
+        wait_error(u, r, "the device");
+    if (r < 0)
+        return access_fail(a);
+    if (a->cur.mode == STDFU_USB_APPLICATION && enter_bootloader(u, &a->cur) == BACK_OUTCOME)
+        return access_fail(a);
+    emit(u, STDFU_UPDATE_PHASE_OPEN, STDFU_UPDATE_STEP_NONE, "opening bootloader on port %s",
+         o->port);
+    r = open_session(u, &a->cur, &a->session, &a->layout, &err);
+    if (r < 0) {
+        fail_with(u, r == -ENODEV ? STDFU_UPDATE_FAILURE_NO_DEVICE
+                                  : STDFU_UPDATE_FAILURE_TRANSFER, &err);
+        return access_fail(a);
+    }
+    /* Leave where the application starts: the start of the main flash, whichever alt. */
+    if (o->alt == 0 && a->layout && a->layout->n_runs > 0)
+        u->leave_address = a->layout->runs[0].address;
+    *ret = a;
+    return 0;
+}
+
+void *stdfu_update_access_session(stdfu_update_access *a) {
+    return a->session;
+}
+
+const stdfu_layout *stdfu_update_access_layout(stdfu_update_access *a) {
+    return a->layout;
+}
+
+/* Leaves as the update cycle does and walks its ladder; the outcome when it did not come back
+ * is the ladder's. */
+static void access_leave(stdfu_update_access *a) {
+    run *u = &a->u;
+    stdfu_error err = {};
+    int r;
+
+    emit(u, STDFU_UPDATE_PHASE_LEAVE, STDFU_UPDATE_STEP_NONE,
+         "leaving the bootloader, application at 0x%08x", u->leave_address);
+    r = u->ops->leave(u->o->ops_data, a->session, u->leave_address, &err);
+    u->ops->close(u->o->ops_data, a->session);
+    a->session = NULL;
+    if (r >= 0)
+        u->res->leaves++;
+    u->leave_failed = r < 0;
+    if (r < 0)
+        warn(u, "Leaving the bootloader on port %s failed: %s", u->o->port, err.message);
+    switch (return_to_application(u, &a->cur)) {
+    case BACK_APPLICATION:
+        seen_application(u, &a->cur);
+        finish(u, STDFU_UPDATE_DONE, STDFU_UPDATE_FAILURE_NONE, 0, NULL);
+        break;
+    case BACK_REFLASH:
+        finish(u, STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_RECOVERY, -EPROTO,
+               "the device on port %s stays in its bootloader after leaving, leaving again "
+               "and a port reset: its flash may hold no valid application", u->o->port);
+        break;
+    case BACK_OUTCOME:
+        break;
+    }
+}
+
+void stdfu_update_access_end(stdfu_update_access *a, bool stay, stdfu_update_failure failure) {
+    run *u;
+
+    if (!a)
+        return;
+    u = &a->u;
+    if (failure != STDFU_UPDATE_FAILURE_NONE) {
+        stdfu_error kept = u->res->error;
+        if (u->o->leave && !stay && !cancelled(u))
+            access_leave(a);
+        else
+            u->ops->close(u->o->ops_data, a->session);
+        u->res->outcome = kept.code == -ECANCELED ? STDFU_UPDATE_CANCELLED : STDFU_UPDATE_FAILED;
+        u->res->failure = kept.code == -ECANCELED ? STDFU_UPDATE_FAILURE_NONE : failure;
+        u->res->error = kept;
+    } else if (u->o->leave && !stay && !cancelled(u))
+        access_leave(a);
+    else {
+        u->ops->close(u->o->ops_data, a->session);
+        if (!cancelled(u))
+            finish(u, STDFU_UPDATE_DONE, STDFU_UPDATE_FAILURE_NONE, 0, NULL);
+    }
+    look_at_the_end(u);
+    enter_phase(u, u->phase);
+    u->res->elapsed_usec = now_monotonic() - u->start;
+    free(a);
 }

@@ -53,6 +53,7 @@ typedef enum stdfu_update_phase {
     STDFU_UPDATE_PHASE_WAIT_APPLICATION,
     STDFU_UPDATE_PHASE_RECOVER,       /* a rung of the recovery ladder */
     STDFU_UPDATE_PHASE_DONE,
+    STDFU_UPDATE_PHASE_READ,          /* stdfuctl read: the memory read out */
     _STDFU_UPDATE_PHASE_MAX,
 } stdfu_update_phase;
 
@@ -116,11 +117,13 @@ typedef struct stdfu_update_ops {
     int (*open)(void *userdata, const stdfu_usb_info *boot, uint8_t alt,
                 void **ret_session, const stdfu_layout **ret_layout, stdfu_error *err);
     /* Recover to dfuIDLE, erase the pages target touches, write, verify (unless !verify).
-     * again: a retry after a fault; only the pages that do not hold target yet are erased
-     * and written again. progress gets (phase, done, total). */
+     * differential: read the touched pages back first and erase and write only those that do
+     * not hold target yet (always so on a retry after a fault). progress gets (phase, done,
+     * total); *stats is added to. */
     int (*flash)(void *userdata, void *session, const stdfu_target *target,
-                 bool verify, bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
-                 const atomic_bool *cancel, stdfu_error *err);
+                 bool verify, bool differential, stdfu_dfuse_progress_fn progress,
+                 void *progress_data, const atomic_bool *cancel, stdfu_dfuse_flash_stats *stats,
+                 stdfu_error *err);
     /* Reads target back and compares (-EBADMSG naming the first difference). */
     int (*verify)(void *userdata, void *session, const stdfu_target *target,
                   stdfu_dfuse_progress_fn progress, void *progress_data,
@@ -140,6 +143,12 @@ typedef struct stdfu_update_options {
     uint8_t alt;                      /* target (alt setting) of the image to write */
     stdfu_enter_method enter;         /* used when the device runs its application */
     bool verify;                      /* default true */
+    /* Read each touched page back first and erase and write only the pages that do not hold
+     * the image (a resumed or repeated update writes nothing twice); false erases and writes
+     * every page the image touches. A retry after a fault is always differential. Default
+     * false here (stdfu_update_options_init), so a caller that expects every page erased is
+     * not changed under it; stdfuctl flash sets it unless --full. */
+    bool differential;
     bool leave;                       /* default true; false: stop in the bootloader */
     bool skip_if_current;             /* application already runs target_bcd: done at once */
     bool has_target_bcd;              /* the version the application must report afterwards */
@@ -178,6 +187,11 @@ typedef struct stdfu_update_result {
     unsigned attempts;                /* flash cycles started */
     unsigned leaves, port_resets, power_cycles, graces;
     unsigned retries;                 /* transient faults retried (all attempts) */
+    /* Pages (sectors) of the layout, all attempts: read to compare, found holding the image
+     * (skipped), erased, written. read_protected: the device refused the comparison read
+     * and the whole image was written. */
+    unsigned pages_read, pages_skipped, pages_erased, pages_written;
+    bool read_protected;
     unsigned steps[_STDFU_UPDATE_STEP_MAX];
     usec_t elapsed_usec;
     usec_t phase_usec[_STDFU_UPDATE_PHASE_MAX]; /* time spent per phase */
@@ -186,3 +200,27 @@ typedef struct stdfu_update_result {
 /* Runs the cycle. Returns 0 when it ran to an outcome (see ret->outcome; DONE or not), or a
  * negative errno for bad options. */
 int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *ret);
+
+/* ---- the bootloader of a device, for something else than an image ---------------------------
+ * What `stdfuctl read` and `erase` do with a device, with the same steps as the update cycle:
+ * find it on o->port, enter its bootloader if it runs its application (o->enter, waiting up to
+ * o->enter_timeout), open a session on o->alt; and at the end leave (unless !o->leave) at the
+ * start of the flash and walk the same recovery ladder until the application is back.
+ * o->image is not used and may be NULL; o->verify, o->differential, retries and target_bcd
+ * are not used either. Results and events are those of stdfu_update_run(). */
+typedef struct stdfu_update_access stdfu_update_access;
+
+/* 0 with *ret (session open), or a negative errno with res->outcome and res->error saying
+ * why (the device is then where the failure left it). */
+int stdfu_update_access_begin(const stdfu_update_options *o, stdfu_update_result *res,
+                              stdfu_update_access **ret);
+/* The ops' session: a stdfu_dfuse with the default ops. */
+void *stdfu_update_access_session(stdfu_update_access *a);
+/* The layout of the alt opened, NULL when it has none. */
+const stdfu_layout *stdfu_update_access_layout(stdfu_update_access *a);
+/* Closes the session; leaves (o->leave) and waits for the application, unless stay: the
+ * device stays in the bootloader (e.g. its flash holds no application any more). Fills in
+ * res (outcome DONE or why not, final_mode, running_bcd, elapsed) and frees a. failure (0, or
+ * what the caller's own operation failed with, in res->error already) keeps res's outcome
+ * FAILED but the device is still left. */
+void stdfu_update_access_end(stdfu_update_access *a, bool stay, stdfu_update_failure failure);

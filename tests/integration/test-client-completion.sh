@@ -26,7 +26,7 @@ words() { tr '\n' ' ' | sed 's/ $//'; }
 check "the completion file is valid bash" bash -n "$COMPLETION"
 check "it registers _stdfuctl for stdfuctl" bash -c '. "$1"; . "$2"; complete -p stdfuctl |
     grep -q "_stdfuctl stdfuctl"' _ "$FRAMEWORK" "$COMPLETION"
-check_eq "commands" "cancel flash history list reload status update watch" "$(comp "" | words)"
+check_eq "commands" "cancel erase flash history list read reload status update watch" "$(comp "" | words)"
 check_eq "commands by prefix" "status" "$(comp st | words)"
 check_eq "global options" "--bus" "$(comp --bu | words)"
 check_eq "global options by prefix" "--verbose --version" "$(comp --ver | words)"

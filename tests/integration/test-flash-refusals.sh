@@ -73,15 +73,19 @@ EXTRA=protect=2 refuse protected "0x08000000 is in a read-only sector" bootloade
 EXTRA=protect=2 refuse protected-page-1 "0x08000800 is in a read-only sector" application \
     "$T/fw.bin" --address 0x08000800
 
-# Files are parsed by what they are, never guessed to be raw: with --address too.
+# Files are parsed by what they are, never guessed to be raw: with --address too (ELF and
+# S-records carry their own addresses).
 objcopy -I binary -O srec "$T/fw.bin" "$T/fw.s19"
-refuse srec "Motorola S-records" application "$T/fw.s19" --address 0x08000000
-refuse srec-no-address "Motorola S-records" bootloader "$T/fw.s19"
+refuse srec "S-record files carry their own addresses" application "$T/fw.s19" \
+    --address 0x08000000
+refuse srec-no-address "0x00000000" bootloader "$T/fw.s19"
 printf '\177ELF\001\001\001\000\000\000\000\000\000\000\000\000\002\000\050\000' >"$T/fw.elf"
 cat "$T/fw.bin" >>"$T/fw.elf"
-refuse elf "an ELF file" application "$T/fw.elf" --address 0x08000000
+refuse elf "ELF files carry their own addresses" application "$T/fw.elf" --address 0x08000000
 cp "$T/fw.elf" "$T/elf-named.bin"
-refuse elf-named-bin "an ELF file" bootloader "$T/elf-named.bin" --address 0x08000000
+refuse elf-named-bin "ELF files carry their own addresses" bootloader "$T/elf-named.bin" \
+    --address 0x08000000
+refuse elf-broken "ELF (file|program headers)" bootloader "$T/fw.elf"
 objcopy -I binary -O ihex --change-addresses 0x08000000 "$T/fw.bin" "$T/plain.hex"
 { printf '\357\273\277'; cat "$T/plain.hex"; } >"$T/bom.hex"
 refuse bom-hex "byte order mark" application "$T/bom.hex"
@@ -108,7 +112,7 @@ refuse missing-file "no such file|cannot" bootloader "$T/nonexistent.dfu"
 # Usage errors: 2, without touching anything.
 for args in "" "--enter bogus $T/fw.dfu" "--port 1- $T/fw.dfu" "--alt 300 $T/fw.dfu" \
             "--port 1-1.1 --device 0483:df11 $T/fw.dfu" "--leave-timeout x $T/fw.dfu" \
-            "--format elf $T/fw.dfu"; do
+            "--format coff $T/fw.dfu"; do
     rc=0
     # shellcheck disable=SC2086
     "$CTL" flash $args >/dev/null 2>&1 || rc=$?

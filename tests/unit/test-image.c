@@ -625,15 +625,22 @@ static void test_not_guessed(void **state) {
     char bom_hex[512];
     (void) state;
 
-    expect_refusal_as("fw.elf", elf, sizeof elf - 1, &addr, -EMEDIUMTYPE, "an ELF file", NULL);
+    /* ELF and S-records are read as what they are (with their own addresses) */
+    expect_refusal_as("fw.elf", elf, sizeof elf - 1, &addr, -EINVAL,
+                      "ELF files carry their own addresses", NULL);
     /* an ELF is an ELF whatever its name */
-    expect_refusal_as("fw.bin", elf, sizeof elf - 1, &addr, -EMEDIUMTYPE, "an ELF file", NULL);
-    expect_refusal_as("fw.s19", srec, strlen(srec), &addr, -EMEDIUMTYPE, "Motorola S-records",
+    expect_refusal_as("fw.bin", elf, sizeof elf - 1, &addr, -EINVAL,
+                      "ELF files carry their own addresses", NULL);
+    expect_refusal_as("fw.bin", elf, sizeof elf - 1, NULL, -EINVAL, "ELF file",
                       NULL);
-    expect_refusal_as("fw.s19", srec, strlen(srec), NULL, -EMEDIUMTYPE, "Motorola S-records",
-                      NULL);
-    expect_refusal_as("fw.bin", srec, strlen(srec), &addr, -EMEDIUMTYPE, "Motorola S-records",
-                      NULL);
+    expect_refusal_as("fw.s19", srec, strlen(srec), &addr, -EINVAL,
+                      "S-record files carry their own addresses", NULL);
+    expect_refusal_as("fw.bin", srec, strlen(srec), &addr, -EINVAL,
+                      "S-record files carry their own addresses", NULL);
+    _cleanup_image_ stdfu_image *s19 = load_ok_as("fw.s19", srec, strlen(srec), NULL);
+    assert_int_equal(s19->format, STDFU_IMAGE_SREC);
+    assert_int_equal(s19->targets[0].elements[0].address, 0);
+    assert_int_equal(s19->targets[0].elements[0].size, 28);
     snprintf(bom_hex, sizeof bom_hex, "\xef\xbb\xbf%s", hex_objcopy);
     expect_refusal_as("fw.hex", bom_hex, strlen(bom_hex), NULL, -EMEDIUMTYPE,
                       "Intel hex file that starts with a UTF-8 byte order mark", NULL);
@@ -657,8 +664,8 @@ static void test_not_guessed(void **state) {
     _cleanup_image_ stdfu_image *fd_img = load_ok_as("firmware", "\x00\x50\x00\x20", 4,
                                                      &unnamed);
     assert_int_equal(fd_img->format, STDFU_IMAGE_BIN);
-    expect_refusal_as("firmware", elf, sizeof elf - 1, &unnamed, -EMEDIUMTYPE, "an ELF file",
-                      NULL);
+    expect_refusal_as("firmware", elf, sizeof elf - 1, &unnamed, -EINVAL,
+                      "ELF files carry their own addresses", NULL);
     const stdfu_image_load_options unnamed_no_address = { .raw_unnamed = true };
     expect_refusal_as("firmware", "\x00\x50\x00\x20", 4, &unnamed_no_address, -EINVAL,
                       "a raw binary has no address of its own", NULL);
@@ -675,7 +682,11 @@ static void test_not_guessed(void **state) {
     assert_int_equal(f, STDFU_IMAGE_BIN);
     assert_int_equal(stdfu_image_format_from_string("dfuse", &f), 0);
     assert_int_equal(f, STDFU_IMAGE_DFUSE);
-    assert_int_equal(stdfu_image_format_from_string("elf", &f), -EINVAL);
+    assert_int_equal(stdfu_image_format_from_string("elf", &f), 0);
+    assert_int_equal(f, STDFU_IMAGE_ELF);
+    assert_int_equal(stdfu_image_format_from_string("srec", &f), 0);
+    assert_int_equal(f, STDFU_IMAGE_SREC);
+    assert_int_equal(stdfu_image_format_from_string("coff", &f), -EINVAL);
     assert_int_equal(stdfu_image_format_from_string(NULL, &f), -EINVAL);
 }
 

@@ -322,7 +322,7 @@ static void test_write_error(void **state) {
 
 /* A retry after a fault erases and writes again only the pages that do not hold the image. */
 static void test_retry_only_what_differs(void **state) {
-    stdfu_dfuse_flash_options again = { .only_differing = true };
+    stdfu_dfuse_flash_options again = { .differential = true };
     const sim_counters *c;
     fixture f;
     size_t flash_size;
@@ -343,6 +343,126 @@ static void test_retry_only_what_differs(void **state) {
     assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, &again, &f.err), 0);
     for (unsigned p = 0; p < 8; p++)
         assert_int_equal(c->erases_per_page[p], p < 2 ? 1 : 2);
+    teardown_fixture(&f);
+}
+
+/* Sector k of the layout the engine saw (in address order from BASE). */
+static void sector_k(fixture *f, unsigned k, uint32_t *start, uint32_t *size) {
+    uint32_t addr = BASE;
+    for (unsigned i = 0;; i++) {
+        assert_int_equal(stdfu_layout_sector(stdfu_dfuse_layout(f->s), addr, start, size, NULL),
+                         0);
+        if (i == k)
+            return;
+        addr = *start + *size;
+    }
+}
+
+/* Differential flash on a profile: a full flash, then the same image with bytes changed at
+ * the first byte of sector a and the last byte of sector b: only those are erased and
+ * written, the flash is the new image byte for byte, the others were read (and so verified)
+ * but neither erased nor written. The same image again erases nothing. */
+static void differential_on(const char *profile, size_t size, unsigned n_touched, unsigned a,
+                            unsigned b) {
+    stdfu_dfuse_flash_stats st = {};
+    stdfu_dfuse_flash_options diff = { .differential = true, .stats = &st };
+    _cleanup_free_ unsigned *before = NULL;
+    const sim_counters *c;
+    uint32_t start, ssize;
+    size_t flash_size;
+    char spec[128];
+    fixture f;
+
+    snprintf(spec, sizeof spec, "port=1-1.3,profile=%s,mode=bootloader,blank=1", profile);
+    setup_fixture(&f, spec, size);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, NULL, &f.err), 0);
+    c = sim_device_counters(f.link.dev);
+    before = malloc(c->n_pages * sizeof *before);
+    assert_non_null(before);
+    memcpy(before, c->erases_per_page, c->n_pages * sizeof *before);
+
+    sector_k(&f, a, &start, &ssize);
+    f.fw[start - BASE] ^= 0x5a;
+    sector_k(&f, b, &start, &ssize);
+    f.fw[start + ssize - 1 - BASE] ^= 0xa5;
+    reset_stats(&f);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, &diff, &f.err), 0);
+    assert_memory_equal(sim_device_flash(f.link.dev, &flash_size), f.fw, size);
+    for (unsigned p = 0; p < c->n_pages; p++)
+        assert_int_equal(c->erases_per_page[p], before[p] + (p == a || p == b));
+    assert_int_equal(st.pages_read, n_touched);
+    assert_int_equal(st.pages_erased, 1 + (a != b));
+    assert_int_equal(st.pages_written, 1 + (a != b));
+    assert_int_equal(st.pages_skipped, n_touched - 1 - (a != b));
+    assert_false(st.read_protected);
+    assert_int_equal(f.link.stats.erase_cmd, 1 + (a != b));
+
+    /* the same image again: read, nothing erased, nothing written */
+    memset(&st, 0, sizeof st);
+    reset_stats(&f);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, &diff, &f.err), 0);
+    assert_int_equal(f.link.stats.erase_cmd, 0);
+    assert_int_equal(f.link.stats.dnload_data, 0);
+    assert_int_equal(st.pages_skipped, n_touched);
+    assert_int_equal(st.pages_erased + st.pages_written, 0);
+    teardown_fixture(&f);
+}
+
+static void test_differential_f072(void **state) {
+    (void) state;
+    differential_on("f072", 65536, 32, 0, 31); /* 2 KiB pages */
+}
+
+static void test_differential_f407(void **state) {
+    (void) state;
+    /* 16, 16, 16, 16, 64, 128 KiB: the first 16 KiB sector and the 128 KiB one */
+    differential_on("f407", 262144, 6, 0, 5);
+    differential_on("f407", 262144, 6, 4, 4); /* first and last byte of the 64 KiB one */
+}
+
+static void test_differential_l476(void **state) {
+    (void) state;
+    differential_on("l476", 262144, 128, 1, 64);
+}
+
+/* Where the image has no bytes a sector must be erased (0xFF): a shorter image over a longer
+ * one rewrites the sector that held more, though the image's own bytes match. */
+static void test_differential_erased_tail(void **state) {
+    stdfu_dfuse_flash_stats st = {};
+    stdfu_dfuse_flash_options diff = { .differential = true, .stats = &st };
+    size_t flash_size;
+    const uint8_t *flash;
+    fixture f;
+    (void) state;
+
+    setup_fixture(&f, "port=1-1.3,profile=f072,mode=bootloader,blank=1", 8192);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, NULL, &f.err), 0);
+    f.element.size = 8192 - 1024; /* half of page 3 */
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, &diff, &f.err), 0);
+    assert_int_equal(st.pages_read, 4);
+    assert_int_equal(st.pages_skipped, 3);
+    assert_int_equal(st.pages_erased, 1);
+    flash = sim_device_flash(f.link.dev, &flash_size);
+    assert_memory_equal(flash, f.fw, 8192 - 1024);
+    for (size_t i = 8192 - 1024; i < 8192; i++)
+        assert_int_equal(flash[i], 0xff);
+    teardown_fixture(&f);
+}
+
+/* Read protection refuses the comparison read: said so, and the whole image is written (which
+ * the ROM refuses in turn, naming errVENDOR). */
+static void test_differential_rdp(void **state) {
+    stdfu_dfuse_flash_stats st = {};
+    stdfu_dfuse_flash_options diff = { .differential = true, .stats = &st };
+    fixture f;
+    (void) state;
+
+    setup_fixture(&f, "port=1-1.3,profile=f072,mode=bootloader,version=1.0,rdp=1", 4096);
+    assert_int_equal(stdfu_dfuse_flash_target(f.s, &f.target, &diff, &f.err), -EACCES);
+    assert_true(st.read_protected);
+    assert_int_equal(st.pages_read, 0);
+    assert_int_equal(st.pages_written, 0); /* the ROM refused the erase */
+    assert_non_null(strstr(f.err.message, "errVENDOR"));
     teardown_fixture(&f);
 }
 
@@ -538,6 +658,11 @@ int main(void) {
         cmocka_unit_test(test_out_of_layout_refused),
         cmocka_unit_test(test_write_error),
         cmocka_unit_test(test_retry_only_what_differs),
+        cmocka_unit_test(test_differential_f072),
+        cmocka_unit_test(test_differential_f407),
+        cmocka_unit_test(test_differential_l476),
+        cmocka_unit_test(test_differential_erased_tail),
+        cmocka_unit_test(test_differential_rdp),
         cmocka_unit_test(test_unplug),
         cmocka_unit_test(test_stalled_status),
         cmocka_unit_test(test_rdp),

@@ -112,9 +112,14 @@ static int fake_open(void *userdata, const stdfu_usb_info *boot, uint8_t alt, vo
 
 static int fake_flash(void *userdata, void *session, const stdfu_target *target, bool verify,
                       bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
-                      const atomic_bool *cancel, stdfu_error *err) {
+                      const atomic_bool *cancel, stdfu_dfuse_flash_stats *stats,
+                      stdfu_error *err) {
     fake *f = userdata;
     (void) cancel;
+    /* one 2 KiB page: held by the device when asked again after a fault, else written */
+    stats->pages_read += again;
+    stats->pages_skipped += again && f->n_flash > 0;
+    stats->pages_written += !(again && f->n_flash > 0);
     assert_ptr_equal(session, f);
     f->n_flash++;
     if (again)
@@ -281,6 +286,8 @@ static int setup(void **state) {
     assert_int_equal(stdfu_usb_watch_new_with_ops(&fake_watch_ops, &x->f, &x->watch), 0);
 
     stdfu_update_options_init(&x->o);
+    /* off unless asked for: "again" below is then a retry after a fault only */
+    assert_false(x->o.differential);
     x->o.port = PORT;
     x->o.image = &x->img;
     x->o.has_target_bcd = true;
@@ -551,10 +558,88 @@ static void test_write_error_retried(void **state) {
     assert_int_equal(res.steps[STDFU_UPDATE_STEP_RETRY], 1);
     assert_int_equal(x->f.n_flash, 2);
     assert_int_equal(x->f.n_again, 1); /* the retry writes only what differs */
+    assert_int_equal(res.pages_read, 1);
+    assert_int_equal(res.pages_skipped, 1);
     assert_int_equal(x->f.n_open, 1);
     assert_int_equal(x->retry_events, 1);
     assert_int_equal(res.final_mode, STDFU_USB_APPLICATION);
     assert_int_equal(res.running_bcd, NEW_BCD);
+}
+
+/* Differential: the first flash already compares; the pages count up. */
+static void test_differential(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->o.differential = true;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(x->f.n_again, 1);
+    assert_int_equal(res.pages_read, 1);
+    assert_int_equal(res.pages_skipped, 0);
+    assert_int_equal(res.pages_written, 1);
+}
+
+/* read and erase: entered and left with the cycle's own steps, nothing flashed. */
+static void test_access_enter_and_leave(void **state) {
+    fixture *x = *state;
+    stdfu_update_access *a = NULL;
+    stdfu_update_result res;
+
+    x->o.image = NULL;
+    assert_int_equal(stdfu_update_access_begin(&x->o, &res, &a), 0);
+    assert_ptr_equal(stdfu_update_access_session(a), &x->f);
+    assert_non_null(stdfu_update_access_layout(a));
+    assert_int_equal(x->f.n_enter, 1);
+    assert_int_equal(x->f.n_open, 1);
+    stdfu_update_access_end(a, false, STDFU_UPDATE_FAILURE_NONE);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(res.entered_with, STDFU_ENTER_ST_HID_DETACH);
+    assert_int_equal(res.leaves, 1);
+    assert_int_equal(res.final_mode, STDFU_USB_APPLICATION);
+    assert_int_equal(x->f.n_flash, 0);
+}
+
+/* The caller's operation failed: still left, the failure kept. */
+static void test_access_failure_kept(void **state) {
+    fixture *x = *state;
+    stdfu_update_access *a = NULL;
+    stdfu_update_result res;
+
+    assert_int_equal(stdfu_update_access_begin(&x->o, &res, &a), 0);
+    stdfu_error_set(&res.error, -EACCES, "read-protected");
+    stdfu_update_access_end(a, false, STDFU_UPDATE_FAILURE_TRANSFER);
+    assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
+    assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_TRANSFER);
+    assert_string_equal(res.error.message, "read-protected");
+    assert_int_equal(res.leaves, 1);
+    assert_int_equal(res.final_mode, STDFU_USB_APPLICATION);
+}
+
+/* stay: the device is not left (its flash holds no application). */
+static void test_access_stay(void **state) {
+    fixture *x = *state;
+    stdfu_update_access *a = NULL;
+    stdfu_update_result res;
+
+    assert_int_equal(stdfu_update_access_begin(&x->o, &res, &a), 0);
+    stdfu_update_access_end(a, true, STDFU_UPDATE_FAILURE_NONE);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(res.leaves, 0);
+    assert_int_equal(res.final_mode, STDFU_USB_BOOTLOADER);
+}
+
+static void test_access_no_device(void **state) {
+    fixture *x = *state;
+    stdfu_update_access *a = NULL;
+    stdfu_update_result res;
+
+    x->f.mode = STDFU_USB_ABSENT;
+    x->o.find_timeout = 0;
+    assert_true(stdfu_update_access_begin(&x->o, &res, &a) < 0);
+    assert_null(a);
+    assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
+    assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_NO_DEVICE);
 }
 
 static void test_verify_error_retried(void **state) {
@@ -795,6 +880,11 @@ int main(void) {
         T(test_verify_failure),
         T(test_transfer_failure),
         T(test_write_error_retried),
+        T(test_differential),
+        T(test_access_enter_and_leave),
+        T(test_access_failure_kept),
+        T(test_access_stay),
+        T(test_access_no_device),
         T(test_verify_error_retried),
         T(test_persistent_fault_ends_attempt),
         T(test_reenumeration_during_write_reopened),

@@ -213,6 +213,16 @@ int sim_device_config_set(sim_device_config *c, const char *key, const char *val
         r = parse_version(value, &c->version_major, &c->version_minor);
         if (r < 0)
             return fail(err, err_size, key, value, "expected MAJOR.MINOR, each 0..99");
+    } else if (streq(key, "flash")) {
+        /* Checked now, so that a bad file is the spec's error; placed at device creation,
+         * once the profile (the flash's size) is known. */
+        if (strlen(value) >= sizeof c->flash_file)
+            return fail(err, err_size, key, value, "path too long");
+        r = sim_flash_file_load(value, NULL, UINT32_MAX - 0x08000000u, 0x08000000u, err,
+                                err_size);
+        if (r < 0)
+            return r;
+        strcpy(c->flash_file, value);
     } else if (streq(key, "blank")) {
         if (parse_bool01(value, &c->blank) < 0)
             return fail(err, err_size, key, value, "expected 0 or 1");

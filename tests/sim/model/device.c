@@ -41,6 +41,12 @@ static int preload_flash(sim_device *d) {
     const sim_device_config *c = &d->config;
     size_t size = MIN((size_t) PRELOADED_IMAGE_SIZE, d->mem.flash_size);
 
+    if (c->flash_file[0]) {
+        char err[256];
+        /* The flash starts erased; the file says what it holds. */
+        return sim_flash_file_load(c->flash_file, d->mem.flash, d->mem.flash_size,
+                                   c->profile->flash_base, err, sizeof err);
+    }
     if (c->blank)
         return 0;
     return sim_fw_make(d->mem.flash, size, c->version_major, c->version_minor,

@@ -84,6 +84,10 @@ void sim_memory_done(sim_memory *m);
 uint8_t *sim_memory_region(sim_memory *m, unsigned alt, uint32_t *base, uint32_t *size);
 bool sim_memory_contains(sim_memory *m, unsigned alt, uint32_t addr, uint32_t len);
 void sim_memory_erase_page(sim_memory *m, unsigned page);
+/* flash=FILE (flash-file.c): FILE's bytes (.bin at base, .hex, .dfu alt 0) into flash (size
+ * bytes at base; NULL to only check the file). -EINVAL with err a sentence naming the file. */
+int sim_flash_file_load(const char *path, uint8_t *flash, size_t size, uint32_t base,
+                        char *err, size_t err_size);
 void sim_memory_erase_all(sim_memory *m);
 /* Programs data at addr of alt. Returns SIM_DFU_OK or the status the ROM reports;
  * *programmed is the number of bytes that reached the cells. */

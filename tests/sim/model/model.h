@@ -53,6 +53,8 @@ typedef struct sim_device_config {
     unsigned version_major;      /* firmware pre-loaded into flash (default 1.0), made like mkfw */
     unsigned version_minor;
     bool blank;                  /* flash erased instead: comes up in the bootloader */
+    char flash_file[512];        /* flash=FILE: flash erased, then FILE's contents (.bin at
+                                  * the start of flash, .hex, .dfu); "" for none */
     uint16_t app_vid, app_pid;   /* default 0483:5750 */
     char app_serial[32];         /* default derived from the port */
     char app_product[64];        /* application's product string ("product=" key); default

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The bootloader of one device for read and erase: lib/update's access, the CLI's options,
+ * progress display and Ctrl-C. */
+#include "access.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stdfuctl.h"
+#include "usb/usb.h"
+#include "util/log.h"
+#include "util/macro.h"
+#include "util/parse-util.h"
+
+static atomic_bool cancel_requested;
+
+static void on_signal(int sig) {
+    (void) sig;
+    atomic_store(&cancel_requested, true);
+}
+
+void cli_access_args_init(cli_access_args *a) {
+    *a = (cli_access_args) { .leave = true, .enter.kind = STDFU_ENTER_AUTO };
+}
+
+int cli_access_option(int c, const char *command, cli_access_args *a, bool *handled) {
+    stdfu_error err = {};
+    uint32_t v;
+
+    *handled = true;
+    switch (c) {
+    case CLI_ACCESS_ARG_PORT:
+        if (!stdfu_usb_port_is_valid(optarg))
+            return stdfuctl_usage_error(command, "--port '%s' is not a USB port path such as "
+                                        "1-1.4", optarg);
+        a->port = optarg;
+        return -1;
+    case CLI_ACCESS_ARG_ALT:
+        if (parse_u32(optarg, &v) < 0 || v > 255)
+            return stdfuctl_usage_error(command, "--alt '%s' is not an alt setting (0..255)",
+                                        optarg);
+        a->alt = (uint8_t) v;
+        return -1;
+    case CLI_ACCESS_ARG_ENTER:
+        if (stdfu_enter_method_parse(optarg, &a->enter, &err) < 0)
+            return stdfuctl_usage_error(command, "%s", err.message);
+        return -1;
+    case CLI_ACCESS_ARG_NO_LEAVE:
+        a->leave = false;
+        return -1;
+    }
+    *handled = false;
+    return -1;
+}
+
+int cli_access_check(const char *command, const cli_access_args *a) {
+    if (!a->port)
+        return stdfuctl_usage_error(command, "no --port given");
+    return -1;
+}
+
+/* lib/update reports and stdfuctl logs, as for flash. */
+static void on_event(const stdfu_update_event *ev, void *userdata) {
+    if (ev->message && ev->level <= LOG_WARNING) {
+        log_full(ev->level, "%s", ev->message);
+        return;
+    }
+    if (ev->message)
+        log_debug("%s: %s", stdfu_update_phase_to_string(ev->phase), ev->message);
+    progress_event(ev, userdata);
+}
+
+/* The session's byte progress, shown as the update's. */
+static void on_bytes(stdfu_dfuse_phase p, uint64_t done, uint64_t total, void *userdata) {
+    stdfu_update_event ev = {
+        .phase = p == STDFU_DFUSE_PHASE_ERASE ? STDFU_UPDATE_PHASE_ERASE : STDFU_UPDATE_PHASE_READ,
+        .done = done,
+        .total = total,
+    };
+    if (p == STDFU_DFUSE_PHASE_ERASE || p == STDFU_DFUSE_PHASE_READ)
+        progress_event(&ev, userdata);
+}
+
+static int exit_code_of(const stdfu_update_result *res) {
+    switch (res->outcome) {
+    case STDFU_UPDATE_DONE:
+        return STDFU_EXIT_OK;
+    case STDFU_UPDATE_NEEDS_POWER_CYCLE:
+        return STDFU_EXIT_NEEDS_POWER_CYCLE;
+    case STDFU_UPDATE_CANCELLED:
+        return STDFU_EXIT_CANCELLED;
+    case STDFU_UPDATE_FAILED:
+        break;
+    }
+    switch (res->failure) {
+    case STDFU_UPDATE_FAILURE_NO_DEVICE:
+        return STDFU_EXIT_NO_DEVICE;
+    case STDFU_UPDATE_FAILURE_ENTER:
+    case STDFU_UPDATE_FAILURE_TRANSFER:
+        return STDFU_EXIT_TRANSFER;
+    default:
+        return STDFU_EXIT_FAILURE;
+    }
+}
+
+int cli_access_begin(cli_access *c, const char *command, const cli_access_args *args,
+                     stdfu_dfuse **ret_session) {
+    struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: waits wake up */
+    stdfu_usb_ids ids;
+    stdfu_error err = {};
+    int r;
+
+    memset(c, 0, sizeof *c);
+    c->command = command;
+    /* On the known port, whatever is not the bootloader is its application. */
+    stdfu_usb_ids_init_any(&ids);
+    r = stdfu_usb_watch_new(&ids, &c->watch, &err);
+    if (r < 0) {
+        fprintf(stderr, "stdfuctl %s: %s\n", command, err.message);
+        return STDFU_EXIT_FAILURE;
+    }
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    progress_init(&c->prog, stdout, isatty(STDOUT_FILENO), args->json || args->quiet);
+    stdfu_update_options_init(&c->o);
+    c->o.port = args->port;
+    c->o.alt = args->alt;
+    c->o.enter = args->enter;
+    c->o.leave = args->leave;
+    c->o.watch = c->watch;
+    c->o.progress = on_event;
+    c->o.userdata = &c->prog;
+    c->o.cancel = &cancel_requested;
+
+    r = stdfu_update_access_begin(&c->o, &c->res, &c->a);
+    if (r < 0) {
+        progress_finish(&c->prog);
+        fprintf(stderr, "stdfuctl %s: %s\n", command, c->res.error.message);
+        stdfu_usb_watch_free(c->watch);
+        return exit_code_of(&c->res) ?: STDFU_EXIT_FAILURE;
+    }
+    /* Only the default ops run here: the session is a stdfu_dfuse. */
+    stdfu_dfuse *s = stdfu_update_access_session(c->a);
+    stdfu_dfuse_options so = { .alt = stdfu_dfuse_current_alt(s), .progress = on_bytes,
+                               .userdata = &c->prog, .cancel = &cancel_requested };
+    stdfu_dfuse_set_options(s, &so);
+    *ret_session = s;
+    return 0;
+}
+
+const stdfu_layout *cli_access_layout(cli_access *c) {
+    return stdfu_update_access_layout(c->a);
+}
+
+int cli_access_end(cli_access *c, bool stay, int r, const stdfu_error *err) {
+    stdfu_update_failure failure = STDFU_UPDATE_FAILURE_NONE;
+    int code;
+
+    if (r < 0) {
+        /* -EINVAL: a range the layout does not allow, refused before anything was erased */
+        failure = r == -EINVAL ? STDFU_UPDATE_FAILURE_IMAGE : STDFU_UPDATE_FAILURE_TRANSFER;
+        if (r == -EACCES)
+            stdfu_error_set(&c->res.error, r, "the device on port %s is read-protected (RDP "
+                            "level 1): its bootloader refuses to read or erase the flash (%s)",
+                            c->o.port, err->message);
+        else
+            c->res.error = *err;
+        if (r == -ECANCELED)
+            c->res.error.code = -ECANCELED;
+    }
+    stdfu_update_access_end(c->a, stay, failure);
+    c->a = NULL;
+    progress_finish(&c->prog);
+    stdfu_usb_watch_free(c->watch);
+    c->watch = NULL;
+    code = exit_code_of(&c->res);
+    if (code != STDFU_EXIT_OK)
+        fprintf(stderr, "stdfuctl %s: %s\n", c->command, c->res.error.message);
+    return code;
+}

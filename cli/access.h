@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What `stdfuctl read` and `erase` share: the bootloader of the device on a port, entered and
+ * left as `flash` does (lib/update's access), with the same progress display and Ctrl-C. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dfuse/dfuse.h"
+#include "progress.h"
+#include "update/update.h"
+
+typedef struct cli_access_args {
+    const char *port;
+    uint8_t alt;
+    stdfu_enter_method enter;
+    bool leave;
+    bool json;
+    bool quiet;  /* -q: no progress */
+} cli_access_args;
+
+typedef struct cli_access {
+    const char *command;
+    stdfu_usb_watch *watch;
+    stdfu_update_options o;
+    stdfu_update_result res;
+    stdfu_update_access *a;
+    progress prog;
+} cli_access;
+
+/* Options every such command takes: --port, --alt, --enter, --no-leave (and -h, --json). */
+enum { CLI_ACCESS_ARG_PORT = 0x200, CLI_ACCESS_ARG_ALT, CLI_ACCESS_ARG_ENTER,
+       CLI_ACCESS_ARG_NO_LEAVE };
+#define CLI_ACCESS_OPTIONS                                                                   \
+    { "port", required_argument, NULL, CLI_ACCESS_ARG_PORT },                                \
+    { "alt", required_argument, NULL, CLI_ACCESS_ARG_ALT },                                  \
+    { "enter", required_argument, NULL, CLI_ACCESS_ARG_ENTER },                              \
+    { "no-leave", no_argument, NULL, CLI_ACCESS_ARG_NO_LEAVE }
+#define CLI_ACCESS_HELP                                                                      \
+    "      --port PATH          the device on this USB port, e.g. 1-1.4 (required)\n"        \
+    "      --alt N              alt setting (memory), default 0\n"                           \
+    "      --enter METHOD       how the application enters the bootloader, as for flash\n"    \
+    "      --no-leave           stay in the bootloader afterwards\n"
+
+void cli_access_args_init(cli_access_args *a);
+/* One getopt result: -1 handled (or not one of these: *handled false), else an exit code. */
+int cli_access_option(int c, const char *command, cli_access_args *a, bool *handled);
+/* After the options: --port given? -1 or the usage error's exit code. */
+int cli_access_check(const char *command, const cli_access_args *a);
+
+/* Finds the device, enters the bootloader, opens args->alt: 0 with *ret_session, else the
+ * exit code (after printing why). */
+int cli_access_begin(cli_access *c, const char *command, const cli_access_args *args,
+                     stdfu_dfuse **ret_session);
+const stdfu_layout *cli_access_layout(cli_access *c);
+/* Ends it (leaving unless --no-leave or stay). r: the command's own result (0, or negative
+ * with err saying why; -EACCES from the ROM is named as read protection). Returns the exit
+ * code, after printing the error (if any). */
+int cli_access_end(cli_access *c, bool stay, int r, const stdfu_error *err);
