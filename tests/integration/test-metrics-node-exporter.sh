@@ -11,21 +11,33 @@ NODE_EXPORTER=$(command -v prometheus-node-exporter || command -v node_exporter)
 
 METRICS=$T/metrics
 mkdir -p "$METRICS"
-sensor_manifest 1.2 "    retries: 0" || skip_all "stdfu-sim mkfw failed"
+# 1-1.2's application wants other bytes than the rule's HID report to enter its bootloader:
+# the attempt fails with the old application running and, with `retries: 0`, ends `failed`.
+# 1-1.3 fails writing in its bootloader every time: never stranded, it waits in retry-wait
+# (a long retry-delay keeps it there while the test runs).
+sensor_manifest 1.2 "    retries: 0
+    enter:
+      method: hid-feature
+      report: \"01 55\"
+    timeouts:
+      enter: 3" "settings:
+  retry-delay: 600" || skip_all "stdfu-sim mkfw failed"
 start_bus || skip_all "cannot start dbus-daemon"
 SIM_ARGS=(--hub ppps
-          --device port=1-1.1,profile=f072,mode=application,version=1.0
-          --device port=1-1.2,profile=f072,mode=application,version=1.0,write-error-at=3)
+          --device port=1-1.1,profile=f072,mode=application,version=1.0,enter=hid-feature:0155
+          --device port=1-1.2,profile=f072,mode=application,version=1.0,enter=hid-feature:0166
+          --device port=1-1.3,profile=f072,mode=application,version=1.0,enter=hid-feature:0155,write-error-at=3,fault-times=always)
 check "stdfud starts with --metrics=DIR" start_daemon --metrics="$METRICS"
 check "1-1.1 is updated" wait_for 60 state_is 1-1.1 done
 check "1-1.2 fails" wait_for 60 state_is 1-1.2 failed
+check "1-1.3 waits to try again" wait_for 60 state_is 1-1.3 retry-wait
 
 # metric NAME-AND-LABELS FILE: the value of the one series that starts so.
 metric() { grep -F "$1" "$2" | grep -v '^#' | head -1 | awk '{print $NF}'; }
 prom=$METRICS/stdfu.prom
-has_final() { [ "$(metric 'stdfu_updates_total{outcome="failed"}' "$prom")" = 1 ] &&
+has_final() { [ "$(metric 'stdfu_updates_total{outcome="failed"}' "$prom")" = 2 ] &&
               [ "$(metric 'stdfu_updates_total{outcome="done"}' "$prom")" = 1 ]; }
-check "the file counts one update done and one failed" wait_for 10 has_final
+check "the file counts one update done and two failed (1-1.2, 1-1.3's attempt)" wait_for 10 has_final
 check "no temporary file is left next to it" \
     test "$(find "$METRICS" -type f | wc -l)" = 1
 
@@ -57,9 +69,13 @@ check "state series: 1-1.2 is failed" \
     grep -q '^stdfu_device_state{port="1-1.2",state="failed"} 1$' "$S"
 check "state series: 1-1.2 is not done" \
     grep -q '^stdfu_device_state{port="1-1.2",state="done"} 0$' "$S"
-check_eq "updates by outcome" "1 1 0" \
+check "state series: 1-1.3 is in retry-wait" \
+    grep -q '^stdfu_device_state{port="1-1.3",state="retry-wait"} 1$' "$S"
+check "state series: 1-1.3 is not failed" \
+    grep -q '^stdfu_device_state{port="1-1.3",state="failed"} 0$' "$S"
+check_eq "updates by outcome" "1 2 0" \
     "$(for o in done failed cancelled; do metric "stdfu_updates_total{outcome=\"$o\"}" "$S"; done | xargs)"
-check_eq "attempts counter" 2 "$(metric 'stdfu_update_attempts_total ' "$S")"
+check_eq "attempts counter" 3 "$(metric 'stdfu_update_attempts_total ' "$S")"
 check_eq "attempts of 1-1.1" 1 "$(metric 'stdfu_device_update_attempts_total{port="1-1.1"}' "$S")"
 check "recovery steps are counted by step" grep -q '^stdfu_recovery_steps_total{step="power-cycle"} [0-9]' "$S"
 check "last update duration in seconds" \
