@@ -20,8 +20,8 @@ SYSTEM_CACHE  ?= $(SYSTEM_B)/cache
 
 # The packages this tier needs on the host, apart from tools/install-deps (`make deps`): QEMU,
 # a static busybox for the initramfs, cpio, depmod; in the guest (from the host's root) udev and
-# dfu-util for the fidelity scenario.
-SYSTEM_DEB_DEPS := qemu-system-x86 busybox-static cpio kmod udev dfu-util
+# dfu-util for the fidelity scenario, polkitd for the polkit one.
+SYSTEM_DEB_DEPS := qemu-system-x86 busybox-static cpio kmod udev dfu-util polkitd
 
 system-deps:
 	@missing=; for p in $(SYSTEM_DEB_DEPS); do \
