@@ -20,8 +20,8 @@ SYSTEM_CACHE  ?= $(SYSTEM_B)/cache
 
 # The packages this tier needs on the host, apart from tools/install-deps (`make deps`): QEMU,
 # a static busybox for the initramfs, cpio, depmod; in the guest (from the host's root) udev and
-# dfu-util for the fidelity scenario.
-SYSTEM_DEB_DEPS := qemu-system-x86 busybox-static cpio kmod udev dfu-util
+# dfu-util for the fidelity scenario, polkitd for the polkit one.
+SYSTEM_DEB_DEPS := qemu-system-x86 busybox-static cpio kmod udev dfu-util polkitd
 
 system-deps:
 	@missing=; for p in $(SYSTEM_DEB_DEPS); do \
@@ -32,8 +32,23 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 
-# The product as the guest installs it: `make install` into a tree today; a .deb (issue 12)
-# can replace it by setting STDFU_SYSTEM_DEB=path/to/stdfu_*.deb (tests/system/guest/install).
+# The product as the guest installs it: by default the .deb (`make deb`, rebuilt only when a
+# file of the tree outside tests/ is newer than it), which the guest installs with dpkg so that its maintainer
+# scripts run as on a kiosk; SYSTEM_INSTALL=tree installs `make install`'s tree instead.
+SYSTEM_INSTALL ?= deb
+SYSTEM_DEB = $(firstword $(wildcard $(B)/deb/stdfu_*.deb))
+
+system-deb:
+	@deb='$(SYSTEM_DEB)'; \
+	if [ -z "$$deb" ] || { if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	        git ls-files -z --cached --others --exclude-standard ':!tests'; \
+	    else find . -path ./$(B) -prune -o -path ./$(SYSTEM_B) -prune -o -path ./tests -prune -o -type f -print0; fi | \
+	        xargs -0 -r sh -c 'for f; do [ -f "$$f" ] && [ "$$f" -nt "$$0" ] && echo "$$f" && exit 0; done' \
+	        "$$deb" | grep -q .; }; then \
+	    echo "check-system: building the package (make deb, log in $(SYSTEM_B)/deb.log)"; \
+	    $(MAKE) --no-print-directory deb >$(SYSTEM_B)/deb.log 2>&1 || { tail -40 $(SYSTEM_B)/deb.log; exit 1; }; \
+	else echo "check-system: $$deb is up to date"; fi
+
 system-root: programs
 	@rm -rf $(SYSTEM_B)/root
 	@mkdir -p $(SYSTEM_B)
@@ -41,13 +56,19 @@ system-root: programs
 	    >$(SYSTEM_B)/install.log 2>&1 || { cat $(SYSTEM_B)/install.log; exit 1; }
 
 # SCENARIOS=name,name runs only those (tests/system/scenarios/NAME.sh).
-check-system: system-deps programs
+check-system: system-deps programs test-programs
 	@mkdir -p $(SYSTEM_B)
+ifeq ($(SYSTEM_INSTALL),tree)
 	@$(MAKE) --no-print-directory system-root
 	@tests/system/run-system --build $(B) --out $(SYSTEM_B) --cache $(SYSTEM_CACHE) \
 	    $(if $(SCENARIOS),--scenarios $(SCENARIOS))
+else
+	@$(MAKE) --no-print-directory system-deb
+	@tests/system/run-system --build $(B) --out $(SYSTEM_B) --cache $(SYSTEM_CACHE) \
+	    --deb "$$(ls $(B)/deb/stdfu_*.deb | head -1)" $(if $(SCENARIOS),--scenarios $(SCENARIOS))
+endif
 
 clean-system:
 	rm -rf $(SYSTEM_B)
 
-.PHONY: check-system system-deps system-root clean-system
+.PHONY: check-system system-deps system-deb system-root clean-system

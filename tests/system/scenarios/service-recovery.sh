@@ -2,9 +2,8 @@
 # The running service's recovery on a real kernel, three devices at once on three buses:
 #   3-1 found stuck in its ROM bootloader (an interrupted update elsewhere): adopted, flashed
 #       and brought back, its first leave coming back stuck as well (leave again);
-#   4-1 a transient errWRITE during the download: today the job fails with the device left in
-#       its ROM (as under umockdev; DESIGN.md says "retried inside the attempt"), and an
-#       operator's `stdfuctl update --wait` then completes it;
+#   4-1 a transient errWRITE during the download: retried within the attempt (the manifest's
+#       `retries`, stdfu-manifest(5)), the update completes with nobody's help;
 #   1-1 vanishes after leave: the service power-cycles its root hub port.
 . "$(dirname "$0")/../../integration/lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
@@ -26,16 +25,10 @@ check "the vanishing one is on 1-1" wait_usb 1-1 0483:5750
 systemctl start stdfud.service
 check "3-1: adopted from the bootloader, runs 2.0" wait_bcd 3-1 0200 180
 check "1-1: back after a port power cycle, runs 2.0" wait_bcd 1-1 0200 180
+check "4-1: the transient errWRITE retried within the attempt, runs 2.0" wait_bcd 4-1 0200 180
 timeout 30 stdfuctl status >"$T/status.txt" 2>&1
 sed 's/^/#   /' "$T/status.txt"
-check "4-1: the job failed on errWRITE, said by stdfuctl status" \
-    sh -c "grep '^4-1 ' '$T/status.txt' | grep failed | grep -q errWRITE"
-check "4-1: left in its ROM" wait_usb 4-1 0483:df11 10
-rc=0
-timeout 300 stdfuctl update 4-1 --wait >"$T/update.txt" 2>&1 || rc=$?
-check_eq "4-1: stdfuctl update --wait by root completes it" 0 "$rc"
-[ "$rc" = 0 ] || sed 's/^/#   /' "$T/update.txt"
-check "4-1: runs 2.0" wait_bcd 4-1 0200 60
+check "4-1: no failed job in stdfuctl status" sh -c "! grep '^4-1 ' '$T/status.txt' | grep -q failed"
 systemctl stop stdfud.service
 for d in stuck werr gone; do device_stop $d; done
 for d in stuck werr gone; do

@@ -9,9 +9,9 @@
 
 device_start dev dummy_udc.0 profile=f072,mode=application,version=1.0
 check "the application 1.0 is on 1-1" wait_usb 1-1 0483:5750
-check "the product's sysusers made group stdfu" sh -c 'getent group stdfu >/dev/null'
-check_eq "udev gave its node to group stdfu" "stdfu 660" \
-    "$(stat -c '%G %a' /dev/bus/usb/001/$(printf %03d "$(cat /sys/bus/usb/devices/1-1/devnum)"))"
+check "the product's sysusers made user stdfu" sh -c 'getent passwd stdfu >/dev/null'
+check_eq "udev gave its node to user stdfu" "stdfu 600" \
+    "$(stat -c '%U %a' /dev/bus/usb/001/$(printf %03d "$(cat /sys/bus/usb/devices/1-1/devnum)"))"
 
 write_manifest 2.0 16384
 
@@ -25,18 +25,36 @@ timeout 30 stdfuctl status >"$T/status.txt" 2>&1
 check "stdfuctl status answers over the system bus" grep -q '1-1' "$T/status.txt"
 sed 's/^/#   /' "$T/status.txt"
 
-# An unprivileged user on the real system bus: reading is open, changing is not.
+# polkit on the real system bus: polkitd (bus-activated by systemd) answers the daemon's
+# CheckAuthorization for io.stdfu1.update/.cancel/.reload. An unprivileged user reads but is
+# refused each change (the actions' default is an administrator's password and no agent runs);
+# a member of the admin group stdfu is allowed by 50-stdfu.rules.
 useradd -M -s /bin/false kiosk 2>/dev/null
+useradd -M -s /bin/false -G stdfu fwadmin 2>/dev/null
 rc=0
 timeout 30 runuser -u kiosk -- stdfuctl status >"$T/kiosk-status.txt" 2>&1 || rc=$?
 check_eq "stdfuctl status works for an unprivileged user" 0 "$rc"
+for cmd in "update 1-1:update" "cancel 1-1:cancel" "reload:reload"; do
+    args=${cmd%%:*} action=io.stdfu1.${cmd##*:}
+    rc=0
+    timeout 30 runuser -u kiosk -- stdfuctl $args >"$T/kiosk.txt" 2>&1 || rc=$?
+    check "stdfuctl $args is refused to them" test "$rc" != 0
+    check "by polkit (action $action)" grep -q "polkit action $action" "$T/kiosk.txt"
+    sed 's/^/#   /' "$T/kiosk.txt"
+done
+check_eq "polkitd runs, started by systemd" active "$(systemctl is-active polkit.service)"
 rc=0
-timeout 30 runuser -u kiosk -- stdfuctl update 1-1 >"$T/kiosk-update.txt" 2>&1 || rc=$?
-check "stdfuctl update is refused to them" test "$rc" != 0
-# by the bus policy (io.stdfu1.conf) or by the daemon's own check of the sender
-check "as permission denied" grep -qiE 'permission denied|access denied|AccessDenied' \
-    "$T/kiosk-update.txt"
-sed 's/^/#   /' "$T/kiosk-update.txt"
+timeout 30 runuser -u fwadmin -- stdfuctl reload >"$T/admin.txt" 2>&1 || rc=$?
+check_eq "a member of group stdfu may reload" 0 "$rc"
+sed 's/^/#   /' "$T/admin.txt"
+# update and cancel on a port with no device: authorized first, then refused as no such device
+# (the device on 1-1 is left alone)
+for args in "update 9-9" "cancel 9-9"; do
+    timeout 30 runuser -u fwadmin -- stdfuctl $args >"$T/admin.txt" 2>&1
+    check "and $args passes polkit (then: no such device)" sh -c \
+        "grep -q 9-9 '$T/admin.txt' && ! grep -qiE 'authori|polkit|AccessDenied|permission denied' '$T/admin.txt'"
+    sed 's/^/#   /' "$T/admin.txt"
+done
 systemctl stop stdfud.service
 device_stop dev
 check "the model's flash holds the image" flash_is "$T/fw.bin" "$T/dev.flash"
