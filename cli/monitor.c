@@ -27,6 +27,7 @@ typedef struct mon_device {
     usec_t phase_start;    /* when we saw the current state begin; 0 if it began earlier */
     int printed_decile;    /* plain output: the last 10% step printed for this state */
     char *printed;         /* plain output: the last line printed */
+    bool finishing;        /* its job just ended here: UpdateFinished is on its way */
 } mon_device;
 
 typedef struct mon_wait {
@@ -52,7 +53,7 @@ struct monitor {
 
     sd_bus_slot *match_slots[4];
     sd_bus_slot *list_slot;
-    sd_event_source *draw_timer, *sigint_source, *sigterm_source;
+    sd_event_source *draw_timer, *sigint_source, *sigterm_source, *finish_timer;
     unsigned pending; /* ListDevices/GetAll calls not answered yet */
     bool started, loaded, ended;
 
@@ -345,6 +346,34 @@ static void end_with_bus_error(monitor *m, const sd_bus_error *e, int r, const c
     end_with_error(m, stdfuctl_bus_error_or_exit(e, r, method, device));
 }
 
+static void check_end(monitor *m);
+
+/* stdfud sets a device's last state, records the attempt on disk (fsync), then sends
+ * UpdateFinished: a watch that ended on the state alone would miss the last device's
+ * update-finished event. It waits for it, but not forever: a state that leaves the active ones
+ * without a finished job (a queued job dropped with its device) sends none. */
+#define FINISH_WAIT_USEC (10 * USEC_PER_SEC)
+
+static int on_finish_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+    monitor *m = userdata;
+    (void) s, (void) usec;
+
+    m->finish_timer = sd_event_source_disable_unref(m->finish_timer);
+    for (size_t i = 0; i < m->n_devices; i++)
+        m->devices[i]->finishing = false;
+    check_end(m);
+    return 0;
+}
+
+static void arm_finish_timer(monitor *m) {
+    if (m->finish_timer)
+        return;
+    if (sd_event_add_time_relative(m->event, &m->finish_timer, CLOCK_MONOTONIC, FINISH_WAIT_USEC,
+                                   0, on_finish_timer, m) < 0)
+        for (size_t i = 0; i < m->n_devices; i++)
+            m->devices[i]->finishing = false; /* no timer: do not wait at all */
+}
+
 /* The ends that depend on the devices, checked after every change once everything is known. */
 static void check_end(monitor *m) {
     if (!m->loaded || m->pending > 0 || m->ended)
@@ -361,8 +390,12 @@ static void check_end(monitor *m) {
         return;
     }
     for (size_t i = 0; i < m->n_devices; i++)
-        if (is_shown(m, m->devices[i]) && device_state_is_active(m->devices[i]->p.state))
+        if (is_shown(m, m->devices[i]) &&
+            (device_state_is_active(m->devices[i]->p.state) || m->devices[i]->finishing)) {
+            if (m->devices[i]->finishing)
+                arm_finish_timer(m);
             return;
+        }
     end(m, STDFU_EXIT_OK);
 }
 
@@ -502,6 +535,7 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
         return 0; /* not known yet: its GetAll answer comes after this signal */
     if (sd_bus_message_read(msg, "s", &iface) < 0 || !streq(iface, STDFU_DEVICE_IFACE))
         return 0;
+    bool was_active = device_state_is_active(d->p.state);
     int changed = device_props_read(msg, &d->p);
     if (changed < 0) {
         log_debug_errno(changed, "Ignoring a malformed PropertiesChanged of %s: %m",
@@ -511,6 +545,7 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
     if (changed & DEVICE_PROP_STATE) {
         d->phase_start = now_monotonic(); /* for the rate; a state seen from its start */
         d->printed_decile = -1;
+        d->finishing = was_active && !device_state_is_active(d->p.state);
     }
     if (changed)
         show_changes(m, d, changed & DEVICE_PROP_STATE);
@@ -525,8 +560,8 @@ static mon_device *find_device_by_port(monitor *m, const char *port) {
     return NULL;
 }
 
-/* stdfud sends UpdateFinished before the device's last PropertiesChanged; the view shows the
- * outcome at once, as the loop may end right here. */
+/* The view shows the outcome UpdateFinished names at once, as the loop may end right here
+ * (stdfud sends it after the device's last PropertiesChanged, which may already say so). */
 static int apply_outcome(monitor *m, const char *port, const char *outcome, const char *error) {
     mon_device *d = find_device_by_port(m, port);
     if (!d || !d->loaded || streq_ptr(d->p.state, outcome))
@@ -547,6 +582,8 @@ static void on_update_finished(monitor *m, sd_bus_message *msg) {
     if (sd_bus_message_read(msg, "sss", &port, &outcome, &error) < 0)
         return;
     mon_device *shown = find_device_by_port(m, port);
+    if (shown)
+        shown->finishing = false;
     if (m->json && m->out && m->loaded && shown && is_shown(m, shown)) {
         json_writer w;
         json_begin_document(&w, m->out, "watch");
@@ -675,6 +712,7 @@ monitor *monitor_free(monitor *m) {
         sd_bus_slot_unref(m->match_slots[i]);
     sd_bus_slot_unref(m->list_slot);
     sd_event_source_disable_unref(m->draw_timer);
+    sd_event_source_disable_unref(m->finish_timer);
     sd_event_source_disable_unref(m->sigint_source);
     sd_event_source_disable_unref(m->sigterm_source);
     sd_event_unref(m->event);
