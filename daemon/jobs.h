@@ -51,6 +51,7 @@ typedef struct JobSpec {
     unsigned max_attempts;        /* 0: the engine's default */
     unsigned retries;             /* attempts after a failure with the application running */
     usec_t enter_timeout, leave_timeout; /* 0: the engine's default */
+    bool differential;            /* erase and write only the pages that differ */
 
     /* What to write: a rule's image, kept alive by the reference to its manifest, or the
      * caller's (UpdateFile), parsed into own_image from file_data. */

@@ -53,7 +53,8 @@ static bool address_refused(const stdfu_firmware *fw, const char *name,
     without.has_address = false;
     if (stdfu_image_load_data(fw->data, fw->size, name, &without, &img, NULL) < 0)
         return false;
-    bool own = img->format == STDFU_IMAGE_DFUSE || img->format == STDFU_IMAGE_HEX;
+    bool own = img->format == STDFU_IMAGE_DFUSE || img->format == STDFU_IMAGE_HEX ||
+               img->format == STDFU_IMAGE_SREC || img->format == STDFU_IMAGE_ELF;
     opts->format = img->format;
     stdfu_image_free(img);
     return own;
@@ -95,7 +96,9 @@ void load_firmware(parse_ctx *c) {
     if (k < 0 && opts.has_address && address_refused(fw, name, &opts)) {
         value_error(c, c->nodes[F_FW_ADDRESS], "firmware.address: \"%s\" is %s file, which "
                     "carries its own addresses: remove the address", name,
-                    opts.format == STDFU_IMAGE_DFUSE ? "a DfuSe" : "an Intel hex");
+                    opts.format == STDFU_IMAGE_DFUSE ? "a DfuSe"
+                    : opts.format == STDFU_IMAGE_HEX ? "an Intel hex"
+                    : opts.format == STDFU_IMAGE_SREC ? "an S-record" : "an ELF");
         return;
     }
     if (k < 0) {

@@ -94,7 +94,7 @@ int manifest_enter_kind(const char *s) {
 }
 
 int manifest_image_format(const char *s) {
-    for (stdfu_image_format f = STDFU_IMAGE_AUTO; f <= STDFU_IMAGE_HEX; f++)
+    for (stdfu_image_format f = STDFU_IMAGE_AUTO; f <= STDFU_IMAGE_ELF; f++)
         if (streq_ptr(stdfu_image_format_to_string(f), s))
             return (int) f;
     return -EINVAL;

@@ -236,8 +236,8 @@ static int parse_fw_format(parse_ctx *c, const field *f, const char *path, yaml_
         return -EINVAL;
     int i = manifest_image_format(s);
     if (i < 0)
-        return value_error(c, n, "%s: unknown format \"%s\" (expected auto, dfuse, dfu, bin or "
-                           "hex)", path, s);
+        return value_error(c, n, "%s: unknown format \"%s\" (expected auto, dfuse, dfu, bin, "
+                           "hex, srec or elf)", path, s);
     c->format = (stdfu_image_format) i;
     return 0;
 }
@@ -288,6 +288,11 @@ static int parse_allow_downgrade(parse_ctx *c, const field *f, const char *path,
                                  yaml_node_t *n) {
     (void) f;
     return get_bool(c, path, n, &c->rule->allow_downgrade);
+}
+
+static int parse_differential(parse_ctx *c, const field *f, const char *path, yaml_node_t *n) {
+    (void) f;
+    return get_bool(c, path, n, &c->rule->differential);
 }
 
 static int parse_max_parallel_jobs(parse_ctx *c, const field *f, const char *path,
@@ -363,6 +368,7 @@ static const field rule_fields[] = {
     {"retries", F_RETRIES, parse_retries, NULL, false},
     {"timeouts", F_TIMEOUTS, NULL, timeout_fields, false},
     {"allow-downgrade", F_ALLOW_DOWNGRADE, parse_allow_downgrade, NULL, false},
+    {"differential", F_DIFFERENTIAL, parse_differential, NULL, false},
     {0},
 };
 
@@ -456,6 +462,7 @@ stdfu_rule *rule_new(void) {
     r->enter = (stdfu_enter_method) { .kind = STDFU_ENTER_AUTO };
     r->version_source = STDFU_VERSION_SOURCE_BCD_DEVICE;
     r->retries = STDFU_DEFAULT_RETRIES;
+    r->differential = true;
     r->enter_timeout = STDFU_DEFAULT_ENTER_TIMEOUT;
     r->leave_timeout = STDFU_DEFAULT_LEAVE_TIMEOUT;
     r->grace_timeout = STDFU_DEFAULT_GRACE_TIMEOUT;

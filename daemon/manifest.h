@@ -99,6 +99,7 @@ typedef struct stdfu_rule {
     usec_t leave_timeout;       /* leave -> application appears, default 15 s */
     usec_t grace_timeout;       /* a vanished device may come back by itself, default 30 s */
     bool allow_downgrade;       /* default false */
+    bool differential;          /* skip pages that already hold the image, default true */
 } stdfu_rule;
 
 #define STDFU_DEFAULT_RETRIES 2u

@@ -99,6 +99,7 @@ static void spec_enter_from_rule(JobSpec *spec, const stdfu_rule *rule) {
     spec->alt = rule->alt;
     spec->max_attempts = rule->retries + 1;
     spec->retries = rule->retries;
+    spec->differential = rule->differential;
     spec->enter_timeout = rule->enter_timeout;
     spec->leave_timeout = rule->leave_timeout + rule->grace_timeout;
 }
@@ -166,6 +167,7 @@ int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest
         spec.dfu_vid = STDFU_USB_BOOTLOADER_VID;
         spec.dfu_pid = STDFU_USB_BOOTLOADER_PID;
         spec.retries = STDFU_DEFAULT_RETRIES;
+        spec.differential = true;
     }
     if (req->version) {
         if (stdfu_version_parse(req->version, &version) < 0)

@@ -113,7 +113,12 @@ static void on_progress(const stdfu_update_event *ev, void *userdata) {
         job_report_attempt(p->job, ev->attempt);
         log_attempt_started(p);
     }
-    JobState s = job_state_next(p->state, ev->phase, ev->message);
+    /* The engine tells what a differential flash skipped as a check-phase note once it has
+     * flashed: news for the log, not a step back to entering. */
+    bool flash_note = ev->phase == STDFU_UPDATE_PHASE_CHECK && p->state > JOB_ENTERING &&
+                      p->state <= JOB_VERIFYING;
+    JobState s = flash_note ? _JOB_STATE_INVALID
+                            : job_state_next(p->state, ev->phase, ev->message);
     if (s >= 0) {
         p->state = s;
         job_report_state(p->job, s);
@@ -136,6 +141,9 @@ static void set_options(stdfu_update_options *o, const JobSpec *spec) {
     o->enter = spec->enter;
     o->has_target_bcd = spec->has_target_bcd;
     o->target_bcd = spec->target_bcd;
+    /* Pages that already hold the image are read, not erased and written again: a resumed
+     * job does not rewrite what the interrupted run wrote. */
+    o->differential = spec->differential;
     if (spec->max_attempts) {
         o->max_attempts = spec->max_attempts;
         o->retries = spec->max_attempts - 1; /* the rule's retries, also within an attempt */

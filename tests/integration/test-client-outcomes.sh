@@ -20,6 +20,9 @@ rules:
       version: "1.2"
       address: 0x08000000
     retries: 0
+    # The cancel below is forced onto 1-1.1, which holds this image by then: a differential
+    # write would find nothing to erase and never pass through the slow erase it cancels.
+    differential: false
     timeouts:
       leave: 3
       grace: 0
