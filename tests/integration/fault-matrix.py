@@ -128,7 +128,12 @@ def judge(batch, report, results, watchlog=None):
             elif state == "retry-wait" and kept == "1" and not running:
                 end = "job-kept"
         action = "kill" if spec == "full" else spec
-        if action in ("kill", "cancel", "unplug") and f" {action} {port} at {phase}" not in struck:
+        # A full state directory: stdfud refuses the job before it touches the device (no erase
+        # without its record on disk), so the kill mid-write has nothing to strike.
+        if spec == "full" and door != "ctl" and running and version == "1.0" and \
+                r[1:2] != ["1"] and f" kill {port} at {phase}" not in struck:
+            end, why = "refused", f"{why}: the job was refused, the device untouched"
+        elif action in ("kill", "cancel", "unplug") and f" {action} {port} at {phase}" not in struck:
             end, why = "NOT-STRUCK", f"the {action} at {phase} never happened ({why})"
             print("\t".join(("FAIL", cell, end, why, todo)))
             continue
