@@ -86,7 +86,7 @@ static void on_bytes(stdfu_dfuse_phase p, uint64_t done, uint64_t total, void *u
         progress_event(&ev, userdata);
 }
 
-static int exit_code_of(const stdfu_update_result *res) {
+int cli_exit_of_update(const stdfu_update_result *res) {
     switch (res->outcome) {
     case STDFU_UPDATE_DONE:
         return STDFU_EXIT_OK;
@@ -98,14 +98,28 @@ static int exit_code_of(const stdfu_update_result *res) {
         break;
     }
     switch (res->failure) {
+    case STDFU_UPDATE_FAILURE_IMAGE:
+        return STDFU_EXIT_BAD_FILE;
     case STDFU_UPDATE_FAILURE_NO_DEVICE:
         return STDFU_EXIT_NO_DEVICE;
     case STDFU_UPDATE_FAILURE_ENTER:
     case STDFU_UPDATE_FAILURE_TRANSFER:
         return STDFU_EXIT_TRANSFER;
+    case STDFU_UPDATE_FAILURE_VERIFY:
+        return STDFU_EXIT_VERIFY;
+    case STDFU_UPDATE_FAILURE_VERSION:
+    case STDFU_UPDATE_FAILURE_RECOVERY:
+        return STDFU_EXIT_NOT_UPDATED;
     default:
         return STDFU_EXIT_FAILURE;
     }
+}
+
+/* read and erase take no file: what the layout refuses (a range that cuts a sector) fails the
+ * request (1), it is no bad file (3). */
+static int access_exit(const stdfu_update_result *res) {
+    int code = cli_exit_of_update(res);
+    return code == STDFU_EXIT_BAD_FILE ? STDFU_EXIT_FAILURE : code;
 }
 
 int cli_access_begin(cli_access *c, const char *command, const cli_access_args *args,
@@ -144,7 +158,7 @@ int cli_access_begin(cli_access *c, const char *command, const cli_access_args *
         progress_finish(&c->prog);
         fprintf(stderr, "stdfuctl %s: %s\n", command, c->res.error.message);
         stdfu_usb_watch_free(c->watch);
-        return exit_code_of(&c->res) ?: STDFU_EXIT_FAILURE;
+        return access_exit(&c->res) ?: STDFU_EXIT_FAILURE;
     }
     /* Only the default ops run here: the session is a stdfu_dfuse. */
     stdfu_dfuse *s = stdfu_update_access_session(c->a);
@@ -180,7 +194,7 @@ int cli_access_end(cli_access *c, bool stay, int r, const stdfu_error *err) {
     progress_finish(&c->prog);
     stdfu_usb_watch_free(c->watch);
     c->watch = NULL;
-    code = exit_code_of(&c->res);
+    code = access_exit(&c->res);
     if (code != STDFU_EXIT_OK)
         fprintf(stderr, "stdfuctl %s: %s\n", c->command, c->res.error.message);
     return code;

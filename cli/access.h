@@ -58,3 +58,6 @@ const stdfu_layout *cli_access_layout(cli_access *c);
  * with err saying why; -EACCES from the ROM is named as read protection). Returns the exit
  * code, after printing the error (if any). */
 int cli_access_end(cli_access *c, bool stay, int r, const stdfu_error *err);
+
+/* The exit status (exit-codes.h) that tells how an update cycle, or an access, ended. */
+int cli_exit_of_update(const stdfu_update_result *res);

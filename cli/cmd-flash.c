@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "image/image.h"
 #include "json-device.h"
 #include "progress.h"
@@ -181,35 +182,6 @@ static int parse_args(int argc, char **argv, flash_args *a) {
         return stdfuctl_usage_error("flash", "unexpected argument '%s'", argv[optind + 1]);
     a->file = argv[optind];
     return -1;
-}
-
-static int exit_code_of(const stdfu_update_result *res) {
-    switch (res->outcome) {
-    case STDFU_UPDATE_DONE:
-        return STDFU_EXIT_OK;
-    case STDFU_UPDATE_NEEDS_POWER_CYCLE:
-        return STDFU_EXIT_NEEDS_POWER_CYCLE;
-    case STDFU_UPDATE_CANCELLED:
-        return STDFU_EXIT_CANCELLED;
-    case STDFU_UPDATE_FAILED:
-        break;
-    }
-    switch (res->failure) {
-    case STDFU_UPDATE_FAILURE_IMAGE:
-        return STDFU_EXIT_BAD_FILE;
-    case STDFU_UPDATE_FAILURE_NO_DEVICE:
-        return STDFU_EXIT_NO_DEVICE;
-    case STDFU_UPDATE_FAILURE_ENTER:
-    case STDFU_UPDATE_FAILURE_TRANSFER:
-        return STDFU_EXIT_TRANSFER;
-    case STDFU_UPDATE_FAILURE_VERIFY:
-        return STDFU_EXIT_VERIFY;
-    case STDFU_UPDATE_FAILURE_VERSION:
-    case STDFU_UPDATE_FAILURE_RECOVERY:
-        return STDFU_EXIT_NOT_UPDATED;
-    default:
-        return STDFU_EXIT_FAILURE;
-    }
 }
 
 /* ---- output ------------------------------------------------------------------------------ */
@@ -454,7 +426,7 @@ int cmd_flash(int argc, char **argv, const stdfuctl_globals *g) {
         return report(&rep);
     }
     rep.res = &res;
-    rep.exit_code = exit_code_of(&res);
+    rep.exit_code = cli_exit_of_update(&res);
     if (res.outcome != STDFU_UPDATE_DONE) {
         rep.error = res.error.message;
         rep.failure = res.outcome == STDFU_UPDATE_FAILED

@@ -17,16 +17,8 @@
 #include "image/image-internal.h"
 #include "util/macro.h"
 
-typedef struct chunk {
-    uint32_t address;
-    size_t size, allocated;
-    uint8_t *data;
-    unsigned first_line, last_line;
-} chunk;
-
 typedef struct hex_parser {
-    chunk *chunks;
-    size_t n_chunks;
+    image_records records;
     bool linear;          /* last base came from a type 04 record (else 02, or none) */
     uint32_t base;
     unsigned line;
@@ -35,9 +27,7 @@ typedef struct hex_parser {
 } hex_parser;
 
 static void hex_parser_done(hex_parser *p) {
-    for (size_t i = 0; i < p->n_chunks; i++)
-        free(p->chunks[i].data);
-    free(p->chunks);
+    image_records_done(&p->records);
 }
 
 static int line_error(hex_parser *p, const char *format, const char *detail) {
@@ -97,29 +87,7 @@ static int read_record(hex_parser *p, const char *s, size_t len, uint8_t bytes[2
 }
 
 static int add_byte(hex_parser *p, uint32_t address, uint8_t byte) {
-    chunk *c = p->n_chunks ? &p->chunks[p->n_chunks - 1] : NULL;
-
-    if (!c || (uint64_t) c->address + c->size != address) {
-        if (p->n_chunks == 0 || (p->n_chunks & (p->n_chunks - 1)) == 0) {
-            chunk *a = reallocarray(p->chunks, p->n_chunks ? p->n_chunks * 2 : 1, sizeof *a);
-            if (!a)
-                return -ENOMEM;
-            p->chunks = a;
-        }
-        c = &p->chunks[p->n_chunks++];
-        *c = (chunk) { .address = address, .first_line = p->line };
-    }
-    if (c->size == c->allocated) {
-        size_t n = MAX(c->allocated * 2, (size_t) 256);
-        uint8_t *d = realloc(c->data, n);
-        if (!d)
-            return -ENOMEM;
-        c->data = d;
-        c->allocated = n;
-    }
-    c->data[c->size++] = byte;
-    c->last_line = p->line;
-    return 0;
+    return image_records_add(&p->records, address, &byte, 1, p->line);
 }
 
 static int data_record(hex_parser *p, uint16_t offset, const uint8_t *data, unsigned n) {
@@ -193,44 +161,6 @@ static bool next_line(const char *text, size_t size, size_t *pos, const char **l
     return true;
 }
 
-static int compare_chunks(const void *a, const void *b) {
-    const chunk *x = a, *y = b;
-    if (x->address != y->address)
-        return x->address < y->address ? -1 : 1;
-    return x->first_line < y->first_line ? -1 : x->first_line > y->first_line;
-}
-
-/* Sorted chunks into elements of t: contiguous ones merged, overlaps refused. */
-static int chunks_to_elements(hex_parser *p, stdfu_target *t) {
-    qsort(p->chunks, p->n_chunks, sizeof *p->chunks, compare_chunks);
-    for (size_t i = 0; i < p->n_chunks;) {
-        size_t j = i + 1, total = p->chunks[i].size;
-        uint64_t end = (uint64_t) p->chunks[i].address + p->chunks[i].size;
-        for (; j < p->n_chunks && p->chunks[j].address <= end; j++) {
-            const chunk *prev = &p->chunks[j - 1], *c = &p->chunks[j];
-            if (c->address < end)
-                return stdfu_error_set(p->err, -EINVAL,
-                                       "line %u: data at 0x%08x overlaps data at "
-                                       "0x%08x..0x%08x from lines %u-%u",
-                                       MAX(c->first_line, prev->first_line), c->address,
-                                       prev->address, (uint32_t) (end - 1), prev->first_line,
-                                       prev->last_line);
-            end += c->size;
-            total += c->size;
-        }
-        uint8_t *data = malloc(total);
-        if (!data)
-            return stdfu_error_set(p->err, -ENOMEM, "Out of memory.");
-        for (size_t k = i, off = 0; k < j; off += p->chunks[k].size, k++)
-            memcpy(data + off, p->chunks[k].data, p->chunks[k].size);
-        int r = target_add_element_owned(t, p->chunks[i].address, data, total, p->err);
-        if (r < 0)
-            return r;
-        i = j;
-    }
-    return 0;
-}
-
 int image_parse_hex(stdfu_image *img, const uint8_t *data, size_t size,
                     const stdfu_image_load_options *opts, stdfu_error *err) {
     _cleanup_(hex_parser_done) hex_parser p = { .img = img, .err = err };
@@ -266,12 +196,12 @@ int image_parse_hex(stdfu_image *img, const uint8_t *data, size_t size,
                                "no end-of-file record (type 01): the file is truncated after "
                                "line %u",
                                p.line);
-    if (p.n_chunks == 0)
+    if (p.records.n_chunks == 0)
         return stdfu_error_set(err, -EINVAL, "empty image: the hex file has no data records");
     r = image_add_target(img, opts->alt, "", &t, err);
     if (r < 0)
         return r;
-    return chunks_to_elements(&p, t);
+    return image_records_to_target(&p.records, t, err);
 }
 
 bool hex_looks_like(const uint8_t *data, size_t size) {

@@ -60,6 +60,26 @@ int target_add_element_owned(stdfu_target *t, uint32_t address, uint8_t *data, s
                              stdfu_error *err);
 
 /* The format parsers: fill img (format, targets, suffix fields) from the whole file. */
+/* Data of a line-oriented record format gathered by address (records.c). */
+typedef struct image_chunk {
+    uint32_t address;
+    size_t size, allocated;
+    uint8_t *data;
+    unsigned first_line, last_line;
+} image_chunk;
+
+typedef struct image_records {
+    image_chunk *chunks;
+    size_t n_chunks;
+} image_records;
+
+void image_records_done(image_records *r);
+/* n bytes at address, from the record on line. -ENOMEM. */
+int image_records_add(image_records *r, uint32_t address, const uint8_t *data, size_t n,
+                      unsigned line);
+/* Sorted, overlaps refused (naming the lines), contiguous chunks joined into elements of t. */
+int image_records_to_target(image_records *r, stdfu_target *t, stdfu_error *err);
+
 int image_parse_dfuse(stdfu_image *img, const uint8_t *data, size_t size, stdfu_error *err);
 int image_parse_dfu(stdfu_image *img, const uint8_t *data, size_t size,
                     const stdfu_image_load_options *opts, stdfu_error *err);

@@ -19,16 +19,8 @@
 #include "image/image-internal.h"
 #include "util/macro.h"
 
-typedef struct chunk {
-    uint32_t address;
-    size_t size, allocated;
-    uint8_t *data;
-    unsigned first_line, last_line;
-} chunk;
-
 typedef struct srec_parser {
-    chunk *chunks;
-    size_t n_chunks;
+    image_records records;
     unsigned line;
     unsigned data_records;
     bool ended;
@@ -37,9 +29,7 @@ typedef struct srec_parser {
 } srec_parser;
 
 static void srec_parser_done(srec_parser *p) {
-    for (size_t i = 0; i < p->n_chunks; i++)
-        free(p->chunks[i].data);
-    free(p->chunks);
+    image_records_done(&p->records);
 }
 
 static int line_error(srec_parser *p, const char *format, ...) _printf_(2, 3);
@@ -71,32 +61,7 @@ static unsigned address_bytes(char type) {
 }
 
 static int add_data(srec_parser *p, uint32_t address, const uint8_t *data, size_t n) {
-    chunk *c = p->n_chunks ? &p->chunks[p->n_chunks - 1] : NULL;
-
-    if (n == 0)
-        return 0;
-    if (!c || (uint64_t) c->address + c->size != address) {
-        if (p->n_chunks == 0 || (p->n_chunks & (p->n_chunks - 1)) == 0) {
-            chunk *a = reallocarray(p->chunks, p->n_chunks ? p->n_chunks * 2 : 1, sizeof *a);
-            if (!a)
-                return -ENOMEM;
-            p->chunks = a;
-        }
-        c = &p->chunks[p->n_chunks++];
-        *c = (chunk) { .address = address, .first_line = p->line };
-    }
-    if (c->size + n > c->allocated) {
-        size_t m = MAX(MAX(c->allocated * 2, (size_t) 256), c->size + n);
-        uint8_t *d = realloc(c->data, m);
-        if (!d)
-            return -ENOMEM;
-        c->data = d;
-        c->allocated = m;
-    }
-    memcpy(c->data + c->size, data, n);
-    c->size += n;
-    c->last_line = p->line;
-    return 0;
+    return image_records_add(&p->records, address, data, n, p->line);
 }
 
 /* One line, without its line end. */
@@ -170,44 +135,17 @@ static int handle_line(srec_parser *p, const char *s, size_t len) {
     }
 }
 
-static int cmp_chunk(const void *a, const void *b) {
-    const chunk *x = a, *y = b;
-    return x->address < y->address ? -1 : x->address > y->address;
-}
-
-/* Sorted chunks into one target: overlaps refused, contiguous ones joined. */
+/* The records' data as the one target of the image. */
 static int build(srec_parser *p, const stdfu_image_load_options *opts) {
     stdfu_target *t;
     int r;
 
-    if (p->n_chunks == 0)
+    if (p->records.n_chunks == 0)
         return stdfu_error_set(p->err, -EINVAL, "no data records (S1, S2 or S3)");
-    qsort(p->chunks, p->n_chunks, sizeof *p->chunks, cmp_chunk);
-    for (size_t i = 1; i < p->n_chunks; i++)
-        if ((uint64_t) p->chunks[i - 1].address + p->chunks[i - 1].size > p->chunks[i].address)
-            return stdfu_error_set(p->err, -EINVAL, "data at 0x%08x (line %u) overlaps data "
-                                   "at 0x%08x (lines %u-%u)", p->chunks[i].address,
-                                   p->chunks[i].first_line, p->chunks[i - 1].address,
-                                   p->chunks[i - 1].first_line, p->chunks[i - 1].last_line);
     r = image_add_target(p->img, opts->alt, "", &t, p->err);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < p->n_chunks;) {
-        size_t j = i + 1, size = p->chunks[i].size;
-        while (j < p->n_chunks &&
-               (uint64_t) p->chunks[i].address + size == p->chunks[j].address)
-            size += p->chunks[j++].size;
-        uint8_t *d = malloc(size);
-        if (!d)
-            return stdfu_error_set(p->err, -ENOMEM, "Out of memory.");
-        for (size_t k = i, off = 0; k < j; off += p->chunks[k].size, k++)
-            memcpy(d + off, p->chunks[k].data, p->chunks[k].size);
-        r = target_add_element_owned(t, p->chunks[i].address, d, size, p->err);
-        if (r < 0)
-            return r;
-        i = j;
-    }
-    return 0;
+    return image_records_to_target(&p->records, t, p->err);
 }
 
 bool srec_looks_like(const uint8_t *data, size_t size) {
