@@ -82,6 +82,10 @@ def plan(tsv, outdir, slice_re=""):
             print(f"batch-{n}.tsv {group}")
 
 
+ACTIVE = ("queued", "entering", "erasing", "writing", "verifying", "leaving", "waiting",
+          "recovering")
+
+
 def judge(batch, report, results, watchlog=None):
     try:
         struck = open(watchlog).read() if watchlog else ""
@@ -126,6 +130,10 @@ def judge(batch, report, results, watchlog=None):
             elif state == "needs-power-cycle" and kept == "1" and not running:
                 end = "needs-power-cycle"
             elif state == "retry-wait" and kept == "1" and not running:
+                end = "job-kept"
+            elif state in ACTIVE and kept == "1" and not running:
+                # A device that never settles (its attempts keep failing, a short retry-wait
+                # between them) caught in one of them: its job is the one that will retry.
                 end = "job-kept"
         action = "kill" if spec == "full" else spec
         # A full state directory: stdfud refuses the job before it touches the device (no erase

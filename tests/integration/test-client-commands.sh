@@ -24,6 +24,9 @@ rules:
       version: "1.2"
       address: 0x08000000
     retries: 0
+    # A forced update of the same image is to erase and write again (the terminal watch below
+    # draws its progress bar), not skip what the device already holds.
+    differential: false
 YAML
 }
 manifest >"$ETC/manifest.yaml"
