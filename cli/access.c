@@ -53,6 +53,18 @@ int cli_access_option(int c, const char *command, cli_access_args *a, bool *hand
     case CLI_ACCESS_ARG_NO_LEAVE:
         a->leave = false;
         return -1;
+    case STDFUCTL_ARG_ADDRESS: {
+        int code = stdfuctl_parse_address(command, optarg, &a->address);
+        if (code >= 0)
+            return code;
+        a->has_address = true;
+        return -1;
+    }
+    case CLI_ACCESS_ARG_SIZE:
+        if (parse_u32(optarg, &a->size) < 0 || a->size == 0)
+            return stdfuctl_usage_error(command, "--size '%s' is not a number of bytes", optarg);
+        a->has_size = true;
+        return -1;
     }
     *handled = false;
     return -1;
@@ -64,8 +76,7 @@ int cli_access_check(const char *command, const cli_access_args *a) {
     return -1;
 }
 
-/* lib/update reports and stdfuctl logs, as for flash. */
-static void on_event(const stdfu_update_event *ev, void *userdata) {
+void cli_update_event(const stdfu_update_event *ev, void *userdata) {
     if (ev->message && ev->level <= LOG_WARNING) {
         log_full(ev->level, "%s", ev->message);
         return;
@@ -149,7 +160,7 @@ int cli_access_begin(cli_access *c, const char *command, const cli_access_args *
     c->o.enter = args->enter;
     c->o.leave = args->leave;
     c->o.watch = c->watch;
-    c->o.progress = on_event;
+    c->o.progress = cli_update_event;
     c->o.userdata = &c->prog;
     c->o.cancel = &cancel_requested;
 

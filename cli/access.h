@@ -18,6 +18,9 @@ typedef struct cli_access_args {
     bool leave;
     bool json;
     bool quiet;  /* -q: no progress */
+    /* --address and --size (read, erase): a range of the alt's memory */
+    bool has_address, has_size;
+    uint32_t address, size;
 } cli_access_args;
 
 typedef struct cli_access {
@@ -31,12 +34,15 @@ typedef struct cli_access {
 
 /* Options every such command takes: --port, --alt, --enter, --no-leave (and -h, --json). */
 enum { CLI_ACCESS_ARG_PORT = 0x200, CLI_ACCESS_ARG_ALT, CLI_ACCESS_ARG_ENTER,
-       CLI_ACCESS_ARG_NO_LEAVE };
+       CLI_ACCESS_ARG_NO_LEAVE, CLI_ACCESS_ARG_SIZE };
 #define CLI_ACCESS_OPTIONS                                                                   \
     { "port", required_argument, NULL, CLI_ACCESS_ARG_PORT },                                \
     { "alt", required_argument, NULL, CLI_ACCESS_ARG_ALT },                                  \
     { "enter", required_argument, NULL, CLI_ACCESS_ARG_ENTER },                              \
     { "no-leave", no_argument, NULL, CLI_ACCESS_ARG_NO_LEAVE }
+#define CLI_ACCESS_RANGE_OPTIONS                                                             \
+    STDFUCTL_OPTION_ADDRESS,                                                                 \
+    { "size", required_argument, NULL, CLI_ACCESS_ARG_SIZE }
 #define CLI_ACCESS_HELP                                                                      \
     "      --port PATH          the device on this USB port, e.g. 1-1.4 (required)\n"        \
     "      --alt N              alt setting (memory), default 0\n"                           \
@@ -61,3 +67,7 @@ int cli_access_end(cli_access *c, bool stay, int r, const stdfu_error *err);
 
 /* The exit status (exit-codes.h) that tells how an update cycle, or an access, ended. */
 int cli_exit_of_update(const stdfu_update_result *res);
+
+/* lib/update reports and stdfuctl logs: a warning always, each step with -v; the progress
+ * display (a progress_state, as userdata) shows the steps and the bytes. */
+void cli_update_event(const stdfu_update_event *ev, void *userdata);

@@ -13,8 +13,7 @@
 
 typedef struct erase_args {
     cli_access_args access;
-    bool all, has_address, has_size;
-    uint32_t address, size;
+    bool all;
 } erase_args;
 
 static void help(FILE *f) {
@@ -38,12 +37,11 @@ static void help(FILE *f) {
 }
 
 static int parse_args(int argc, char **argv, const stdfuctl_globals *g, erase_args *a) {
-    enum { ARG_ALL = 0x100, ARG_SIZE };
+    enum { ARG_ALL = 0x100 };
     static const struct option options[] = {
         CLI_ACCESS_OPTIONS,
         { "all", no_argument, NULL, ARG_ALL },
-        STDFUCTL_OPTION_ADDRESS,
-        { "size", required_argument, NULL, ARG_SIZE },
+        CLI_ACCESS_RANGE_OPTIONS,
         STDFUCTL_OPTION_JSON,
         STDFUCTL_OPTION_HELP,
         {},
@@ -64,18 +62,6 @@ static int parse_args(int argc, char **argv, const stdfuctl_globals *g, erase_ar
         case ARG_ALL:
             a->all = true;
             break;
-        case STDFUCTL_ARG_ADDRESS:
-            code = stdfuctl_parse_address("erase", optarg, &a->address);
-            if (code >= 0)
-                return code;
-            a->has_address = true;
-            break;
-        case ARG_SIZE:
-            if (parse_u32(optarg, &a->size) < 0 || a->size == 0)
-                return stdfuctl_usage_error("erase", "--size '%s' is not a number of bytes",
-                                            optarg);
-            a->has_size = true;
-            break;
         default:
             code = stdfuctl_common_option(c, "erase", help, &a->access.json);
             if (code >= 0)
@@ -84,9 +70,9 @@ static int parse_args(int argc, char **argv, const stdfuctl_globals *g, erase_ar
     }
     if (optind < argc)
         return stdfuctl_usage_error("erase", "unexpected argument '%s'", argv[optind]);
-    if (a->all == (a->has_address || a->has_size))
+    if (a->all == (a->access.has_address || a->access.has_size))
         return stdfuctl_usage_error("erase", "give either --all or --address and --size");
-    if (!a->all && a->has_address != a->has_size)
+    if (!a->all && a->access.has_address != a->access.has_size)
         return stdfuctl_usage_error("erase", "give --address and --size together");
     return cli_access_check("erase", &a->access);
 }
@@ -140,7 +126,7 @@ int cmd_erase(int argc, char **argv, const stdfuctl_globals *g) {
     r = stdfu_dfuse_recover(s, &err);
     if (r >= 0)
         r = a.all ? erase_all(s, l, &n, &err)
-                  : stdfu_dfuse_erase_range(s, a.address, a.size, &n, &err);
+                  : stdfu_dfuse_erase_range(s, a.access.address, a.access.size, &n, &err);
     if (r >= 0 && a.access.alt == 0 && a.access.leave && application_erased(s, l)) {
         stay = true;
         if (!a.access.json && g->verbosity >= 0)

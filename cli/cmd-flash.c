@@ -307,18 +307,6 @@ static bool suffix_target_bcd(const stdfu_image *img, uint16_t *ret) {
     return true;
 }
 
-/* lib/update reports and stdfuctl logs: a warning always, each step with -v; the progress
- * display shows the steps and the bytes. */
-static void on_update_event(const stdfu_update_event *ev, void *userdata) {
-    if (ev->message && ev->level <= LOG_WARNING) {
-        log_full(ev->level, "%s", ev->message);
-        return;
-    }
-    if (ev->message)
-        log_debug("%s: %s", stdfu_update_phase_to_string(ev->phase), ev->message);
-    progress_event(ev, userdata);
-}
-
 static void install_signal_handlers(void) {
     struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: waits wake up */
     sigemptyset(&sa.sa_mask);
@@ -414,7 +402,7 @@ int cmd_flash(int argc, char **argv, const stdfuctl_globals *g) {
         o.retries = a.retries;
     o.has_target_bcd = suffix_target_bcd(img, &o.target_bcd);
     o.watch = watch;
-    o.progress = on_update_event;
+    o.progress = cli_update_event;
     o.userdata = &prog;
     o.cancel = &cancel_requested;
 

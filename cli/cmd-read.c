@@ -18,8 +18,6 @@ typedef enum out_format { OUT_BIN, OUT_HEX, OUT_SREC } out_format;
 
 typedef struct read_args {
     cli_access_args access;
-    bool has_address, has_size;
-    uint32_t address, size;
     const char *output;
 } read_args;
 
@@ -44,11 +42,9 @@ static void help(FILE *f) {
 }
 
 static int parse_args(int argc, char **argv, const stdfuctl_globals *g, read_args *a) {
-    enum { ARG_SIZE = 0x100 };
     static const struct option options[] = {
         CLI_ACCESS_OPTIONS,
-        STDFUCTL_OPTION_ADDRESS,
-        { "size", required_argument, NULL, ARG_SIZE },
+        CLI_ACCESS_RANGE_OPTIONS,
         { "output", required_argument, NULL, 'o' },
         STDFUCTL_OPTION_JSON,
         STDFUCTL_OPTION_HELP,
@@ -67,18 +63,6 @@ static int parse_args(int argc, char **argv, const stdfuctl_globals *g, read_arg
         if (handled)
             continue;
         switch (c) {
-        case STDFUCTL_ARG_ADDRESS:
-            code = stdfuctl_parse_address("read", optarg, &a->address);
-            if (code >= 0)
-                return code;
-            a->has_address = true;
-            break;
-        case ARG_SIZE:
-            if (parse_u32(optarg, &a->size) < 0 || a->size == 0)
-                return stdfuctl_usage_error("read", "--size '%s' is not a number of bytes",
-                                            optarg);
-            a->has_size = true;
-            break;
         case 'o':
             a->output = optarg;
             break;
@@ -90,7 +74,7 @@ static int parse_args(int argc, char **argv, const stdfuctl_globals *g, read_arg
     }
     if (optind < argc)
         return stdfuctl_usage_error("read", "unexpected argument '%s'", argv[optind]);
-    if (a->has_address != a->has_size)
+    if (a->access.has_address != a->access.has_size)
         return stdfuctl_usage_error("read", "give --address and --size together");
     if (!a->output)
         return stdfuctl_usage_error("read", "no output file given (-o FILE)");
@@ -261,9 +245,9 @@ int cmd_read(int argc, char **argv, const stdfuctl_globals *g) {
         return code;
     }
 
-    if (a.has_address) {
-        address = a.address;
-        size = a.size;
+    if (a.access.has_address) {
+        address = a.access.address;
+        size = a.access.size;
         r = 0;
     } else
         r = whole_memory(cli_access_layout(&c), &address, &size, &err);
