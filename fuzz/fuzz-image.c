@@ -26,7 +26,6 @@ static void check_against(const stdfu_image *img, const char *layout_string) {
             free(sectors);
         stdfu_target_free(aligned);
     }
-    (void) stdfu_image_check_alts(img, 0, NULL);
     stdfu_layout_done(&l);
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the ROM will refuse, checked before anything is erased: the flash's programming unit
- * and the alt settings of the targets. */
+ * of the device's family. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,25 +18,27 @@ stdfu_target *stdfu_target_free(stdfu_target *t) {
     return NULL;
 }
 
-int stdfu_image_check_alts(const stdfu_image *img, uint8_t alt, stdfu_error *err) {
-    char others[128] = "";
-    size_t len = 0;
+/* Whether every run of l is of sectors of size (bytes). */
+static bool all_sectors(const stdfu_layout *l, uint32_t size) {
+    for (size_t i = 0; i < l->n_runs; i++)
+        if (l->runs[i].size != size)
+            return false;
+    return l->n_runs > 0;
+}
 
-    for (size_t i = 0; i < img->n_targets; i++) {
-        const stdfu_target *t = &img->targets[i];
-        if (t->alt == alt || len >= sizeof others)
-            continue;
-        len += (size_t) snprintf(others + len, sizeof others - len, "%salt %u (%llu bytes)",
-                                 len ? ", " : "", t->alt,
-                                 (unsigned long long) stdfu_target_total_bytes(t));
-    }
-    if (!others[0])
-        return 0;
-    return stdfu_error_set(err, -EXDEV,
-                           "%s%sholds data for %s besides alt %u: writing several alt settings "
-                           "in one run is not supported, and dropping a target would leave the "
-                           "device without it; write each alt with its own file",
-                           img->name ?: "", img->name ? ": the file " : "the file ", others, alt);
+unsigned stdfu_image_program_unit(const stdfu_layout *flash, const stdfu_layout *option_bytes) {
+    uint32_t ob;
+
+    if (!flash || flash->n_runs == 0 || !option_bytes || option_bytes->n_runs == 0)
+        return STDFU_FLASH_PROGRAM_UNIT;
+    ob = option_bytes->runs[0].address;
+    if (ob == 0x1ffff800 && (all_sectors(flash, 1024) || all_sectors(flash, 2048)))
+        return 2;
+    if (ob == 0x1fffc000 && flash->runs[0].size == 16384)
+        return 4;
+    if (ob == 0x1fff7800 && all_sectors(flash, 2048))
+        return 8;
+    return STDFU_FLASH_PROGRAM_UNIT;
 }
 
 /* Whether [lo, hi) lies in sectors that are all erasable: the erase leaves 0xff there. */

@@ -125,6 +125,18 @@ int stdfu_image_target_sectors(const stdfu_image *img, const stdfu_target *targe
  * few more bytes with 0xff, which the erased page already holds, changes nothing. */
 #define STDFU_FLASH_PROGRAM_UNIT 8u
 
+/* The programming unit of the device's family, told from what its ROM reports: every DfuSe ROM
+ * is 0483:df11 with bcdDevice 0x2200, so the layout strings are what tells the families apart:
+ * the main flash's geometry (flash, may be NULL) and the option bytes' address (option_bytes,
+ * may be NULL).
+ *   F0/F1/F3: option bytes at 0x1FFFF800, pages of 1 or 2 KiB: half-word, 2
+ *   F2/F4:    option bytes at 0x1FFFC000, 16 KiB sectors first: the ROM programs by byte,
+ *             half-word or word (PSIZE from the supply voltage; x64 needs an external VPP it
+ *             never assumes): 4 covers all three
+ *   L4/G4:    option bytes at 0x1FFF7800, pages of 2 KiB: double word, 8
+ * anything else (unknown, a layout missing): STDFU_FLASH_PROGRAM_UNIT, the largest. */
+unsigned stdfu_image_program_unit(const stdfu_layout *flash, const stdfu_layout *option_bytes);
+
 /* A copy of target as it is written: every element in erasable flash starts and ends on a
  * unit boundary, padded with 0xff (the erased value) where it does not; elements that share
  * a unit are joined with 0xff between them, so padding never overwrites data. Elements in
@@ -135,11 +147,6 @@ int stdfu_image_align_target(const stdfu_image *img, const stdfu_target *target,
                              const stdfu_layout *layout, unsigned unit, stdfu_target **ret,
                              stdfu_error *err);
 stdfu_target *stdfu_target_free(stdfu_target *t);
-
-/* -EXDEV when the image holds targets for alt settings other than alt, naming them and their
- * sizes: one run writes one alt setting, and a target silently left out would leave the device
- * without it (a DfuSe file with option bytes next to the flash). */
-int stdfu_image_check_alts(const stdfu_image *img, uint8_t alt, stdfu_error *err);
 
 /* Lowest element address of target (where the engine points "leave"), 0 if it has none. */
 uint32_t stdfu_target_base_address(const stdfu_target *target);

@@ -51,6 +51,22 @@ static int default_open(void *userdata, const stdfu_usb_info *boot, uint8_t alt,
     return 0;
 }
 
+static int default_alt_layout(void *userdata, void *session, uint8_t alt,
+                              const stdfu_layout **ret_layout, stdfu_error *err) {
+    const stdfu_dfuse_alt *a = stdfu_dfuse_find_alt(session, alt);
+    (void) userdata;
+
+    if (!a)
+        return stdfu_error_set(err, -ENOENT, "the device has no alt setting %u", alt);
+    *ret_layout = a->has_layout ? &a->layout : NULL;
+    return 0;
+}
+
+static int default_select(void *userdata, void *session, uint8_t alt, stdfu_error *err) {
+    (void) userdata;
+    return stdfu_dfuse_select_alt(session, alt, err);
+}
+
 /* The session reports to this action's progress callback and checks its cancel flag. */
 static void report_to(stdfu_dfuse *s, stdfu_dfuse_progress_fn progress, void *progress_data,
                       const atomic_bool *cancel) {
@@ -135,6 +151,8 @@ const stdfu_update_ops *stdfu_update_default_ops(void) {
     static const stdfu_update_ops ops = {
         .enter = default_enter,
         .open = default_open,
+        .alt_layout = default_alt_layout,
+        .select = default_select,
         .flash = default_flash,
         .verify = default_verify,
         .leave = default_leave,

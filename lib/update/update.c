@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "update/plan.h"
 #include "util/macro.h"
 #include "util/string-table.h"
 
@@ -21,13 +22,15 @@ typedef struct run {
     const stdfu_update_options *o;
     const stdfu_update_ops *ops;
     stdfu_update_result *res;
-    const stdfu_target *target;
-    stdfu_target *aligned;         /* target as written: whole programming units */
+    const stdfu_target *target;    /* the part being written (as written: whole units) */
+    stdfu_update_plan plan;        /* every target of the image, on its alt, checked */
     uint32_t base;                 /* where the application starts: the first element */
     uint32_t leave_address;        /* base, or the start of flash after a refused image */
     bool leave_failed;             /* the last leave request itself failed */
     bool option_bytes_written;     /* the ROM took them and reset: read them back, then leave */
-    uint8_t session_alt;           /* the alt sessions open: o->alt, 0 to leave after them */
+    uint8_t session_alt;           /* the alt sessions open: the part's, then the main one */
+    uint8_t cur_alt;               /* the alt the open session has selected */
+    uint8_t main_alt;              /* the main flash's: where leave points */
     uint16_t app_vid, app_pid;     /* of the application, when it was seen */
     usec_t start, deadline;
     stdfu_update_phase phase;
@@ -313,6 +316,8 @@ static int open_session(run *u, const stdfu_usb_info *boot, void **ret_session,
 
     for (;;) {
         int r = u->ops->open(u->o->ops_data, boot, u->session_alt, ret_session, ret_layout, err);
+        if (r >= 0)
+            u->cur_alt = u->session_alt;
         if (r >= 0 || (r != -ENODEV && r != -EACCES) || now_monotonic() >= until ||
             (u->o->cancel && atomic_load(u->o->cancel)))
             return r;
@@ -322,13 +327,24 @@ static int open_session(run *u, const stdfu_usb_info *boot, void **ret_session,
 
 /* ---- the flash itself -------------------------------------------------------------------- */
 
-static int check_image(run *u, const stdfu_usb_info *boot, const stdfu_layout *layout,
-                       stdfu_error *err) {
+typedef struct layouts {
+    run *u;
+    void *session;
+} layouts;
+
+static int session_layout(void *userdata, uint8_t alt, const stdfu_layout **ret,
+                          stdfu_error *err) {
+    layouts *l = userdata;
+    return l->u->ops->alt_layout(l->u->o->ops_data, l->session, alt, ret, err);
+}
+
+/* The image against the device: its ids, and every target against its alt's layout (the plan
+ * of what is written where). Nothing is erased before this has passed. */
+static int check_image(run *u, const stdfu_usb_info *boot, void *session, stdfu_error *err) {
+    layouts l = { .u = u, .session = session };
+    const stdfu_update_part *main_part = NULL;
     int r;
 
-    if (!layout)
-        return stdfu_error_set(err, -EMEDIUMTYPE, "alt setting %u of the bootloader on port "
-                               "%s has no DfuSe memory layout", u->o->alt, u->o->port);
     /* A suffix may name the bootloader's ids (dfu-util's convention) or the application's. */
     r = stdfu_image_check_ids(u->o->image, boot->vid, boot->pid, err);
     if (r < 0 && u->app_vid != 0 &&
@@ -336,16 +352,20 @@ static int check_image(run *u, const stdfu_usb_info *boot, const stdfu_layout *l
         r = 0;
     if (r < 0)
         return r;
-    r = stdfu_image_check_layout(u->o->image, u->target, layout, err);
-    if (r >= 0)
-        r = stdfu_image_check_alts(u->o->image, u->o->alt, err);
-    if (r >= 0 && !u->aligned) {
-        r = stdfu_image_align_target(u->o->image, u->target, layout, STDFU_FLASH_PROGRAM_UNIT,
-                                     &u->aligned, err);
-        if (r >= 0)
-            u->target = u->aligned;
+    stdfu_update_plan_done(&u->plan);
+    r = stdfu_update_plan_make(u->o->image, session_layout, &l, &u->plan, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < u->plan.n_parts && !main_part; i++)
+        if (!u->plan.parts[i].option_bytes)
+            main_part = &u->plan.parts[i];
+    u->main_alt = main_part ? main_part->alt : 0;
+    /* The application starts where the main flash's target does, whichever alt was named. */
+    if (main_part && !u->option_bytes_written) {
+        const stdfu_target *t = stdfu_image_find_target(u->o->image, main_part->alt);
+        u->base = u->leave_address = t->elements[0].address;
     }
-    return r;
+    return 0;
 }
 
 static stdfu_update_failure classify_flash_error(run *u, int r) {
@@ -454,10 +474,6 @@ static back flash_with_retries(run *u, stdfu_usb_info *boot, void **session) {
 /* Every STM32 runs its application from the start of its main flash. */
 #define STM32_FLASH_BASE 0x08000000u
 
-static bool is_option_bytes(const stdfu_layout *layout) {
-    return layout && strstr(layout->name, "Option Bytes");
-}
-
 /* Option bytes take effect through an option byte reload, which resets the chip: ST's ROMs
  * start it once they are written, so the session ends there, and that is no fault. Waits for
  * the device to come back on the port; the caller then reads them back. BACK_APPLICATION with
@@ -517,11 +533,72 @@ static back verify_option_bytes(run *u, const stdfu_usb_info *boot, void **sessi
     }
     emit(u, STDFU_UPDATE_PHASE_VERIFY, STDFU_UPDATE_STEP_NONE,
          "option bytes on port %s read back as written", u->o->port);
-    u->session_alt = 0;
+    u->session_alt = u->main_alt;
     r = open_session(u, boot, session, &layout, &err);
     if (r < 0)
         return fail_with(u, STDFU_UPDATE_FAILURE_TRANSFER, &err);
     return BACK_REFLASH;
+}
+
+/* Points the open session at alt; a session opened later (after a re-enumeration) opens it
+ * too. */
+static int use_alt(run *u, void *session, uint8_t alt, stdfu_error *err) {
+    u->session_alt = alt;
+    if (u->cur_alt == alt)
+        return 0;
+    int r = u->ops->select(u->o->ops_data, session, alt, err);
+    if (r >= 0)
+        u->cur_alt = alt;
+    return r;
+}
+
+/* Writes the plan's parts in order, each on its alt: BACK_REFLASH with *session open on the
+ * main flash's alt when all are written; the option bytes, last, end the session with the
+ * ROM's reset (write_option_bytes); else as flash_with_retries. */
+static back write_parts(run *u, stdfu_usb_info *boot, void **session) {
+    stdfu_error err = {};
+
+    for (size_t i = 0; i < u->plan.n_parts; i++) {
+        const stdfu_update_part *p = &u->plan.parts[i];
+        back b;
+
+        if (use_alt(u, *session, p->alt, &err) < 0) {
+            u->ops->close(u->o->ops_data, *session);
+            *session = NULL;
+            return fail_with(u, STDFU_UPDATE_FAILURE_TRANSFER, &err);
+        }
+        u->target = p->target;
+        if (p->option_bytes)
+            return write_option_bytes(u, boot, *session);
+        b = flash_with_retries(u, boot, session);
+        if (b != BACK_REFLASH)
+            return b;
+        u->res->bytes_written += stdfu_target_total_bytes(p->target);
+        emit(u, u->o->verify ? STDFU_UPDATE_PHASE_VERIFY : STDFU_UPDATE_PHASE_WRITE,
+             STDFU_UPDATE_STEP_NONE, "%llu bytes written%s to alt %u", (unsigned long long)
+             stdfu_target_total_bytes(p->target), u->o->verify ? " and verified" : "", p->alt);
+    }
+    /* Leave, and the ladder's sessions, on the main flash's alt, where the address is. */
+    if (use_alt(u, *session, u->main_alt, &err) < 0)
+        warn(u, "Selecting alt %u on port %s failed: %s", u->main_alt, u->o->port,
+             err.message);
+    return BACK_REFLASH;
+}
+
+/* After the option bytes' reset: select them and read them back. */
+static back check_option_bytes(run *u, stdfu_usb_info *boot, void **session) {
+    const stdfu_update_part *p = u->plan.n_parts ? &u->plan.parts[u->plan.n_parts - 1] : NULL;
+    stdfu_error err = {};
+
+    if (!p || !p->option_bytes || use_alt(u, *session, p->alt, &err) < 0) {
+        u->ops->close(u->o->ops_data, *session);
+        *session = NULL;
+        if (!err.message[0])
+            stdfu_error_set(&err, -EIO, "no option bytes to read back on port %s", u->o->port);
+        return fail_with(u, STDFU_UPDATE_FAILURE_TRANSFER, &err);
+    }
+    u->target = p->target;
+    return verify_option_bytes(u, boot, session);
 }
 
 /* open, check, erase, write, verify and (unless --no-leave) leave. On BACK_REFLASH the device
@@ -547,7 +624,7 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
     emit(u, STDFU_UPDATE_PHASE_CHECK, STDFU_UPDATE_STEP_NONE,
          "checking %llu bytes at 0x%08x against the device's layout",
          (unsigned long long) u->o->image->total_bytes, u->base);
-    r = check_image(u, boot, layout, &err);
+    r = check_image(u, boot, session, &err);
     if (r < 0) {
         *ret_image_refused = true;
         /* The image's base may be what is wrong: send it back to the start of flash. */
@@ -562,21 +639,10 @@ static back flash_once(run *u, stdfu_usb_info *boot, bool *ret_image_refused) {
         return BACK_OUTCOME;
     }
 
-    if (u->option_bytes_written) {
-        b = verify_option_bytes(u, boot, &session);
-        if (b != BACK_REFLASH)
-            return b;
-    } else if (is_option_bytes(layout))
-        return write_option_bytes(u, boot, session);
-    else {
-        b = flash_with_retries(u, boot, &session);
-        if (b != BACK_REFLASH)
-            return b;
-        u->res->bytes_written += stdfu_target_total_bytes(u->target);
-        emit(u, u->o->verify ? STDFU_UPDATE_PHASE_VERIFY : STDFU_UPDATE_PHASE_WRITE,
-             STDFU_UPDATE_STEP_NONE, "%llu bytes written%s", (unsigned long long)
-             stdfu_target_total_bytes(u->target), u->o->verify ? " and verified" : "");
-    }
+    b = u->option_bytes_written ? check_option_bytes(u, boot, &session)
+                                : write_parts(u, boot, &session);
+    if (b != BACK_REFLASH)
+        return b;
 
     if (!u->o->leave || cancelled(u)) {
         u->ops->close(u->o->ops_data, session);
@@ -910,7 +976,7 @@ int stdfu_update_run(const stdfu_update_options *o, stdfu_update_result *res) {
     }
     enter_phase(&u, u.phase);
     res->elapsed_usec = now_monotonic() - u.start;
-    stdfu_target_free(u.aligned);
+    stdfu_update_plan_done(&u.plan);
     return 0;
 }
 

@@ -13,6 +13,9 @@
  *                                  outcome NEEDS_POWER_CYCLE
  *   application with the old version: the flash did not take; the whole cycle again
  *
+ *   several targets (a DfuSe file): each on its own alt, all checked before the first
+ *   erase (lib/update/plan.h), the main flash first and the option bytes last
+ *
  *   option bytes (an alt named "Option Bytes"): the ROM resets to load them once written; the
  *   write counts when the device is back and reading them (in the bootloader, entered again
  *   if the application came back) shows the image; leave then starts the flash at 0x08000000
@@ -116,6 +119,13 @@ typedef struct stdfu_update_ops {
      * is the ops' own; *ret_layout (NULL if the alt has none) stays owned by it. */
     int (*open)(void *userdata, const stdfu_usb_info *boot, uint8_t alt,
                 void **ret_session, const stdfu_layout **ret_layout, stdfu_error *err);
+    /* The layout session's bootloader reports for alt, without selecting it: *ret_layout
+     * (NULL if the alt has none) stays owned by the session. -ENOENT naming the alt when the
+     * device has no such alt. */
+    int (*alt_layout)(void *userdata, void *session, uint8_t alt,
+                      const stdfu_layout **ret_layout, stdfu_error *err);
+    /* Selects another alt on the open session (-ENOENT when the device has none such). */
+    int (*select)(void *userdata, void *session, uint8_t alt, stdfu_error *err);
     /* Recover to dfuIDLE, erase the pages target touches, write, verify (unless !verify).
      * differential: read the touched pages back first and erase and write only those that do
      * not hold target yet (always so on a retry after a fault). progress gets (phase, done,
@@ -140,7 +150,11 @@ const stdfu_update_ops *stdfu_update_default_ops(void);
 typedef struct stdfu_update_options {
     const char *port;                 /* physical port path: the device's identity */
     const stdfu_image *image;
-    uint8_t alt;                      /* target (alt setting) of the image to write */
+    /* The alt setting the image must have a target for, where the application's base is
+     * looked for. Every target of the image is written to its own alt (a DfuSe file may hold
+     * several): all of them checked against their alt's layout before anything is erased,
+     * the main flash first, option bytes last. */
+    uint8_t alt;
     stdfu_enter_method enter;         /* used when the device runs its application */
     bool verify;                      /* default true */
     /* Read each touched page back first and erase and write only the pages that do not hold
@@ -183,7 +197,8 @@ typedef struct stdfu_update_result {
                                        * was in its bootloader) */
     uint16_t running_bcd;             /* the application's at the end; 0 when no application
                                        * runs (absent, in the bootloader) */
-    uint64_t bytes_written;           /* per attempt: the image's bytes */
+    uint64_t bytes_written;           /* per attempt: the bytes written, every alt, as
+                                       * written (whole programming units) */
     unsigned attempts;                /* flash cycles started */
     unsigned leaves, port_resets, power_cycles, graces;
     unsigned retries;                 /* transient faults retried (all attempts) */

@@ -92,21 +92,6 @@ r = json.load(open(sys.argv[1]))
 print(r["outcome"], r["exit_code"], r["old_version"], r["running_version"], r["format"])
 ' "$T/json.out" 2>&1)"
 
-# A DfuSe file with a target for alt 1 (option bytes) next to alt 0: refused before anything
-# is erased, both targets named, never written in part with its bytes counted.
-head -c 16 /dev/zero | tr '\0' '\252' >"$T/ob.bin"
-dfuse-pack -b "0x08000000:$bin" -b "0x1FFFC000@1:$T/ob.bin" "$T/two-alts.dfu" >/dev/null
-"$SIM" --device "port=$PORT,profile=f407,mode=bootloader" --report "$T/pristine.json" -- true
-rc=0
-"$SIM" --device "port=$PORT,profile=f407,mode=bootloader" --report "$T/two-alts.json" -- \
-    "$CTL" flash "$T/two-alts.dfu" --port "$PORT" --json >"$T/two-alts.out" 2>&1 || rc=$?
-check_eq "two alts: refused (exit 3)" 3 "$rc"
-check "two alts: the message names alt 1 and its size" \
-    grep -q "alt 1 (16 bytes) besides alt 0" "$T/two-alts.out"
-check_eq "two alts: nothing erased or written" "0 0" \
-    "$(dev "$T/two-alts.json" 'sum(d["counters"]["erases_per_page"]), d["counters"]["bytes_written"]' |
-        tr -d '(),')"
-check_eq "two alts: flash unchanged" "$(dev "$T/pristine.json" 'd["flash_sha256"]')" \
-    "$(dev "$T/two-alts.json" 'd["flash_sha256"]')"
+# DfuSe files with targets for several alts: test-flash-multi-target.sh.
 
 finish

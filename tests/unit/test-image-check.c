@@ -279,25 +279,6 @@ static void test_align_not_erasable(void **state) {
                         "would reach 0x08000004, which is not erasable flash");
 }
 
-/* A target for another alt setting is never dropped in silence. */
-static void test_check_alts(void **state) {
-    (void) state;
-    uint8_t a[4] = { 0 }, b[16] = { 0 };
-    stdfu_element ea = { 0x08000000, sizeof a, a }, eb = { 0x1FFFC000, sizeof b, b };
-    stdfu_target targets[2] = { { .alt = 0, .elements = &ea, .n_elements = 1 },
-                                { .alt = 1, .elements = &eb, .n_elements = 1 } };
-    stdfu_image img = { .name = (char *) "fw.dfu", .targets = targets, .n_targets = 2 };
-    stdfu_error err = {};
-
-    assert_int_equal(stdfu_image_check_alts(&img, 0, &err), -EXDEV);
-    assert_non_null(strstr(err.message, "fw.dfu: the file holds data for alt 1 (16 bytes) "
-                                        "besides alt 0"));
-    assert_int_equal(stdfu_image_check_alts(&img, 1, &err), -EXDEV);
-    assert_non_null(strstr(err.message, "alt 0 (4 bytes) besides alt 1"));
-    img.n_targets = 1;
-    assert_int_equal(stdfu_image_check_alts(&img, 0, &err), 0);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fits),
@@ -312,7 +293,6 @@ int main(void) {
         cmocka_unit_test(test_align_pads),
         cmocka_unit_test(test_align_joins),
         cmocka_unit_test(test_align_not_erasable),
-        cmocka_unit_test(test_check_alts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

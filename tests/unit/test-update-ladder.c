@@ -110,6 +110,26 @@ static int fake_open(void *userdata, const stdfu_usb_info *boot, uint8_t alt, vo
     return 0;
 }
 
+static int fake_alt_layout(void *userdata, void *session, uint8_t alt,
+                           const stdfu_layout **ret_layout, stdfu_error *err) {
+    fake *f = userdata;
+    assert_ptr_equal(session, f);
+    if (alt == 0 || (alt == 1 && f->ob_layout.n_runs > 0)) {
+        *ret_layout = alt == 1 ? &f->ob_layout : &f->layout;
+        return 0;
+    }
+    return stdfu_error_set(err, -ENOENT, "the device has no alt setting %u", alt);
+}
+
+static int fake_select(void *userdata, void *session, uint8_t alt, stdfu_error *err) {
+    fake *f = userdata;
+    const stdfu_layout *l;
+    int r = fake_alt_layout(userdata, session, alt, &l, err);
+    if (r >= 0)
+        f->alt = alt;
+    return r;
+}
+
 static int fake_flash(void *userdata, void *session, const stdfu_target *target, bool verify,
                       bool again, stdfu_dfuse_progress_fn progress, void *progress_data,
                       const atomic_bool *cancel, stdfu_dfuse_flash_stats *stats,
@@ -233,6 +253,8 @@ static int fake_power_cycle(void *userdata, const char *port, usec_t off, stdfu_
 static const stdfu_update_ops fake_ops = {
     .enter = fake_enter,
     .open = fake_open,
+    .alt_layout = fake_alt_layout,
+    .select = fake_select,
     .flash = fake_flash,
     .verify = fake_verify,
     .leave = fake_leave,
