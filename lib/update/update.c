@@ -393,6 +393,37 @@ static int reopen(run *u, stdfu_usb_info *boot, void **ret_session, stdfu_error 
     return open_session(u, boot, ret_session, &layout, err);
 }
 
+/* The bootloader went away while flashing and did not come back (a device that lost its
+ * USB connection, gone until its power is cut): power-cycle the port, as the ladder after
+ * leave does, and open it again. As reopen(); -EOPNOTSUPP (the port cannot switch power) and
+ * -ETIMEDOUT (not back even so) end the run with the outcome NEEDS_POWER_CYCLE. */
+static int reopen_after_power_cycle(run *u, stdfu_usb_info *boot, void **ret_session,
+                                    const stdfu_error *fault, stdfu_error *err) {
+    stdfu_error pc_err = {};
+    int r;
+
+    emit(u, STDFU_UPDATE_PHASE_RECOVER, STDFU_UPDATE_STEP_POWER_CYCLE,
+         "the bootloader on port %s went away while flashing and did not come back: "
+         "power-cycling the port", u->o->port);
+    r = u->ops->power_cycle(u->o->ops_data, u->o->port, u->o->power_off_usec, &pc_err);
+    if (r < 0) {
+        finish(u, STDFU_UPDATE_NEEDS_POWER_CYCLE, STDFU_UPDATE_FAILURE_NONE, r,
+               "the bootloader on port %s went away while flashing (%s) and did not come back, "
+               "and %s: unplug and replug it", u->o->port, fault->message,
+               pc_err.message[0] ? pc_err.message : "its port cannot be power-cycled");
+        return -EOPNOTSUPP;
+    }
+    u->res->power_cycles++;
+    u->res->steps[STDFU_UPDATE_STEP_POWER_CYCLE]++;
+    r = reopen(u, boot, ret_session, err);
+    if (r == -ETIMEDOUT)
+        finish(u, STDFU_UPDATE_NEEDS_POWER_CYCLE, STDFU_UPDATE_FAILURE_NONE, r,
+               "the bootloader on port %s went away while flashing (%s) and did not come back "
+               "even after its port was power-cycled: unplug and replug it", u->o->port,
+               fault->message);
+    return r;
+}
+
 /* Counts what a flash did and says what it skipped, and when it could not compare. */
 static void add_stats(run *u, const stdfu_dfuse_flash_stats *st) {
     stdfu_update_result *res = u->res;
@@ -422,6 +453,8 @@ static bool cancel_requested(const run *u, int r) {
  * application came back in the middle (*boot, session closed), else BACK_OUTCOME (session
  * closed). */
 static back flash_with_retries(run *u, stdfu_usb_info *boot, void **session) {
+    bool power_cycled = false;
+
     for (unsigned retry = 0;; retry++) {
         stdfu_error err = {}, reopen_err = {};
         stdfu_update_phase where;
@@ -457,6 +490,12 @@ static back flash_with_retries(run *u, stdfu_usb_info *boot, void **session) {
         u->ops->close(u->o->ops_data, *session);
         *session = NULL;
         r = reopen(u, boot, session, &reopen_err);
+        if (r == -ETIMEDOUT && !cancel_requested(u, r) && !power_cycled) {
+            power_cycled = true;
+            r = reopen_after_power_cycle(u, boot, session, &err, &reopen_err);
+            if (r == -EOPNOTSUPP || r == -ETIMEDOUT)
+                return BACK_OUTCOME;
+        }
         if (r == -EAGAIN)
             return BACK_APPLICATION;
         if (r < 0) {

@@ -23,7 +23,8 @@
  *   a transient fault while erasing, writing or verifying (errWRITE, errVERIFY, errERASE, a
  *   stall, a timeout, the bootloader re-enumerating): clear its status (or open it again once
  *   it is back), erase and write again the pages that do not hold the image (read back), up
- *   to `retries` times in one attempt
+ *   to `retries` times in one attempt; a bootloader that went off the bus and does not come
+ *   back gets its port power-cycled once, as after leave, or the outcome NEEDS_POWER_CYCLE
  *
  * Bounded in attempts and in time; every step goes to the progress callback and is counted
  * when it was actually taken.

@@ -26,6 +26,7 @@ typedef struct fake {
     unsigned watchdog_waits;    /* LEAVE_WATCHDOG: waits that time out before it is back */
     unsigned pending_waits;
     bool ppps;
+    bool boots_bootloader;      /* after a power cycle: its flash holds no valid application */
     unsigned flashes_not_taking;
     bool leave_error_once;      /* the first leave request fails, the device stays */
     int flash_error;
@@ -246,7 +247,8 @@ static int fake_power_cycle(void *userdata, const char *port, usec_t off, stdfu_
         return stdfu_error_set(err, -EOPNOTSUPP, "hub 1-1 cannot switch port 2 alone");
     f->n_power++;
     f->pending_waits = 0;
-    appear(f, STDFU_USB_APPLICATION); /* cold boot from flash */
+    /* cold boot from flash */
+    appear(f, f->boots_bootloader ? STDFU_USB_BOOTLOADER : STDFU_USB_APPLICATION);
     return 0;
 }
 
@@ -724,19 +726,46 @@ static void test_reenumeration_into_application_enters_again(void **state) {
     assert_int_equal(x->f.n_enter, 2);
 }
 
-static void test_disconnect_not_back_fails(void **state) {
+/* Gone in the middle of the write behind a hub that cannot switch power: the device needs a
+ * hand, and says so; the power cycle was offered, not counted. */
+static void test_disconnect_not_back_needs_power_cycle(void **state) {
     fixture *x = *state;
     stdfu_update_result res;
 
     x->f.flash_error = -ENODEV;
     x->f.flash_error_mode = STDFU_USB_ABSENT;
     run(x, &res);
-    assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
-    assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_TRANSFER);
+    assert_int_equal(res.outcome, STDFU_UPDATE_NEEDS_POWER_CYCLE);
     assert_non_null(strstr(res.error.message, "scripted failure"));
-    assert_non_null(strstr(res.error.message, "did not come back on port " PORT));
+    assert_non_null(strstr(res.error.message, "went away while flashing"));
+    assert_non_null(strstr(res.error.message, "cannot switch"));
+    assert_int_equal(res.power_cycles, 0);
+    assert_int_equal(res.steps[STDFU_UPDATE_STEP_POWER_CYCLE], 0);
+    assert_int_equal(x->step_events[STDFU_UPDATE_STEP_POWER_CYCLE], 1); /* offered */
     assert_int_equal(res.final_mode, STDFU_USB_ABSENT);
     assert_int_equal(res.running_bcd, 0);
+}
+
+/* The same behind a hub that switches power per port: power-cycled once, back in its
+ * bootloader (the flash half written), opened again and written to the end. */
+static void test_disconnect_power_cycled_and_rewritten(void **state) {
+    fixture *x = *state;
+    stdfu_update_result res;
+
+    x->f.flash_error = -ENODEV;
+    x->f.flash_error_mode = STDFU_USB_ABSENT;
+    x->f.ppps = true;
+    x->f.boots_bootloader = true;
+    run(x, &res);
+    assert_int_equal(res.outcome, STDFU_UPDATE_DONE);
+    assert_int_equal(res.power_cycles, 1);
+    assert_int_equal(res.steps[STDFU_UPDATE_STEP_POWER_CYCLE], 1);
+    assert_int_equal(res.retries, 1);
+    assert_int_equal(res.attempts, 1);
+    assert_int_equal(x->f.n_power, 1);
+    assert_int_equal(x->f.n_open, 2);
+    assert_int_equal(x->f.n_flash, 2);
+    assert_int_equal(res.running_bcd, NEW_BCD);
 }
 
 static void test_cancel_is_not_retried(void **state) {
@@ -911,7 +940,8 @@ int main(void) {
         T(test_persistent_fault_ends_attempt),
         T(test_reenumeration_during_write_reopened),
         T(test_reenumeration_into_application_enters_again),
-        T(test_disconnect_not_back_fails),
+        T(test_disconnect_not_back_needs_power_cycle),
+        T(test_disconnect_power_cycled_and_rewritten),
         T(test_cancel_is_not_retried),
         T(test_option_bytes_reset_is_expected),
         T(test_option_bytes_without_reset),
