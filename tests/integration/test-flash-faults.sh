@@ -45,7 +45,8 @@ SHA=$(flash_sha "$T/fw.bin")
 two_runs() {
     local name=$1 spec=$2
     mkdir -p "$T/$name"
-    "$SIM" --device "$spec" --control "$T/$name/ctl.sock" --report "$T/$name/report.json" -- \
+    # shellcheck disable=SC2086
+    "$SIM" ${SIM_OPTS:-} --device "$spec" --control "$T/$name/ctl.sock" --report "$T/$name/report.json" -- \
         bash -c '
             d=$1 ctl=$2 fw=$3 port=$4 sock=$5
             "$ctl" flash "$fw" --port "$port" ${FIRST_OPTS:-} >"$d/first.out" 2>"$d/first.err"
@@ -130,15 +131,17 @@ check_eq "write error: flash is the image afterwards" "$SHA" \
 check_eq "write error: application runs 2.0" "application 2.0" \
     "$(dev "$d/report.json" 'd["mode"] + " " + d["version"]')"
 
-# Cable pulled after 8 KiB: a clear error; plugged back in, a second run succeeds.
+# Cable pulled after 8 KiB behind a hub that cannot switch the port's power: it needs a hand
+# (exit 7, saying so); plugged back in, a second run succeeds (on a hub that switches power,
+# the port is power-cycled instead: test-flash-vanish.sh).
 # The fault takes the device off the bus with its cable still "in": pull it, plug it back.
 # The second run starts at once: stdfuctl gives a device that is still appearing a moment.
-BETWEEN='control "$sock" "unplug $port" >/dev/null; control "$sock" "plug $port" >/dev/null' \
+SIM_OPTS="--hub ganged" BETWEEN='control "$sock" "unplug $port" >/dev/null; control "$sock" "plug $port" >/dev/null' \
     two_runs unplug "port=$PORT,profile=f072,mode=bootloader,unplug-at=8192"
 d=$T/unplug
-check_eq "unplug: exit status 5 (transfer)" 5 "$(cat "$d/first.rc")"
-check "unplug: the message says the device went away" \
-    grep -qiE "gone|disconnect|no such device|unplug|vanish" "$d/first.err"
+check_eq "unplug: exit status 7 (needs a power cycle)" 7 "$(cat "$d/first.rc")"
+check "unplug: the message says the device went away, to replug it" \
+    grep -qE "went away while flashing.*unplug and replug it" "$d/first.err"
 sed 's/^/#   /' "$d/first.err"
 check_eq "unplug: second run succeeds" 0 "$(cat "$d/second.rc")"
 [ "$(cat "$d/second.rc")" = 0 ] || sed 's/^/#   /' "$d/second.err"
