@@ -269,6 +269,7 @@ static int write_region(stdfu_dfuse *s, uint32_t address, const uint8_t *data, s
                          err);
         if (r < 0)
             return r;
+        s->bytes_accepted += b.n;
         *done += b.n;
         dfuse_progress(s, STDFU_DFUSE_PHASE_WRITE, *done, total);
     }
@@ -700,7 +701,6 @@ static int flash_differing(stdfu_dfuse *s, const stdfu_target *target,
     if (r < 0)
         return r;
     stats->pages_written += n_differ;
-    stats->bytes_written += stdfu_target_total_bytes(&part);
     return o->no_verify ? 0 : stdfu_dfuse_verify_target(s, &part, err);
 }
 
@@ -711,7 +711,6 @@ static void count_full(stdfu_dfuse *s, const stdfu_target *target,
     const stdfu_layout *l = stdfu_dfuse_layout(s);
     size_t n;
 
-    stats->bytes_written += stdfu_target_total_bytes(target);
     if (!l || stdfu_image_target_sectors(NULL, target, l, &sectors, &n, NULL) < 0)
         return;
     for (size_t i = 0; i < n; i++) {
@@ -723,10 +722,10 @@ static void count_full(stdfu_dfuse *s, const stdfu_target *target,
 
 /* ---- all in one ----------------------------------------------------------------------------- */
 
-int stdfu_dfuse_flash_target(stdfu_dfuse *s, const stdfu_target *target,
-                             const stdfu_dfuse_flash_options *opts, stdfu_error *err) {
-    stdfu_dfuse_flash_options o = opts ? *opts : (stdfu_dfuse_flash_options) {};
-    stdfu_dfuse_flash_stats ignored = {}, *stats = o.stats ? o.stats : &ignored;
+static int flash_target(stdfu_dfuse *s, const stdfu_target *target,
+                        const stdfu_dfuse_flash_options *opts, stdfu_dfuse_flash_stats *stats,
+                        stdfu_error *err) {
+    stdfu_dfuse_flash_options o = *opts;
     int r;
 
     /* Refuse a target that does not fit before the device is touched. */
@@ -752,5 +751,17 @@ int stdfu_dfuse_flash_target(stdfu_dfuse *s, const stdfu_target *target,
     count_full(s, target, &o, stats);
     if (!o.no_verify)
         r = stdfu_dfuse_verify_target(s, target, err);
+    return r;
+}
+
+int stdfu_dfuse_flash_target(stdfu_dfuse *s, const stdfu_target *target,
+                             const stdfu_dfuse_flash_options *opts, stdfu_error *err) {
+    stdfu_dfuse_flash_options o = opts ? *opts : (stdfu_dfuse_flash_options) {};
+    stdfu_dfuse_flash_stats ignored = {}, *stats = o.stats ? o.stats : &ignored;
+    uint64_t before = s->bytes_accepted;
+
+    int r = flash_target(s, target, &o, stats, err);
+    /* What the ROM took, also when something failed after it. */
+    stats->bytes_written += s->bytes_accepted - before;
     return r;
 }

@@ -45,6 +45,7 @@ struct stdfu_dfuse {
     int state;          /* last bState seen or implied, STATE_UNKNOWN */
     bool pointer_valid; /* the device's address pointer is known to be `pointer` */
     uint32_t pointer;
+    uint64_t bytes_accepted; /* data bytes whose DNLOAD the ROM reported done, all writes */
 };
 
 typedef struct op_timing {

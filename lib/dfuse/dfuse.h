@@ -201,7 +201,7 @@ typedef struct stdfu_dfuse_flash_stats {
     unsigned pages_erased;
     unsigned pages_written;
     uint64_t bytes_read;    /* by the comparison */
-    uint64_t bytes_written;
+    uint64_t bytes_written; /* data bytes the ROM reported written, also before a failure */
     bool read_protected;    /* the comparison read was refused: everything was written */
 } stdfu_dfuse_flash_stats;
 

@@ -432,6 +432,7 @@ static void add_stats(run *u, const stdfu_dfuse_flash_stats *st) {
     res->pages_skipped += st->pages_skipped;
     res->pages_erased += st->pages_erased;
     res->pages_written += st->pages_written;
+    res->bytes_written += st->bytes_written;
     if (st->read_protected && !res->read_protected)
         warn(u, "The device on port %s refuses to be read (read protection): comparing is "
              "impossible, writing the whole image", u->o->port);
@@ -533,7 +534,9 @@ static back write_option_bytes(run *u, stdfu_usb_info *boot, void *session) {
         return fail_with(u, classify_flash_error(u, r), &err);
     u->option_bytes_written = true;
     u->leave_address = STM32_FLASH_BASE;
-    u->res->bytes_written += stdfu_target_total_bytes(u->target);
+    /* The ROM took them all: its reset may have cut the status of the last block short. */
+    if (stats.bytes_written < stdfu_target_total_bytes(u->target))
+        u->res->bytes_written += stdfu_target_total_bytes(u->target) - stats.bytes_written;
     emit(u, STDFU_UPDATE_PHASE_WRITE, STDFU_UPDATE_STEP_NONE,
          "option bytes written on port %s: waiting for the device to reset and load them",
          u->o->port);
@@ -609,13 +612,13 @@ static back write_parts(run *u, stdfu_usb_info *boot, void **session) {
         u->target = p->target;
         if (p->option_bytes)
             return write_option_bytes(u, boot, *session);
+        uint64_t before = u->res->bytes_written;
         b = flash_with_retries(u, boot, session);
         if (b != BACK_REFLASH)
             return b;
-        u->res->bytes_written += stdfu_target_total_bytes(p->target);
         emit(u, u->o->verify ? STDFU_UPDATE_PHASE_VERIFY : STDFU_UPDATE_PHASE_WRITE,
              STDFU_UPDATE_STEP_NONE, "%llu bytes written%s to alt %u", (unsigned long long)
-             stdfu_target_total_bytes(p->target), u->o->verify ? " and verified" : "", p->alt);
+             (u->res->bytes_written - before), u->o->verify ? " and verified" : "", p->alt);
     }
     /* Leave, and the ladder's sessions, on the main flash's alt, where the address is. */
     if (use_alt(u, *session, u->main_alt, &err) < 0)

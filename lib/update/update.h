@@ -198,8 +198,8 @@ typedef struct stdfu_update_result {
                                        * was in its bootloader) */
     uint16_t running_bcd;             /* the application's at the end; 0 when no application
                                        * runs (absent, in the bootloader) */
-    uint64_t bytes_written;           /* per attempt: the bytes written, every alt, as
-                                       * written (whole programming units) */
+    uint64_t bytes_written;           /* the bytes the ROM took (reported written), every
+                                       * alt, all attempts, also those of a failed one */
     unsigned attempts;                /* flash cycles started */
     unsigned leaves, port_resets, power_cycles, graces;
     unsigned retries;                 /* transient faults retried (all attempts) */

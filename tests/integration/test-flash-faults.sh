@@ -108,6 +108,18 @@ check_eq "write error, no retries left: exit 5, ROM left in dfuIDLE with status 
     "5 bootloader dfuIDLE OK" \
     "$rc $(dev "$T/clean.report.json" 'd["mode"] + " " + d["dfu_state"] + " " + d["dfu_status"]')"
 
+# A write error that persists through the retries: the bytes counted are those the ROM took
+# before the failure (the 2 KiB blocks before wBlockNum 5; the retries start again at the page
+# that failed, and fail at once), as many as the emulator programmed, not 0.
+rc=0
+"$SIM" --device "port=$PORT,profile=f072,mode=bootloader,write-error-at=5,fault-times=always" \
+    --report "$T/always.report.json" -- \
+    "$CTL" flash "$T/fw.dfu" --port "$PORT" --json >"$T/always.json" 2>&1 || rc=$?
+check_eq "write error always: exit 5, bytes_written what the ROM took" "5 failed 2 6144" \
+    "$rc $(result "$T/always.json" 'r["outcome"], r["retries"], r["bytes_written"]')"
+check_eq "write error always: the emulator programmed as many" 6144 \
+    "$(dev "$T/always.report.json" 'd["counters"]["bytes_written"]')"
+
 # GETSTATUS stalled more often than the engine asks again: the transfer fails, and is retried.
 rc=0
 "$SIM" --device "port=$PORT,profile=f072,mode=bootloader,stall-status=8" \

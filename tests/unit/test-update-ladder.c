@@ -30,6 +30,7 @@ typedef struct fake {
     unsigned flashes_not_taking;
     bool leave_error_once;      /* the first leave request fails, the device stays */
     int flash_error;
+    uint32_t bytes_before_error; /* the ROM took these before flash_error */
     bool flash_error_in_verify;
     unsigned flash_error_times;  /* how many flashes fail (0: one) */
     stdfu_usb_mode flash_error_mode; /* -ENODEV: what is on the port afterwards */
@@ -168,12 +169,14 @@ static int fake_flash(void *userdata, void *session, const stdfu_target *target,
             f->flash_error = 0;
         else
             f->flash_error_times--;
+        stats->bytes_written += f->bytes_before_error;
         if (r == -ENODEV && f->flash_error_mode == STDFU_USB_ABSENT)
             f->mode = STDFU_USB_ABSENT;
         else if (r == -ENODEV)
             appear(f, f->flash_error_mode);
         return stdfu_error_set(err, r, "scripted failure");
     }
+    stats->bytes_written += target->elements[0].size;
     if (f->flashes_not_taking > 0)
         f->flashes_not_taking--;
     else
@@ -686,12 +689,15 @@ static void test_persistent_fault_ends_attempt(void **state) {
     x->f.mode = STDFU_USB_BOOTLOADER;
     x->f.flash_error = -EPIPE;
     x->f.flash_error_times = 100;
+    x->f.bytes_before_error = 1024;
     x->o.retries = 3;
     run(x, &res);
     assert_int_equal(res.outcome, STDFU_UPDATE_FAILED);
     assert_int_equal(res.failure, STDFU_UPDATE_FAILURE_TRANSFER);
     assert_int_equal(res.retries, 3);
     assert_int_equal(x->f.n_flash, 4);
+    /* what the ROM took before each failure, not 0 */
+    assert_int_equal(res.bytes_written, 4 * 1024);
     assert_int_equal(x->f.n_leave, 0);
     /* in its bootloader: no application runs */
     assert_int_equal(res.final_mode, STDFU_USB_BOOTLOADER);
