@@ -122,7 +122,8 @@ int stdfu_image_target_sectors(const stdfu_image *img, const stdfu_target *targe
  * starts or ends inside one, as the next transfer then reprograms it. F0 (RM0091 3.2.2):
  * half-word; F4 (RM0090 3.5.4): x8/x16/x32 set by the ROM from the supply voltage, word at
  * 2.7..3.6 V, byte below; L4 (RM0351 3.3.7): double word. 8 covers all of them: padding a
- * few more bytes with 0xff, which the erased page already holds, changes nothing. */
+ * few more bytes with 0xff, which the erased page already holds, changes nothing. It is the
+ * unit used when the family is not known (stdfu_image_program_unit). */
 #define STDFU_FLASH_PROGRAM_UNIT 8u
 
 /* The programming unit of the device's family, told from what its ROM reports: every DfuSe ROM

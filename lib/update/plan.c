@@ -27,6 +27,26 @@ const stdfu_update_part *stdfu_update_plan_find(const stdfu_update_plan *p, uint
     return NULL;
 }
 
+/* The programming unit of the device's family, from its main flash's and option bytes'
+ * layouts, whichever alts the image names: ROMs number their alts from 0 without gaps, so the
+ * first missing one ends the search. */
+static unsigned device_unit(stdfu_update_layout_fn layout_of, void *userdata) {
+    const stdfu_layout *flash = NULL, *ob = NULL;
+
+    for (unsigned alt = 0; alt <= UINT8_MAX && !(flash && ob); alt++) {
+        const stdfu_layout *l;
+        if (layout_of(userdata, (uint8_t) alt, &l, NULL) < 0)
+            break;
+        if (!l || l->n_runs == 0)
+            continue;
+        if (stdfu_layout_is_option_bytes(l))
+            ob = ob ?: l;
+        else if (!flash && strstr(l->name, "Flash"))
+            flash = l;
+    }
+    return stdfu_image_program_unit(flash, ob);
+}
+
 static int plan_target(const stdfu_image *img, const stdfu_target *t, unsigned unit,
                        stdfu_update_layout_fn layout_of, void *userdata, stdfu_update_part *ret,
                        stdfu_error *err) {
@@ -70,7 +90,7 @@ int stdfu_update_plan_make(const stdfu_image *img, stdfu_update_layout_fn layout
     p.parts = calloc(MAX(img->n_targets, (size_t) 1), sizeof *p.parts);
     if (!p.parts)
         return stdfu_error_set(err, -ENOMEM, "Out of memory.");
-    p.unit = STDFU_FLASH_PROGRAM_UNIT;
+    p.unit = device_unit(layout_of, userdata);
     for (size_t i = 0; i < img->n_targets && r >= 0; i++) {
         r = plan_target(img, &img->targets[i], p.unit, layout_of, userdata, &p.parts[i], err);
         if (r >= 0)

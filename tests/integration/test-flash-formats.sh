@@ -92,6 +92,31 @@ r = json.load(open(sys.argv[1]))
 print(r["outcome"], r["exit_code"], r["old_version"], r["running_version"], r["format"])
 ' "$T/json.out" 2>&1)"
 
+# The unit is the family's, told from the ROM's layouts: two small elements a byte apart, each
+# starting or ending inside a unit. F0 (half-word) writes 0x08006000..3 and 0x08006004..5
+# (4 + 2 bytes); F4 (word) and L4 (double word) one unit or two of 4, 8 bytes. The flash
+# holds the same bytes either way; the emulator refuses a unit programmed twice.
+printf '\x11\x22\x33' >"$T/a3.bin"
+printf '\x44' >"$T/b1.bin"
+dfuse-pack -b "0x08000000:$bin" -b "0x08006001:$T/a3.bin" -b "0x08006005:$T/b1.bin" \
+    "$T/units.dfu" >/dev/null
+python3 - "$bin" "$T/units-expected.bin" <<'PY'
+import sys
+app = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(app + b"\xff" * (0x6001 - len(app)) + b"\x11\x22\x33\xff\x44")
+PY
+for case in f072:6 f407:8 l476:8; do
+    p=${case%:*} pad=${case#*:} rc=0
+    "$SIM" --device "port=$PORT,profile=$p,mode=bootloader" --report "$T/units-$p.json" -- \
+        "$CTL" flash "$T/units.dfu" --port "$PORT" --json >"$T/units-$p.out" 2>&1 || rc=$?
+    check_eq "units $p: done, $SIZE + $pad bytes written, as the emulator programmed" \
+        "0 $((SIZE + pad)) $((SIZE + pad))" \
+        "$rc $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytes_written"])' \
+            "$T/units-$p.out" 2>&1) $(dev "$T/units-$p.json" 'd["counters"]["bytes_written"]')"
+    check_eq "units $p: flash holds the elements, the rest erased" \
+        "$(flash_sha "$T/units-expected.bin" "$p")" "$(dev "$T/units-$p.json" 'd["flash_sha256"]')"
+done
+
 # DfuSe files with targets for several alts: test-flash-multi-target.sh.
 
 finish

@@ -279,6 +279,43 @@ static void test_align_not_erasable(void **state) {
                         "would reach 0x08000004, which is not erasable flash");
 }
 
+/* The unit of each family the emulator models, from the layouts its ROM reports; the largest
+ * when the family is not known. */
+static void test_program_unit(void **state) {
+    (void) state;
+    static const struct {
+        const char *flash, *ob;
+        unsigned unit;
+    } cases[] = {
+        /* F072: half-word */
+        { "@Internal Flash  /0x08000000/064*0002Kg", "@Option Bytes  /0x1FFFF800/01*016 e", 2 },
+        /* F103 (1 KiB pages): half-word */
+        { "@Internal Flash  /0x08000000/128*001Kg", "@Option Bytes  /0x1FFFF800/01*016 e", 2 },
+        /* F407: at most a word */
+        { "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg",
+          "@Option Bytes  /0x1FFFC000/01*016 e", 4 },
+        /* L476: double word */
+        { "@Internal Flash  /0x08000000/512*0002Kg", "@Option Bytes  /0x1FFF7800/01*040 e", 8 },
+        /* 2 KiB pages, as on F0, but the option bytes of an L4 */
+        { "@Internal Flash  /0x08000000/064*0002Kg", "@Option Bytes  /0x1FFF7800/01*040 e", 8 },
+        /* F0's option bytes with F4 sectors: not a family known */
+        { "@Internal Flash  /0x08000000/04*016Kg,01*064Kg", "@Option Bytes  /0x1FFFF800/01*016 e",
+          STDFU_FLASH_PROGRAM_UNIT },
+        /* an F7 (32 KiB sectors, option bytes at 0x1FFF0000): not known */
+        { "@Internal Flash  /0x08000000/04*032Kg,01*128Kg,03*256Kg",
+          "@Option Bytes  /0x1FFF0000/01*032 e", STDFU_FLASH_PROGRAM_UNIT },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        _cleanup_layout_ stdfu_layout flash = {}, ob = {};
+        parse_layout(cases[i].flash, &flash);
+        parse_layout(cases[i].ob, &ob);
+        assert_int_equal(stdfu_image_program_unit(&flash, &ob), cases[i].unit);
+        /* without the option bytes' alt the family is not known */
+        assert_int_equal(stdfu_image_program_unit(&flash, NULL), STDFU_FLASH_PROGRAM_UNIT);
+    }
+    assert_int_equal(stdfu_image_program_unit(NULL, NULL), STDFU_FLASH_PROGRAM_UNIT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fits),
@@ -293,6 +330,7 @@ int main(void) {
         cmocka_unit_test(test_align_pads),
         cmocka_unit_test(test_align_joins),
         cmocka_unit_test(test_align_not_erasable),
+        cmocka_unit_test(test_program_unit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

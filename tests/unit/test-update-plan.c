@@ -80,7 +80,8 @@ static void test_flash_then_option_bytes(void **state) {
     assert_false(p.parts[0].option_bytes);
     /* flash: whole programming units, padded with 0xff */
     assert_int_equal(p.parts[0].target->elements[0].address, 0x08000000);
-    assert_int_equal(p.parts[0].target->elements[0].size % p.unit, 0);
+    assert_int_equal(p.unit, 4); /* an F4: at most a word */
+    assert_int_equal(p.parts[0].target->elements[0].size, 8);
     assert_int_equal(p.parts[0].target->elements[0].data[6], 0xff);
     /* option bytes: last, as given */
     assert_int_equal(p.parts[1].alt, 1);
@@ -90,6 +91,22 @@ static void test_flash_then_option_bytes(void **state) {
     assert_null(stdfu_update_plan_find(&p, 2));
     stdfu_update_plan_done(&p);
     assert_int_equal(p.n_parts, 0);
+}
+
+/* Without the option bytes' alt the family is not known: the largest unit. */
+static void test_unknown_family_largest_unit(void **state) {
+    device *d = *state;
+    stdfu_element e = { 0x08000000, sizeof flash_data, flash_data };
+    stdfu_target t = { .alt = 0, .elements = &e, .n_elements = 1 };
+    stdfu_image img = { .targets = &t, .n_targets = 1, .total_bytes = sizeof flash_data };
+    stdfu_update_plan p;
+
+    d->n_alts = 1;
+    assert_int_equal(stdfu_update_plan_make(&img, layout_of, d, &p, NULL), 0);
+    assert_int_equal(p.unit, STDFU_FLASH_PROGRAM_UNIT);
+    assert_int_equal(p.n_parts, 1);
+    assert_int_equal(p.parts[0].target->elements[0].size, STDFU_FLASH_PROGRAM_UNIT);
+    stdfu_update_plan_done(&p);
 }
 
 static void test_alt_missing_refused(void **state) {
@@ -168,6 +185,7 @@ static void test_option_bytes_name(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         T(test_flash_then_option_bytes),
+        T(test_unknown_family_largest_unit),
         T(test_alt_missing_refused),
         T(test_target_outside_its_alt_refused),
         T(test_read_only_sector_refused),
