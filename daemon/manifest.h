@@ -181,3 +181,9 @@ const stdfu_rule *stdfu_manifest_match_application(const stdfu_manifest *m, uint
  * chance); 0 and *ret otherwise. */
 int stdfu_manifest_match_bootloader(const stdfu_manifest *m, uint16_t vid, uint16_t pid,
                                     const char *port, const stdfu_rule **ret);
+/* The same, adopting or not when claimed: the bootloader on a port stdfud was updating (its job
+ * record damaged, so its rule unknown) is the job of the one rule whose bootloader id and port
+ * glob match it, as if that rule adopted it. */
+int stdfu_manifest_match_bootloader_any(const stdfu_manifest *m, uint16_t vid, uint16_t pid,
+                                        const char *port, bool claimed,
+                                        const stdfu_rule **ret);

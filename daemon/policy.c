@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dbus-util.h"
@@ -21,7 +22,8 @@ static const char *resume_rule(Device *dev) {
 
 /* The manifest's verdict on dev, and the versions it shows from it. */
 static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
-    rules_evaluate(d->manifest, device_facts(dev), resume_rule(dev), ret);
+    rules_evaluate_claimed(d->manifest, device_facts(dev), resume_rule(dev), !!device_claim(dev),
+                           ret);
     if (ret->ambiguous)
         log_warning("%s: several adoptable rules match this bootloader; adopting none.",
                     device_port(dev));
@@ -137,6 +139,7 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     }
     device_set_job(dev, job);
     device_set_resume(dev, NULL);
+    device_set_claim(dev, NULL); /* its own record claims the port from here on */
     device_set_vanished_flashing(dev, false);
     device_set_progress(dev, 0, 0, 0);
     device_set_attempt(dev, MAX(attempt, 1u));
@@ -338,8 +341,11 @@ int policy_resume_jobs(Daemon *d) {
         if (device_table_ensure(d->devices, recs[i].port, &dev) < 0)
             continue;
         if (recs[i].damaged) {
-            /* Its port is known, the rest is not: the device gets a fresh job from the
-             * manifest when it is present, and LastError says what happened. */
+            /* Its port is known, the rest is not: stdfud was updating that device, so it gets
+             * a fresh job from the manifest when it is present, even in a bootloader no rule
+             * adopts; LastError says what happened. */
+            if (device_set_claim(dev, recs[i].last_error) < 0)
+                log_oom();
             device_set_error(dev, recs[i].last_error);
             continue;
         }
@@ -367,6 +373,37 @@ int policy_resume_jobs(Daemon *d) {
 
 /* ---- deciding ---------------------------------------------------------------------------- */
 
+/* A claimed port (its job record lost) runs an application again: nothing is stranded there,
+ * the claim and the record set aside go; the manifest treats it as any application. */
+static void drop_claim(Daemon *d, Device *dev) {
+    int r = stdfu_state_remove_job(d->state, device_port(dev));
+    if (r < 0)
+        log_warning_errno(r, "%s: cannot remove the damaged job record: %m", device_port(dev));
+    device_set_claim(dev, NULL);
+    if (device_state(dev) == JOB_NO_RULE)
+        device_set_state(dev, JOB_IDLE);
+}
+
+/* A claimed bootloader without its one rule: said in State and LastError, until the manifest
+ * changes or the device appears again. */
+static void no_rule(Device *dev, const RulesVerdict *v) {
+    const DeviceFacts *f = device_facts(dev);
+    char *msg = NULL;
+
+    if (asprintf(&msg, "%s But %s of the manifest has the bootloader id %04x:%04x and a port "
+                 "glob matching %s, so no job can be made: the device waits in its bootloader "
+                 "for a manifest change.", device_claim(dev),
+                 v->ambiguous ? "more than one rule" : "no rule", f->vid, f->pid,
+                 device_port(dev)) < 0) {
+        log_oom();
+        msg = NULL;
+    }
+    log_warning("%s: %s", device_port(dev), msg ? msg : device_claim(dev));
+    device_set_state(dev, JOB_NO_RULE);
+    device_set_error(dev, msg ? msg : device_claim(dev));
+    free(msg);
+}
+
 /* Whether a device that just appeared (or after a reload) should get a job. */
 static void evaluate_device(Daemon *d, Device *dev, const RulesVerdict *v) {
     stdfu_error err = {};
@@ -382,8 +419,14 @@ static void evaluate_device(Daemon *d, Device *dev, const RulesVerdict *v) {
             resume_device(d, dev, v);
         return;
     }
+    if (device_claim(dev) && device_mode(dev) == DEVICE_APPLICATION)
+        drop_claim(d, dev);
     if (device_blocked(dev))
         return;
+    if (!v->wants_update && device_claim(dev) && device_mode(dev) == DEVICE_BOOTLOADER) {
+        no_rule(dev, v);
+        return;
+    }
     if (!v->wants_update) {
         if (v->rule && v->decision != STDFU_UPDATE_CURRENT)
             log_notice("%s: not updated by rule %s: %s.", device_port(dev), v->rule->name,
@@ -465,7 +508,7 @@ void policy_device_changed(Daemon *d, Device *dev, bool incarnation) {
     }
     evaluate(d, dev, &v);
     if (device_mode(dev) == DEVICE_ABSENT) {
-        if (!device_job(dev) && !device_resume(dev))
+        if (!device_job(dev) && !device_resume(dev) && !device_claim(dev))
             device_table_remove(d->devices, dev);
         daemon_update_status(d);
         return;

@@ -33,7 +33,7 @@ DeviceMode rules_classify(const stdfu_manifest *m, uint16_t vid, uint16_t pid, c
 }
 
 static const stdfu_rule *match_rule(const stdfu_manifest *m, const DeviceFacts *f,
-                                    const char *resume_rule, bool *ambiguous) {
+                                    const char *resume_rule, bool claimed, bool *ambiguous) {
     const stdfu_rule *rule = NULL;
 
     if (!m)
@@ -44,16 +44,21 @@ static const stdfu_rule *match_rule(const stdfu_manifest *m, const DeviceFacts *
         return NULL;
     if (resume_rule && (rule = stdfu_manifest_find_rule(m, resume_rule)))
         return rule;
-    int r = stdfu_manifest_match_bootloader(m, f->vid, f->pid, f->port, &rule);
+    int r = stdfu_manifest_match_bootloader_any(m, f->vid, f->pid, f->port, claimed, &rule);
     *ambiguous = r == -ENOTUNIQ;
     return r >= 0 ? rule : NULL;
 }
 
 void rules_evaluate(const stdfu_manifest *m, const DeviceFacts *f, const char *resume_rule,
                     RulesVerdict *ret) {
+    rules_evaluate_claimed(m, f, resume_rule, false, ret);
+}
+
+void rules_evaluate_claimed(const stdfu_manifest *m, const DeviceFacts *f,
+                            const char *resume_rule, bool claimed, RulesVerdict *ret) {
     RulesVerdict v = {};
 
-    v.rule = match_rule(m, f, resume_rule, &v.ambiguous);
+    v.rule = match_rule(m, f, resume_rule, claimed, &v.ambiguous);
     if (f->mode == DEVICE_APPLICATION) {
         v.has_running = v.rule ? stdfu_rule_running_version(v.rule, f->bcd_device, &v.running) >= 0
                                : stdfu_version_from_bcd(f->bcd_device, &v.running) >= 0;
@@ -64,7 +69,7 @@ void rules_evaluate(const stdfu_manifest *m, const DeviceFacts *f, const char *r
         v.decision = stdfu_rule_decide(v.rule, v.has_running ? &v.running : NULL);
         v.wants_update = v.decision == STDFU_UPDATE_NEEDED;
     } else if (v.rule && f->mode == DEVICE_BOOTLOADER) {
-        v.decision = STDFU_UPDATE_NEEDED; /* only adopting or resuming rules get here */
+        v.decision = STDFU_UPDATE_NEEDED; /* only adopting, resuming or claimed ones get here */
         v.wants_update = true;
     }
     *ret = v;

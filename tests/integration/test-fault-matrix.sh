@@ -3,7 +3,8 @@
 # persistent) at every phase it can hit (enter, erase, write, verify, leave, wait for the
 # application), through both front doors (stdfuctl flash, a stdfud job), on f072 and f407; and
 # stdfud's own faults at each phase (SIGKILL + restart, Cancel, the device unplugged and
-# replugged within a second, a damaged job record, a full state directory and then SIGKILL). Each cell asserts
+# replugged within a second, a damaged job record (empty, half, garbage, a directory, a symlink,
+# too big), a full state directory and then SIGKILL). Each cell asserts
 # the device's end state from stdfu-sim's report: its application runs the target, or it is in
 # a documented state (fault-matrix.py lists them); never a device without its application that
 # nothing will retry. Cells share emulator runs (up to 23 devices, one per port), one stdfud run
@@ -49,7 +50,7 @@ ctl_batch() {
 # settled PORT...: every device's State is one a job rests in.
 settled() {
     local p
-    for p; do state_in "$p" "done" failed needs-power-cycle retry-wait cancelled idle || return 1; done
+    for p; do state_in "$p" "done" failed needs-power-cycle retry-wait cancelled idle no-rule || return 1; done
 }
 
 # daemon_results BATCH RESULTS: "PORT<TAB>STATE<TAB>1 if its job record is kept".
@@ -77,6 +78,7 @@ daemon_batch() {
             record:half) printf 'stdfu-job 2\nport=%s\nph' "$port" >"$STATE/jobs/$port" ;;
             record:garbage) head -c 700 /dev/urandom >"$STATE/jobs/$port" ;;
             record:directory) mkdir "$STATE/jobs/$port" ;;
+            record:symlink) ln -s "$ETC/manifest.yaml" "$STATE/jobs/$port" ;;
             record:huge) { echo "stdfu-job 2"; head -c 70000 /dev/zero | tr '\0' x; } >"$STATE/jobs/$port" ;;
         esac
     done <"$batch"
