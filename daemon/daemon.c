@@ -88,6 +88,8 @@ Daemon *daemon_free(Daemon *d) {
     stdfu_state_free(d->state);
     sd_event_source_disable_unref(d->inotify_source);
     sd_event_source_disable_unref(d->reload_timer);
+    sd_event_source_disable_unref(d->refused_timer);
+    free(d->jobs_refused);
     if (d->inotify_fd >= 0)
         close(d->inotify_fd);
     free(d->manifest_basename);

@@ -34,6 +34,45 @@ static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
 
 /* ---- the state journal ------------------------------------------------------------------- */
 
+/* While job records cannot be written, how often the devices are tried again: the state
+ * directory may have room again, and a device waiting in its bootloader must not wait for a
+ * manifest change. */
+#define REFUSED_RETRY_USEC (30 * USEC_PER_SEC)
+
+static int on_refused_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void arm_refused_timer(Daemon *d) {
+    if (!d->jobs_refused) {
+        d->refused_timer = sd_event_source_disable_unref(d->refused_timer);
+        return;
+    }
+    if (!d->refused_timer &&
+        sd_event_add_time_relative(d->event, &d->refused_timer, CLOCK_MONOTONIC,
+                                   REFUSED_RETRY_USEC, 0, on_refused_timer, d) < 0)
+        log_warning("Cannot schedule another try of the refused jobs.");
+}
+
+static int on_refused_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+    Daemon *d = userdata;
+    (void) s, (void) usec;
+    d->refused_timer = sd_event_source_disable_unref(d->refused_timer);
+    policy_evaluate_all(d, false);
+    arm_refused_timer(d); /* still refused: again later */
+    return 0;
+}
+
+/* Manager.JobsRefused: why (NULL: records can be written again). */
+static void set_jobs_refused(Daemon *d, const char *why) {
+    if (!streq_ptr(d->jobs_refused, why)) {
+        if (!why)
+            d->jobs_refused = mfree(d->jobs_refused);
+        else if (free_and_strdup(&d->jobs_refused, why) < 0)
+            log_oom();
+        bus_manager_emit_changed(d, "JobsRefused", NULL);
+    }
+    arm_refused_timer(d);
+}
+
 static int journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned attempt,
                         const char *error, usec_t next_attempt, stdfu_job_record *ret) {
     stdfu_job_record rec;
@@ -45,6 +84,8 @@ static int journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned
     int r = stdfu_state_save_job(d->state, &rec);
     if (r < 0)
         log_warning_errno(r, "%s: cannot write the job journal: %m", spec->port);
+    else
+        set_jobs_refused(d, NULL);
     if (ret)
         *ret = rec;
     return r;
@@ -128,6 +169,10 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
                         "device with nothing to resume it.", device_port(dev),
                         stdfu_state_dir(d->state), strerror(-r));
         device_set_error(dev, err->message);
+        char why[256];
+        snprintf(why, sizeof why, "Job records cannot be written in %s/jobs (%s); no update "
+                 "starts without its record.", stdfu_state_dir(d->state), strerror(-r));
+        set_jobs_refused(d, why);
         job_spec_done(spec);
         return r;
     }

@@ -3,11 +3,12 @@
 # device in its bootloader goes to retry-wait and is tried again until it succeeds; a job
 # record that cannot be read still names its port, so that device gets a fresh job (from the
 # rule with its bootloader id and port, adopting or not; State no-rule when there is none) and
-# D-Bus says what happened; with no place for the job record no update starts.
+# D-Bus says what happened; with no place for the job record no update starts (Manager
+# JobsRefused says why).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
-requires stdfud busctl dbus-daemon gdbus python3
+requires stdfud stdfuctl busctl dbus-daemon gdbus python3
 
 sensor_manifest 1.2 "    retries: 0" "settings:
   retry-delay: 1
@@ -96,12 +97,30 @@ check "1-3 gets its job from the rule, which does not adopt, and is done" \
 check "its claim is over: the damaged record is gone" test ! -e "$STATE/jobs/.1-3.damaged"
 
 # ---- no place for the job record: no update starts ------------------------------------------
+check_eq "Manager.JobsRefused is empty while records can be written" 's ""' \
+    "$(mprop JobsRefused)"
+stdbuf -oL gdbus monitor --address "$BUS" --dest io.stdfu1 --object-path /io/stdfu1 \
+    >"$T/manager.mon" 2>/dev/null &
+EXTRA_PIDS+=($!)
+wait_for 10 grep -q 'is owned by' "$T/manager.mon"
 rm -rf "$STATE/jobs"
 check "Update with the state directory's jobs/ gone is refused, saying why" \
     grep -q 'Cannot write the job record of 1-1.1 .*no update starts without it' \
     <(gcall Update 1-1.1 "{'force': <true>}")
 check "LastError says so too" grep -q 'Cannot write the job record' <(dprop 1-1.1 LastError)
 check "the device keeps running its application, untouched" state_is 1-1.1 done
+check "Manager.JobsRefused says why new jobs are refused" \
+    grep -q "Job records cannot be written in $STATE/jobs (No such file or directory)" \
+    <(mprop JobsRefused)
+check "with PropertiesChanged" wait_for 10 grep -q "'JobsRefused': <'Job records cannot" \
+    "$T/manager.mon"
+check "stdfuctl status shows it under the table" \
+    grep -q '^New updates are refused: Job records cannot be written' \
+    <("$CTL" --bus "$BUS" status 2>&1)
+mkdir "$STATE/jobs"
+check "with jobs/ back, Update is accepted" grep -q '^()$' <(gcall Update 1-1.1 "{'force': <true>}")
+check_eq "and JobsRefused is empty again" 's ""' "$(mprop JobsRefused)"
+check "1-1.1 is done" wait_for 60 state_is 1-1.1 done
 check "SIGTERM stops it" stop_daemon
 check_eq "1-1.3 runs 1.2" "application 1.2" \
     "$(report_dev "$T/report.json" 1-1.3 'd["mode"] + " " + d["version"]')"
