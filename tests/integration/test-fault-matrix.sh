@@ -47,25 +47,66 @@ ctl_batch() {
         "$CTL" "$ETC/fw.bin" "$T" "$out" "$T/ports" >>"$T/sim.log" 2>&1
 }
 
-# settled PORT...: every device's State is one a job rests in.
-settled() {
-    local p
-    for p; do state_in "$p" "done" failed needs-power-cycle retry-wait cancelled idle no-rule || return 1; done
+# result_line PORT: "PORT<TAB>STATE<TAB>1 if its job record is kept", as it is now.
+result_line() {
+    local s
+    s=$(dprop "$1" State 2>/dev/null | sed 's/^s "\(.*\)"$/\1/')
+    printf '%s\t%s\t%s\n' "$1" "${s:-absent}" "$([ -e "$STATE/jobs/$1" ] && echo 1 || echo 0)"
 }
 
-# daemon_results BATCH RESULTS: "PORT<TAB>STATE<TAB>1 if its job record is kept".
+# daemon_results BATCH RESULTS: each device's result, taken as soon as its State has settled
+# (each port on its own: devices whose attempts keep failing never rest all at once):
+#   - a state a job rests in (done, failed, needs-power-cycle, cancelled, idle, no-rule,
+#     retry-wait) with the same attempt at two looks 3 s apart (a retry-wait of 1 s ends in
+#     between, so a transient fault's next attempt is seen);
+#   - retry-wait again after a later attempt, or retry-wait at all once two attempts ended:
+#     its job keeps failing and is kept to retry (the fault is persistent; the daemon ended
+#     the attempt within its retries).
+# At most 150 s; a device not settled by then is taken as it is.
 daemon_results() {
-    local port s
-    for port in $(cut -f3 "$1"); do
-        s=$(dprop "$port" State 2>/dev/null | sed 's/^s "\(.*\)"$/\1/')
-        printf '%s\t%s\t%s\n' "$port" "${s:-absent}" "$([ -e "$STATE/jobs/$port" ] && echo 1 || echo 0)"
-    done >"$2"
+    local out=$2 end=$((SECONDS + 150)) port s a left still
+    declare -A key since rw_attempt
+    left=$(cut -f3 "$1")
+    : >"$out"
+    while [ -n "$left" ] && [ $SECONDS -lt $end ]; do
+        still=
+        for port in $left; do
+            s=$(dprop "$port" State 2>/dev/null | sed 's/^s "\(.*\)"$/\1/')
+            a=$(dprop "$port" Attempt 2>/dev/null | sed 's/^u //')
+            case $s in
+                done | failed | needs-power-cycle | cancelled | idle | no-rule | retry-wait)
+                    if [ "$s" = retry-wait ] && [ -n "${rw_attempt[$port]:-}" ] &&
+                        [ "${a:-0}" -gt "${rw_attempt[$port]}" ]; then
+                        result_line "$port" >>"$out"; continue
+                    fi
+                    [ "$s" = retry-wait ] && [ -z "${rw_attempt[$port]:-}" ] && rw_attempt[$port]=${a:-0}
+                    if [ "${key[$port]:-}" = "$s/$a" ]; then
+                        if [ $((SECONDS - since[$port])) -ge 3 ]; then
+                            result_line "$port" >>"$out"; continue
+                        fi
+                    else
+                        key[$port]=$s/$a since[$port]=$SECONDS
+                    fi ;;
+                *) key[$port]=
+                   # Two attempts ended already: one whose attempts keep failing. Sampled
+                   # with the others it may be caught mid-attempt every time; watched closely,
+                   # its next retry-wait is seen (or, should it go on, the next looks).
+                   if [ "${a:-0}" -ge 3 ] && wait_for 15 state_is "$port" retry-wait; then
+                       result_line "$port" >>"$out"; continue
+                   fi ;;
+            esac
+            still="$still $port"
+        done
+        left=$still
+        [ -n "$left" ] && sleep 1
+    done
+    for port in $left; do result_line "$port" >>"$out"; done
 }
 
 # daemon_batch BATCH GROUP RESULTS: stdfud updates every device of the batch at once; own
 # faults are done at their phase by fault-matrix.py watch.
 daemon_batch() {
-    local batch=$1 group=$2 out=$3 port dev phase spec actions=() ports
+    local batch=$1 group=$2 out=$3 port dev phase spec actions=()
     STATE=$T/state-$(basename "$batch" .tsv)
     mkdir -p "$STATE/jobs"
     SIM_ARGS=(--hub ppps --hub ppps --control "$T/ctl.sock" --report "$batch.report")
@@ -82,7 +123,6 @@ daemon_batch() {
             record:huge) { echo "stdfu-job 2"; head -c 70000 /dev/zero | tr '\0' x; } >"$STATE/jobs/$port" ;;
         esac
     done <"$batch"
-    ports=$(cut -f3 "$batch")
     rm -f "$T/ctl.sock"
     if [ "$group" = own-full ]; then
         # A state directory with no room left: a 64 KiB tmpfs, filled before the update starts.
@@ -113,13 +153,6 @@ daemon_batch() {
         return 1
     fi
     sleep 5
-    # Settled twice, 3 s apart (a retry-wait of 1 s ends in between), at most 150 s.
-    local end=$((SECONDS + 150))
-    while [ $SECONDS -lt $end ]; do
-        # shellcheck disable=SC2086
-        settled $ports && sleep 3 && settled $ports && break
-        sleep 1
-    done
     daemon_results "$batch" "$out"
     stop_daemon
     if [ "$group" = own-full ]; then umount "$STATE"; fi
