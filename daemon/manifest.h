@@ -138,6 +138,8 @@ typedef struct stdfu_manifest_settings {
     unsigned history_size;      /* 0: not set */
     usec_t retry_delay;         /* before the first retry of a failed job; 0: not set */
     usec_t retry_delay_max;     /* the delay doubles up to this; 0: not set */
+    char *metrics_dir;          /* metrics-directory, absolute; NULL: not set (stdfud
+                                 * --metrics[=DIR] wins over it) */
 } stdfu_manifest_settings;
 
 #define STDFU_DEFAULT_RETRY_DELAY (30 * USEC_PER_SEC)

@@ -441,6 +441,36 @@ static char *rule_yaml(const char *name, const char *extra) {
     return s;
 }
 
+/* settings.metrics-directory: an absolute path; a drop-in overrides it like any setting. */
+static void test_metrics_directory(void **state) {
+    tmp *t = *state;
+    stdfu_manifest *m = NULL;
+    char **errors = NULL, path[256];
+    char *a = rule_yaml("a", "");
+
+    assert_int_equal(mkdir(t->d, 0755), 0);
+    write_file(t->main, "settings:\n  metrics-directory: /run/metrics\nrules:\n%s", a);
+    assert_int_equal(stdfu_manifest_load(t->main, t->d, &m, &errors), 0);
+    assert_string_equal(stdfu_manifest_get_settings(m)->metrics_dir, "/run/metrics");
+    m = stdfu_manifest_unref(m);
+
+    snprintf(path, sizeof path, "%s/10-metrics.yaml", t->d);
+    write_file(path, "settings: {metrics-directory: /var/lib/node-exporter}\n");
+    assert_int_equal(stdfu_manifest_load(t->main, t->d, &m, &errors), 0);
+    assert_string_equal(stdfu_manifest_get_settings(m)->metrics_dir, "/var/lib/node-exporter");
+    m = stdfu_manifest_unref(m);
+
+    /* Relative to what? Refused, naming the place and the value. */
+    write_file(path, "settings: {metrics-directory: metrics}\n");
+    assert_int_equal(stdfu_manifest_load(t->main, t->d, &m, &errors), -EINVAL);
+    assert_non_null(errors);
+    assert_non_null(strstr(errors[0], "10-metrics.yaml:1:31: settings.metrics-directory: "
+                                      "expected an absolute path"));
+    assert_non_null(strstr(errors[0], "not \"metrics\""));
+    stdfu_manifest_errors_free(errors);
+    free(a);
+}
+
 static void test_directory_order_and_duplicates(void **state) {
     tmp *t = *state;
     stdfu_manifest *m = NULL;
@@ -901,6 +931,7 @@ int main(void) {
         cmocka_unit_test(test_bad_top_level_list),
         cmocka_unit_test(test_bad_rules_not_list),
         cmocka_unit_test(test_bad_not_utf8),
+        cmocka_unit_test_setup_teardown(test_metrics_directory, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(test_directory_order_and_duplicates, tmp_setup,
                                         tmp_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_paths, tmp_setup, tmp_teardown),
