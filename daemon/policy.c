@@ -319,6 +319,24 @@ static void resume_impossible(Daemon *d, Device *dev, const stdfu_error *why) {
         device_set_error(dev, why->message);
 }
 
+/* A kept job of a device that runs its application, whose rule now refuses the update (the
+ * manifest changed: no downgrade, an unreadable version): the job goes, as if it had never
+ * been queued; its attempts are in the history already. The device is left as the rule
+ * leaves any such device (idle), rather than flashed by a decision the manifest took back. */
+static void resume_dropped(Daemon *d, Device *dev, const RulesVerdict *v) {
+    char why[256];
+
+    log_notice("%s: its kept job is dropped: rule %s now says it %s.", device_port(dev),
+               v->rule->name, rules_describe(v, why, sizeof why));
+    device_set_resume(dev, NULL);
+    int r = stdfu_state_remove_job(d->state, device_port(dev));
+    if (r < 0)
+        log_warning_errno(r, "%s: cannot remove the job record: %m", device_port(dev));
+    device_set_state(dev, JOB_IDLE);
+    device_set_error(dev, NULL);
+    device_set_next_attempt(dev, 0);
+}
+
 /* A device with an unfinished job (journal, needs-power-cycle, failed outside its
  * application) is back. */
 static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
@@ -332,6 +350,13 @@ static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
         stdfu_job_record rec = res->record;
         device_set_resume(dev, NULL);
         resume_done(d, dev, &rec);
+        return;
+    }
+    /* Re-checked against the rule in force: the manifest may have changed since the job was
+     * queued (a Mender rollback, a new target). A device in its bootloader has no version to
+     * decide on, and an UpdateFile job no rule: those go on. */
+    if (rules_resume_refused(device_facts(dev), v, &res->record)) {
+        resume_dropped(d, dev, v);
         return;
     }
     if (resume_spec(d, dev, v, res, &spec, &err) < 0) {

@@ -73,6 +73,12 @@ int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest
  * running the target (its rule's firmware version; an UpdateFile job's version as given). */
 bool rules_resume_is_done(const stdfu_manifest *m, const DeviceFacts *f, const RulesVerdict *v,
                           const stdfu_job_record *rec);
+/* Whether the rule in force now refuses the unfinished job of rec (the manifest changed since
+ * it was queued): the device runs its application and v's rule refuses a downgrade or an
+ * unreadable version. Never for a job the caller forced, an UpdateFile job or a device outside
+ * its application (it must get an application again). */
+bool rules_resume_refused(const DeviceFacts *f, const RulesVerdict *v,
+                          const stdfu_job_record *rec);
 /* The job of a journal record, to resume (forced: the job was accepted, only its outcome is
  * open): a manifest job takes its rule's firmware (-ENOENT when the rule is gone), an
  * UpdateFile job (rec->kept_image) the image read back from the state directory, given as

@@ -60,6 +60,8 @@ typedef struct stdfu_job_record {
     unsigned kept_image;             /* 1: an UpdateFile job, its image in STATE/images/PORT */
     char image_address[16];          /* UpdateFile: "0x08000000" given for a raw image, or "" */
     uint64_t next_attempt_usec;      /* CLOCK_REALTIME of the next attempt (retry-wait), or 0 */
+    unsigned forced;                 /* 1: the caller forced the update (not re-checked against
+                                      * the rule when it resumes) */
     bool damaged;                    /* loaded: the file could not be read; only port (its file
                                       * name) and last_error (why) are set */
 } stdfu_job_record;

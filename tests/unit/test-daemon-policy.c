@@ -433,8 +433,9 @@ static void test_back_already_resumes_at_once(void **state) {
     assert_int_equal(device_attempt(dev), 2);
 }
 
-/* Replaces the manifest with rules (the settings line is kept) and loads it. */
-static void reload_rules(fixture *f, const char *port_glob, bool adopt) {
+/* Replaces the manifest with one rule (the settings line is kept) and loads it; extra: more
+ * keys of the rule, each line "    key: value\n". */
+static void reload_rule(fixture *f, const char *port_glob, bool adopt, const char *extra) {
     char path[128], *text = NULL, **errors = NULL;
     snprintf(path, sizeof path, "%s/manifest.yaml", f->dir);
     assert_true(asprintf(&text,
@@ -445,8 +446,8 @@ static void reload_rules(fixture *f, const char *port_glob, bool adopt) {
                          "    application: {id: \"0483:5750\"}\n"
                          "    bootloader: {adopt: %s}\n"
                          "    firmware: {file: %s, sha256: " SHA_12 ", version: \"1.2\", "
-                         "address: 0x08000000}\n", port_glob, adopt ? "true" : "false",
-                         firmware_12()) > 0);
+                         "address: 0x08000000}\n%s", port_glob, adopt ? "true" : "false",
+                         firmware_12(), extra) > 0);
     assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
     free(text);
     f->d->manifest = stdfu_manifest_unref(f->d->manifest);
@@ -462,7 +463,7 @@ static void test_damaged_record_claims_port(void **state) {
     fixture *f = *state;
     char path[128];
 
-    reload_rules(f, "1-*", false);
+    reload_rule(f, "1-*", false, "");
     snprintf(path, sizeof path, "%s/state/jobs/1-5", f->dir);
     assert_int_equal(write_file_atomic(path, "stdfu-job 2\nport=1-5\nph", 24, 0644), 0);
     snprintf(path, sizeof path, "%s/state/jobs/2-3", f->dir);
@@ -490,19 +491,58 @@ static void test_damaged_record_claims_port(void **state) {
     /* A restart: the claim is still there, and so is the explanation. */
     stop_daemon(f);
     start_daemon(f);
-    reload_rules(f, "1-*", false);
+    reload_rule(f, "1-*", false, "");
     assert_int_equal(policy_resume_jobs(f->d), 0);
     b = plug(f, "2-3", DEVICE_BOOTLOADER, 0);
     assert_int_equal(device_state(b), JOB_NO_RULE);
     assert_non_null(strstr(device_last_error(b), "jobs/2-3 could not be read"));
 
     /* The manifest changes: now a rule has that port, and the device gets its job. */
-    reload_rules(f, "*", false);
+    reload_rule(f, "*", false, "");
     policy_evaluate_all(f->d, true);
     assert_non_null(device_job(b));
     run_until_idle(f, b);
     assert_int_equal(device_state(b), JOB_DONE);
     assert_int_equal(n_records(f, NULL), 0);
+}
+
+/* A kept job is re-checked against the rule in force when it resumes: the manifest changed
+ * (a Mender rollback, say) and its rule now refuses the update of a device that runs its
+ * application, so the job goes and the device stays as the rule leaves it. */
+static void test_kept_job_rechecked_against_rule(void **state) {
+    fixture *f = *state;
+
+    /* bcdDevice 0x01ab is no version: only allow-downgrade lets the rule update it. */
+    reload_rule(f, "1-*", true, "    allow-downgrade: true\n");
+    f->outcome = JOB_OUTCOME_FAILED;
+    snprintf(f->error, sizeof f->error, "enter request ignored");
+    Device *dev = plug(f, "1-4", DEVICE_APPLICATION, 0x01ab);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_int_equal(n_records(f, NULL), 1);
+
+    reload_rule(f, "1-*", true, "");
+    policy_evaluate_all(f->d, true);
+    assert_null(device_job(dev));
+    assert_null(device_resume(dev));
+    assert_int_equal(device_state(dev), JOB_IDLE);
+    assert_int_equal(n_records(f, NULL), 0);
+    assert_int_equal(f->runs, 1);
+
+    /* A job the caller forced is the caller's decision: it goes on whatever the rule says. */
+    stdfu_error err = {};
+    assert_int_equal(policy_queue_update(f->d, dev, true, &err), 0);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    stdfu_job_record rec;
+    assert_int_equal(n_records(f, &rec), 1);
+    assert_int_equal(rec.forced, 1);
+    unsigned runs = f->runs;
+    f->outcome = JOB_OUTCOME_DONE;
+    policy_evaluate_all(f->d, true);
+    run_until_idle(f, dev);
+    assert_int_equal(f->runs, runs + 1);
+    assert_int_equal(device_state(dev), JOB_DONE);
 }
 
 static void test_resume_after_restart(void **state) {
@@ -598,6 +638,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cancel_outside_application_keeps_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_back_already_resumes_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_record_claims_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_job_rechecked_against_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_wait_after_restart, setup, teardown),
     };
