@@ -99,8 +99,11 @@ def judge(batch, report, results, watchlog=None):
         d = devs.get(port, {})
         door = cell.split("/")[1]
         r = res.get(port, ["?"])
-        mode, version = d.get("mode"), d.get("version")
-        running = mode == "application" and d.get("plugged", True)
+        mode, version, plugged = d.get("mode"), d.get("version"), d.get("plugged", True)
+        if door != "ctl" and len(r) >= 5:
+            # stdfud cells: the device as the emulator saw it when the State was read
+            mode, version, plugged = r[2], (None if r[3] == "-" else r[3]), r[4] == "plugged"
+        running = mode == "application" and plugged
         end, why = None, ""
         if door == "ctl":
             rc = r[0]
@@ -141,7 +144,7 @@ def judge(batch, report, results, watchlog=None):
             continue
         known = todo != "-" and (":" not in todo.split()[0] or todo.startswith(door + ":"))
         if end is None:
-            where = "gone" if not d.get("plugged", True) else mode
+            where = "gone" if not plugged else mode
             end = f"STRANDED({where} {version})"
             verdict = "TODO" if known else "FAIL"
         else:

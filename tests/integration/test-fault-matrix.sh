@@ -47,11 +47,16 @@ ctl_batch() {
         "$CTL" "$ETC/fw.bin" "$T" "$out" "$T/ports" >>"$T/sim.log" 2>&1
 }
 
-# result_line PORT: "PORT<TAB>STATE<TAB>1 if its job record is kept", as it is now.
+# result_line PORT [STATE]: "PORT<TAB>STATE<TAB>1 if its job record is kept<TAB>MODE<TAB>VERSION
+# <TAB>plugged|unplugged": STATE as just seen (read now when not given), the device as the
+# emulator sees it at the same moment (a device whose attempts go on may end up elsewhere by
+# the end of the run).
 result_line() {
-    local s
-    s=$(dprop "$1" State 2>/dev/null | sed 's/^s "\(.*\)"$/\1/')
-    printf '%s\t%s\t%s\n' "$1" "${s:-absent}" "$([ -e "$STATE/jobs/$1" ] && echo 1 || echo 0)"
+    local s=${2:-} dev
+    dev=$(sim_ctl status 2>/dev/null | awk -v p="$1" '$1 == p { print $3 "\t" $4 "\t" $5 }')
+    [ -n "$s" ] || s=$(dprop "$1" State 2>/dev/null | sed 's/^s "\(.*\)"$/\1/')
+    printf '%s\t%s\t%s\t%s\n' "$1" "${s:-absent}" \
+        "$([ -e "$STATE/jobs/$1" ] && echo 1 || echo 0)" "${dev:-?}"
 }
 
 # daemon_results BATCH RESULTS: each device's result, taken as soon as its State has settled
@@ -77,12 +82,12 @@ daemon_results() {
                 done | failed | needs-power-cycle | cancelled | idle | no-rule | retry-wait)
                     if [ "$s" = retry-wait ] && [ -n "${rw_attempt[$port]:-}" ] &&
                         [ "${a:-0}" -gt "${rw_attempt[$port]}" ]; then
-                        result_line "$port" >>"$out"; continue
+                        result_line "$port" "$s" >>"$out"; continue
                     fi
                     [ "$s" = retry-wait ] && [ -z "${rw_attempt[$port]:-}" ] && rw_attempt[$port]=${a:-0}
                     if [ "${key[$port]:-}" = "$s/$a" ]; then
                         if [ $((SECONDS - since[$port])) -ge 3 ]; then
-                            result_line "$port" >>"$out"; continue
+                            result_line "$port" "$s" >>"$out"; continue
                         fi
                     else
                         key[$port]=$s/$a since[$port]=$SECONDS
@@ -92,7 +97,7 @@ daemon_results() {
                    # with the others it may be caught mid-attempt every time; watched closely,
                    # its next retry-wait is seen (or, should it go on, the next looks).
                    if [ "${a:-0}" -ge 3 ] && wait_for 15 state_is "$port" retry-wait; then
-                       result_line "$port" >>"$out"; continue
+                       result_line "$port" retry-wait >>"$out"; continue
                    fi ;;
             esac
             still="$still $port"
