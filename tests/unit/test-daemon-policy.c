@@ -24,7 +24,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 
-#define SHA_12 "982fd22544f7e947682ec2e7dab042e9adaa0c4d77e267844624ef0e6d444e4f"
+#include "helpers/daemon-test.h"
 
 typedef struct fixture {
     char dir[64];
@@ -37,16 +37,6 @@ typedef struct fixture {
     bool then_done;     /* attempts after the first end done */
 } fixture;
 
-static const char *firmware_12(void) {
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        char src[PATH_MAX], rel[PATH_MAX * 2];
-        snprintf(src, sizeof src, "%s", __FILE__);
-        snprintf(rel, sizeof rel, "%s/../fixtures/manifests/firmware/app-1.2.bin", dirname(src));
-        assert_non_null(realpath(rel, path));
-    }
-    return path;
-}
 
 static void fake_runner(Job *job, const JobSpec *spec, JobResult *result, void *userdata) {
     fixture *f = userdata;
