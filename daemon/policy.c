@@ -25,8 +25,8 @@ static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
     rules_evaluate_claimed(d->manifest, device_facts(dev), resume_rule(dev), !!device_claim(dev),
                            ret);
     if (ret->ambiguous)
-        log_warning("%s: several adoptable rules match this bootloader; adopting none.",
-                    device_port(dev));
+        log_warning("%s: several %srules match this bootloader; taking none.",
+                    device_port(dev), device_claim(dev) ? "" : "adoptable ");
     device_set_running_version(dev, ret->running_version[0] ? ret->running_version : NULL);
     if (ret->rule && !device_job(dev))
         device_set_target_version(dev, ret->rule->firmware.version_string);
