@@ -17,7 +17,8 @@ static void help(FILE *f) {
             "\n"
             "Show what stdfud knows of every device (or of the DEVICEs given, by port path such\n"
             "as 1-1.4 or by object path): port, product, mode, running and target version, state,\n"
-            "progress of the current phase and the last error. Manifest errors, if any, follow\n"
+            "progress of the current phase and the last error. Manifest errors, and why new\n"
+            "updates are refused (stdfud's state directory full or gone), if so, follow\n"
             "the table.\n"
             "\n"
             "Options:\n"
@@ -33,9 +34,11 @@ static void help(FILE *f) {
 typedef struct manager_summary {
     uint32_t updating, queued;
     char **manifest_errors;
+    char *jobs_refused;   /* why stdfud refuses new jobs, "" or NULL when it does not */
 } manager_summary;
 
 static void manager_summary_done(manager_summary *m) {
+    free(m->jobs_refused);
     for (char **e = m->manifest_errors; e && *e; e++)
         free(*e);
     free(m->manifest_errors);
@@ -61,6 +64,9 @@ static int manager_summary_get_or_exit(sd_bus *bus, manager_summary *ret) {
         sd_bus_error_free(&error);
         return r;
     }
+    (void) sd_bus_get_property_string(bus, STDFU_BUS_NAME, STDFU_MANAGER_PATH,
+                                      STDFU_MANAGER_IFACE, "JobsRefused", NULL,
+                                      &ret->jobs_refused);
     return STDFU_EXIT_OK;
 }
 
@@ -144,6 +150,8 @@ static void print_manager_summary(size_t n_devices, const manager_summary *m) {
         for (char **e = m->manifest_errors; *e; e++)
             printf("  %s\n", *e);
     }
+    if (m->jobs_refused && m->jobs_refused[0])
+        printf("\nNew updates are refused: %s\n", m->jobs_refused);
 }
 
 /* Keeps the devices the user named, in the order of the list; each name must match one. */

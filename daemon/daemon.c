@@ -88,6 +88,8 @@ Daemon *daemon_free(Daemon *d) {
     stdfu_state_free(d->state);
     sd_event_source_disable_unref(d->inotify_source);
     sd_event_source_disable_unref(d->reload_timer);
+    sd_event_source_disable_unref(d->refused_timer);
+    free(d->jobs_refused);
     if (d->inotify_fd >= 0)
         close(d->inotify_fd);
     free(d->manifest_basename);
@@ -140,6 +142,27 @@ static char **single_error(const char *format, ...) {
 
 /* Loads manifest file + directory; on success replaces d->manifest, on errors keeps the old
  * one. Either way d->manifest_errors says what is wrong (empty when nothing). */
+/* Metrics go to --metrics[=DIR] when given (the command line wins: it is what the admin typed
+ * for this run), else to the manifest's metrics-directory, else nowhere. Called after every
+ * manifest load: the directory may come, change or go with it. */
+static void apply_metrics_dir(Daemon *d) {
+    const char *dir = d->settings.metrics_dir;
+    if (!dir && d->manifest)
+        dir = stdfu_manifest_get_settings(d->manifest)->metrics_dir;
+    if (!dir) {
+        if (d->metrics) {
+            log_info("Metrics are off (no metrics-directory in the manifest any more).");
+            if (unlink(metrics_path(d->metrics)) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "Cannot remove %s: %m", metrics_path(d->metrics));
+            d->metrics = metrics_free(d->metrics);
+        }
+        return;
+    }
+    int r = d->metrics ? metrics_set_dir(d->metrics, dir) : metrics_new(&d->metrics, d, dir);
+    if (r < 0)
+        log_warning_errno(r, "Cannot write metrics to %s: %m", dir);
+}
+
 static int load_manifest(Daemon *d) {
     stdfu_manifest *m = NULL;
     char **errors = NULL;
@@ -163,6 +186,7 @@ static int load_manifest(Daemon *d) {
     d->manifest = m;
 
     const stdfu_manifest_settings *s = stdfu_manifest_get_settings(m);
+    apply_metrics_dir(d);
     if (s->max_parallel_jobs)
         job_queue_set_parallel(d->jobs, s->max_parallel_jobs);
     if (s->history_size && d->state)
@@ -382,11 +406,7 @@ int daemon_start(Daemon *d) {
                                d->settings.state_dir);
 
     (void) load_manifest(d); /* errors are shown on D-Bus, the daemon runs on */
-    if (d->settings.metrics_dir) {
-        r = metrics_new(&d->metrics, d, d->settings.metrics_dir);
-        if (r < 0)
-            return log_oom();
-    }
+    apply_metrics_dir(d); /* also with no manifest: --metrics alone */
     r = setup_inotify(d);
     if (r < 0)
         return r;

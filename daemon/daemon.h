@@ -61,6 +61,11 @@ struct Daemon {
     sd_event_source *reload_timer; /* coalesces bursts of inotify events */
 
     struct stdfu_state *state;  /* job journal and history (state.h) */
+    /* Why new jobs are refused (Manager.JobsRefused): the last job record could not be
+     * written (a full or missing state directory). NULL while records can be written; while
+     * set, refused_timer tries the devices again now and then (policy.c). */
+    char *jobs_refused;
+    sd_event_source *refused_timer;
     sd_bus_slot *device_slot;
 
     bool ready;                 /* READY=1 sent */

@@ -248,6 +248,7 @@ MANAGER_GETTER(devices, "u", device_table_count(d->devices))
 MANAGER_GETTER(updating_count, "u", job_queue_running(d->jobs))
 MANAGER_GETTER(queued_count, "u", job_queue_pending(d->jobs))
 MANAGER_GETTER(parallel, "u", d->settings.parallel)
+MANAGER_GETTER(jobs_refused, "s", d->jobs_refused ? d->jobs_refused : "")
 
 static int get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
@@ -281,6 +282,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_PROPERTY("ManifestErrors", "as", get_manifest_errors, 0,
                     SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_PROPERTY("Rules", "as", get_rules, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+    SD_BUS_PROPERTY("JobsRefused", "s", get_jobs_refused, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
     SD_BUS_METHOD_WITH_ARGS("ListDevices", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(so)", devices),
                             method_list_devices, SD_BUS_VTABLE_UNPRIVILEGED),
     SD_BUS_METHOD_WITH_ARGS("Update", SD_BUS_ARGS("s", device, "a{sv}", options),

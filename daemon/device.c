@@ -51,6 +51,7 @@ struct Device {
     DeviceResume *resume;
     bool blocked;
     bool vanished_flashing;
+    char *claim;
     sd_event_source *settle_timer;
     DeviceSettledFn settled;
 
@@ -229,6 +230,7 @@ static Device *device_free(Device *dev) {
     free(dev->running_version);
     free(dev->target_version);
     free(dev->last_error);
+    free(dev->claim);
     device_resume_free(dev->resume);
     return mfree(dev);
 }
@@ -454,6 +456,15 @@ bool device_blocked(Device *dev) { return dev->blocked; }
 void device_set_blocked(Device *dev, bool blocked) { dev->blocked = blocked; }
 bool device_vanished_flashing(Device *dev) { return dev->vanished_flashing; }
 void device_set_vanished_flashing(Device *dev, bool b) { dev->vanished_flashing = b; }
+const char *device_claim(Device *dev) { return dev->claim; }
+
+int device_set_claim(Device *dev, const char *why) {
+    if (!why) {
+        dev->claim = mfree(dev->claim);
+        return 0;
+    }
+    return free_and_strdup(&dev->claim, why);
+}
 
 void device_set_resume(Device *dev, DeviceResume *r) {
     if (dev->resume == r)

@@ -148,6 +148,12 @@ void device_set_blocked(Device *dev, bool blocked);
  * the device back already, that is news and the job resumes at once. */
 bool device_vanished_flashing(Device *dev);
 void device_set_vanished_flashing(Device *dev, bool b);
+/* Claimed: stdfud was updating this port, but its job record could not be read (why: the
+ * record's error, for LastError); the bootloader there is the job of the rule whose bootloader
+ * id and port match, adopting or not, until a job of its own or its application replaces the
+ * claim. NULL: not claimed. */
+const char *device_claim(Device *dev);
+int device_set_claim(Device *dev, const char *why);
 
 /* An application announced without its hidraw node yet (udev sends the USB device first):
  * its evaluation waits for the node or for timeout_usec, then calls done. */

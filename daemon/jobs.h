@@ -37,6 +37,8 @@ typedef struct JobSpec {
     char *target_version;     /* may be NULL (UpdateFile without a version) */
     char *from_version;
     bool force;               /* write even when the device runs the target already */
+    bool forced;              /* the caller asked for it (Update's force), whatever the rule
+                               * says: kept in the journal, a resume does not re-check it */
     usec_t started;           /* CLOCK_REALTIME when first queued (kept across resumes) */
     unsigned first_attempt;   /* the number of this run's first attempt (0 counts as 1): a
                                * resumed job goes on counting */

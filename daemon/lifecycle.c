@@ -19,6 +19,7 @@ static const char *const job_state_table[_JOB_STATE_MAX] = {
     [JOB_FAILED] = "failed",
     [JOB_NEEDS_POWER_CYCLE] = "needs-power-cycle",
     [JOB_CANCELLED] = "cancelled",
+    [JOB_NO_RULE] = "no-rule",
 };
 
 static const char *const job_outcome_table[_JOB_OUTCOME_MAX] = {
@@ -48,9 +49,11 @@ JobOutcome job_outcome_from_string(const char *s) {
 }
 
 bool job_state_is_journaled(JobState s) {
-    /* A record is removed when its job is done or cancelled; idle has no job at all. A failed
+    /* A record is removed when its job is done or cancelled; idle and no-rule have no job at
+     * all (no-rule: the lost record's file is kept aside, see state.h). A failed
      * job keeps its record only while the device is left outside its application. */
-    return s > JOB_IDLE && s < _JOB_STATE_MAX && s != JOB_DONE && s != JOB_CANCELLED;
+    return s > JOB_IDLE && s < _JOB_STATE_MAX && s != JOB_DONE && s != JOB_CANCELLED &&
+           s != JOB_NO_RULE;
 }
 
 unsigned job_next_attempt(JobState phase, unsigned attempt) {

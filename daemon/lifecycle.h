@@ -10,6 +10,7 @@
  *   ended, nothing automatic until something changes   -> failed
  *   vanished, no switchable port                        -> needs-power-cycle (resumes on replug)
  *   cancelled by a caller                               -> cancelled
+ *   its job record lost, in the bootloader, no one rule -> no-rule (resumes on a manifest change)
  *
  * JobState is what Device.State says and what a journal record's "phase=" holds; JobOutcome is
  * how one attempt ended, as UpdateFinished and the history say. Each has one string table,
@@ -37,6 +38,10 @@ typedef enum JobState {
     JOB_FAILED,
     JOB_NEEDS_POWER_CYCLE,
     JOB_CANCELLED,
+    /* A port whose job record was damaged (stdfud was updating it) has its bootloader and no
+     * manifest rule, or several, matching that bootloader id and port: no job can be made.
+     * Nothing automatic until the manifest changes or the device appears again. */
+    JOB_NO_RULE,
     _JOB_STATE_MAX,
     _JOB_STATE_INVALID = -EINVAL,
 } JobState;
@@ -57,7 +62,7 @@ JobState job_state_from_string(const char *s);     /* _JOB_STATE_INVALID when un
 const char *job_outcome_to_string(JobOutcome o);
 JobOutcome job_outcome_from_string(const char *s);
 
-/* done, failed, needs-power-cycle, cancelled: the job is over. */
+/* done, failed, needs-power-cycle, cancelled, no-rule: the job is over (or was lost). */
 static inline bool job_state_is_ended(JobState s) {
     return s >= JOB_DONE && s < _JOB_STATE_MAX;
 }

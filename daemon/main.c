@@ -22,7 +22,8 @@ static void help(void) {
            "  --parallel N                  updates that run at once, 1-%d (default: %d)\n"
            "  --metrics                     write Prometheus metrics for node_exporter's textfile\n"
            "                                collector to %s/stdfu.prom\n"
-           "  --metrics=DIR                 the same to DIR/stdfu.prom (default: off)\n"
+           "  --metrics=DIR                 the same to DIR/stdfu.prom (default: off, or the\n"
+           "                                manifest's settings: metrics-directory; this wins)\n"
            "  --log-level LEVEL             err, warning, notice, info or debug (default: info)\n"
            "  --help                        show this help\n"
            "  --version                     show the version\n",

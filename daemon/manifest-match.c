@@ -189,10 +189,16 @@ const stdfu_rule *stdfu_manifest_match_application(const stdfu_manifest *m, uint
 
 int stdfu_manifest_match_bootloader(const stdfu_manifest *m, uint16_t vid, uint16_t pid,
                                     const char *port, const stdfu_rule **ret) {
+    return stdfu_manifest_match_bootloader_any(m, vid, pid, port, false, ret);
+}
+
+int stdfu_manifest_match_bootloader_any(const stdfu_manifest *m, uint16_t vid, uint16_t pid,
+                                        const char *port, bool claimed,
+                                        const stdfu_rule **ret) {
     const stdfu_rule *found = NULL;
     for (size_t i = 0; i < m->n_rules; i++) {
         const stdfu_rule *r = m->rules[i];
-        if (!r->adopt || r->dfu_vid != vid || r->dfu_pid != pid ||
+        if ((!r->adopt && !claimed) || r->dfu_vid != vid || r->dfu_pid != pid ||
             !glob_matches(r->port_glob, port))
             continue;
         if (found)

@@ -320,6 +320,20 @@ static int parse_retry_delay(parse_ctx *c, const field *f, const char *path, yam
     return 0;
 }
 
+static int parse_metrics_dir(parse_ctx *c, const field *f, const char *path, yaml_node_t *n) {
+    (void) f;
+    int r = get_string(c, path, n, &c->settings->metrics_dir);
+    if (r < 0)
+        return r;
+    /* The daemon's working directory is nobody's business, the manifest's own is no place
+     * for metrics: only an absolute path says where node_exporter looks. */
+    if (c->settings->metrics_dir[0] != '/')
+        return value_error(c, n, "%s: expected an absolute path (node_exporter's textfile "
+                           "directory, e.g. /var/lib/prometheus/node-exporter), not \"%s\"",
+                           path, c->settings->metrics_dir);
+    return 0;
+}
+
 static const field application_fields[] = {
     {"id", F_APP_ID, parse_app_id, NULL, true},
     {"serial", F_APP_SERIAL, parse_serial, NULL, false},
@@ -377,6 +391,7 @@ static const field settings_fields[] = {
     {"history-size", F_HISTORY_SIZE, parse_history_size, NULL, false},
     {"retry-delay", F_RETRY_DELAY, parse_retry_delay, NULL, false},
     {"retry-delay-max", F_RETRY_DELAY_MAX, parse_retry_delay, NULL, false},
+    {"metrics-directory", F_METRICS_DIR, parse_metrics_dir, NULL, false},
     {0},
 };
 

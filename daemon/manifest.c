@@ -34,6 +34,7 @@ static stdfu_manifest *manifest_free(stdfu_manifest *m) {
         rule_free(m->rules[i]);
     free(m->rules);
     strv_free(m->files, m->n_files);
+    free(m->settings.metrics_dir);
     free(m);
     return NULL;
 }

@@ -138,6 +138,8 @@ typedef struct stdfu_manifest_settings {
     unsigned history_size;      /* 0: not set */
     usec_t retry_delay;         /* before the first retry of a failed job; 0: not set */
     usec_t retry_delay_max;     /* the delay doubles up to this; 0: not set */
+    char *metrics_dir;          /* metrics-directory, absolute; NULL: not set (stdfud
+                                 * --metrics[=DIR] wins over it) */
 } stdfu_manifest_settings;
 
 #define STDFU_DEFAULT_RETRY_DELAY (30 * USEC_PER_SEC)
@@ -181,3 +183,9 @@ const stdfu_rule *stdfu_manifest_match_application(const stdfu_manifest *m, uint
  * chance); 0 and *ret otherwise. */
 int stdfu_manifest_match_bootloader(const stdfu_manifest *m, uint16_t vid, uint16_t pid,
                                     const char *port, const stdfu_rule **ret);
+/* The same, adopting or not when claimed: the bootloader on a port stdfud was updating (its job
+ * record damaged, so its rule unknown) is the job of the one rule whose bootloader id and port
+ * glob match it, as if that rule adopted it. */
+int stdfu_manifest_match_bootloader_any(const stdfu_manifest *m, uint16_t vid, uint16_t pid,
+                                        const char *port, bool claimed,
+                                        const stdfu_rule **ret);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "device.h"
 #include "lifecycle.h"
@@ -61,6 +62,26 @@ int metrics_new(Metrics **ret, Daemon *d, const char *dir) {
     schedule(m);
     *ret = m;
     return 0;
+}
+
+int metrics_set_dir(Metrics *m, const char *dir) {
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s", dir, STDFU_METRICS_FILE) < 0)
+        return -ENOMEM;
+    if (streq(path, m->path)) {
+        free(path);
+        return 0;
+    }
+    /* The old file would show frozen values to whoever still scrapes it. */
+    if (unlink(m->path) < 0 && errno != ENOENT)
+        log_warning_errno(errno, "Cannot remove the old metrics %s: %m", m->path);
+    free_and_replace(m->path, path);
+    schedule(m);
+    return 0;
+}
+
+const char *metrics_path(const Metrics *m) {
+    return m->path;
 }
 
 Metrics *metrics_free(Metrics *m) {

@@ -20,6 +20,10 @@ typedef struct Metrics Metrics;
 /* dir: where node_exporter's textfile collector looks. Writes the first file soon after. */
 int metrics_new(Metrics **ret, Daemon *d, const char *dir);
 Metrics *metrics_free(Metrics *m);
+/* Writes to dir from now on (the manifest's metrics-directory changed): the file in the old
+ * directory is removed, the counters go on. */
+int metrics_set_dir(Metrics *m, const char *dir);
+const char *metrics_path(const Metrics *m); /* DIR/stdfu.prom */
 
 /* Something a metric shows changed (a device property, the manifest): write soon. A no-op
  * when metrics are off (d->metrics NULL). */

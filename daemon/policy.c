@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dbus-util.h"
@@ -21,16 +22,56 @@ static const char *resume_rule(Device *dev) {
 
 /* The manifest's verdict on dev, and the versions it shows from it. */
 static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
-    rules_evaluate(d->manifest, device_facts(dev), resume_rule(dev), ret);
+    rules_evaluate_claimed(d->manifest, device_facts(dev), resume_rule(dev), !!device_claim(dev),
+                           ret);
     if (ret->ambiguous)
-        log_warning("%s: several adoptable rules match this bootloader; adopting none.",
-                    device_port(dev));
+        log_warning("%s: several %srules match this bootloader; taking none.",
+                    device_port(dev), device_claim(dev) ? "" : "adoptable ");
     device_set_running_version(dev, ret->running_version[0] ? ret->running_version : NULL);
     if (ret->rule && !device_job(dev))
         device_set_target_version(dev, ret->rule->firmware.version_string);
 }
 
 /* ---- the state journal ------------------------------------------------------------------- */
+
+/* While job records cannot be written, how often the devices are tried again: the state
+ * directory may have room again, and a device waiting in its bootloader must not wait for a
+ * manifest change. */
+#define REFUSED_RETRY_USEC (30 * USEC_PER_SEC)
+
+static int on_refused_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void arm_refused_timer(Daemon *d) {
+    if (!d->jobs_refused) {
+        d->refused_timer = sd_event_source_disable_unref(d->refused_timer);
+        return;
+    }
+    if (!d->refused_timer &&
+        sd_event_add_time_relative(d->event, &d->refused_timer, CLOCK_MONOTONIC,
+                                   REFUSED_RETRY_USEC, 0, on_refused_timer, d) < 0)
+        log_warning("Cannot schedule another try of the refused jobs.");
+}
+
+static int on_refused_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+    Daemon *d = userdata;
+    (void) s, (void) usec;
+    d->refused_timer = sd_event_source_disable_unref(d->refused_timer);
+    policy_evaluate_all(d, false);
+    arm_refused_timer(d); /* still refused: again later */
+    return 0;
+}
+
+/* Manager.JobsRefused: why (NULL: records can be written again). */
+static void set_jobs_refused(Daemon *d, const char *why) {
+    if (!streq_ptr(d->jobs_refused, why)) {
+        if (!why)
+            d->jobs_refused = mfree(d->jobs_refused);
+        else if (free_and_strdup(&d->jobs_refused, why) < 0)
+            log_oom();
+        bus_manager_emit_changed(d, "JobsRefused", NULL);
+    }
+    arm_refused_timer(d);
+}
 
 static int journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned attempt,
                         const char *error, usec_t next_attempt, stdfu_job_record *ret) {
@@ -43,6 +84,8 @@ static int journal_save(Daemon *d, const JobSpec *spec, JobState state, unsigned
     int r = stdfu_state_save_job(d->state, &rec);
     if (r < 0)
         log_warning_errno(r, "%s: cannot write the job journal: %m", spec->port);
+    else
+        set_jobs_refused(d, NULL);
     if (ret)
         *ret = rec;
     return r;
@@ -126,6 +169,10 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
                         "device with nothing to resume it.", device_port(dev),
                         stdfu_state_dir(d->state), strerror(-r));
         device_set_error(dev, err->message);
+        char why[256];
+        snprintf(why, sizeof why, "Job records cannot be written in %s/jobs (%s); no update "
+                 "starts without its record.", stdfu_state_dir(d->state), strerror(-r));
+        set_jobs_refused(d, why);
         job_spec_done(spec);
         return r;
     }
@@ -137,6 +184,7 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
     }
     device_set_job(dev, job);
     device_set_resume(dev, NULL);
+    device_set_claim(dev, NULL); /* its own record claims the port from here on */
     device_set_vanished_flashing(dev, false);
     device_set_progress(dev, 0, 0, 0);
     device_set_attempt(dev, MAX(attempt, 1u));
@@ -271,6 +319,24 @@ static void resume_impossible(Daemon *d, Device *dev, const stdfu_error *why) {
         device_set_error(dev, why->message);
 }
 
+/* A kept job of a device that runs its application, whose rule now refuses the update (the
+ * manifest changed: no downgrade, an unreadable version): the job goes, as if it had never
+ * been queued; its attempts are in the history already. The device is left as the rule
+ * leaves any such device (idle), rather than flashed by a decision the manifest took back. */
+static void resume_dropped(Daemon *d, Device *dev, const RulesVerdict *v) {
+    char why[256];
+
+    log_notice("%s: its kept job is dropped: rule %s now says it %s.", device_port(dev),
+               v->rule->name, rules_describe(v, why, sizeof why));
+    device_set_resume(dev, NULL);
+    int r = stdfu_state_remove_job(d->state, device_port(dev));
+    if (r < 0)
+        log_warning_errno(r, "%s: cannot remove the job record: %m", device_port(dev));
+    device_set_state(dev, JOB_IDLE);
+    device_set_error(dev, NULL);
+    device_set_next_attempt(dev, 0);
+}
+
 /* A device with an unfinished job (journal, needs-power-cycle, failed outside its
  * application) is back. */
 static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
@@ -284,6 +350,13 @@ static void resume_device(Daemon *d, Device *dev, const RulesVerdict *v) {
         stdfu_job_record rec = res->record;
         device_set_resume(dev, NULL);
         resume_done(d, dev, &rec);
+        return;
+    }
+    /* Re-checked against the rule in force: the manifest may have changed since the job was
+     * queued (a Mender rollback, a new target). A device in its bootloader has no version to
+     * decide on, and an UpdateFile job no rule: those go on. */
+    if (rules_resume_refused(device_facts(dev), v, &res->record)) {
+        resume_dropped(d, dev, v);
         return;
     }
     if (resume_spec(d, dev, v, res, &spec, &err) < 0) {
@@ -338,8 +411,11 @@ int policy_resume_jobs(Daemon *d) {
         if (device_table_ensure(d->devices, recs[i].port, &dev) < 0)
             continue;
         if (recs[i].damaged) {
-            /* Its port is known, the rest is not: the device gets a fresh job from the
-             * manifest when it is present, and LastError says what happened. */
+            /* Its port is known, the rest is not: stdfud was updating that device, so it gets
+             * a fresh job from the manifest when it is present, even in a bootloader no rule
+             * adopts; LastError says what happened. */
+            if (device_set_claim(dev, recs[i].last_error) < 0)
+                log_oom();
             device_set_error(dev, recs[i].last_error);
             continue;
         }
@@ -367,6 +443,37 @@ int policy_resume_jobs(Daemon *d) {
 
 /* ---- deciding ---------------------------------------------------------------------------- */
 
+/* A claimed port (its job record lost) runs an application again: nothing is stranded there,
+ * the claim and the record set aside go; the manifest treats it as any application. */
+static void drop_claim(Daemon *d, Device *dev) {
+    int r = stdfu_state_remove_job(d->state, device_port(dev));
+    if (r < 0)
+        log_warning_errno(r, "%s: cannot remove the damaged job record: %m", device_port(dev));
+    device_set_claim(dev, NULL);
+    if (device_state(dev) == JOB_NO_RULE)
+        device_set_state(dev, JOB_IDLE);
+}
+
+/* A claimed bootloader without its one rule: said in State and LastError, until the manifest
+ * changes or the device appears again. */
+static void no_rule(Device *dev, const RulesVerdict *v) {
+    const DeviceFacts *f = device_facts(dev);
+    char *msg = NULL;
+
+    if (asprintf(&msg, "%s But %s of the manifest has the bootloader id %04x:%04x and a port "
+                 "glob matching %s, so no job can be made: the device waits in its bootloader "
+                 "for a manifest change.", device_claim(dev),
+                 v->ambiguous ? "more than one rule" : "no rule", f->vid, f->pid,
+                 device_port(dev)) < 0) {
+        log_oom();
+        msg = NULL;
+    }
+    log_warning("%s: %s", device_port(dev), msg ? msg : device_claim(dev));
+    device_set_state(dev, JOB_NO_RULE);
+    device_set_error(dev, msg ? msg : device_claim(dev));
+    free(msg);
+}
+
 /* Whether a device that just appeared (or after a reload) should get a job. */
 static void evaluate_device(Daemon *d, Device *dev, const RulesVerdict *v) {
     stdfu_error err = {};
@@ -382,8 +489,14 @@ static void evaluate_device(Daemon *d, Device *dev, const RulesVerdict *v) {
             resume_device(d, dev, v);
         return;
     }
+    if (device_claim(dev) && device_mode(dev) == DEVICE_APPLICATION)
+        drop_claim(d, dev);
     if (device_blocked(dev))
         return;
+    if (!v->wants_update && device_claim(dev) && device_mode(dev) == DEVICE_BOOTLOADER) {
+        no_rule(dev, v);
+        return;
+    }
     if (!v->wants_update) {
         if (v->rule && v->decision != STDFU_UPDATE_CURRENT)
             log_notice("%s: not updated by rule %s: %s.", device_port(dev), v->rule->name,
@@ -465,7 +578,7 @@ void policy_device_changed(Daemon *d, Device *dev, bool incarnation) {
     }
     evaluate(d, dev, &v);
     if (device_mode(dev) == DEVICE_ABSENT) {
-        if (!device_job(dev) && !device_resume(dev))
+        if (!device_job(dev) && !device_resume(dev) && !device_claim(dev))
             device_table_remove(d->devices, dev);
         daemon_update_status(d);
         return;

@@ -33,7 +33,7 @@ DeviceMode rules_classify(const stdfu_manifest *m, uint16_t vid, uint16_t pid, c
 }
 
 static const stdfu_rule *match_rule(const stdfu_manifest *m, const DeviceFacts *f,
-                                    const char *resume_rule, bool *ambiguous) {
+                                    const char *resume_rule, bool claimed, bool *ambiguous) {
     const stdfu_rule *rule = NULL;
 
     if (!m)
@@ -44,16 +44,21 @@ static const stdfu_rule *match_rule(const stdfu_manifest *m, const DeviceFacts *
         return NULL;
     if (resume_rule && (rule = stdfu_manifest_find_rule(m, resume_rule)))
         return rule;
-    int r = stdfu_manifest_match_bootloader(m, f->vid, f->pid, f->port, &rule);
+    int r = stdfu_manifest_match_bootloader_any(m, f->vid, f->pid, f->port, claimed, &rule);
     *ambiguous = r == -ENOTUNIQ;
     return r >= 0 ? rule : NULL;
 }
 
 void rules_evaluate(const stdfu_manifest *m, const DeviceFacts *f, const char *resume_rule,
                     RulesVerdict *ret) {
+    rules_evaluate_claimed(m, f, resume_rule, false, ret);
+}
+
+void rules_evaluate_claimed(const stdfu_manifest *m, const DeviceFacts *f,
+                            const char *resume_rule, bool claimed, RulesVerdict *ret) {
     RulesVerdict v = {};
 
-    v.rule = match_rule(m, f, resume_rule, &v.ambiguous);
+    v.rule = match_rule(m, f, resume_rule, claimed, &v.ambiguous);
     if (f->mode == DEVICE_APPLICATION) {
         v.has_running = v.rule ? stdfu_rule_running_version(v.rule, f->bcd_device, &v.running) >= 0
                                : stdfu_version_from_bcd(f->bcd_device, &v.running) >= 0;
@@ -64,7 +69,7 @@ void rules_evaluate(const stdfu_manifest *m, const DeviceFacts *f, const char *r
         v.decision = stdfu_rule_decide(v.rule, v.has_running ? &v.running : NULL);
         v.wants_update = v.decision == STDFU_UPDATE_NEEDED;
     } else if (v.rule && f->mode == DEVICE_BOOTLOADER) {
-        v.decision = STDFU_UPDATE_NEEDED; /* only adopting or resuming rules get here */
+        v.decision = STDFU_UPDATE_NEEDED; /* only adopting, resuming or claimed ones get here */
         v.wants_update = true;
     }
     *ret = v;
@@ -112,6 +117,7 @@ static int spec_from_rule(const stdfu_manifest *m, const DeviceFacts *f, const s
         .target_version = strdup(rule->firmware.version_string),
         .from_version = from_version && *from_version ? strdup(from_version) : NULL,
         .force = force,
+        .forced = force,
         .image = rule->firmware.image,
         /* The manifest is immutable and its count atomic: a reference keeps the image alive
          * for the worker while the main loop loads another one. */
@@ -157,7 +163,7 @@ int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest
     stdfu_image_load_options opts = { .has_address = req->has_address, .address = req->address,
                                       .raw_unnamed = true };
     _cleanup_free_ uint8_t *data = TAKE_PTR(req->data);
-    JobSpec spec = { .force = req->force };
+    JobSpec spec = { .force = req->force, .forced = req->force };
     stdfu_version version;
     int r;
 
@@ -222,9 +228,17 @@ bool rules_resume_is_done(const stdfu_manifest *m, const DeviceFacts *f, const R
            stdfu_version_compare(&running, &rule->firmware.version) == 0;
 }
 
+bool rules_resume_refused(const DeviceFacts *f, const RulesVerdict *v,
+                          const stdfu_job_record *rec) {
+    return f->mode == DEVICE_APPLICATION && !rec->kept_image && !rec->forced && v->rule &&
+           (v->decision == STDFU_UPDATE_DOWNGRADE_REFUSED ||
+            v->decision == STDFU_UPDATE_UNKNOWN_REFUSED);
+}
+
 /* What the journal knows and a device in the bootloader does not. */
 static int spec_from_record(JobSpec *spec, const stdfu_job_record *rec) {
     spec->started = rec->started_usec;
+    spec->forced = rec->forced;
     if (rec->from_version[0] && free_and_strdup(&spec->from_version, rec->from_version) < 0)
         return -ENOMEM;
     return 0;
@@ -293,5 +307,6 @@ void rules_job_record(const JobSpec *spec, stdfu_job_record *ret) {
                           spec->sha256, spec->from_version, spec->target_version);
     ret->started_usec = spec->started;
     ret->kept_image = spec->kept_image;
+    ret->forced = spec->forced;
     snprintf(ret->image_address, sizeof ret->image_address, "%s", spec->image_address);
 }

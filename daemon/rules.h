@@ -23,7 +23,8 @@ DeviceMode rules_classify(const stdfu_manifest *m, uint16_t vid, uint16_t pid, c
 /* What the manifest says about a device, decided once per event. */
 typedef struct RulesVerdict {
     const stdfu_rule *rule;     /* NULL: no rule (the pointer lives as long as the manifest) */
-    bool ambiguous;             /* a bootloader that several adopting rules match: none taken */
+    bool ambiguous;             /* a bootloader that several adopting (or, claimed, any) rules
+                                 * match: none taken */
     bool has_running;           /* the application's version could be read */
     stdfu_version running;
     char running_version[STDFU_VERSION_STRING_MAX]; /* "" when unknown */
@@ -37,6 +38,11 @@ typedef struct RulesVerdict {
  * an update when its rule says NEEDED, or when it sits in the bootloader with a rule. */
 void rules_evaluate(const stdfu_manifest *m, const DeviceFacts *f, const char *resume_rule,
                     RulesVerdict *ret);
+/* The same for a port stdfud was updating when its job record was lost (damaged: the rule is
+ * unknown): claimed, a bootloader falls under the one rule, adopting or not, whose bootloader
+ * id and port glob match (ambiguous when several do). */
+void rules_evaluate_claimed(const stdfu_manifest *m, const DeviceFacts *f,
+                            const char *resume_rule, bool claimed, RulesVerdict *ret);
 /* One sentence for logs, e.g. "runs 1.3, newer than the target 1.2, and allow-downgrade is
  * off". Returns buf. */
 char *rules_describe(const RulesVerdict *v, char *buf, size_t size);
@@ -66,6 +72,12 @@ int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest
 /* Whether the unfinished job of rec is done already: the device is back in its application
  * running the target (its rule's firmware version; an UpdateFile job's version as given). */
 bool rules_resume_is_done(const stdfu_manifest *m, const DeviceFacts *f, const RulesVerdict *v,
+                          const stdfu_job_record *rec);
+/* Whether the rule in force now refuses the unfinished job of rec (the manifest changed since
+ * it was queued): the device runs its application and v's rule refuses a downgrade or an
+ * unreadable version. Never for a job the caller forced, an UpdateFile job or a device outside
+ * its application (it must get an application again). */
+bool rules_resume_refused(const DeviceFacts *f, const RulesVerdict *v,
                           const stdfu_job_record *rec);
 /* The job of a journal record, to resume (forced: the job was accepted, only its outcome is
  * open): a manifest job takes its rule's firmware (-ENOENT when the rule is gone), an

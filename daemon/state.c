@@ -339,11 +339,37 @@ static int remove_image(stdfu_state *s, const char *port) {
     return 0;
 }
 
+/* jobs/.PORT.damaged: a record that could not be read, set aside. It stands for the job it was
+ * (the port is claimed) until a job of that port is over or its application runs. */
+static int aside_name(const char *port, char *buf, size_t size) {
+    if (!stdfu_usb_port_is_valid(port))
+        return -EINVAL;
+    snprintf(buf, size, ".%s.damaged", port);
+    return 0;
+}
+
+static void remove_aside(stdfu_state *s, const char *port) {
+    char aside[STDFU_USB_PORT_MAX + 16];
+    _cleanup_(closedirp) DIR *d = NULL;
+
+    if (aside_name(port, aside, sizeof aside) < 0 || !(d = opendir(s->jobs_dir)))
+        return;
+    int r = unlinkat(dirfd(d), aside, 0);
+    if (r < 0 && errno == EISDIR)
+        r = unlinkat(dirfd(d), aside, AT_REMOVEDIR);
+    if (r >= 0)
+        (void) fsync_directory(s->jobs_dir);
+    else if (errno != ENOENT)
+        log_warning_errno(errno, "Failed to remove %s/%s: %m", s->jobs_dir, aside);
+}
+
 int stdfu_state_remove_job(stdfu_state *s, const char *port) {
     _cleanup_free_ char *path = NULL;
     int r = job_path(s, port, &path);
     if (r < 0)
         return r;
+    /* Before the record: a crash in between leaves the record, which stands for the job. */
+    remove_aside(s, port);
     if (unlink(path) < 0) {
         if (errno == ENOENT)
             return remove_image(s, port);
@@ -401,7 +427,7 @@ int stdfu_state_finish_job(stdfu_state *s, const stdfu_history_entry *e) {
 static void damaged_job_file(stdfu_state *s, int dir_fd, const char *name, const char *reason,
                              stdfu_job_record *ret) {
     char aside[STDFU_USB_PORT_MAX + 16];
-    snprintf(aside, sizeof aside, ".%s.damaged", name);
+    (void) aside_name(name, aside, sizeof aside);
     bool moved = renameat(dir_fd, name, dir_fd, aside) >= 0;
     log_warning("Job record %s/%s cannot be read (%s)%s; its device gets a fresh job from the "
                 "manifest.", s->jobs_dir, name, reason, moved ? ", set aside" : "");
@@ -410,6 +436,28 @@ static void damaged_job_file(stdfu_state *s, int dir_fd, const char *name, const
     snprintf(ret->last_error, sizeof ret->last_error, "The job record %s/%s could not be read "
              "(%s)%s%s; the unfinished update starts again from the manifest.", s->jobs_dir,
              name, reason, moved ? " and was kept as " : "", moved ? aside : "");
+}
+
+/* jobs/.PORT.damaged of an earlier start: the port is still claimed (a restart must not forget
+ * a device left in its bootloader). false when name is not such a file. */
+static bool aside_port(const char *name, char *port, size_t size) {
+    size_t n = strlen(name);
+    if (name[0] != '.' || n < 10 || !streq(name + n - 8, ".damaged") || n - 9 >= size)
+        return false;
+    memcpy(port, name + 1, n - 9);
+    port[n - 9] = '\0';
+    return stdfu_usb_port_is_valid(port);
+}
+
+static void aside_job_file(stdfu_state *s, const char *name, const char *port,
+                           stdfu_job_record *ret) {
+    log_warning("Job record %s/%s could not be read at an earlier start (kept as %s); its "
+                "device still gets a fresh job from the manifest.", s->jobs_dir, port, name);
+    *ret = (stdfu_job_record) {.damaged = true};
+    COPY(ret->port, port);
+    snprintf(ret->last_error, sizeof ret->last_error, "The job record %s/%s could not be read "
+             "at an earlier start and was kept as %s; the unfinished update starts again from "
+             "the manifest.", s->jobs_dir, port, name);
 }
 
 /* Reads jobs/NAME; a record that cannot be used comes back damaged. Only a regular file of at
@@ -440,6 +488,25 @@ static int compare_records(const void *a, const void *b) {
     return strcmp(((const stdfu_job_record *) a)->port, ((const stdfu_job_record *) b)->port);
 }
 
+static int grow_records(stdfu_job_record **jobs, size_t n, size_t *allocated) {
+    if (n < *allocated)
+        return 0;
+    size_t a = MAX(*allocated * 2, (size_t) 8);
+    stdfu_job_record *p = reallocarray(*jobs, a, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    *jobs = p;
+    *allocated = a;
+    return 0;
+}
+
+static bool has_port(const stdfu_job_record *jobs, size_t n, const char *port) {
+    for (size_t i = 0; i < n; i++)
+        if (streq(jobs[i].port, port))
+            return true;
+    return false;
+}
+
 int stdfu_state_load_jobs(stdfu_state *s, stdfu_job_record **ret, size_t *ret_n) {
     _cleanup_(closedirp) DIR *d = opendir(s->jobs_dir);
     _cleanup_free_ stdfu_job_record *jobs = NULL;
@@ -457,17 +524,23 @@ int stdfu_state_load_jobs(stdfu_state *s, stdfu_job_record **ret, size_t *ret_n)
                 log_warning("Ignoring %s/%s: not a port name.", s->jobs_dir, de->d_name);
             continue;
         }
-        if (n == allocated) {
-            allocated = MAX(allocated * 2, (size_t) 8);
-            stdfu_job_record *p = reallocarray(jobs, allocated, sizeof *p);
-            if (!p)
-                return -ENOMEM;
-            jobs = p;
-        }
+        if (grow_records(&jobs, n, &allocated) < 0)
+            return -ENOMEM;
         load_job_file(s, dirfd(d), de->d_name, &jobs[n++]);
     }
     if (errno != 0)
         return log_error_errno(errno, "Failed to read %s: %m", s->jobs_dir);
+    /* Then the records set aside at an earlier start, for ports with no record of their own
+     * (those set aside just now are among the records already). */
+    rewinddir(d);
+    while ((errno = 0, de = readdir(d))) {
+        char port[STDFU_USB_PORT_MAX + 1];
+        if (!aside_port(de->d_name, port, sizeof port) || has_port(jobs, n, port))
+            continue;
+        if (grow_records(&jobs, n, &allocated) < 0)
+            return -ENOMEM;
+        aside_job_file(s, de->d_name, port, &jobs[n++]);
+    }
     if (n > 0)
         qsort(jobs, n, sizeof *jobs, compare_records);
     *ret = n > 0 ? TAKE_PTR(jobs) : NULL;

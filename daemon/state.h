@@ -6,6 +6,9 @@
  *
  *     STATE/lock          flock()ed while a daemon uses the directory
  *     STATE/jobs/PORT     one record per unfinished job, named by its USB port path
+ *     STATE/jobs/.PORT.damaged  a record that could not be read, set aside: it still claims
+ *                         its port (stdfud was updating that device) until a job of that port
+ *                         is over or its application runs (stdfu_state_remove_job())
  *     STATE/images/PORT   the image of an unfinished UpdateFile job: the caller's file is not
  *                         the daemon's to open again after a restart
  *     STATE/history       the last N finished updates, oldest first
@@ -19,8 +22,8 @@
  * subset of lifecycle.h's states, which is what "phase=" holds), history entries without
  * phase, bytes and recovery. Values are escaped
  * (backslash, newline, carriage return, tab as \\ \n \r \t) so any error text fits on a line.
- * Records that cannot be read (corrupt, unknown version, bad port name) are logged and
- * skipped, never fatal; unknown keys in a record of a known version are ignored, so that a
+ * Records that cannot be read (corrupt, unknown version, not a regular file, too big) are
+ * logged and set aside, never fatal, and still name their port (the file name); unknown keys in a record of a known version are ignored, so that a
  * later writer of the same version may add some.
  *
  * A stdfu_state is used by one thread (the daemon's main loop); it keeps no global state. */
@@ -57,6 +60,8 @@ typedef struct stdfu_job_record {
     unsigned kept_image;             /* 1: an UpdateFile job, its image in STATE/images/PORT */
     char image_address[16];          /* UpdateFile: "0x08000000" given for a raw image, or "" */
     uint64_t next_attempt_usec;      /* CLOCK_REALTIME of the next attempt (retry-wait), or 0 */
+    unsigned forced;                 /* 1: the caller forced the update (not re-checked against
+                                      * the rule when it resumes) */
     bool damaged;                    /* loaded: the file could not be read; only port (its file
                                       * name) and last_error (why) are set */
 } stdfu_job_record;
@@ -104,13 +109,15 @@ const char *stdfu_state_dir(const stdfu_state *s);
 /* Changes the bound; the history is trimmed (and rewritten) when it holds more. */
 int stdfu_state_set_history_size(stdfu_state *s, unsigned history_size);
 
-/* Every readable unfinished job record, sorted by port. Unreadable ones are logged and
- * skipped. *ret is malloc'd (NULL when there are none). */
+/* Every unfinished job record, sorted by port, one per port. One that cannot be read is set
+ * aside and comes back damaged, as does one set aside at an earlier start when its port has no
+ * record of its own. *ret is malloc'd (NULL when there are none). */
 int stdfu_state_load_jobs(stdfu_state *s, stdfu_job_record **ret, size_t *ret_n);
 /* Writes (atomically replaces) the record of r->port. Sets r->updated_usec to now, and
  * r->started_usec too when it is 0. -EINVAL for an invalid port, rule or phase. */
 int stdfu_state_save_job(stdfu_state *s, stdfu_job_record *r);
-/* Removes the record of port, and its kept image; 0 also when there was none. */
+/* Removes the record of port, its kept image and a record set aside (damaged) of that port; 0
+ * also when there was none. */
 int stdfu_state_remove_job(stdfu_state *s, const char *port);
 
 /* Keeps the image of port's UpdateFile job (atomically replaced), before its first record. */

@@ -16,7 +16,9 @@ A cell passes when its device ends in one of these (the emulator's report says w
   needs-power-cycle  off or gone after leave with the image written, no hub port to switch
                    (stdfuctl: exit 7; stdfud: State needs-power-cycle, job kept)
   job-kept         stdfud only: not running an application, State retry-wait, the job in the
-                   journal (it will try again by itself)
+                   journal (it will try again by itself); test-fault-matrix.sh takes a device
+                   whose attempts keep failing when it is back in retry-wait after a later
+                   attempt, never in the middle of one
   reported         stdfuctl only, persistent faults only: a non-zero exit naming the fault
                    (the caller is the one to retry); a transient fault must reach the target
 Anything else fails: a device without its application that nothing will retry.
@@ -82,10 +84,6 @@ def plan(tsv, outdir, slice_re=""):
             print(f"batch-{n}.tsv {group}")
 
 
-ACTIVE = ("queued", "entering", "erasing", "writing", "verifying", "leaving", "waiting",
-          "recovering")
-
-
 def judge(batch, report, results, watchlog=None):
     try:
         struck = open(watchlog).read() if watchlog else ""
@@ -101,8 +99,11 @@ def judge(batch, report, results, watchlog=None):
         d = devs.get(port, {})
         door = cell.split("/")[1]
         r = res.get(port, ["?"])
-        mode, version = d.get("mode"), d.get("version")
-        running = mode == "application" and d.get("plugged", True)
+        mode, version, plugged = d.get("mode"), d.get("version"), d.get("plugged", True)
+        if door != "ctl" and len(r) >= 5:
+            # stdfud cells: the device as the emulator saw it when the State was read
+            mode, version, plugged = r[2], (None if r[3] == "-" else r[3]), r[4] == "plugged"
+        running = mode == "application" and plugged
         end, why = None, ""
         if door == "ctl":
             rc = r[0]
@@ -131,10 +132,6 @@ def judge(batch, report, results, watchlog=None):
                 end = "needs-power-cycle"
             elif state == "retry-wait" and kept == "1" and not running:
                 end = "job-kept"
-            elif state in ACTIVE and kept == "1" and not running:
-                # A device that never settles (its attempts keep failing, a short retry-wait
-                # between them) caught in one of them: its job is the one that will retry.
-                end = "job-kept"
         action = "kill" if spec == "full" else spec
         # A full state directory: stdfud refuses the job before it touches the device (no erase
         # without its record on disk), so the kill mid-write has nothing to strike.
@@ -147,7 +144,7 @@ def judge(batch, report, results, watchlog=None):
             continue
         known = todo != "-" and (":" not in todo.split()[0] or todo.startswith(door + ":"))
         if end is None:
-            where = "gone" if not d.get("plugged", True) else mode
+            where = "gone" if not plugged else mode
             end = f"STRANDED({where} {version})"
             verdict = "TODO" if known else "FAIL"
         else:

@@ -2,7 +2,8 @@
 # stdfud and its manifest: a bad manifest shows up in ManifestErrors (file:line:column) while
 # the last good one stays in force; reload by inotify, by SIGHUP and by the Reload method; a
 # daemon started on a bad manifest runs with no rules and says why; a manifest directory that
-# does not exist at start is watched once it is created.
+# does not exist at start is watched once it is created; settings: metrics-directory turns the
+# metrics on, moves and stops them, and --metrics wins over it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
@@ -84,5 +85,25 @@ mkdir "$ETC/manifest.d.new"
 cp "$SRCDIR/tests/fixtures/manifests/good/manifest.d/10-extra.yaml" "$ETC/manifest.d.new/"
 mv "$ETC/manifest.d.new" "$ETC/manifest.d"
 check "inotify: a directory moved into place is loaded" wait_for 10 kiosk_in_force
+
+# ---- settings: metrics-directory ------------------------------------------------------------
+mkdir -p "$T/m1" "$T/m2" "$T/cli"
+printf 'settings:\n  metrics-directory: %s\n' "$T/m1" >"$ETC/manifest.d/90-metrics.yaml"
+check "Reload with a metrics-directory setting" grep -q '^()$' <(gcall Reload)
+check "the metrics are written there" wait_for 10 test -s "$T/m1/stdfu.prom"
+check "in the textfile format" grep -q '^stdfu_manifest_errors 0$' "$T/m1/stdfu.prom"
+printf 'settings:\n  metrics-directory: %s\n' "$T/m2" >"$ETC/manifest.d/90-metrics.yaml"
+check "Reload with another directory" grep -q '^()$' <(gcall Reload)
+check "the metrics move there" wait_for 10 test -s "$T/m2/stdfu.prom"
+check "and the old file is gone" test ! -e "$T/m1/stdfu.prom"
+rm "$ETC/manifest.d/90-metrics.yaml"
+check "Reload without the setting" grep -q '^()$' <(gcall Reload)
+check "the metrics are off, their file removed" test ! -e "$T/m2/stdfu.prom"
+check "SIGTERM stops it" stop_daemon
+
+printf 'settings:\n  metrics-directory: %s\n' "$T/m1" >"$ETC/manifest.d/90-metrics.yaml"
+check "stdfud starts with --metrics=DIR and the setting" start_daemon --metrics="$T/cli"
+check "--metrics wins over the manifest" wait_for 10 test -s "$T/cli/stdfu.prom"
+check "nothing goes to the manifest's directory" test ! -e "$T/m1/stdfu.prom"
 check "SIGTERM stops it" stop_daemon
 finish

@@ -18,6 +18,7 @@ static void test_names(void **state) {
     static const char *const states[] = {
         "idle", "queued", "entering", "erasing", "writing", "verifying", "leaving", "waiting",
         "recovering", "retry-wait", "done", "failed", "needs-power-cycle", "cancelled",
+        "no-rule",
     };
     assert_int_equal(ELEMENTSOF(states), _JOB_STATE_MAX);
     for (JobState s = 0; s < _JOB_STATE_MAX; s++) {
@@ -44,12 +45,13 @@ static void test_classes(void **state) {
     for (JobState s = 0; s < _JOB_STATE_MAX; s++) {
         bool active = s >= JOB_QUEUED && s <= JOB_RECOVERING;
         bool ended = s == JOB_DONE || s == JOB_FAILED || s == JOB_NEEDS_POWER_CYCLE ||
-                     s == JOB_CANCELLED;
+                     s == JOB_CANCELLED || s == JOB_NO_RULE;
         assert_int_equal(job_state_is_active(s), active);
         assert_int_equal(job_state_is_ended(s), ended);
         /* A record is kept for every job that may still go on. */
         assert_int_equal(job_state_is_journaled(s),
-                         s != JOB_IDLE && s != JOB_DONE && s != JOB_CANCELLED);
+                         s != JOB_IDLE && s != JOB_DONE && s != JOB_CANCELLED &&
+                             s != JOB_NO_RULE);
     }
     assert_false(job_state_is_active(JOB_RETRY_WAIT));
     assert_false(job_state_is_ended(JOB_RETRY_WAIT));

@@ -24,7 +24,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 
-#define SHA_12 "982fd22544f7e947682ec2e7dab042e9adaa0c4d77e267844624ef0e6d444e4f"
+#include "helpers/daemon-test.h"
 
 typedef struct fixture {
     char dir[64];
@@ -37,16 +37,6 @@ typedef struct fixture {
     bool then_done;     /* attempts after the first end done */
 } fixture;
 
-static const char *firmware_12(void) {
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        char src[PATH_MAX], rel[PATH_MAX * 2];
-        snprintf(src, sizeof src, "%s", __FILE__);
-        snprintf(rel, sizeof rel, "%s/../fixtures/manifests/firmware/app-1.2.bin", dirname(src));
-        assert_non_null(realpath(rel, path));
-    }
-    return path;
-}
 
 static void fake_runner(Job *job, const JobSpec *spec, JobResult *result, void *userdata) {
     fixture *f = userdata;
@@ -433,6 +423,118 @@ static void test_back_already_resumes_at_once(void **state) {
     assert_int_equal(device_attempt(dev), 2);
 }
 
+/* Replaces the manifest with one rule (the settings line is kept) and loads it; extra: more
+ * keys of the rule, each line "    key: value\n". */
+static void reload_rule(fixture *f, const char *port_glob, bool adopt, const char *extra) {
+    char path[128], *text = NULL, **errors = NULL;
+    snprintf(path, sizeof path, "%s/manifest.yaml", f->dir);
+    assert_true(asprintf(&text,
+                         "settings: {retry-delay: 0.05, retry-delay-max: 0.08}\n"
+                         "rules:\n"
+                         "  - name: sensor\n"
+                         "    port: \"%s\"\n"
+                         "    application: {id: \"0483:5750\"}\n"
+                         "    bootloader: {adopt: %s}\n"
+                         "    firmware: {file: %s, sha256: " SHA_12 ", version: \"1.2\", "
+                         "address: 0x08000000}\n%s", port_glob, adopt ? "true" : "false",
+                         firmware_12(), extra) > 0);
+    assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+    free(text);
+    f->d->manifest = stdfu_manifest_unref(f->d->manifest);
+    assert_int_equal(stdfu_manifest_load(path, "/nonexistent/stdfu-test/manifest.d",
+                                         &f->d->manifest, &errors), 0);
+}
+
+/* Issue 10: a job record that cannot be read still names its port, and stdfud was updating the
+ * device there: its bootloader gets a fresh job from the rule with that bootloader id and port,
+ * even one that does not adopt; with no such rule, State no-rule says so until the manifest
+ * changes. A restart does not forget the claim (the record set aside keeps it). */
+static void test_damaged_record_claims_port(void **state) {
+    fixture *f = *state;
+    char path[128];
+
+    reload_rule(f, "1-*", false, "");
+    snprintf(path, sizeof path, "%s/state/jobs/1-5", f->dir);
+    assert_int_equal(write_file_atomic(path, "stdfu-job 2\nport=1-5\nph", 24, 0644), 0);
+    snprintf(path, sizeof path, "%s/state/jobs/2-3", f->dir);
+    assert_int_equal(write_file_atomic(path, "", 0, 0644), 0);
+    assert_int_equal(policy_resume_jobs(f->d), 0);
+
+    /* A bootloader that nothing claims stays alone: the rule does not adopt. */
+    Device *other = plug(f, "1-6", DEVICE_BOOTLOADER, 0);
+    assert_null(device_job(other));
+    assert_int_equal(device_state(other), JOB_IDLE);
+
+    Device *a = plug(f, "1-5", DEVICE_BOOTLOADER, 0);
+    assert_non_null(device_job(a));
+    run_until_idle(f, a);
+    assert_int_equal(device_state(a), JOB_DONE);
+    snprintf(path, sizeof path, "%s/state/jobs/.1-5.damaged", f->dir);
+    assert_int_equal(access(path, F_OK), -1); /* the job is over: so is the claim */
+
+    Device *b = plug(f, "2-3", DEVICE_BOOTLOADER, 0);
+    assert_null(device_job(b));
+    assert_int_equal(device_state(b), JOB_NO_RULE);
+    assert_non_null(strstr(device_last_error(b), "jobs/2-3 could not be read"));
+    assert_non_null(strstr(device_last_error(b), "no rule of the manifest"));
+
+    /* A restart: the claim is still there, and so is the explanation. */
+    stop_daemon(f);
+    start_daemon(f);
+    reload_rule(f, "1-*", false, "");
+    assert_int_equal(policy_resume_jobs(f->d), 0);
+    b = plug(f, "2-3", DEVICE_BOOTLOADER, 0);
+    assert_int_equal(device_state(b), JOB_NO_RULE);
+    assert_non_null(strstr(device_last_error(b), "jobs/2-3 could not be read"));
+
+    /* The manifest changes: now a rule has that port, and the device gets its job. */
+    reload_rule(f, "*", false, "");
+    policy_evaluate_all(f->d, true);
+    assert_non_null(device_job(b));
+    run_until_idle(f, b);
+    assert_int_equal(device_state(b), JOB_DONE);
+    assert_int_equal(n_records(f, NULL), 0);
+}
+
+/* A kept job is re-checked against the rule in force when it resumes: the manifest changed
+ * (a Mender rollback, say) and its rule now refuses the update of a device that runs its
+ * application, so the job goes and the device stays as the rule leaves it. */
+static void test_kept_job_rechecked_against_rule(void **state) {
+    fixture *f = *state;
+
+    /* bcdDevice 0x01ab is no version: only allow-downgrade lets the rule update it. */
+    reload_rule(f, "1-*", true, "    allow-downgrade: true\n");
+    f->outcome = JOB_OUTCOME_FAILED;
+    snprintf(f->error, sizeof f->error, "enter request ignored");
+    Device *dev = plug(f, "1-4", DEVICE_APPLICATION, 0x01ab);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    assert_int_equal(n_records(f, NULL), 1);
+
+    reload_rule(f, "1-*", true, "");
+    policy_evaluate_all(f->d, true);
+    assert_null(device_job(dev));
+    assert_null(device_resume(dev));
+    assert_int_equal(device_state(dev), JOB_IDLE);
+    assert_int_equal(n_records(f, NULL), 0);
+    assert_int_equal(f->runs, 1);
+
+    /* A job the caller forced is the caller's decision: it goes on whatever the rule says. */
+    stdfu_error err = {};
+    assert_int_equal(policy_queue_update(f->d, dev, true, &err), 0);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
+    stdfu_job_record rec;
+    assert_int_equal(n_records(f, &rec), 1);
+    assert_int_equal(rec.forced, 1);
+    unsigned runs = f->runs;
+    f->outcome = JOB_OUTCOME_DONE;
+    policy_evaluate_all(f->d, true);
+    run_until_idle(f, dev);
+    assert_int_equal(f->runs, runs + 1);
+    assert_int_equal(device_state(dev), JOB_DONE);
+}
+
 static void test_resume_after_restart(void **state) {
     fixture *f = *state;
     stdfu_job_record rec;
@@ -525,6 +627,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_outside_application_keeps_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_back_already_resumes_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_record_claims_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_job_rechecked_against_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_wait_after_restart, setup, teardown),
     };

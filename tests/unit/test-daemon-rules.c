@@ -19,18 +19,7 @@
 #include "util/fileio.h"
 #include "util/log.h"
 
-#define SHA_12 "982fd22544f7e947682ec2e7dab042e9adaa0c4d77e267844624ef0e6d444e4f"
-
-static const char *firmware_12(void) {
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        char src[PATH_MAX], rel[PATH_MAX * 2];
-        snprintf(src, sizeof src, "%s", __FILE__);
-        snprintf(rel, sizeof rel, "%s/../fixtures/manifests/firmware/app-1.2.bin", dirname(src));
-        assert_non_null(realpath(rel, path));
-    }
-    return path;
-}
+#include "helpers/daemon-test.h"
 
 /* Every rule flashes app-1.2.bin as version 1.2; they differ in what they match and how they
  * enter. Order matters: the first matching rule wins. */

@@ -309,12 +309,31 @@ static void test_corrupt_records_skipped(void **state) {
             assert_string_equal(jobs[i].port, "1-2");
     }
     free(jobs);
-    /* Set aside, they are not read again, and a new record of that port can be written. */
+    /* Set aside, they still claim their ports at the next start (a restart must not forget a
+     * device left in its bootloader), and a new record of that port can be written. */
     assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 2 + ELEMENTSOF(damaged));
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].damaged)
+            assert_non_null(strstr(jobs[i].last_error, "at an earlier start"));
     free(jobs);
     stdfu_job_record_init(&r, "1-16", "sensor", SHA_A, "1.0", "1.2");
     assert_int_equal(stdfu_state_save_job(s, &r), 0);
+    /* The port's own record wins over the one set aside... */
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, 2 + ELEMENTSOF(damaged));
+    for (size_t i = 0; i < n; i++)
+        if (streq(jobs[i].port, "1-16"))
+            assert_false(jobs[i].damaged);
+    free(jobs);
+    /* ...and when its job is over, both go (the aside was a directory: removed too). */
+    assert_int_equal(stdfu_state_remove_job(s, "1-16"), 0);
+    assert_int_equal(stdfu_state_remove_job(s, "1-4"), 0);
+    assert_int_equal(access(path_in(f, "jobs/.1-16.damaged"), F_OK), -1);
+    assert_int_equal(access(path_in(f, "jobs/.1-4.damaged"), F_OK), -1);
+    assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
+    assert_int_equal(n, ELEMENTSOF(damaged));
+    free(jobs);
     stdfu_state_free(s);
 }
 
@@ -627,7 +646,8 @@ static void test_reads_version_1_records(void **state) {
 
     assert_int_equal(stdfu_state_open(f->dir, 0, &s), 0);
     assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3); /* the one of the future, set aside, still claims its port */
+    assert_true(jobs[2].damaged);
     assert_int_equal(jobs[0].phase, JOB_RETRY_WAIT);
     assert_int_equal(jobs[0].next_attempt_usec, 1700000035000000ULL);
     assert_int_equal(jobs[0].attempt, 3);
@@ -645,7 +665,8 @@ static void test_record_phases(void **state) {
     stdfu_job_record_init(&r, "1-1", "x", SHA_A, "1.0", "1.1");
     for (JobState st = 0; st < _JOB_STATE_MAX; st++) {
         r.phase = st;
-        bool keep = st != JOB_IDLE && st != JOB_DONE && st != JOB_CANCELLED;
+        bool keep = st != JOB_IDLE && st != JOB_DONE && st != JOB_CANCELLED &&
+                    st != JOB_NO_RULE;
         assert_int_equal(stdfu_state_save_job(s, &r), keep ? 0 : -EINVAL);
     }
     stdfu_state_free(s);
