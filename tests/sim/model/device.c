@@ -412,6 +412,7 @@ void sim_device_connected(sim_device *d, sim_mode mode, sim_usec now) {
 static bool runtime_key(const char *key) {
     static const char *const keys[] = {
         "unplug-at", "write-error-at", "stall-status", "slow-erase", "rdp", "leave", "enter",
+        "leave-delay",
         "erase-error-at", "stuck-bit-at", "timeout-status", "power-loss-at-erase", "fault-times",
         "start-error",
         "vid", "pid", "app-vid", "app-pid", "serial", "app-serial", "product",
