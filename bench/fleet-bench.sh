@@ -30,9 +30,8 @@ export STDFU_BUILD=${1:-build}
 mkdir -p "$T/tmp" "$ETC"
 export TMPDIR=$T/tmp   # umockdev's testbeds
 
-for p in "$SIM" "$CTL" "$DAEMON"; do
-    [ -x "$p" ] || { echo "fleet bench: $p is missing (run make first)" >&2; exit 1; }
-done
+. "$SRCDIR/bench/lib.sh"   # bench_require, ratio
+bench_require "fleet bench" "$SIM" "$CTL" "$DAEMON"
 for tool in dfu-util dbus-daemon busctl python3; do
     command -v "$tool" >/dev/null || { echo "fleet bench: $tool is not installed" >&2; exit 1; }
 done
@@ -292,10 +291,6 @@ dfu_util_fleet() {
     [ -z "$bad" ] || missed+=("$n devices (dfu-util): $bad")
 }
 
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'
-}
-
 missed=()
 FAILED=   # something went wrong beyond a timing: show stdfud's log
 IDLE_LINES=()
@@ -347,11 +342,7 @@ echo "stdfud idle over ${IDLE} s with $MAX_N devices, all current:"
 echo "  (CPU: utime+stime of /proc/PID/stat and the threads' schedstat run time; wake-ups: the"
 echo "  threads' voluntary + involuntary context switches; perf stat counts nothing here.)"
 echo
-if [ ${#missed[@]} -eq 0 ]; then
-    echo "All targets met."
-else
-    echo "Targets missed:"
-    printf '  - %s\n' "${missed[@]}"
+if ! bench_targets ${missed[@]+"${missed[@]}"}; then
     if [ -n "$FAILED" ] && [ -s "$T/daemon.log" ]; then
         echo "stdfud's log (last 10 lines):"
         tail -n 10 "$T/daemon.log"
