@@ -3,7 +3,8 @@
 # takes. For every command: each long option its --help lists is one getopt accepts, appears
 # in its help's Usage line, its man page OPTIONS subsection (--bus and --help: the global
 # options) and SYNOPSIS line, and its completion; and each option the man page names for the
-# command is one its --help lists. (test-man-options.sh does the same for stdfud(8).)
+# command is one its --help lists; the same for the global options. (test-man-options.sh does
+# the same for stdfud(8).)
 . "$(dirname "$0")/lib.sh"
 
 requires stdfuctl python3
@@ -67,6 +68,20 @@ accepted() {
 in_list() {
     [[ " $2 " == *" $1 "* ]]
 }
+
+# The global options: `stdfuctl --help` and stdfuctl(1) name the same, and stdfuctl takes them.
+"$CTL" --help | sed -n '/^Global options:/,/^$/p' >"$T/global.help"
+global_help=$(grep -oE -- '--[a-z][a-z-]*' "$T/global.help" | sort -u)
+global_man=$(sed -n '/^\.SS Global options/,/^\.SS /p' "$page" | sed 's/\\-/-/g' |
+    grep -oE -- '--[a-z][a-z-]*' | sort -u)
+check "stdfuctl --help lists global options" test -n "$global_help"
+check_eq "stdfuctl(1) documents the global options --help lists" "$global_help" "$global_man"
+for o in $global_help; do
+    arg=$o
+    grep -qE -- "$o [a-z]" "$T/global.help" && arg="$o=system"
+    timeout 10 "$CTL" "$arg" --help >/dev/null 2>"$T/err" </dev/null
+    check "global $o is accepted" test "$(grep -cE "unrecognized option|argument" "$T/err")" = 0
+done
 
 for cmd in $COMMANDS; do
     "$CTL" "$cmd" --help >"$T/$cmd.help" 2>&1
