@@ -84,7 +84,7 @@ fleet_is() {
     "$CTL" --bus "$BUS" status --json >"$T/status.json" 2>>"$T/stdfuctl.log" || return 1
     python3 - "$T/status.json" "$1" "$2" <<'PY'
 import json, sys
-devs = json.load(open(sys.argv[1]))
+devs = json.load(open(sys.argv[1]))["devices"]  # status --json: one object (JSON OUTPUT)
 n, version = int(sys.argv[2]), sys.argv[3]
 ok = [d for d in devs if d["state"] in ("idle", "done") and (
       d["mode"] == "bootloader" if version == "bootloader" else
