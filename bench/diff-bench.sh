@@ -20,26 +20,13 @@
 # the same in every case anyway.
 set -u
 
-B=$(cd "${1:-build}" && pwd)
-SIM=$B/stdfu-sim
-CTL=$B/stdfuctl
-T=$(mktemp -d "${TMPDIR:-/tmp}/stdfu-bench.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-
-for p in "$SIM" "$CTL"; do
-    [ -x "$p" ] || { echo "bench: $p is missing (run make first)" >&2; exit 1; }
-done
+. "$(dirname "$0")/lib.sh"
+bench_setup "${1:-build}"
+bench_require bench "$SIM" "$CTL"
 have_dfu_util=1
 command -v dfu-util >/dev/null || have_dfu_util=0
 
-PORT=1-1.1
 CASES="${BENCH_CASES:-l476:262144 f407:262144}"
-
-floor_of() {
-    python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print("%.3f" % (d["devices"][0]["floor_ms"] / 1e3))' "$1"
-}
 
 # variant BASE OUT KIND PAGE_SIZE: the base image with KIND's change
 variant() {
@@ -57,27 +44,15 @@ open(out, "wb").write(d)
 PY
 }
 
-# timed OUT REPORT PREP -- COMMAND...: under the emulator (device in the bootloader), runs
-# PREP (a shell command, untimed) then COMMAND, timed: "seconds floor" into OUT, where floor
-# is the emulator's floor of the whole run (PREP's share is subtracted by the caller).
+# timed OUT REPORT PREP PROFILE -- COMMAND...: bench_timed with a device of PROFILE in the
+# bootloader; the caller subtracts PREP's share of the floor.
 timed() {
     local out=$1 report=$2 prep=$3 profile=$4
     shift 5
-    "$SIM" --device "port=$PORT,profile=$profile,mode=bootloader" --report "$report" -- \
-        bash -c '
-            out=$1 prep=$2; shift 2
-            eval "$prep" >/dev/null 2>&1 || exit 20
-            s=$EPOCHREALTIME
-            "$@" >/dev/null 2>&1
-            rc=$?
-            e=$EPOCHREALTIME
-            echo "$s $e" | awk "{ printf \"%.3f\n\", \$2 - \$1 }" >"$out"
-            exit $rc' bench "$out" "$prep" "$@"
+    bench_timed "$out" "$report" "$prep" \
+        --device "port=$PORT,profile=$profile,mode=bootloader" -- "$@"
 }
 
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
-}
 sub() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'
 }
@@ -101,11 +76,11 @@ for c in $CASES; do
     # the preparation's floor: a full flash of the base image
     timed "$d/prep.t" "$d/prep.json" "true" "$profile" -- \
         $ctl --full "$d/other.bin"
-    prep_floor=$(floor_of "$d/prep.json")
+    prep_floor=$(report_floor "$d/prep.json")
     timed "$d/full.t" "$d/full.json" "$ctl --full $d/other.bin" "$profile" -- \
         sh -c '"$@" >"$0"' "$d/full.out" $ctl --full "$d/base.bin"
     t_full=$(cat "$d/full.t")
-    f_full=$(sub "$(floor_of "$d/full.json")" "$prep_floor")
+    f_full=$(sub "$(report_floor "$d/full.json")" "$prep_floor")
     t_dfu=""
     if [ $have_dfu_util = 1 ]; then
         timed "$d/dfu.t" "$d/dfu.json" "$ctl --full $d/other.bin" "$profile" -- \
@@ -122,7 +97,7 @@ for c in $CASES; do
                 sh -c '"$@" >"$0"' "$d/$k.out" $ctl "$img"
             rc=$?
             [ $rc -eq 0 ] || missed+=("$profile $k: stdfuctl flash failed (exit $rc)")
-            t=$(cat "$d/$k.t") f=$(sub "$(floor_of "$d/$k.json")" "$prep_floor") out=$d/$k.out
+            t=$(cat "$d/$k.t") f=$(sub "$(report_floor "$d/$k.json")" "$prep_floor") out=$d/$k.out
         fi
         pages=$(python3 -c 'import json, sys
 p = json.load(open(sys.argv[1]))["pages"]
@@ -147,10 +122,5 @@ echo "time: stdfuctl flash (differential unless 'full') onto a device holding th
 echo "      ('first': another firmware); ratio: to 'full' in the same run; vs-dfu: to dfu-util"
 echo "      erasing and writing the same image (no leave, no verify)."
 echo "floor: the emulator's device busy + transfer time of what that run did."
-if [ ${#missed[@]} -eq 0 ]; then
-    echo "All targets met."
-else
-    echo "Targets missed:"
-    printf '  - %s\n' "${missed[@]}"
-fi
+bench_targets ${missed[@]+"${missed[@]}"}
 exit 0

@@ -9,51 +9,21 @@
 # slower than dfu-util, at least 3x faster than dfu-util on f407.
 set -u
 
-B=$(cd "${1:-build}" && pwd)
-SIM=$B/stdfu-sim
-CTL=$B/stdfuctl
-T=$(mktemp -d "${TMPDIR:-/tmp}/stdfu-bench.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-
-for p in "$SIM" "$CTL"; do
-    [ -x "$p" ] || { echo "bench: $p is missing (run make first)" >&2; exit 1; }
-done
+. "$(dirname "$0")/lib.sh"
+bench_setup "${1:-build}"
+bench_require bench "$SIM" "$CTL"
 command -v dfu-util >/dev/null || { echo "bench: dfu-util is not installed" >&2; exit 1; }
 
-PORT=1-1.1
 # profile:bytes
 CASES="${BENCH_CASES:-f072:65536 f407:262144 l476:262144}"
 
-# Field of the report for our device: floor time in seconds.
-report_floor() {
-    python3 - "$1" "$PORT" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-for dev in d["devices"]:
-    if dev["port"] == sys.argv[2]:
-        print("%.3f" % (dev["floor_ms"] / 1e3))
-        break
-PY
-}
-
-# run_timed OUT_TIME REPORT PROFILE -- COMMAND...: runs COMMAND under the emulator with a
-# device in the bootloader and writes COMMAND's own wall time (not the emulator's start-up).
+# run_timed OUT_TIME REPORT PROFILE -- COMMAND...: bench_timed with a device of PROFILE in
+# the bootloader behind a hub that switches port power.
 run_timed() {
     local out=$1 report=$2 profile=$3
     shift 4
-    "$SIM" --hub ppps --device "port=$PORT,profile=$profile,mode=bootloader" \
-        --report "$report" -- bash -c '
-            out=$1; shift
-            s=$EPOCHREALTIME
-            "$@" >/dev/null 2>&1
-            rc=$?
-            e=$EPOCHREALTIME
-            echo "$s $e" | awk "{ printf \"%.3f\n\", \$2 - \$1 }" >"$out"
-            exit $rc' bench "$out" "$@"
-}
-
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+    bench_timed "$out" "$report" true \
+        --hub ppps --device "port=$PORT,profile=$profile,mode=bootloader" -- "$@"
 }
 
 missed=()
@@ -107,10 +77,5 @@ echo "stdfuctl: default options (erase, write, verify, leave, wait for the appli
 echo "no-verify: stdfuctl flash --no-verify (still waits for the application to come back)."
 echo "dfu-util: erase, write, leave; it neither verifies nor waits for the application."
 echo "floor: the emulator's device busy + transfer time for that run (a perfect host)."
-if [ ${#missed[@]} -eq 0 ]; then
-    echo "All targets met."
-else
-    echo "Targets missed:"
-    printf '  - %s\n' "${missed[@]}"
-fi
+bench_targets ${missed[@]+"${missed[@]}"}
 exit 0

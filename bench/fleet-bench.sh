@@ -30,9 +30,8 @@ export STDFU_BUILD=${1:-build}
 mkdir -p "$T/tmp" "$ETC"
 export TMPDIR=$T/tmp   # umockdev's testbeds
 
-for p in "$SIM" "$CTL" "$DAEMON"; do
-    [ -x "$p" ] || { echo "fleet bench: $p is missing (run make first)" >&2; exit 1; }
-done
+. "$SRCDIR/bench/lib.sh"   # bench_require, ratio
+bench_require "fleet bench" "$SIM" "$CTL" "$DAEMON"
 for tool in dfu-util dbus-daemon busctl python3; do
     command -v "$tool" >/dev/null || { echo "fleet bench: $tool is not installed" >&2; exit 1; }
 done
@@ -85,7 +84,7 @@ fleet_is() {
     "$CTL" --bus "$BUS" status --json >"$T/status.json" 2>>"$T/stdfuctl.log" || return 1
     python3 - "$T/status.json" "$1" "$2" <<'PY'
 import json, sys
-devs = json.load(open(sys.argv[1]))
+devs = json.load(open(sys.argv[1]))["devices"]  # status --json: one object (JSON OUTPUT)
 n, version = int(sys.argv[2]), sys.argv[3]
 ok = [d for d in devs if d["state"] in ("idle", "done") and (
       d["mode"] == "bootloader" if version == "bootloader" else
@@ -292,10 +291,6 @@ dfu_util_fleet() {
     [ -z "$bad" ] || missed+=("$n devices (dfu-util): $bad")
 }
 
-ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'
-}
-
 missed=()
 FAILED=   # something went wrong beyond a timing: show stdfud's log
 IDLE_LINES=()
@@ -347,11 +342,7 @@ echo "stdfud idle over ${IDLE} s with $MAX_N devices, all current:"
 echo "  (CPU: utime+stime of /proc/PID/stat and the threads' schedstat run time; wake-ups: the"
 echo "  threads' voluntary + involuntary context switches; perf stat counts nothing here.)"
 echo
-if [ ${#missed[@]} -eq 0 ]; then
-    echo "All targets met."
-else
-    echo "Targets missed:"
-    printf '  - %s\n' "${missed[@]}"
+if ! bench_targets ${missed[@]+"${missed[@]}"}; then
     if [ -n "$FAILED" ] && [ -s "$T/daemon.log" ]; then
         echo "stdfud's log (last 10 lines):"
         tail -n 10 "$T/daemon.log"

@@ -24,33 +24,43 @@ static void on_signal(int sig) {
     atomic_store(&cancel_requested, true);
 }
 
-void cli_access_args_init(cli_access_args *a) {
-    *a = (cli_access_args) { .leave = true, .enter.kind = STDFU_ENTER_AUTO };
-}
+enum { ARG_PORT = 0x200, ARG_ALT, ARG_ENTER, ARG_NO_LEAVE, ARG_SIZE };
 
-int cli_access_option(int c, const char *command, cli_access_args *a, bool *handled) {
+static const struct option shared_options[] = {
+    { "port", required_argument, NULL, ARG_PORT },
+    { "alt", required_argument, NULL, ARG_ALT },
+    { "enter", required_argument, NULL, ARG_ENTER },
+    { "no-leave", no_argument, NULL, ARG_NO_LEAVE },
+    STDFUCTL_OPTION_ADDRESS,
+    { "size", required_argument, NULL, ARG_SIZE },
+    STDFUCTL_OPTION_JSON,
+    STDFUCTL_OPTION_HELP,
+};
+
+/* One getopt result: -1 handled (or not one of these: *handled false), else an exit code. */
+static int shared_option(int c, const char *command, cli_access_args *a, bool *handled) {
     stdfu_error err = {};
     uint32_t v;
 
     *handled = true;
     switch (c) {
-    case CLI_ACCESS_ARG_PORT:
+    case ARG_PORT:
         if (!stdfu_usb_port_is_valid(optarg))
             return stdfuctl_usage_error(command, "--port '%s' is not a USB port path such as "
                                         "1-1.4", optarg);
         a->port = optarg;
         return -1;
-    case CLI_ACCESS_ARG_ALT:
+    case ARG_ALT:
         if (parse_u32(optarg, &v) < 0 || v > 255)
             return stdfuctl_usage_error(command, "--alt '%s' is not an alt setting (0..255)",
                                         optarg);
         a->alt = (uint8_t) v;
         return -1;
-    case CLI_ACCESS_ARG_ENTER:
+    case ARG_ENTER:
         if (stdfu_enter_method_parse(optarg, &a->enter, &err) < 0)
             return stdfuctl_usage_error(command, "%s", err.message);
         return -1;
-    case CLI_ACCESS_ARG_NO_LEAVE:
+    case ARG_NO_LEAVE:
         a->leave = false;
         return -1;
     case STDFUCTL_ARG_ADDRESS: {
@@ -60,7 +70,7 @@ int cli_access_option(int c, const char *command, cli_access_args *a, bool *hand
         a->has_address = true;
         return -1;
     }
-    case CLI_ACCESS_ARG_SIZE:
+    case ARG_SIZE:
         if (parse_u32(optarg, &a->size) < 0 || a->size == 0)
             return stdfuctl_usage_error(command, "--size '%s' is not a number of bytes", optarg);
         a->has_size = true;
@@ -70,9 +80,62 @@ int cli_access_option(int c, const char *command, cli_access_args *a, bool *hand
     return -1;
 }
 
-int cli_access_check(const char *command, const cli_access_args *a) {
+#define MAX_OPTIONS 16
+
+/* The shared options, then the command's, then the terminating {}. */
+static int all_options(const cli_access_command *cmd, struct option *ret) {
+    size_t n = 0;
+
+    for (size_t i = 0; i < ELEMENTSOF(shared_options); i++)
+        ret[n++] = shared_options[i];
+    for (const struct option *o = cmd->options; o && o->name; o++) {
+        if (n + 1 >= MAX_OPTIONS)
+            return -E2BIG;
+        ret[n++] = *o;
+    }
+    ret[n] = (struct option) {};
+    return 0;
+}
+
+int cli_access_parse(const cli_access_command *cmd, int argc, char **argv, int verbosity,
+                     cli_access_args *a, void *userdata) {
+    struct option options[MAX_OPTIONS];
+    char short_options[16];
+    bool handled;
+    int c, code;
+
+    if (all_options(cmd, options) < 0 ||
+        snprintf(short_options, sizeof short_options, "h%s",
+                 cmd->short_options ? cmd->short_options : "") >= (int) sizeof short_options) {
+        log_error("stdfuctl %s: more options than its parser holds.", cmd->name);
+        return STDFU_EXIT_FAILURE;
+    }
+    *a = (cli_access_args) { .leave = true, .enter.kind = STDFU_ENTER_AUTO,
+                             .quiet = verbosity < 0 };
+    while ((c = getopt_long(argc, argv, short_options, options, NULL)) >= 0) {
+        code = shared_option(c, cmd->name, a, &handled);
+        if (code >= 0)
+            return code;
+        if (handled)
+            continue;
+        if (cmd->option) {
+            code = cmd->option(c, userdata, &handled);
+            if (code >= 0)
+                return code;
+            if (handled)
+                continue;
+        }
+        code = stdfuctl_common_option(c, cmd->name, cmd->help, &a->json);
+        if (code >= 0)
+            return code;
+    }
+    if (optind < argc)
+        return stdfuctl_usage_error(cmd->name, "unexpected argument '%s'", argv[optind]);
+    code = cmd->check ? cmd->check(a, userdata) : -1;
+    if (code >= 0)
+        return code;
     if (!a->port)
-        return stdfuctl_usage_error(command, "no --port given");
+        return stdfuctl_usage_error(cmd->name, "no --port given");
     return -1;
 }
 

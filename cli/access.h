@@ -4,11 +4,13 @@
 /* What `stdfuctl read` and `erase` share: the bootloader of the device on a port, entered and
  * left as `flash` does (lib/update's access), with the same progress display and Ctrl-C. */
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "dfuse/dfuse.h"
 #include "progress.h"
+#include "stdfuctl.h"
 #include "update/update.h"
 
 typedef struct cli_access_args {
@@ -32,28 +34,31 @@ typedef struct cli_access {
     progress prog;
 } cli_access;
 
-/* Options every such command takes: --port, --alt, --enter, --no-leave (and -h, --json). */
-enum { CLI_ACCESS_ARG_PORT = 0x200, CLI_ACCESS_ARG_ALT, CLI_ACCESS_ARG_ENTER,
-       CLI_ACCESS_ARG_NO_LEAVE, CLI_ACCESS_ARG_SIZE };
-#define CLI_ACCESS_OPTIONS                                                                   \
-    { "port", required_argument, NULL, CLI_ACCESS_ARG_PORT },                                \
-    { "alt", required_argument, NULL, CLI_ACCESS_ARG_ALT },                                  \
-    { "enter", required_argument, NULL, CLI_ACCESS_ARG_ENTER },                              \
-    { "no-leave", no_argument, NULL, CLI_ACCESS_ARG_NO_LEAVE }
-#define CLI_ACCESS_RANGE_OPTIONS                                                             \
-    STDFUCTL_OPTION_ADDRESS,                                                                 \
-    { "size", required_argument, NULL, CLI_ACCESS_ARG_SIZE }
+/* Options every such command takes: --port, --alt, --enter, --no-leave, --address, --size,
+ * --json, -h. */
 #define CLI_ACCESS_HELP                                                                      \
     "      --port PATH          the device on this USB port, e.g. 1-1.4 (required)\n"        \
     "      --alt N              alt setting (memory), default 0\n"                           \
     "      --enter METHOD       how the application enters the bootloader, as for flash\n"    \
     "      --no-leave           stay in the bootloader afterwards\n"
 
-void cli_access_args_init(cli_access_args *a);
-/* One getopt result: -1 handled (or not one of these: *handled false), else an exit code. */
-int cli_access_option(int c, const char *command, cli_access_args *a, bool *handled);
-/* After the options: --port given? -1 or the usage error's exit code. */
-int cli_access_check(const char *command, const cli_access_args *a);
+/* What a command adds to the shared options. */
+typedef struct cli_access_command {
+    const char *name;                /* "read" */
+    const char *short_options;       /* beside -h, e.g. "o:" */
+    const struct option *options;    /* beside the shared ones, ending in {} */
+    stdfuctl_help_fn help;
+    /* One getopt result that is none of the shared options: -1 handled (or not one of the
+     * command's: *handled false), else an exit code. */
+    int (*option)(int c, void *userdata, bool *handled);
+    /* After the options, before --port is checked: -1, or a usage error's exit code. */
+    int (*check)(const cli_access_args *a, void *userdata);
+} cli_access_command;
+
+/* Parses argv into *a (quiet with -q, from verbosity) and the command's own state
+ * (userdata): -1, or the exit code to return (--help, a usage error). */
+int cli_access_parse(const cli_access_command *cmd, int argc, char **argv, int verbosity,
+                     cli_access_args *a, void *userdata);
 
 /* Finds the device, enters the bootloader, opens args->alt: 0 with *ret_session, else the
  * exit code (after printing why). */

@@ -36,45 +36,42 @@ static void help(FILE *f) {
             "\n" STDFU_EXIT_CODES_HELP);
 }
 
+enum { ARG_ALL = 0x100 };
+
+static int erase_option(int c, void *userdata, bool *handled) {
+    erase_args *a = userdata;
+
+    *handled = c == ARG_ALL;
+    if (*handled)
+        a->all = true;
+    return -1;
+}
+
+static int erase_check(const cli_access_args *access, void *userdata) {
+    erase_args *a = userdata;
+
+    if (a->all == (access->has_address || access->has_size))
+        return stdfuctl_usage_error("erase", "give either --all or --address and --size");
+    if (!a->all && access->has_address != access->has_size)
+        return stdfuctl_usage_error("erase", "give --address and --size together");
+    return -1;
+}
+
 static int parse_args(int argc, char **argv, const stdfuctl_globals *g, erase_args *a) {
-    enum { ARG_ALL = 0x100 };
     static const struct option options[] = {
-        CLI_ACCESS_OPTIONS,
         { "all", no_argument, NULL, ARG_ALL },
-        CLI_ACCESS_RANGE_OPTIONS,
-        STDFUCTL_OPTION_JSON,
-        STDFUCTL_OPTION_HELP,
         {},
     };
-    bool handled;
-    int c, code;
+    static const cli_access_command command = {
+        .name = "erase",
+        .options = options,
+        .help = help,
+        .option = erase_option,
+        .check = erase_check,
+    };
 
     *a = (erase_args) {};
-    cli_access_args_init(&a->access);
-    a->access.quiet = g->verbosity < 0;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-        code = cli_access_option(c, "erase", &a->access, &handled);
-        if (code >= 0)
-            return code;
-        if (handled)
-            continue;
-        switch (c) {
-        case ARG_ALL:
-            a->all = true;
-            break;
-        default:
-            code = stdfuctl_common_option(c, "erase", help, &a->access.json);
-            if (code >= 0)
-                return code;
-        }
-    }
-    if (optind < argc)
-        return stdfuctl_usage_error("erase", "unexpected argument '%s'", argv[optind]);
-    if (a->all == (a->access.has_address || a->access.has_size))
-        return stdfuctl_usage_error("erase", "give either --all or --address and --size");
-    if (!a->all && a->access.has_address != a->access.has_size)
-        return stdfuctl_usage_error("erase", "give --address and --size together");
-    return cli_access_check("erase", &a->access);
+    return cli_access_parse(&command, argc, argv, g->verbosity, &a->access, a);
 }
 
 /* Erases every erasable sector of the layout, run by run (read-only ones are left alone). */

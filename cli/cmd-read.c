@@ -41,44 +41,41 @@ static void help(FILE *f) {
             "\n" STDFU_EXIT_CODES_HELP);
 }
 
-static int parse_args(int argc, char **argv, const stdfuctl_globals *g, read_args *a) {
-    static const struct option options[] = {
-        CLI_ACCESS_OPTIONS,
-        CLI_ACCESS_RANGE_OPTIONS,
-        { "output", required_argument, NULL, 'o' },
-        STDFUCTL_OPTION_JSON,
-        STDFUCTL_OPTION_HELP,
-        {},
-    };
-    bool handled;
-    int c, code;
+static int read_option(int c, void *userdata, bool *handled) {
+    read_args *a = userdata;
 
-    *a = (read_args) {};
-    cli_access_args_init(&a->access);
-    a->access.quiet = g->verbosity < 0;
-    while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0) {
-        code = cli_access_option(c, "read", &a->access, &handled);
-        if (code >= 0)
-            return code;
-        if (handled)
-            continue;
-        switch (c) {
-        case 'o':
-            a->output = optarg;
-            break;
-        default:
-            code = stdfuctl_common_option(c, "read", help, &a->access.json);
-            if (code >= 0)
-                return code;
-        }
-    }
-    if (optind < argc)
-        return stdfuctl_usage_error("read", "unexpected argument '%s'", argv[optind]);
-    if (a->access.has_address != a->access.has_size)
+    *handled = c == 'o';
+    if (*handled)
+        a->output = optarg;
+    return -1;
+}
+
+static int read_check(const cli_access_args *access, void *userdata) {
+    read_args *a = userdata;
+
+    if (access->has_address != access->has_size)
         return stdfuctl_usage_error("read", "give --address and --size together");
     if (!a->output)
         return stdfuctl_usage_error("read", "no output file given (-o FILE)");
-    return cli_access_check("read", &a->access);
+    return -1;
+}
+
+static int parse_args(int argc, char **argv, const stdfuctl_globals *g, read_args *a) {
+    static const struct option options[] = {
+        { "output", required_argument, NULL, 'o' },
+        {},
+    };
+    static const cli_access_command command = {
+        .name = "read",
+        .short_options = "o:",
+        .options = options,
+        .help = help,
+        .option = read_option,
+        .check = read_check,
+    };
+
+    *a = (read_args) {};
+    return cli_access_parse(&command, argc, argv, g->verbosity, &a->access, a);
 }
 
 static bool ends_with(const char *s, const char *suffix) {

@@ -18,15 +18,13 @@ static void help(FILE *f) {
             "Show what stdfud knows of every device (or of the DEVICEs given, by port path such\n"
             "as 1-1.4 or by object path): port, product, mode, running and target version, state,\n"
             "progress of the current phase and the last error. Manifest errors, and why new\n"
-            "updates are refused (stdfud's state directory full or gone), if so, follow\n"
-            "the table.\n"
+            "updates are refused (stdfud's state directory full or gone), if so, follow the\n"
+            "table. Exits 7 when a device waits for a power cycle, else 13 when one failed,\n"
+            "else 14 when the manifest has errors.\n"
             "\n"
             "Options:\n"
             "      --json     print one JSON object: the devices, a summary and the manifest\n"
             "                 errors (stdfuctl(1), JSON OUTPUT)\n"
-            "\n"
-            "Exits 7 when a device waits for a power cycle, else 13 when one failed, else 14\n"
-            "when the manifest has errors.\n"
             STDFUCTL_HELP_BUS_AND_HELP);
 }
 

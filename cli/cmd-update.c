@@ -51,8 +51,9 @@ typedef struct request {
 
 static void help(FILE *f) {
     fprintf(f,
-            "Usage: stdfuctl [--bus BUS] update [DEVICE... | --all] [--file FIRMWARE]\n"
-            "                                 [--wait] [--json]\n"
+            "Usage: stdfuctl [--bus BUS] update [DEVICE... | --all]\n"
+            "                       [--file FIRMWARE [--version VERSION] [--address ADDR]]\n"
+            "                       [--force] [--wait] [--json]\n"
             "\n"
             "Ask stdfud to update DEVICEs (port paths such as 1-1.4, or object paths) to the\n"
             "firmware their manifest rule names, or to FIRMWARE. The update runs in stdfud;\n"
@@ -62,9 +63,10 @@ static void help(FILE *f) {
             "      --all                every device stdfud knows; devices already running\n"
             "                           their target are skipped, updates already queued or\n"
             "                           running are followed with --wait\n"
-            "      --file FIRMWARE      flash this file (DfuSe .dfu, .hex, .bin with --address)\n"
-            "                           instead of the manifest's; stdfuctl opens it and hands\n"
-            "                           stdfud the open file, so the daemon needs no access to it\n"
+            "      --file FIRMWARE      flash this file (any format flash takes; .bin with\n"
+            "                           --address) instead of the manifest's; stdfuctl opens\n"
+            "                           it and hands stdfud the open file, so the daemon needs\n"
+            "                           no access to it\n"
             "      --version VERSION    the version FIRMWARE carries (MAJOR.MINOR), checked\n"
             "                           when the device comes back\n"
             "      --address ADDR       load address of a .bin FIRMWARE, e.g. 0x08000000\n"

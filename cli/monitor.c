@@ -1,182 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Live view of stdfud's devices, driven by D-Bus signals on an sd-event loop. */
-#include "monitor.h"
-
+/* Live view of stdfud's devices, driven by D-Bus signals on an sd-event loop: the bus state
+ * (the device table, the waits, when to end). Showing it is monitor-view.c's. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
-#include "json-device.h"
-#include "progress.h"
+#include "monitor-internal.h"
 #include "stdfuctl.h"
 #include "util/log.h"
 
-/* Redrawing the terminal more often than this only costs time on slow terminals; the daemon
- * sends progress at most ~10 times a second per device anyway. */
-#define REDRAW_USEC (100 * USEC_PER_MSEC)
-#define BAR_WIDTH 20
-
-typedef struct mon_device {
-    monitor *m;
-    device_props p;
-    sd_bus_slot *get_slot; /* GetAll in flight */
-    bool loaded;           /* GetAll answered */
-    usec_t phase_start;    /* when we saw the current state begin; 0 if it began earlier */
-    int printed_decile;    /* plain output: the last 10% step printed for this state */
-    char *printed;         /* plain output: the last line printed */
-    bool finishing;        /* its job just ended here: UpdateFinished is on its way */
-} mon_device;
-
-typedef struct mon_wait {
-    char *port;
-    bool finished;
-    char *outcome, *error;
-} mon_wait;
-
-struct monitor {
-    sd_bus *bus;
-    sd_event *event;
-    FILE *out;
-    bool tty;
-    bool json; /* JSON lines of events instead of text (watch --json) */
-    bool colors; /* the terminal view's lines in their state's colour */
-
-    mon_device **devices; /* sorted by port */
-    size_t n_devices;
-    char **show;
-    size_t n_show;
-    mon_wait *waits;
-    size_t n_waits;
-
-    sd_bus_slot *match_slots[4];
-    sd_bus_slot *list_slot;
-    sd_event_source *draw_timer, *sigint_source, *sigterm_source, *finish_timer;
-    unsigned pending; /* ListDevices/GetAll calls not answered yet */
-    bool started, loaded, ended;
-
-    unsigned lines_drawn;
-    usec_t last_draw;
-    bool cursor_hidden;
-};
-
-/* ---- formatting ------------------------------------------------------------------------- */
-
-static bool is_byte_phase(const char *state) {
-    return streq_ptr(state, "erasing") || streq_ptr(state, "writing") ||
-           streq_ptr(state, "verifying");
-}
-
-static const char *str_or(const char *s, const char *fallback) {
-    return s && *s ? s : fallback;
-}
-
-static void format_idle(const device_props *p, char *buf, size_t size) {
-    if (streq_ptr(p->mode, "absent"))
-        snprintf(buf, size, "idle, absent");
-    else if (streq_ptr(p->mode, "bootloader"))
-        snprintf(buf, size, "idle, in the bootloader");
-    else if (p->target_version && *p->target_version &&
-             !streq_ptr(p->target_version, p->running_version))
-        snprintf(buf, size, "idle, runs %s (target %s)", str_or(p->running_version, "?"),
-                 p->target_version);
-    else
-        snprintf(buf, size, "idle, runs %s", str_or(p->running_version, "?"));
-}
-
-void monitor_format_detail(const device_props *p, usec_t phase_elapsed, char *buf, size_t size) {
-    const char *state = str_or(p->state, "unknown");
-    char attempt[32] = "";
-
-    if (p->attempt > 1)
-        snprintf(attempt, sizeof attempt, " (attempt %u)", p->attempt);
-
-    if (is_byte_phase(state) && p->bytes_total > 0) {
-        char bytes[160];
-        if (phase_elapsed > 0)
-            progress_format_bytes(bytes, sizeof bytes, state, p->bytes_done, p->bytes_total,
-                                  phase_elapsed);
-        else
-            snprintf(bytes, sizeof bytes, "%-6s %3u%%  %.1f/%.1f KiB", state, p->progress,
-                     (double) p->bytes_done / 1024.0, (double) p->bytes_total / 1024.0);
-        snprintf(buf, size, "%s%s", bytes, attempt);
-    } else if (streq(state, "queued"))
-        snprintf(buf, size, "queued, %s -> %s", str_or(p->running_version, "?"),
-                 str_or(p->target_version, "?"));
-    else if (streq(state, "waiting"))
-        snprintf(buf, size, "waiting for the application to come back%s", attempt);
-    else if (streq(state, "done"))
-        snprintf(buf, size, "done, runs %s", str_or(p->running_version, "?"));
-    else if (streq(state, "failed"))
-        snprintf(buf, size, "failed: %s", str_or(p->last_error, "no reason given"));
-    else if (streq(state, "retry-wait"))
-        snprintf(buf, size, "failed, will try again: %s", str_or(p->last_error, "no reason given"));
-    else if (streq(state, "needs-power-cycle"))
-        snprintf(buf, size, "needs a power cycle (unplug and replug it)");
-    else if (streq(state, "idle"))
-        format_idle(p, buf, size);
-    else
-        snprintf(buf, size, "%s%s", state, attempt);
-}
-
-/* The bar shows the whole update, so that it only ever grows: each phase has its stretch
- * (erasing and writing the longest), a byte phase fills its stretch by its Progress. */
-static unsigned overall_percent(const device_props *p) {
-    static const struct {
-        const char *state;
-        unsigned from, to;
-    } stretches[] = {
-        { "queued", 0, 0 },     { "entering", 2, 2 },   { "erasing", 5, 30 },
-        { "writing", 30, 75 },  { "verifying", 75, 90 }, { "leaving", 92, 92 },
-        { "waiting", 95, 95 },  { "recovering", 95, 95 }, { "done", 100, 100 },
-    };
-    for (size_t i = 0; i < ELEMENTSOF(stretches); i++)
-        if (streq_ptr(p->state, stretches[i].state))
-            return stretches[i].from +
-                   (stretches[i].to - stretches[i].from) * MIN(p->progress, 100u) / 100;
-    return 0;
-}
-
-/* The detail's "erasing  25%  1.0/4.0 KiB" without the phase's percentage: next to the bar
- * the one percentage shown is the bar's. */
-static void drop_phase_percent(const device_props *p, char *detail) {
-    if (!is_byte_phase(p->state) || p->bytes_total == 0)
-        return;
-    char *pct = strchr(detail, '%');
-    if (!pct)
-        return;
-    char *start = pct;
-    while (start > detail && start[-1] != ' ')
-        start--; /* the digits */
-    while (start > detail && start[-1] == ' ')
-        start--; /* the padding after the phase's name */
-    char *end = pct + 1;
-    memmove(start, end, strlen(end) + 1);
-}
-
-void monitor_format_line(const device_props *p, int port_width, int product_width,
-                         usec_t phase_elapsed, char *buf, size_t size) {
-    char bar[BAR_WIDTH + 1], detail[256];
-    unsigned percent = overall_percent(p);
-    unsigned filled = percent * BAR_WIDTH / 100;
-    memset(bar, '#', filled);
-    memset(bar + filled, '.', BAR_WIDTH - filled);
-    bar[BAR_WIDTH] = '\0';
-    monitor_format_detail(p, phase_elapsed, detail, sizeof detail);
-    drop_phase_percent(p, detail);
-    if (product_width > 0)
-        snprintf(buf, size, "%-*s  %-*.*s  [%s] %3u%%  %s", port_width, str_or(p->port, "?"),
-                 product_width, product_width, str_or(p->product, "-"), bar, percent, detail);
-    else
-        snprintf(buf, size, "%-*s  [%s] %3u%%  %s", port_width, str_or(p->port, "?"), bar,
-                 percent, detail);
-}
-
-/* ---- drawing ---------------------------------------------------------------------------- */
-
-static bool is_shown(const monitor *m, const mon_device *d) {
+bool monitor_is_shown(const monitor *m, const mon_device *d) {
     if (m->n_show == 0 && m->n_waits == 0)
         return true;
     for (size_t i = 0; i < m->n_show; i++)
@@ -188,133 +22,6 @@ static bool is_shown(const monitor *m, const mon_device *d) {
     return false;
 }
 
-/* Asked at each redraw: the terminal may have been resized. */
-static void terminal_size(FILE *f, unsigned *ret_cols, unsigned *ret_rows) {
-    struct winsize ws = {};
-    bool ok = ioctl(fileno(f), TIOCGWINSZ, &ws) >= 0;
-    *ret_cols = ok && ws.ws_col >= 20 ? ws.ws_col : 80;
-    *ret_rows = ok && ws.ws_row >= 3 ? ws.ws_row : 24;
-}
-
-static usec_t phase_elapsed(const mon_device *d) {
-    return d->phase_start ? now_monotonic() - d->phase_start : 0;
-}
-
-/* Rewrites every shown device's line in place: up to the first line, each line cleared and
- * written (cut to the width, so nothing wraps and the count of lines stays right), then
- * whatever is left below from a longer list cleared. The cursor cannot go up past the top of
- * the screen, so a list taller than the terminal ends in a line that counts the rest. */
-static void draw_tty(monitor *m) {
-    unsigned cols, rows, n = 0, hidden = 0;
-    int port_width = 8;
-
-    terminal_size(m->out, &cols, &rows);
-    for (size_t i = 0; i < m->n_devices; i++)
-        if (m->devices[i]->loaded && is_shown(m, m->devices[i]))
-            port_width = MAX(port_width, (int) strlen(str_or(m->devices[i]->p.port, "?")));
-    if (!m->cursor_hidden) {
-        fputs("\033[?25l", m->out);
-        m->cursor_hidden = true;
-    }
-    if (m->lines_drawn > 0)
-        fprintf(m->out, "\033[%uA", m->lines_drawn);
-    for (size_t i = 0; i < m->n_devices; i++) {
-        mon_device *d = m->devices[i];
-        char line[512];
-        if (!d->loaded || !is_shown(m, d))
-            continue;
-        if (n + 2 >= rows) {
-            hidden++;
-            continue;
-        }
-        /* The product only where it leaves room for the bytes, rate and time left. */
-        monitor_format_line(&d->p, port_width, cols >= 110 ? 16 : 0, phase_elapsed(d), line,
-                            sizeof line);
-        if (strlen(line) >= cols)
-            line[cols - 1] = '\0';
-        const char *color = m->colors ? stdfuctl_state_color(d->p.state) : NULL;
-        fprintf(m->out, "\r\033[K%s%s%s\n", color ? color : "", line, color ? "\033[0m" : "");
-        n++;
-    }
-    if (hidden > 0) {
-        fprintf(m->out, "\r\033[K(and %u more; a larger terminal shows them)\n", hidden);
-        n++;
-    }
-    if (n < m->lines_drawn)
-        fputs("\033[J", m->out);
-    fflush(m->out);
-    m->lines_drawn = n;
-    m->last_draw = now_monotonic();
-}
-
-static void restore_terminal(monitor *m) {
-    if (m->cursor_hidden) {
-        fputs("\033[?25h", m->out);
-        fflush(m->out);
-        m->cursor_hidden = false;
-    }
-}
-
-static int on_draw_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-    monitor *m = userdata;
-    (void) s, (void) usec;
-    m->draw_timer = sd_event_source_disable_unref(m->draw_timer);
-    draw_tty(m);
-    return 0;
-}
-
-/* A terminal is redrawn at most every REDRAW_USEC, by a one-shot timer armed on a change. */
-static void schedule_draw(monitor *m) {
-    if (!m->out || !m->tty || !m->loaded || m->draw_timer)
-        return;
-    usec_t when = MAX(now_monotonic(), m->last_draw + REDRAW_USEC);
-    if (sd_event_add_time(m->event, &m->draw_timer, CLOCK_MONOTONIC, when, USEC_PER_MSEC,
-                          on_draw_timer, m) < 0)
-        draw_tty(m);
-}
-
-/* JSON lines: {"schema":1,"command":"watch","event":"device","device":{...}}. */
-static void print_json_device(monitor *m, mon_device *d) {
-    json_writer w;
-    json_begin_document(&w, m->out, "watch");
-    json_kv_string(&w, "event", "device");
-    json_key(&w, "device");
-    json_device(&w, &d->p);
-    json_end_object(&w);
-    fflush(m->out);
-}
-
-/* Plain output: a line when the state changes, and for every 10% of a phase's bytes. */
-static void print_plain(monitor *m, mon_device *d, bool state_changed) {
-    char detail[256], line[512];
-    int decile = (int) MIN(d->p.progress, 100u) / 10;
-
-    if (!m->out || m->tty || !m->loaded || !is_shown(m, d))
-        return;
-    if (!state_changed && (!is_byte_phase(d->p.state) || decile <= d->printed_decile))
-        return;
-    d->printed_decile = decile;
-    if (m->json) {
-        print_json_device(m, d);
-        return;
-    }
-    monitor_format_detail(&d->p, 0, detail, sizeof detail);
-    snprintf(line, sizeof line, "%s: %s", str_or(d->p.port, "?"), detail);
-    if (streq_ptr(line, d->printed))
-        return;
-    fprintf(m->out, "%s\n", line);
-    fflush(m->out);
-    free(d->printed);
-    d->printed = strdup(line);
-}
-
-static void show_changes(monitor *m, mon_device *d, bool state_changed) {
-    if (m->tty)
-        schedule_draw(m);
-    else
-        print_plain(m, d, state_changed);
-}
-
 /* ---- ending ----------------------------------------------------------------------------- */
 
 /* redraw: show the final state once more (not after an error message: it would scroll away). */
@@ -322,12 +29,7 @@ static void end_full(monitor *m, int code, bool redraw) {
     if (m->ended)
         return;
     m->ended = true;
-    if (redraw && m->out && m->tty && m->loaded) {
-        m->draw_timer = sd_event_source_disable_unref(m->draw_timer);
-        draw_tty(m);
-    }
-    if (m->out && m->tty)
-        restore_terminal(m);
+    monitor_view_end(m, redraw);
     (void) sd_event_exit(m->event, code);
 }
 
@@ -341,8 +43,7 @@ static void end_with_error(monitor *m, int code) {
 
 static void end_with_bus_error(monitor *m, const sd_bus_error *e, int r, const char *method,
                                const char *device) {
-    if (m->out && m->tty)
-        restore_terminal(m);
+    monitor_view_restore_terminal(m);
     end_with_error(m, stdfuctl_bus_error_or_exit(e, r, method, device));
 }
 
@@ -390,7 +91,7 @@ static void check_end(monitor *m) {
         return;
     }
     for (size_t i = 0; i < m->n_devices; i++)
-        if (is_shown(m, m->devices[i]) &&
+        if (monitor_is_shown(m, m->devices[i]) &&
             (device_state_is_active(m->devices[i]->p.state) || m->devices[i]->finishing)) {
             if (m->devices[i]->finishing)
                 arm_finish_timer(m);
@@ -414,11 +115,7 @@ static void finish_loading(monitor *m) {
             return;
         }
     }
-    if (m->out && m->tty)
-        draw_tty(m);
-    else
-        for (size_t i = 0; i < m->n_devices; i++)
-            print_plain(m, m->devices[i], true);
+    monitor_view_loaded(m);
     check_end(m);
 }
 
@@ -460,7 +157,7 @@ static int on_get_all(sd_bus_message *reply, void *userdata, sd_bus_error *ret_e
         d->loaded = true;
         d->printed_decile = -1;
         if (m->loaded)
-            show_changes(m, d, true);
+            monitor_view_device_changed(m, d, true);
     }
     finish_loading(m);
     check_end(m);
@@ -511,14 +208,11 @@ static void remove_device(monitor *m, const char *path) {
             continue;
         if (d->get_slot)
             m->pending--;
-        if (m->out && !m->tty && m->loaded && is_shown(m, d)) {
-            fprintf(m->out, "%s: removed\n", str_or(d->p.port, "?"));
-            fflush(m->out);
-        }
+        monitor_view_device_removed(m, d);
         memmove(m->devices + i, m->devices + i + 1, (m->n_devices - i - 1) * sizeof *m->devices);
         m->n_devices--;
         mon_device_free(d);
-        schedule_draw(m);
+        monitor_view_list_changed(m);
         return;
     }
 }
@@ -548,7 +242,7 @@ static int on_properties_changed(sd_bus_message *msg, void *userdata, sd_bus_err
         d->finishing = was_active && !device_state_is_active(d->p.state);
     }
     if (changed)
-        show_changes(m, d, changed & DEVICE_PROP_STATE);
+        monitor_view_device_changed(m, d, changed & DEVICE_PROP_STATE);
     check_end(m);
     return 0;
 }
@@ -572,7 +266,7 @@ static int apply_outcome(monitor *m, const char *port, const char *outcome, cons
     if (streq(outcome, "done"))
         d->p.progress = 100;
     d->printed_decile = -1;
-    show_changes(m, d, true);
+    monitor_view_device_changed(m, d, true);
     return 0;
 }
 
@@ -584,16 +278,7 @@ static void on_update_finished(monitor *m, sd_bus_message *msg) {
     mon_device *shown = find_device_by_port(m, port);
     if (shown)
         shown->finishing = false;
-    if (m->json && m->out && m->loaded && shown && is_shown(m, shown)) {
-        json_writer w;
-        json_begin_document(&w, m->out, "watch");
-        json_kv_string(&w, "event", "update-finished");
-        json_kv_string(&w, "port", port);
-        json_kv_string(&w, "outcome", outcome);
-        json_kv_string(&w, "error", *error ? error : NULL);
-        json_end_object(&w);
-        fflush(m->out);
-    }
+    monitor_view_update_finished(m, shown, port, outcome, error);
     if (apply_outcome(m, port, outcome, error) < 0) {
         log_oom();
         end(m, STDFU_EXIT_FAILURE);
@@ -648,7 +333,7 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
     if (sd_bus_message_read(msg, "sss", &name, &old_owner, &new_owner) < 0 ||
         !streq(name, STDFU_BUS_NAME) || *new_owner)
         return 0;
-    restore_terminal(m);
+    monitor_view_restore_terminal(m);
     log_error("stdfud stopped (%s left %s).", STDFU_BUS_NAME, stdfuctl_bus_describe());
     end_with_error(m, STDFU_EXIT_NO_DAEMON);
     return 0;
@@ -657,7 +342,7 @@ static int on_name_owner_changed(sd_bus_message *msg, void *userdata, sd_bus_err
 static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *ret_error) {
     monitor *m = userdata;
     (void) msg, (void) ret_error;
-    restore_terminal(m);
+    monitor_view_restore_terminal(m);
     log_error("Lost the connection to %s.", stdfuctl_bus_describe());
     end_with_error(m, STDFU_EXIT_NO_DAEMON);
     return 0;
@@ -678,10 +363,7 @@ int monitor_new(sd_bus *bus, sd_event *event, FILE *out, bool tty, monitor **ret
         return -ENOMEM;
     m->bus = sd_bus_ref(bus);
     m->event = sd_event_ref(event);
-    m->out = out;
-    /* TERM=dumb: a terminal that cannot move the cursor gets the plain lines. */
-    m->tty = out && tty && stdfuctl_terminal_is_smart();
-    m->colors = m->tty && stdfuctl_use_colors(fileno(out));
+    monitor_view_init(m, out, tty);
     int r = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL);
     if (r < 0 && r != -EBUSY) {
         monitor_free(m);
@@ -694,8 +376,7 @@ int monitor_new(sd_bus *bus, sd_event *event, FILE *out, bool tty, monitor **ret
 monitor *monitor_free(monitor *m) {
     if (!m)
         return NULL;
-    if (m->out && m->tty)
-        restore_terminal(m);
+    monitor_view_done(m);
     for (size_t i = 0; i < m->n_devices; i++)
         mon_device_free(m->devices[i]);
     free(m->devices);
@@ -711,7 +392,6 @@ monitor *monitor_free(monitor *m) {
     for (size_t i = 0; i < ELEMENTSOF(m->match_slots); i++)
         sd_bus_slot_unref(m->match_slots[i]);
     sd_bus_slot_unref(m->list_slot);
-    sd_event_source_disable_unref(m->draw_timer);
     sd_event_source_disable_unref(m->finish_timer);
     sd_event_source_disable_unref(m->sigint_source);
     sd_event_source_disable_unref(m->sigterm_source);
@@ -719,12 +399,6 @@ monitor *monitor_free(monitor *m) {
     sd_bus_unref(m->bus);
     free(m);
     return NULL;
-}
-
-void monitor_set_json(monitor *m, bool json) {
-    m->json = json;
-    if (json)
-        m->tty = false;
 }
 
 int monitor_show(monitor *m, const char *device) {

@@ -83,6 +83,26 @@ json() {
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
 }
 
+# json_fields FILE EXPR: the values of EXPR, a Python tuple over the JSON document `r` in FILE
+# (e.g. stdfuctl's --json result), space-separated ("None" for null).
+json_fields() {
+    python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print(*eval(sys.argv[2]))' "$1" "$2" 2>&1
+}
+
+# sim_device REPORT PORT EXPR: EXPR over the device `d` on PORT in stdfu-sim's --report file
+# REPORT (`c`: its counters, `r`: the whole report).
+sim_device() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
+c = d["counters"]
+print(eval(sys.argv[3]))
+PY
+}
+
 finish() {
     echo "1..$_tap_n"
     [ "$_tap_failed" -eq 0 ]

@@ -3,7 +3,9 @@
 # leaving, waiting) and started again on the same state directory: every device still reaches
 # its target, with the image in flash. The kills are driven by the devices' State on D-Bus
 # (kill_at_phases), never by sleeps; stdfu-sim slows the phases down (slow-erase, a 32 KiB
-# image, a watchdog leave) so that each one lasts long enough to be hit.
+# image, a ROM that answers the leave request 1.5 s late, a watchdog leave) so that each one
+# lasts long enough to be hit: the kill follows the signal by milliseconds, and without
+# leave-delay the leave ended (journal: waiting) before it under load.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon-lib.sh"
 
@@ -30,7 +32,7 @@ SIM_ARGS=(--hub ppps --report "$T/report.json"
           --device port=1-1.2,profile=f072,mode=application,version=1.0,slow-erase=5
           --device port=1-1.3,profile=f072,mode=application,version=1.0
           --device port=1-1.4,profile=f072,mode=application,version=1.0
-          --device port=1-1.5,profile=f072,mode=application,version=1.0
+          --device port=1-1.5,profile=f072,mode=application,version=1.0,leave-delay=1500
           --device port=1-1.6,profile=f072,mode=application,version=1.0,leave=watchdog:1500)
 check "stdfud starts under a supervisor with six devices" start_daemon_supervised
 targets=()

@@ -213,6 +213,7 @@ static void test_config_errors(void **state) {
     expect_error("enter", "hid-output:80", "report ID");
     expect_error("leave", "sometimes", "ok, stuck");
     expect_error("leave", "stuck:0", "stuck:N");
+    expect_error("leave-delay", "60001", "0..60000");
     expect_error("leave", "watchdog:", "watchdog:MS");
     expect_error("unplug-at", "0", "number");
     expect_error("unplug-at", "-5", "number");

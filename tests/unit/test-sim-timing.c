@@ -144,12 +144,34 @@ static void test_floor(void **state) {
     sim_device_free(d);
 }
 
+/* leave-delay: the GETSTATUS that makes the ROM leave answers late, and the jump follows it. */
+static void test_leave_delay(void **state) {
+    sim_device *d = sim_test_device("port=1-1.2,mode=bootloader,leave-delay=1500");
+    sim_usec now = T0, sent, ready = 0;
+    uint8_t st[6];
+    sim_transition t;
+    (void) state;
+
+    sim_test_idle(d, &now);
+    assert_int_equal(sim_test_set_address(d, BASE, &now), SIM_DFU_OK);
+    assert_int_equal(sim_test_dnload(d, 0, NULL, 0, &now), 0);
+    sent = now;
+    assert_int_equal(raw(d, 0xa1, 3, 0, st, 6, sent, &ready), 6);
+    assert_int_equal(st[4], SIM_DFU_MANIFEST);
+    assert_int_equal(ready, sent + 1006 + 1500000);
+    t = sim_test_follow(d);
+    assert_int_equal(t.at, ready);
+    assert_int_equal(t.mode, SIM_MODE_APPLICATION);
+    sim_device_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transfer_cost),
         cmocka_unit_test(test_program_times),
         cmocka_unit_test(test_erase_times_and_slow_erase),
         cmocka_unit_test(test_floor),
+        cmocka_unit_test(test_leave_delay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -238,6 +238,13 @@ int sim_device_config_set(sim_device_config *c, const char *key, const char *val
         return set_enter(c, key, value, err, err_size);
     } else if (streq(key, "leave")) {
         return set_leave(c, key, value, err, err_size);
+    } else if (streq(key, "leave-delay")) {
+        r = set_fault_number(&n, 0, key, value, err, err_size);
+        if (r == 0 && n > 60000)
+            return fail(err, err_size, key, value, "expected 0..60000 milliseconds");
+        if (r == 0)
+            c->leave_delay_ms = (unsigned) n;
+        return r;
     } else if (streq(key, "unplug-at")) {
         return set_fault_number(&c->unplug_at, 1, key, value, err, err_size);
     } else if (streq(key, "write-error-at")) {

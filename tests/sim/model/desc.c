@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* USB descriptors of both modes: the ROM bootloader (0483:df11, DfuSe, one alt setting per
  * memory) and the HID application (with a DFU runtime interface when enter=detach). */
+#include <errno.h>
 #include <string.h>
 
 #include "model/model-internal.h"
+#include "util/macro.h"
 
 #define ST_VID 0x0483
 #define ST_DFU_PID 0xdf11
@@ -132,4 +134,28 @@ void sim_app_descriptors(sim_device *d, sim_descs *out) {
     }
     config_header(out->config, at, runtime ? 2 : 1, 0x80);
     out->config_len = at;
+}
+
+int sim_string_descriptor(uint8_t index, const char *s, uint8_t *out, size_t max) {
+    static const uint8_t langids[4] = { 4, 0x03, 0x09, 0x04 }; /* en-US */
+    uint8_t buf[SIM_DESC_MAX];
+    size_t n;
+
+    if (index == 0) {
+        n = MIN(sizeof langids, max);
+        memcpy(out, langids, n);
+        return (int) n;
+    }
+    if (!s)
+        return -EPIPE;
+    n = MIN(strlen(s), (size_t) (SIM_DESC_MAX - 2) / 2);
+    buf[0] = (uint8_t) (2 + 2 * n);
+    buf[1] = 0x03;
+    for (size_t i = 0; i < n; i++) {
+        buf[2 + 2 * i] = (uint8_t) s[i];
+        buf[3 + 2 * i] = 0;
+    }
+    n = MIN((size_t) buf[0], max);
+    memcpy(out, buf, n);
+    return (int) n;
 }

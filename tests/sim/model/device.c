@@ -226,33 +226,6 @@ sim_usec sim_device_account(sim_device *d, sim_usec start, size_t len, sim_usec 
     return ready;
 }
 
-/* String descriptor as UTF-16LE (the model's strings are ASCII). */
-static int string_descriptor(const sim_device *d, uint8_t index, uint8_t *out, size_t max) {
-    uint8_t buf[SIM_DESC_MAX];
-    const char *s;
-    size_t n;
-
-    if (index == 0) {
-        static const uint8_t langids[4] = { 4, 0x03, 0x09, 0x04 }; /* en-US */
-        n = MIN(sizeof langids, max);
-        memcpy(out, langids, n);
-        return (int) n;
-    }
-    s = sim_device_string(d, index);
-    if (!s)
-        return -EPIPE;
-    n = MIN(strlen(s), (size_t) (SIM_DESC_MAX - 2) / 2);
-    buf[0] = (uint8_t) (2 + 2 * n);
-    buf[1] = 0x03;
-    for (size_t i = 0; i < n; i++) {
-        buf[2 + 2 * i] = (uint8_t) s[i];
-        buf[3 + 2 * i] = 0;
-    }
-    n = MIN((size_t) buf[0], max);
-    memcpy(out, buf, n);
-    return (int) n;
-}
-
 static int get_descriptor(sim_device *d, const sim_setup *s, uint8_t *out) {
     uint8_t type = (uint8_t) (s->wValue >> 8), index = (uint8_t) s->wValue;
     const uint8_t *src;
@@ -269,7 +242,7 @@ static int get_descriptor(sim_device *d, const sim_setup *s, uint8_t *out) {
         src = sim_device_config_descriptor(d, &len);
         break;
     case 3:
-        return string_descriptor(d, index, out, s->wLength);
+        return sim_string_descriptor(index, sim_device_string(d, index), out, s->wLength);
     default: /* full-speed only: no qualifier, no BOS */
         return -EPIPE;
     }
@@ -412,6 +385,7 @@ void sim_device_connected(sim_device *d, sim_mode mode, sim_usec now) {
 static bool runtime_key(const char *key) {
     static const char *const keys[] = {
         "unplug-at", "write-error-at", "stall-status", "slow-erase", "rdp", "leave", "enter",
+        "leave-delay",
         "erase-error-at", "stuck-bit-at", "timeout-status", "power-loss-at-erase", "fault-times",
         "start-error",
         "vid", "pid", "app-vid", "app-pid", "serial", "app-serial", "product",

@@ -400,8 +400,12 @@ static int dfu_getstatus(sim_device *d, const sim_setup *s, uint8_t *out, sim_us
     fill_status(reply, f, f->state, f->status);
     memcpy(out, reply, n);
     *ready_at = sim_device_account(d, start, n, 0);
-    if (f->state == SIM_DFU_MANIFEST)
+    if (f->state == SIM_DFU_MANIFEST) {
+        /* leave-delay: the answer, and the jump after it, come that much later */
+        *ready_at += (sim_usec) d->config.leave_delay_ms * 1000;
+        d->busy_until = *ready_at;
         leave(d, *ready_at);
+    }
     return (int) n;
 }
 

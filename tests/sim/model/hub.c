@@ -216,32 +216,6 @@ static int port_feature(sim_hub *h, const sim_setup *s, bool set, sim_usec now) 
     }
 }
 
-static int string_descriptor(const sim_hub *h, uint8_t index, uint8_t *out, size_t max) {
-    uint8_t buf[SIM_DESC_MAX];
-    const char *s;
-    size_t n;
-
-    if (index == 0) {
-        static const uint8_t langids[4] = { 4, 0x03, 0x09, 0x04 };
-        n = MIN(sizeof langids, max);
-        memcpy(out, langids, n);
-        return (int) n;
-    }
-    s = sim_hub_string(h, index);
-    if (!s)
-        return -EPIPE;
-    n = strlen(s);
-    buf[0] = (uint8_t) (2 + 2 * n);
-    buf[1] = 0x03;
-    for (size_t i = 0; i < n; i++) {
-        buf[2 + 2 * i] = (uint8_t) s[i];
-        buf[3 + 2 * i] = 0;
-    }
-    n = MIN((size_t) buf[0], max);
-    memcpy(out, buf, n);
-    return (int) n;
-}
-
 static int copy_out(uint8_t *out, const uint8_t *src, size_t len, uint16_t wlength) {
     len = MIN(len, (size_t) wlength);
     memcpy(out, src, len);
@@ -268,7 +242,9 @@ static int standard_request(sim_hub *h, const sim_setup *s, uint8_t *out) {
         if (type == 2)
             return copy_out(out, h->config, sizeof h->config, s->wLength);
         if (type == 3)
-            return string_descriptor(h, (uint8_t) s->wValue, out, s->wLength);
+            return sim_string_descriptor((uint8_t) s->wValue,
+                                         sim_hub_string(h, (uint8_t) s->wValue), out,
+                                         s->wLength);
         if (type == 6) {
             /* a high-speed hub has a device qualifier (full-speed: protocol 0, no TT) */
             static const uint8_t qualifier[10] = { 10, 0x06, 0x00, 0x02, 0x09, 0x00, 0x00,

@@ -103,6 +103,10 @@ typedef struct sim_descs {
     size_t report_len;
 } sim_descs;
 
+/* String descriptor `index` (0: the language IDs, en-US) holding s as UTF-16LE (the model's
+ * strings are ASCII), at most max bytes of it; -EPIPE (a stall) when s is NULL. */
+int sim_string_descriptor(uint8_t index, const char *s, uint8_t *out, size_t max);
+
 /* ---- device ---- */
 typedef struct sim_dfu {
     sim_dfu_state state;

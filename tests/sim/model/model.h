@@ -65,6 +65,8 @@ typedef struct sim_device_config {
     sim_leave leave;
     unsigned stuck_count;        /* SIM_LEAVE_STUCK: leaves that come back stuck (default 1) */
     unsigned watchdog_ms;        /* SIM_LEAVE_WATCHDOG */
+    unsigned leave_delay_ms;     /* the GETSTATUS that makes the ROM leave answers this much
+                                  * later (a slow manifestation); it leaves the bus then */
     /* faults (0 = none) */
     uint64_t unplug_at;          /* disconnect once this many bytes were written */
     unsigned write_error_at;     /* data DNLOAD that fails with errWRITE, once: N >= 2 is the
@@ -252,7 +254,7 @@ int sim_device_config_parse(sim_device_config *c, const char *spec, char *err, s
  * stall-status (each re-armed), slow-erase, rdp (read protection and option bytes at once),
  * erase-error-at, stuck-bit-at, timeout-status, power-loss-at-erase, fault-times (each
  * re-armed), start-error (from the ROM's next start),
- * leave (re-arms stuck:N), and enter, vid, pid, serial, product, which the application shows from its
+ * leave (re-arms stuck:N), leave-delay, and enter, vid, pid, serial, product, which the application shows from its
  * next enumeration on. Other keys (port, profile, mode, version, blank) return -EINVAL with a
  * message in err. */
 int sim_device_set(sim_device *d, const char *key, const char *value, sim_usec now, char *err,
