@@ -19,8 +19,8 @@ static void help(FILE *f) {
             "as 1-1.4 or by object path): port, product, mode, running and target version, state,\n"
             "progress of the current phase and the last error. Manifest errors, and why new\n"
             "updates are refused (stdfud's state directory full or gone), if so, follow the\n"
-            "table. Exits 7 when a device waits for a power cycle, else 13 when one failed,\n"
-            "else 14 when the manifest has errors.\n"
+            "table. Exits 7 when a device waits for a power cycle, else 13 when one failed (or\n"
+            "is no-rule), else 14 when the manifest has errors.\n"
             "\n"
             "Options:\n"
             "      --json     print one JSON object: the devices, a summary and the manifest\n"
@@ -80,7 +80,8 @@ static size_t count_state(const device_props *l, size_t n, const char *state) {
 static int status_exit_code(const device_props *l, size_t n, const manager_summary *m) {
     if (count_state(l, n, "needs-power-cycle"))
         return STDFU_EXIT_NEEDS_POWER_CYCLE;
-    if (count_state(l, n, "failed"))
+    /* no-rule: in its bootloader after a lost job record, and no rule to finish it with */
+    if (count_state(l, n, "failed") || count_state(l, n, "no-rule"))
         return STDFU_EXIT_UPDATE_FAILED;
     if (m->manifest_errors && m->manifest_errors[0])
         return STDFU_EXIT_MANIFEST_ERRORS;
@@ -104,6 +105,7 @@ static void print_json(const device_props *l, size_t n, const manager_summary *m
     json_kv_uint(&w, "failed", count_state(l, n, "failed"));
     json_kv_uint(&w, "needs_power_cycle", count_state(l, n, "needs-power-cycle"));
     json_kv_uint(&w, "retry_wait", count_state(l, n, "retry-wait"));
+    json_kv_uint(&w, "no_rule", count_state(l, n, "no-rule"));
     json_end_object(&w);
     json_key(&w, "manifest_errors");
     json_begin_array(&w);

@@ -37,8 +37,8 @@ const char *stdfuctl_state_color(const char *state) {
         return NULL;
     if (strcmp(state, "done") == 0)
         return "\033[32m"; /* green */
-    if (strcmp(state, "failed") == 0)
-        return "\033[1;31m"; /* bold red */
+    if (strcmp(state, "failed") == 0 || strcmp(state, "no-rule") == 0)
+        return "\033[1;31m"; /* bold red: someone must act */
     if (strcmp(state, "needs-power-cycle") == 0 || strcmp(state, "retry-wait") == 0 ||
         strcmp(state, "cancelled") == 0)
         return "\033[33m"; /* yellow */

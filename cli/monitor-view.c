@@ -63,6 +63,9 @@ void monitor_format_detail(const device_props *p, usec_t phase_elapsed, char *bu
         snprintf(buf, size, "failed: %s", str_or(p->last_error, "no reason given"));
     else if (streq(state, "retry-wait"))
         snprintf(buf, size, "failed, will try again: %s", str_or(p->last_error, "no reason given"));
+    else if (streq(state, "no-rule"))
+        snprintf(buf, size, "no rule for it in the manifest: %s",
+                 str_or(p->last_error, "no reason given"));
     else if (streq(state, "needs-power-cycle"))
         snprintf(buf, size, "needs a power cycle (unplug and replug it)");
     else if (streq(state, "idle"))

@@ -89,6 +89,11 @@ check "1-3 in its bootloader shows no-rule" wait_for 20 state_is 1-3 no-rule
 check "its LastError names the damaged record and the missing rule" \
     grep -q 'jobs/1-3 could not be read.*no rule of the manifest has the bootloader id 0483:df11' \
     <(dprop 1-3 LastError)
+status_rc=0; "$CTL" --bus "$BUS" status --json >"$T/status.json" || status_rc=$?
+check_eq "stdfuctl status exits 13 (someone must act) while 1-3 is no-rule" 13 "$status_rc"
+check "its JSON summary counts the device as no_rule" python3 -c '
+import json, sys
+sys.exit(0 if json.load(open(sys.argv[1]))["summary"]["no_rule"] == 1 else 1)' "$T/status.json"
 sensor_manifest_for_image 1.2 "    retries: 0" "settings:
   retry-delay: 1"
 check "the manifest changes: every port is the rule's" grep -q '^()$' <(gcall Reload)
