@@ -5,11 +5,11 @@
  * usbfs, usbhid/hidraw, udev and sysfs are then all real.
  *
  * Each mode of the device is one configfs gadget with one FunctionFS function: the application
- * (HID, with the interrupt endpoints: output reports go to the model, its input reports, the
- * echo of output report 1, come back on the IN endpoint) and the ROM bootloader (DfuSe, 0483:df11, one alternate
- * setting per memory). A model transition is carried out as the STM32 does it: off the bus
- * (unbind), and back in the new mode (bind the other gadget) when the model says. A bus reset
- * seen by the function is the model's USB reset.
+ * (HID, with the interrupt endpoints: output reports go to the model, and its input reports,
+ * the echo of output report 1, come back on the IN endpoint) and the ROM bootloader (DfuSe,
+ * 0483:df11, one alternate setting per memory). A model transition is carried out as the
+ * STM32 does it: off the bus (unbind), and back in the new mode (bind the other gadget) when
+ * the model says. A bus reset seen by the function is the model's USB reset.
  *
  *   stdfu-sim-ffs --udc dummy_udc.0 --device profile=f072,mode=application
  *                 [--report FILE] [--flash FILE] [--ready FILE] [--verbose]

@@ -88,7 +88,8 @@ sed -e 's/var adminGroup = "stdfu";/var adminGroup = "stdfuops";/' \
     /usr/share/polkit-1/rules.d/50-stdfu.rules >/etc/polkit-1/rules.d/50-stdfu.rules
 systemctl restart polkit.service
 call_as opsadmin Reload >"$T/ops.txt"
-check_eq "with that rule, a member of group stdfuops (not stdfu) may reload" "()" "$(cat "$T/ops.txt")"
+check_eq "with that rule, a member of group stdfuops (not stdfu) may reload" "()" \
+    "$(cat "$T/ops.txt")"
 sed 's/^/#   gdbus: /' "$T/ops.txt"
 call_as fwadmin Reload >"$T/admin.txt"
 check "and a member of group stdfu is refused by polkit" \
