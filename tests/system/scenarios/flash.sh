@@ -1,8 +1,8 @@
 #!/bin/bash
 # `stdfuctl flash` run by root, the service stopped, against the model behind FunctionFS: the
-# installed client finds the application by its port through the real sysfs and udev, sends ST's HID
-# detach feature report through the real hidraw node, waits for the ROM to enumerate, flashes
-# over usbfs and leaves; the model's flash is then the image and its application runs it.
+# installed client finds the application by its port through the real sysfs and udev, sends
+# ST's HID detach feature report through the real hidraw node, waits for the ROM to enumerate,
+# flashes over usbfs and leaves; the model's flash is then the image and its application runs it.
 . "$(dirname "$0")/../../integration/lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
 CTL=$(command -v stdfuctl)
