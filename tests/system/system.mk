@@ -56,7 +56,7 @@ system-root: programs
 	    >$(SYSTEM_B)/install.log 2>&1 || { cat $(SYSTEM_B)/install.log; exit 1; }
 
 # SCENARIOS=name,name runs only those (tests/system/scenarios/NAME.sh).
-check-system: system-deps programs test-programs
+check-system: deps system-deps programs test-programs
 	@mkdir -p $(SYSTEM_B)
 ifeq ($(SYSTEM_INSTALL),tree)
 	@$(MAKE) --no-print-directory system-root

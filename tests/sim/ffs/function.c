@@ -26,11 +26,11 @@ static void put32(uint8_t *p, uint32_t v) {
  * renumbering iInterface into the function's own string table. */
 static int copy_interfaces(const uint8_t *config, size_t config_len, uint8_t *out,
                            unsigned *ret_count, unsigned *string_index, unsigned *n_strings,
-                           int *ret_out_ep) {
+                           int *ret_in_ep, int *ret_out_ep) {
     unsigned count = 0, endpoints = 0;
     size_t at = 9;
 
-    *ret_out_ep = 0;
+    *ret_in_ep = *ret_out_ep = 0;
     while (at + 2 <= config_len) {
         uint8_t len = config[at], type = config[at + 1];
 
@@ -45,8 +45,9 @@ static int copy_interfaces(const uint8_t *config, size_t config_len, uint8_t *ou
         }
         if (type == DESC_ENDPOINT && len >= 7) {
             endpoints++;
-            if (!(config[at + 2] & 0x80) && *ret_out_ep == 0)
-                *ret_out_ep = (int) endpoints;
+            int *first = config[at + 2] & 0x80 ? ret_in_ep : ret_out_ep;
+            if (*first == 0)
+                *first = (int) endpoints;
         }
         count++;
         at += len;
@@ -57,7 +58,8 @@ static int copy_interfaces(const uint8_t *config, size_t config_len, uint8_t *ou
 
 int ffs_build_descriptors(const uint8_t *config, size_t config_len, ffs_string_fn string,
                           const void *userdata, uint8_t **ret_descs, size_t *ret_descs_len,
-                          uint8_t **ret_strings, size_t *ret_strings_len, int *ret_out_ep) {
+                          uint8_t **ret_strings, size_t *ret_strings_len, int *ret_in_ep,
+                          int *ret_out_ep) {
     _cleanup_free_ uint8_t *descs = NULL, *strs = NULL;
     unsigned string_index[MAX_STRINGS], n_strings = 0, count;
     size_t body, total, strs_len;
@@ -71,7 +73,7 @@ int ffs_build_descriptors(const uint8_t *config, size_t config_len, ffs_string_f
     if (!descs)
         return -ENOMEM;
     r = copy_interfaces(config, config_len, descs + 20, &count, string_index, &n_strings,
-                        ret_out_ep);
+                        ret_in_ep, ret_out_ep);
     if (r < 0)
         return r;
     /* high speed gets the same interfaces: FunctionFS wants both when the UDC is high speed */
@@ -113,25 +115,37 @@ static const char *model_string(const void *userdata, unsigned index) {
     return sim_device_string(userdata, index);
 }
 
+/* <mount_dir>/epN, when the interfaces have an endpoint N (0: none, *ret stays -EBADF) */
+static int open_endpoint(const char *mount_dir, int n, int flags, int *ret) {
+    _cleanup_free_ char *path = NULL;
+
+    if (n <= 0)
+        return 0;
+    if (asprintf(&path, "%s/ep%d", mount_dir, n) < 0)
+        return -ENOMEM;
+    *ret = open(path, flags | O_CLOEXEC);
+    return *ret < 0 ? -errno : 0;
+}
+
 int ffs_function_open(const char *mount_dir, const sim_device *d, ffs_function **ret) {
     _cleanup_free_ uint8_t *descs = NULL, *strs = NULL;
     _cleanup_free_ char *path = NULL;
     size_t descs_len, strs_len, config_len;
     const uint8_t *config;
     ffs_function *f;
-    int r, out_ep;
+    int r, in_ep, out_ep;
 
     config = sim_device_config_descriptor(d, &config_len);
     if (!config)
         return -ENODEV;
     r = ffs_build_descriptors(config, config_len, model_string, d, &descs, &descs_len, &strs,
-                              &strs_len, &out_ep);
+                              &strs_len, &in_ep, &out_ep);
     if (r < 0)
         return r;
     f = calloc(1, sizeof *f);
     if (!f)
         return -ENOMEM;
-    f->ep0 = f->ep_out = -EBADF;
+    f->ep0 = f->ep_in = f->ep_out = -EBADF;
     if (asprintf(&path, "%s/ep0", mount_dir) < 0) {
         ffs_function_free(f);
         return -ENOMEM;
@@ -154,18 +168,12 @@ int ffs_function_open(const char *mount_dir, const sim_device *d, ffs_function *
         ffs_function_free(f);
         return r;
     }
-    if (out_ep > 0) {
-        free(path);
-        if (asprintf(&path, "%s/ep%d", mount_dir, out_ep) < 0) {
-            ffs_function_free(f);
-            return -ENOMEM;
-        }
-        f->ep_out = open(path, O_RDONLY | O_CLOEXEC);
-        if (f->ep_out < 0) {
-            r = -errno;
-            ffs_function_free(f);
-            return r;
-        }
+    r = open_endpoint(mount_dir, in_ep, O_WRONLY, &f->ep_in);
+    if (r >= 0)
+        r = open_endpoint(mount_dir, out_ep, O_RDONLY, &f->ep_out);
+    if (r < 0) {
+        ffs_function_free(f);
+        return r;
     }
     *ret = f;
     return 0;
@@ -176,6 +184,8 @@ ffs_function *ffs_function_free(ffs_function *f) {
         return NULL;
     if (f->ep_out >= 0)
         close(f->ep_out);
+    if (f->ep_in >= 0)
+        close(f->ep_in);
     if (f->ep0 >= 0)
         close(f->ep0);
     free(f);

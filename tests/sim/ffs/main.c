@@ -5,10 +5,11 @@
  * usbfs, usbhid/hidraw, udev and sysfs are then all real.
  *
  * Each mode of the device is one configfs gadget with one FunctionFS function: the application
- * (HID, with the interrupt endpoints) and the ROM bootloader (DfuSe, 0483:df11, one alternate
- * setting per memory). A model transition is carried out as the STM32 does it: off the bus
- * (unbind), and back in the new mode (bind the other gadget) when the model says. A bus reset
- * seen by the function is the model's USB reset.
+ * (HID, with the interrupt endpoints: output reports go to the model, and its input reports,
+ * the echo of output report 1, come back on the IN endpoint) and the ROM bootloader (DfuSe,
+ * 0483:df11, one alternate setting per memory). A model transition is carried out as the
+ * STM32 does it: off the bus (unbind), and back in the new mode (bind the other gadget) when
+ * the model says. A bus reset seen by the function is the model's USB reset.
  *
  *   stdfu-sim-ffs --udc dummy_udc.0 --device profile=f072,mode=application
  *                 [--report FILE] [--flash FILE] [--ready FILE] [--verbose]
@@ -62,8 +63,9 @@ typedef struct ffs_sim {
     sim_transition pending;
     pthread_mutex_t lock;
     int wake_fd;                   /* eventfd: the OUT endpoint thread called the model */
-    bool out_thread;
-    pthread_t out_tid;
+    int input_fd;                  /* eventfd: the model has input reports for the IN endpoint */
+    bool out_thread, in_thread;
+    pthread_t out_tid, in_tid;
     pthread_t power_tid;
     bool power_thread;
     int root_hub_fd;               /* usbfs node of the root hub on the UDC's bus, or -EBADF */
@@ -88,6 +90,46 @@ static int mode_index(sim_mode m) {
     return m == SIM_MODE_APPLICATION ? APP : m == SIM_MODE_BOOTLOADER ? ROM : -1;
 }
 
+/* ---- the HID interrupt IN endpoint: input reports, which a hidraw read() returns ---- */
+
+/* Called with the lock held, after anything that may have queued an input report. */
+static void input_notify(ffs_sim *s) {
+    uint64_t one = 1;
+
+    if (s->in_thread && sim_device_hid_input_pending(s->dev))
+        (void) write(s->input_fd, &one, sizeof one);
+}
+
+/* The application sends its input reports one by one, each when the host polls for it: the
+ * write blocks until then (usbhid polls while the hidraw node is open). A report under way
+ * when the device leaves the bus is lost, as on the STM32. */
+static void *in_endpoint_thread(void *userdata) {
+    ffs_sim *s = userdata;
+    uint8_t buf[SIM_HID_REPORT_SIZE];
+    uint64_t v;
+
+    for (;;) {
+        if (read(s->input_fd, &v, sizeof v) < 0) {
+            if (errno != EINTR)
+                usleep(20000);
+            continue;
+        }
+        for (;;) {
+            int state, n;
+            pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
+            pthread_mutex_lock(&s->lock);
+            n = sim_device_hid_read(s->dev, buf, sizeof buf);
+            pthread_mutex_unlock(&s->lock);
+            pthread_setcancelstate(state, NULL);
+            if (n <= 0)
+                break;
+            if (write(s->function[APP]->ep_in, buf, (size_t) n) < 0)
+                say(s, "input report dropped: %m");
+        }
+    }
+    return NULL;
+}
+
 /* ---- the HID interrupt OUT endpoint: hidraw write() of an output report ---- */
 
 static void *out_endpoint_thread(void *userdata) {
@@ -108,6 +150,7 @@ static void *out_endpoint_thread(void *userdata) {
         pthread_mutex_lock(&s->lock);
         if (sim_device_mode(s->dev) == SIM_MODE_APPLICATION)
             (void) sim_device_hid_output(s->dev, buf, (size_t) n, now_monotonic());
+        input_notify(s);
         pthread_mutex_unlock(&s->lock);
         pthread_setcancelstate(state, NULL);
         (void) write(s->wake_fd, &one, sizeof one);
@@ -152,6 +195,12 @@ static int ensure_function(ffs_sim *s, int i) {
         if (r < 0)
             return r;
         s->out_thread = true;
+    }
+    if (i == APP && s->function[i]->ep_in >= 0 && !s->in_thread) {
+        r = -pthread_create(&s->in_tid, NULL, in_endpoint_thread, s);
+        if (r < 0)
+            return r;
+        s->in_thread = true;
     }
     return 0;
 }
@@ -352,6 +401,7 @@ static void handle_setup(ffs_sim *s, ffs_function *f, const struct usb_ctrlreque
         return;
     }
     r = sim_device_control(s->dev, &setup, data, now_monotonic(), &ready);
+    input_notify(s); /* SET_REPORT(output) over ep0 is echoed too */
     sleep_until(ready); /* the device answers when its flash is done, not before */
     if (r < 0) {
         say(s, "stall 0x%02x/%u wValue=0x%04x", setup.bmRequestType, setup.bRequest,
@@ -541,6 +591,15 @@ static void teardown(ffs_sim *s) {
         pthread_mutex_lock(&s->lock);
         s->out_thread = false;
     }
+    if (s->in_thread) {
+        /* in read() of its eventfd or write() of a report (both cancellation points), or
+         * waiting for the lock we hold */
+        pthread_cancel(s->in_tid);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->in_tid, NULL);
+        pthread_mutex_lock(&s->lock);
+        s->in_thread = false;
+    }
     for (int i = 0; i < N_GADGETS; i++)
         s->function[i] = ffs_function_free(s->function[i]);
 }
@@ -558,7 +617,7 @@ int main(int argc, char **argv) {
         { "help", no_argument, NULL, 'h' },          {}
     };
     const char *spec = "", *report = NULL, *flash = NULL, *ready = NULL;
-    ffs_sim s = { .on_bus = -1, .wake_fd = -EBADF, .root_hub_fd = -EBADF,
+    ffs_sim s = { .on_bus = -1, .wake_fd = -EBADF, .input_fd = -EBADF, .root_hub_fd = -EBADF,
                   .lock = PTHREAD_MUTEX_INITIALIZER };
     sim_device_config config;
     char err[256];
@@ -603,7 +662,8 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before the thread: it inherits the mask */
     sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
     s.wake_fd = eventfd(0, EFD_CLOEXEC);
-    if (sig_fd < 0 || s.wake_fd < 0) {
+    s.input_fd = eventfd(0, EFD_CLOEXEC);
+    if (sig_fd < 0 || s.wake_fd < 0 || s.input_fd < 0) {
         perror("stdfu-sim-ffs: signalfd/eventfd");
         return 1;
     }

@@ -6,6 +6,7 @@
 . "$(dirname "$0")/../guest/lib.sh"
 requires dfu-util
 
+check_eq "the guest's dfu-util is 0.11" "dfu-util 0.11" "$(dfu-util -V 2>/dev/null | head -1)"
 "$SIM" mkfw --version 2.1 --size 20000 --seed 7 -o "$T/fw.bin" >/dev/null
 
 device_start rom dummy_udc.1 profile=f072,mode=bootloader

@@ -1,8 +1,8 @@
 #!/bin/bash
-# `stdfuctl flash` run by root, no daemon, against the model behind FunctionFS: the installed
-# client finds the application by its port through the real sysfs and udev, sends ST's HID
-# detach feature report through the real hidraw node, waits for the ROM to enumerate, flashes
-# over usbfs and leaves; the model's flash is then the image and its application runs it.
+# `stdfuctl flash` run by root, the service stopped, against the model behind FunctionFS: the
+# installed client finds the application by its port through the real sysfs and udev, sends
+# ST's HID detach feature report through the real hidraw node, waits for the ROM to enumerate,
+# flashes over usbfs and leaves; the model's flash is then the image and its application runs it.
 . "$(dirname "$0")/../../integration/lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
 CTL=$(command -v stdfuctl)
@@ -11,6 +11,10 @@ SIZE=20480
 "$SIM" mkfw --version 2.0 --size $SIZE -o "$T/fw.dfu" >/dev/null
 "$SIM" mkfw --version 2.0 --size $SIZE -o "$T/fw.bin" >/dev/null
 
+# the product is installed (its unit too, under systemd), but nothing else drives the device
+if [ -d /run/systemd/system ]; then
+    check "the service is stopped" sh -c '! systemctl -q is-active stdfud.service'
+fi
 device_start dev dummy_udc.0 profile=f072,mode=application,version=1.0
 check "the application 1.0 is on 1-1" wait_usb 1-1 0483:5750
 rc=0
