@@ -1,9 +1,9 @@
 #!/bin/bash
 # The real programs under valgrind's memcheck, on short real work: `stdfuctl flash` and
-# `stdfuctl read` of an emulated f072, and stdfud updating one device from its manifest, then
-# stopped with SIGTERM. Each run must end with no memcheck error and no definite leak
-# (--error-exitcode), no descriptor of its own left open (--track-fds), and the work done (the
-# emulator's report shows the device on the target).
+# `stdfuctl read` of an emulated f072, stdfud updating one device from its manifest, asked by
+# `stdfuctl status`, then stopped with SIGTERM. Each run must end with no memcheck error and
+# no definite leak (--error-exitcode), no descriptor of its own left open (--track-fds), and
+# the work done (the emulator's report shows the device on the target).
 #
 # valgrind wraps the program, not the emulator: it is stdfu-sim's COMMAND, so it inherits
 # umockdev's LD_PRELOAD and passes it on to the program it runs. The preload library's own
@@ -71,6 +71,13 @@ SIM_ARGS=(--device "port=$PORT,profile=f072,mode=application,version=1.0"
 check "stdfud starts under valgrind" run_daemon "${VG[@]}" --log-file="$T/daemon.vg" --
 done_state() { [ "$(dprop "$1" State)" = 's "done"' ]; }
 check "stdfud: $PORT updated to done" wait_for 90 done_state "$PORT"
+# The client's D-Bus side too: stdfuctl status, under valgrind, asks the daemon.
+"${VG[@]}" --log-file=status.vg "$CTL" --bus "$BUS" status --json >status.json 2>status.err
+check_eq "status under valgrind: exit 0 (no memcheck error, no definite leak)" 0 $?
+check "status: no error in valgrind's log" no_errors status.vg
+check "status: no descriptor of stdfuctl's own left open" fds_clean status.vg
+check_eq "status: $PORT done, running 1.2" "done 1.2" \
+    "$(json status.json "' '.join((d['devices'][0]['state'], d['devices'][0]['running_version']))")"
 stop_daemon
 check_eq "stdfud: exit 0 after SIGTERM (no memcheck error, no definite leak)" 0 $?
 check "stdfud: no error in valgrind's log" no_errors daemon.vg
@@ -79,7 +86,7 @@ check_eq "stdfud: the device runs 1.2 in its application (emulator's report)" "a
     "$(sim_device daemon-report.json "$PORT" 'd["mode"] + " " + d["version"]')"
 
 if [ "$_tap_failed" -gt 0 ]; then
-    for f in flash read daemon; do
+    for f in flash read status daemon; do
         [ -s "$f.vg" ] && { echo "# ---- $f.vg ----"; sed 's/^/# /' "$f.vg" | head -60; }
     done
 fi
