@@ -142,10 +142,19 @@ unit-tests: $(UNIT_TESTS)
 check-unit: all-targets $(UNIT_TESTS)
 	@tests/run-tests --build $(B) $(UNIT_TESTS)
 
+# The unit tests under memcheck (any error or definite leak fails), then the real programs
+# under it (tests/integration/test-valgrind.sh). tests/valgrind.supp: third-party code only.
+VALGRIND_TEST := tests/integration/test-valgrind.sh
 check-valgrind: all-targets $(UNIT_TESTS)
-	@for t in $(UNIT_TESTS); do \
-	    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite $$t \
-	        >/dev/null || exit 1; done; echo "valgrind: $(words $(UNIT_TESTS)) unit tests clean"
+	@mkdir -p $(B)/test-logs; for t in $(UNIT_TESTS); do \
+	    log=$(B)/test-logs/valgrind-$$(basename $$t).log; \
+	    valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	        --suppressions=tests/valgrind.supp $$t >$$log 2>&1 || \
+	        { rc=$$?; tail -n 40 $$log >&2; \
+	          echo "valgrind: $$t failed (exit $$rc; 99: a memcheck error), see $$log" >&2; \
+	          exit 1; }; \
+	done; echo "valgrind: $(words $(UNIT_TESTS)) unit tests clean"
+	@tests/run-tests --build $(B) $(VALGRIND_TEST)
 
 clean:
 	rm -rf $(B) $(ASAN_B)

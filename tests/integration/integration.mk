@@ -8,7 +8,9 @@ LONG_TESTS := tests/integration/test-kill-random.sh
 # STDFU_MATRIX_SLICE) in the sanitizer build.
 FAULT_MATRIX := tests/integration/test-fault-matrix.sh
 INTEGRATION_TESTS += $(filter-out $(LONG_TESTS),$(sort $(wildcard tests/integration/test-*.sh)))
-SANITIZER_TESTS   += $(filter-out $(BUILD_OWN_TREE_TESTS) $(LONG_TESTS) $(FAULT_MATRIX),$(sort $(wildcard tests/integration/test-*.sh))) \
+# valgrind and ASan do not mix: test-valgrind.sh runs in the normal build only.
+SANITIZER_TESTS   += $(filter-out $(BUILD_OWN_TREE_TESTS) $(LONG_TESTS) $(FAULT_MATRIX) \
+                       tests/integration/test-valgrind.sh,$(sort $(wildcard tests/integration/test-*.sh))) \
                      tests/integration/fault-matrix-asan.sh
 
 # SIGKILL at random moments of a multi-device update (minutes): normal build only.

@@ -62,7 +62,7 @@ static void start_daemon(fixture *f) {
         .state_dir = state,
     };
     assert_true(asprintf(&text,
-                         "settings: {retry-delay: 0.05, retry-delay-max: 0.08}\n"
+                         "settings: {retry-delay: 0.5, retry-delay-max: 0.8}\n"
                          "rules:\n"
                          "  - name: sensor\n"
                          "    port: \"1-*\"\n"
@@ -241,7 +241,7 @@ static void test_failed_with_application_blocks(void **state) {
     assert_int_equal(device_state(dev), JOB_RETRY_WAIT);
     assert_int_equal(device_attempt(dev), 1);
     usec_t next = device_next_attempt(dev);
-    assert_true(next > now_realtime() - USEC_PER_SEC && next <= now_realtime() + 50000);
+    assert_true(next > now_realtime() - USEC_PER_SEC && next <= now_realtime() + 500000);
     assert_int_equal(n_records(f, &rec), 1);
     assert_int_equal(rec.phase, JOB_RETRY_WAIT);
     assert_int_equal(rec.next_attempt_usec, next);
@@ -429,7 +429,7 @@ static void reload_rule(fixture *f, const char *port_glob, bool adopt, const cha
     char path[128], *text = NULL, **errors = NULL;
     snprintf(path, sizeof path, "%s/manifest.yaml", f->dir);
     assert_true(asprintf(&text,
-                         "settings: {retry-delay: 0.05, retry-delay-max: 0.08}\n"
+                         "settings: {retry-delay: 0.5, retry-delay-max: 0.8}\n"
                          "rules:\n"
                          "  - name: sensor\n"
                          "    port: \"%s\"\n"
