@@ -109,6 +109,11 @@ int stdfuctl_bus_error_to_exit(const sd_bus_error *e, int r, const char *method)
     return STDFU_EXIT_FAILURE;
 }
 
+static bool denied_by_daemon(const sd_bus_error *e) {
+    return sd_bus_error_is_set(e) && e->message && *e->message &&
+           strncmp(e->message, "Rejected send message", strlen("Rejected send message")) != 0;
+}
+
 const char *stdfuctl_bus_error_message(const sd_bus_error *e, int r, const char *method,
                                        const char *device, char *buf, size_t size) {
     char where[300] = "";
@@ -121,18 +126,25 @@ const char *stdfuctl_bus_error_message(const sd_bus_error *e, int r, const char 
                  stdfuctl_bus_describe(), STDFU_BUS_NAME);
         return buf;
     case STDFU_EXIT_ACCESS_DENIED:
-        snprintf(buf, size, "permission denied: %s needs root or group stdfu",
-                 method ? method : "this");
-        return buf;
+        /* stdfud's own refusal says who decided (the polkit action, or its group fallback);
+         * dbus-daemon's policy ("Rejected send message, ...") says nothing a user can act on. */
+        if (!denied_by_daemon(e)) {
+            snprintf(buf, size, "permission denied: %s needs root or group stdfu",
+                     method ? method : "this");
+            return buf;
+        }
+        snprintf(buf, size, "permission denied: %s", e->message);
+        break;
     default:
+        if (sd_bus_error_is_set(e) && e->message && *e->message)
+            snprintf(buf, size, "%s%s", where, e->message);
+        else if (sd_bus_error_is_set(e))
+            snprintf(buf, size, "%s%s failed: %s", where, method ? method : "call", e->name);
+        else
+            snprintf(buf, size, "%s%s failed: %s", where, method ? method : "call",
+                     strerror(-r));
         break;
     }
-    if (sd_bus_error_is_set(e) && e->message && *e->message)
-        snprintf(buf, size, "%s%s", where, e->message);
-    else if (sd_bus_error_is_set(e))
-        snprintf(buf, size, "%s%s failed: %s", where, method ? method : "call", e->name);
-    else
-        snprintf(buf, size, "%s%s failed: %s", where, method ? method : "call", strerror(-r));
     /* The daemon's sentences end with a period; ours do not. */
     size_t n = strlen(buf);
     if (n > 0 && buf[n - 1] == '.')

@@ -1,7 +1,7 @@
 #!/bin/bash
 # stdfuctl run by an unprivileged user (nobody, via setpriv): reading works (status, history,
-# watch), every command that changes something ends with "permission denied: METHOD needs
-# root or group stdfu" and exit 11 -- on a bus that denies by default with conf/io.stdfu1.conf
+# watch), every command that changes something ends with stdfud's reason, "permission denied:
+# METHOD requires root or membership of group "stdfu"", and exit 11 -- on a bus that denies by default with conf/io.stdfu1.conf
 # (which lets the mutating calls through to stdfud, polkit's to decide) as on an open bus:
 # stdfud refuses them (no polkit on these buses: root and group stdfu only).
 . "$(dirname "$0")/lib.sh"
@@ -60,7 +60,8 @@ sys.exit(0 if json.load(open(sys.argv[1]))["devices"][0]["port"] == "1-1.1" else
         nb "$name" $args
         check_eq "[$mode] nobody: '${args/$T\//}' is refused by $what, exit 11" 11 "$(rc "$name")"
         check_eq "[$mode] nobody: '${args/$T\//}' says why" \
-            "stdfuctl: permission denied: $method needs root or group stdfu" "$(cat "$T/$name.err")"
+            "stdfuctl: permission denied: $method requires root or membership of group \"stdfu\"" \
+            "$(cat "$T/$name.err")"
     done
     check_eq "[$mode] nothing was queued" 's "idle"' "$(dprop 1-1.1 State)"
     check "[$mode] SIGTERM stops stdfud" stop_daemon

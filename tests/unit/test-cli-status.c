@@ -147,6 +147,15 @@ static void test_errors(void **state) {
                         "permission denied: Update needs root or group stdfu");
     sd_bus_error_free(&e);
 
+    /* stdfud's own refusal names who decided: shown as it is. */
+    sd_bus_error_set(&e, SD_BUS_ERROR_ACCESS_DENIED,
+                     "Reload is not authorized (polkit action io.stdfu1.reload).");
+    assert_int_equal(stdfuctl_bus_error_to_exit(&e, -EACCES, "Reload"), STDFU_EXIT_ACCESS_DENIED);
+    assert_string_equal(stdfuctl_bus_error_message(&e, -EACCES, "Reload", NULL, buf, sizeof buf),
+                        "permission denied: Reload is not authorized (polkit action "
+                        "io.stdfu1.reload)");
+    sd_bus_error_free(&e);
+
     sd_bus_error_set(&e, STDFU_ERROR_NO_SUCH_DEVICE, "No device \"9-9\".");
     assert_int_equal(stdfuctl_bus_error_to_exit(&e, -ENXIO, "Update"), STDFU_EXIT_NO_DEVICE);
     /* The daemon's sentence, after the device, without its final period. */

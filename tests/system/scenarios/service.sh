@@ -38,10 +38,10 @@ sys.exit(0 if len(es) == 1 and es[0]["outcome"] == "done" and es[0]["attempts"] 
 # CheckAuthorization for io.stdfu1.update/.cancel/.reload. An unprivileged user reads but is
 # refused each change (the actions' default is an administrator's password and no agent runs);
 # a member of the admin group stdfu is allowed by 50-stdfu.rules.
-# stdfuctl says "permission denied: METHOD needs root or group stdfu" (exit 11) whoever refused:
-# the daemon's own reason, which names the polkit action where polkit decided and the group
-# where its fallback did ("requires root or membership of group"), is read on the wire, with
-# gdbus (which does not allow interactive authorization: no agent runs here).
+# stdfuctl prints the daemon's own reason (exit 11), which names the polkit action where polkit
+# decided and the group where its fallback did ("requires root or membership of group"); it
+# is read on the wire too, with gdbus (which does not allow interactive authorization: no
+# agent runs here).
 useradd -M -s /bin/false kiosk 2>/dev/null
 useradd -M -s /bin/false -G stdfu fwadmin 2>/dev/null
 groupadd stdfuops 2>/dev/null
@@ -58,6 +58,8 @@ for cmd in "update 1-1:update" "cancel 1-1:cancel" "reload:reload"; do
     rc=0
     timeout 30 runuser -u kiosk -- stdfuctl $args >"$T/kiosk.txt" 2>&1 || rc=$?
     check_eq "stdfuctl $args is refused to them (exit 11, permission denied)" 11 "$rc"
+    check "stdfuctl $args says polkit refused it (action $action)" \
+        grep -q "permission denied: .*(polkit action $action)" "$T/kiosk.txt"
     sed 's/^/#   /' "$T/kiosk.txt"
     case ${cmd##*:} in
         update) call_as kiosk Update 1-1 '@a{sv} {}' ;;
