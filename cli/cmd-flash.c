@@ -240,6 +240,8 @@ static void print_json(const flash_report *r) {
         json_kv_uint(&w, "skipped", res->pages_skipped);
         json_kv_uint(&w, "erased", res->pages_erased);
         json_kv_uint(&w, "written", res->pages_written);
+        json_kv_uint(&w, "erased_again", res->pages_erased_again);
+        json_kv_uint(&w, "written_again", res->pages_written_again);
         json_end_object(&w);
         json_kv_uint(&w, "leaves", res->leaves);
         json_kv_uint(&w, "port_resets", res->port_resets);
@@ -261,6 +263,19 @@ static void print_json(const flash_report *r) {
     fflush(stdout);
 }
 
+/* The image's pages as they ended; what retries (or a reflash) did again apart, so that no
+ * page is counted twice. */
+static void print_pages(const stdfu_update_result *res) {
+    printf("%u of %u pages held the image already; %u erased, %u written", res->pages_skipped,
+           res->pages_read, res->pages_erased, res->pages_written);
+    if (res->pages_erased_again + res->pages_written_again > 0)
+        printf(" (%s erased %u and wrote %u of them again)",
+               res->retries == 0 ? "the next attempt" : res->retries == 1 ? "the retry"
+                                                                           : "the retries",
+               res->pages_erased_again, res->pages_written_again);
+    printf(".\n");
+}
+
 static void print_human(const flash_report *r) {
     if (r->error) {
         fprintf(stderr, "stdfuctl flash: %s\n", r->error);
@@ -274,9 +289,7 @@ static void print_human(const flash_report *r) {
         snprintf(retried, sizeof retried, " (after %u retr%s)", r->res->retries,
                  r->res->retries == 1 ? "y" : "ies");
     if (r->res->pages_read > 0)
-        printf("%u of %u pages held the image already; %u erased, %u written.\n",
-               r->res->pages_skipped, r->res->pages_read, r->res->pages_erased,
-               r->res->pages_written);
+        print_pages(r->res);
     if (r->res->final_mode == STDFU_USB_APPLICATION)
         printf("Flashed %s to port %s%s: application running version %s.\n", r->args->file,
                r->port, retried, stdfuctl_format_bcd(r->res->running_bcd, bcd));

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bus.h"
+#include "image/image.h"
 #include "json-device.h"
 #include "monitor.h"
 #include "util/log.h"
@@ -163,6 +164,25 @@ static int open_firmware_or_exit(const char *path, int *ret_fd) {
         return STDFU_EXIT_BAD_FILE;
     }
     *ret_fd = fd;
+    return STDFU_EXIT_OK;
+}
+
+/* The daemon gets only the data, without its name: it cannot tell fw.bin from notes.txt and
+ * would write either raw at --address. The file is judged here by the rules flash follows
+ * (raw only when named .bin), so that nothing a parser does not take reaches a device. */
+static int check_firmware_or_exit(int fd, const update_args *a) {
+    _cleanup_image_ stdfu_image *img = NULL;
+    stdfu_image_load_options opts = { .has_address = a->has_address, .address = a->address };
+    stdfu_error err = {};
+
+    if (stdfu_image_load_fd(fd, a->file, &opts, &img, &err) < 0) {
+        log_error("%s", err.message);
+        return STDFU_EXIT_BAD_FILE;
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        log_error("Cannot rewind the firmware file %s: %s", a->file, strerror(errno));
+        return STDFU_EXIT_BAD_FILE;
+    }
     return STDFU_EXIT_OK;
 }
 
@@ -463,6 +483,8 @@ int cmd_update(int argc, char **argv, const stdfuctl_globals *g) {
         return code;
     if (a.file) {
         code = open_firmware_or_exit(a.file, &fd);
+        if (code == STDFU_EXIT_OK)
+            code = check_firmware_or_exit(fd, &a);
         if (code != STDFU_EXIT_OK)
             return code;
     }

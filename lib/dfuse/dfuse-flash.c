@@ -676,8 +676,14 @@ static int flash_differing(stdfu_dfuse *s, const stdfu_target *target,
     if (r < 0)
         return r;
 
+    /* The image's bytes in each differing sector, in the order they are written: a write
+     * that fails part way still counts the pages the ROM took whole. */
+    _cleanup_free_ uint64_t *in_sector = calloc(MAX(n, (size_t) 1), sizeof *in_sector);
     unsigned n_differ = 0;
+    if (!in_sector)
+        return stdfu_error_set(err, -ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
+        size_t before = n_els;
         if (!differs[i]) {
             stats->pages_skipped++;
             continue;
@@ -685,6 +691,8 @@ static int flash_differing(stdfu_dfuse *s, const stdfu_target *target,
         n_differ++;
         if (append_clipped(target, sectors[i].address, sectors[i].size, &els, &n_els) < 0)
             return stdfu_error_set(err, -ENOMEM, "out of memory");
+        for (size_t k = before; k < n_els; k++)
+            in_sector[i] += els[k].size;
     }
     if (n_els == 0)
         return 0;
@@ -697,9 +705,20 @@ static int flash_differing(stdfu_dfuse *s, const stdfu_target *target,
         if (r < 0)
             return r;
     }
+    uint64_t accepted = s->bytes_accepted;
     r = stdfu_dfuse_write_target(s, &part, err);
-    if (r < 0)
+    if (r < 0) {
+        accepted = s->bytes_accepted - accepted;
+        for (size_t i = 0; i < n; i++) {
+            if (!differs[i])
+                continue;
+            if (in_sector[i] == 0 || accepted < in_sector[i])
+                break;
+            accepted -= in_sector[i];
+            stats->pages_written++;
+        }
         return r;
+    }
     stats->pages_written += n_differ;
     return o->no_verify ? 0 : stdfu_dfuse_verify_target(s, &part, err);
 }

@@ -199,7 +199,7 @@ typedef struct stdfu_dfuse_flash_stats {
     unsigned pages_read;    /* read back to compare before erasing (differential) */
     unsigned pages_skipped; /* held the image already: neither erased nor written */
     unsigned pages_erased;
-    unsigned pages_written;
+    unsigned pages_written; /* whole pages the ROM took, also before a write failure */
     uint64_t bytes_read;    /* by the comparison */
     uint64_t bytes_written; /* data bytes the ROM reported written, also before a failure */
     bool read_protected;    /* the comparison read was refused: everything was written */

@@ -1,33 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* What a file that no parser takes looks like, so that the refusal can name it: the mistakes
- * people make (an ELF from the linker instead of its objcopy output, S-records, a hex file
- * saved by an editor with a byte order mark, a text file) are written as raw bytes by tools
- * that guess, and the device then has no application. */
+/* What a file that no parser takes looks like, so that the refusal can name it (and say what
+ * to do about it): the mistakes people make (a hex file saved by an editor with a byte order
+ * mark, an archive, a text file) are written as raw bytes by tools that guess, and the device
+ * then has no application. */
 #include <string.h>
 #include <strings.h>
 
 #include "image/image-internal.h"
-
-static bool is_hex_digit(uint8_t c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static size_t skip_blanks(const uint8_t *data, size_t size, size_t i) {
-    while (i < size && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
-        i++;
-    return i;
-}
-
-/* Motorola S-records: "S" + record type 0..9 + an even number (>= 6) of hex digits. */
-static bool looks_like_srec(const uint8_t *data, size_t size) {
-    size_t i = skip_blanks(data, size, 0), n = 0;
-
-    if (size - i < 2 || data[i] != 'S' || data[i + 1] < '0' || data[i + 1] > '9')
-        return false;
-    for (i += 2; i < size && is_hex_digit(data[i]); i++)
-        n++;
-    return n >= 6 && n % 2 == 0 && (i == size || data[i] == '\r' || data[i] == '\n');
-}
 
 /* Valid UTF-8 without control characters but blanks: what an editor saves. A firmware image
  * always has NUL bytes (its vector table holds addresses). */
@@ -59,22 +38,23 @@ static bool looks_like_text(const uint8_t *data, size_t size) {
     return true;
 }
 
-const char *image_sniff(const uint8_t *data, size_t size, bool *ret_strong) {
+const char *image_sniff(const uint8_t *data, size_t size, bool *ret_strong,
+                        const char **ret_advice) {
     static const uint8_t bom[3] = { 0xef, 0xbb, 0xbf };
 
+    /* ELF files and S-records have their parsers: they never get here. */
     *ret_strong = true;
-    if (size >= 4 && memcmp(data, "\x7f" "ELF", 4) == 0)
-        return "an ELF file (link output: convert it with objcopy -O binary or -O ihex)";
-    if (looks_like_srec(data, size))
-        return "Motorola S-records (convert them to Intel hex or a raw .bin)";
-    if (size >= 3 && memcmp(data, bom, 3) == 0 && hex_looks_like(data + 3, size - 3))
-        return "an Intel hex file that starts with a UTF-8 byte order mark (EF BB BF): remove "
-               "the mark";
+    *ret_advice = "unpack it and give the firmware file inside";
+    if (size >= 3 && memcmp(data, bom, 3) == 0 && hex_looks_like(data + 3, size - 3)) {
+        *ret_advice = "remove the mark (the first three bytes) and flash it again";
+        return "an Intel hex file that starts with a UTF-8 byte order mark (EF BB BF)";
+    }
     if (size >= 2 && data[0] == 0x1f && data[1] == 0x8b)
         return "a gzip archive";
     if (size >= 4 && memcmp(data, "PK\x03\x04", 4) == 0)
         return "a zip archive";
     *ret_strong = false;
+    *ret_advice = NULL;
     if (looks_like_text(data, size))
         return "text";
     return NULL;

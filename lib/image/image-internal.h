@@ -98,9 +98,11 @@ bool elf_looks_like(const uint8_t *data, size_t size);
 /* True if data starts like Intel hex: optional blanks, then one well-formed record line. */
 bool hex_looks_like(const uint8_t *data, size_t size);
 
-/* What data that no parser takes looks like ("an ELF file ...", "text"), NULL if nothing
- * known. *ret_strong says whether it is something no raw binary ever is (an ELF, S-records,
- * a hex file with a byte order mark, an archive): refused even from a file named .bin. */
-const char *image_sniff(const uint8_t *data, size_t size, bool *ret_strong);
+/* What data that no parser takes looks like ("a gzip archive", "text"), NULL if nothing
+ * known. *ret_strong says whether it is something no raw binary ever is (a hex file with a
+ * byte order mark, an archive): refused even from a file named .bin; *ret_advice is then what
+ * the user should do about it ("remove the mark ..."), else NULL. */
+const char *image_sniff(const uint8_t *data, size_t size, bool *ret_strong,
+                        const char **ret_advice);
 /* Whether name ends in suffix (".bin"), ignoring case; false for NULL. */
 bool image_name_has_suffix(const char *name, const char *suffix);

@@ -219,7 +219,7 @@ static int unrecognised(const stdfu_image *img, const uint8_t *data, size_t size
                         const stdfu_image_load_options *opts, stdfu_image_format *ret,
                         stdfu_error *err) {
     bool strong, raw = image_name_has_suffix(img->name, ".bin") || opts->raw_unnamed;
-    const char *what = image_sniff(data, size, &strong);
+    const char *advice, *what = image_sniff(data, size, &strong, &advice);
 
     if (!opts->has_address && (image_name_has_suffix(img->name, ".hex") ||
                                image_name_has_suffix(img->name, ".ihex")) && what &&
@@ -227,6 +227,9 @@ static int unrecognised(const stdfu_image *img, const uint8_t *data, size_t size
         *ret = STDFU_IMAGE_HEX;
         return 0;
     }
+    if (what && advice)
+        return stdfu_error_set(err, -EMEDIUMTYPE, "this is %s, which stdfu does not read: %s",
+                               what, advice);
     if (what && (strong || !raw))
         return stdfu_error_set(err, -EMEDIUMTYPE,
                                "this is %s, not a firmware format stdfu reads (DfuSe .dfu, "

@@ -43,6 +43,13 @@ typedef struct run {
     stdfu_update_phase phase;
     usec_t phase_start;
     stdfu_update_phase progress_phase; /* last byte progress phase, for errors */
+    /* Per target flashed: its first pass's skipped pages and the pages erased and written so
+     * far, so that later passes count each page once (update_add_stats()). */
+    struct {
+        const stdfu_target *target;
+        unsigned first_skipped, erased, written;
+    } passes[8];
+    size_t n_passes;
 } run;
 
 /* Every STM32 runs its application from the start of its main flash. */

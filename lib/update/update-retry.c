@@ -64,14 +64,48 @@ static int reopen_after_power_cycle(run *u, stdfu_usb_info *boot, void **ret_ses
     return r;
 }
 
+/* The pages of the image as they end: a later pass over the same target (a retry, a
+ * reflash) finds the pages an earlier one wrote holding the image, and erases and writes
+ * again only the others, which an earlier pass may have counted already. */
+static void count_pages(run *u, const stdfu_dfuse_flash_stats *st) {
+    stdfu_update_result *res = u->res;
+    size_t i;
+
+    for (i = 0; i < u->n_passes && u->passes[i].target != u->target; i++)
+        ;
+    if (i == u->n_passes) {
+        if (i < ELEMENTSOF(u->passes)) {
+            u->passes[i].target = u->target;
+            u->passes[i].first_skipped = st->pages_skipped;
+            u->passes[i].erased = st->pages_erased;
+            u->passes[i].written = st->pages_written;
+            u->n_passes++;
+        }
+        res->pages_read += st->pages_read;
+        res->pages_skipped += st->pages_skipped;
+        res->pages_erased += st->pages_erased;
+        res->pages_written += st->pages_written;
+        return;
+    }
+
+    /* Pages held now that were not at first: an earlier pass erased and wrote them. */
+    unsigned gained = st->pages_skipped > u->passes[i].first_skipped
+                              ? st->pages_skipped - u->passes[i].first_skipped : 0;
+    unsigned erased = MAX(u->passes[i].erased, gained + st->pages_erased);
+    unsigned written = MAX(u->passes[i].written, gained + st->pages_written);
+    res->pages_erased += erased - u->passes[i].erased;
+    res->pages_written += written - u->passes[i].written;
+    u->passes[i].erased = erased;
+    u->passes[i].written = written;
+    res->pages_erased_again += st->pages_erased;
+    res->pages_written_again += st->pages_written;
+}
+
 /* Counts what a flash did and says what it skipped, and when it could not compare. */
 void update_add_stats(run *u, const stdfu_dfuse_flash_stats *st) {
     stdfu_update_result *res = u->res;
 
-    res->pages_read += st->pages_read;
-    res->pages_skipped += st->pages_skipped;
-    res->pages_erased += st->pages_erased;
-    res->pages_written += st->pages_written;
+    count_pages(u, st);
     res->bytes_written += st->bytes_written;
     if (st->read_protected && !res->read_protected)
         update_warn(u, "The device on port %s refuses to be read (read protection): comparing is "

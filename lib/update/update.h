@@ -203,10 +203,14 @@ typedef struct stdfu_update_result {
     unsigned attempts;                /* flash cycles started */
     unsigned leaves, port_resets, power_cycles, graces;
     unsigned retries;                 /* transient faults retried (all attempts) */
-    /* Pages (sectors) of the layout, all attempts: read to compare, found holding the image
-     * (skipped), erased, written. read_protected: the device refused the comparison read
-     * and the whole image was written. */
+    /* The image's pages (sectors of the layout) as they ended, every alt: read to compare and
+     * found holding the image (skipped) by the first pass over each target, and how many of
+     * them were erased and written by the end (each page once, also by a pass that failed
+     * later). pages_erased_again/pages_written_again: what later passes (a retry, a reflash)
+     * erased and wrote again. read_protected: the device refused the comparison read and the
+     * whole image was written. */
     unsigned pages_read, pages_skipped, pages_erased, pages_written;
+    unsigned pages_erased_again, pages_written_again;
     bool read_protected;
     unsigned steps[_STDFU_UPDATE_STEP_MAX];
     usec_t elapsed_usec;

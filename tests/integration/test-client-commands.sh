@@ -139,6 +139,24 @@ run after-file status --json 1-1.2
 check_eq "1-1.2 runs the file's version" "1.3 done" \
     "$(py "$T/after-file.out" 'd[0]["running_version"] + " " + d[0]["state"]')"
 
+# Issue 10: files are parsed by what they are, never guessed, through the daemon too. stdfud
+# gets the data without its name, so stdfuctl judges the file first: text, or a raw image
+# not named .bin, is refused (exit 3) and no UpdateFile is sent.
+printf 'version 1.3 release notes\n' >"$T/notes.txt"
+cp "$T/fw-1.3.bin" "$T/fw-1.3.img"
+for f in notes.txt fw-1.3.img; do
+    run "refuse-$f" update --file "$T/$f" --address 0x08000000 --force --wait 1-1.2
+    check_eq "update --file $f --address: refused before the daemon, exit 3" 3 "$(rc "refuse-$f")"
+done
+check "text: the message says what it is" grep -q 'notes.txt: this is text, not a firmware format' \
+    "$T/refuse-notes.txt.err"
+check "unnamed raw image: the message says .bin or --format bin" \
+    grep -q 'fw-1.3.img: .*raw binaries are only taken from a file named \*.bin' \
+    "$T/refuse-fw-1.3.img.err"
+run after-refusals status --json 1-1.2
+check_eq "1-1.2 still runs 1.3, done" "1.3 done" \
+    "$(py "$T/after-refusals.out" 'd[0]["running_version"] + " " + d[0]["state"]')"
+
 # ---- a failing update ----------------------------------------------------------------------
 run fail update --force --wait 1-1.3
 check_eq "update --wait of a failing update exits 13" 13 "$(rc fail)"

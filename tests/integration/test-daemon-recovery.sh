@@ -86,6 +86,13 @@ sim_ctl "plug 1-1.1" >/dev/null
 wait_for 60 state_in 1-1.1 done failed needs-power-cycle cancelled
 check "replugged, it is done by itself" state_is 1-1.1 done
 check "the journal is empty" test -z "$(ls "$STATE/jobs")"
+# Issue 10: the history has the attempt that ended needs-power-cycle, then the done one.
+"$CTL" --bus "$BUS" history --json 1-1.1 >"$T/vanish-history.json"
+check_eq "history: needs-power-cycle (phase, no error left out), then done" \
+    "needs-power-cycle:1:True done:1:False" \
+    "$(python3 -c 'import json, sys
+print(*(":".join((e["outcome"], str(e["attempts"]), str(bool(e["error"]))))
+        for e in json.load(open(sys.argv[1]))["updates"]))' "$T/vanish-history.json")"
 check "SIGTERM stops it" stop_daemon
 check_eq "the emulator runs 1.2" "application 1.2" \
     "$(report_dev "$T/vanish.json" 1-1.1 'd["mode"] + " " + d["version"]')"

@@ -62,6 +62,12 @@ check "1-1.3's attempt fails with the device left in its bootloader: retry-wait"
 check "the next attempt (the rule allows no retries) brings it to done" \
     wait_for 60 state_is 1-1.3 done
 check_eq "it took attempt 2" 'u 2' "$(dprop 1-1.3 Attempt)"
+check_eq "the history counts the attempts: 1 failed (writing, errWRITE), 2 done" \
+    "failed:1:writing:errWRITE done:2" \
+    "$("$CTL" --bus "$BUS" history --json 1-1.3 | python3 -c 'import json, sys
+print(*(":".join([e["outcome"], str(e["attempts"])] +
+                 ([e["phase"], e["error"].split()[0]] if e["outcome"] != "done" else []))
+        for e in json.load(sys.stdin)["updates"]))')"
 
 # ---- 1-1.5: its bootloader re-enumerates within a second during the erase --------------------
 # A minute between attempts: only "the device is back already" can resume it in time.

@@ -89,9 +89,22 @@ check_eq "write error retried: only the pages from the failed one on are erased 
     "[1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 0]" \
     "$(dev "$T/retry.report.json" 'd["counters"]["erases_per_page"][:11]')"
 
+# The pages as they ended, each counted once (10 pages of 2 KiB); what the retry did again
+# apart. The failed pass's line counts the 3 pages written before the fault.
+check "write error retried: the summary counts the image's pages once, the retry apart" \
+    grep -qxF "0 of 10 pages held the image already; 10 erased, 10 written (the retry erased 7 \
+and wrote 7 of them again)." "$T/retry.out"
+check "write error retried: the failed pass counts the pages written before the fault" \
+    grep -qF "check: 0 of 10 pages read on port $PORT hold the image already: 10 erased, 3 \
+written" "$T/retry.out"
+
 rc=0
 "$SIM" --device "port=$PORT,profile=f072,mode=bootloader,write-error-at=5" -- \
     "$CTL" flash "$T/fw.dfu" --port "$PORT" --json >"$T/retry.json" 2>&1 || rc=$?
+check_eq "write error retried, --json: pages read, skipped, erased, written, again" \
+    "10 0 10 10 7 7" \
+    "$(result "$T/retry.json" '[r["pages"][k] for k in ("read", "skipped", "erased", "written",
+                                                         "erased_again", "written_again")]')"
 check_eq "write error retried, --json: outcome, retries, recovery_steps.retry, attempts" \
     "0 done 1 1 1" \
     "$rc $(result "$T/retry.json" 'r["outcome"], r["retries"], r["recovery_steps"]["retry"], r["attempts"]')"
@@ -119,6 +132,10 @@ check_eq "write error always: exit 5, bytes_written what the ROM took" "5 failed
     "$rc $(result "$T/always.json" 'r["outcome"], r["retries"], r["bytes_written"]')"
 check_eq "write error always: the emulator programmed as many" 6144 \
     "$(dev "$T/always.report.json" 'd["counters"]["bytes_written"]')"
+check_eq "write error always: pages written are the 3 the ROM took, each page once" \
+    "10 10 3 14 0" \
+    "$(result "$T/always.json" '[r["pages"][k] for k in ("read", "erased", "written",
+                                                          "erased_again", "written_again")]')"
 
 # GETSTATUS stalled more often than the engine asks again: the transfer fails, and is retried.
 rc=0

@@ -90,6 +90,14 @@ objcopy -I binary -O ihex --change-addresses 0x08000000 "$T/fw.bin" "$T/plain.he
 { printf '\357\273\277'; cat "$T/plain.hex"; } >"$T/bom.hex"
 refuse bom-hex "byte order mark" application "$T/bom.hex"
 refuse bom-hex-address "byte order mark" bootloader "$T/bom.hex" --address 0x08000000
+# One sentence: what the file is, and what to do about it.
+check_eq "bom-hex: the refusal reads as one sentence" \
+    "stdfuctl flash: $T/bom.hex: this is an Intel hex file that starts with a UTF-8 byte order \
+mark (EF BB BF), which stdfu does not read: remove the mark (the first three bytes) and flash \
+it again" "$(cat "$T/bom-hex-address.err")"
+gzip -c "$T/fw.bin" >"$T/fw.bin.gz"
+refuse gzip "this is a gzip archive, which stdfu does not read: unpack it" bootloader \
+    "$T/fw.bin.gz" --address 0x08000000
 printf 'version 2.0 release notes\n' >"$T/notes.txt"
 refuse text "is text" bootloader "$T/notes.txt" --address 0x08000000
 cp "$T/fw.bin" "$T/fw.img"
