@@ -30,6 +30,9 @@ static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
     device_set_running_version(dev, ret->running_version[0] ? ret->running_version : NULL);
     if (ret->rule && !device_job(dev))
         device_set_target_version(dev, ret->rule->firmware.version_string);
+    if (!device_job(dev))
+        device_set_rule(dev, rules_governing(d->manifest, device_facts(dev), ret,
+                                             resume_rule(dev)));
 }
 
 /* ---- the state journal ------------------------------------------------------------------- */
@@ -153,6 +156,10 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
         return r;
     }
     device_set_target_version(dev, spec->target_version);
+    /* An UpdateFile job ("file") has no rule of its own: the device's rule, from the verdict
+     * its spec was made with, still says how to enter; that one stays. */
+    if (!spec->own_image)
+        device_set_rule(dev, spec->rule_name);
     if (!spec->started)
         spec->started = now_realtime();
     spec->first_attempt = MAX(attempt, 1u);
