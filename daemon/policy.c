@@ -35,6 +35,19 @@ static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
                                              resume_rule(dev)));
 }
 
+/* Rule once a job is over: the job showed its own rule, which a reload meanwhile may have
+ * renamed or removed; now it is the manifest's word again (the kept job's rule for an absent
+ * device, so a device that needs a power cycle stays its rule's). */
+static void refresh_rule(Daemon *d, Device *dev) {
+    RulesVerdict v;
+
+    if (device_job(dev))
+        return;
+    rules_evaluate_claimed(d->manifest, device_facts(dev), resume_rule(dev), !!device_claim(dev),
+                           &v);
+    device_set_rule(dev, rules_governing(d->manifest, device_facts(dev), &v, resume_rule(dev)));
+}
+
 /* ---- the state journal ------------------------------------------------------------------- */
 
 /* While job records cannot be written, how often the devices are tried again: the state
@@ -729,6 +742,7 @@ static void on_job_finished(Job *job, void *userdata) {
         } else
             log_oom();
     }
+    refresh_rule(d, dev);
     job_release(job);
     daemon_update_status(d);
 }
