@@ -188,6 +188,7 @@ void device_props_done(device_props *p) {
     free(p->serial);
     free(p->running_version);
     free(p->target_version);
+    free(p->rule);
     free(p->state);
     free(p->last_error);
     *p = (device_props) {};
@@ -208,6 +209,7 @@ static const prop_field device_fields[] = {
     { "Serial", 's', offsetof(device_props, serial), DEVICE_PROP_OTHER },
     { "RunningVersion", 's', offsetof(device_props, running_version), DEVICE_PROP_OTHER },
     { "TargetVersion", 's', offsetof(device_props, target_version), DEVICE_PROP_OTHER },
+    { "Rule", 's', offsetof(device_props, rule), DEVICE_PROP_OTHER },
     { "State", 's', offsetof(device_props, state), DEVICE_PROP_STATE },
     { "LastError", 's', offsetof(device_props, last_error), DEVICE_PROP_OTHER },
     { "Progress", 'u', offsetof(device_props, progress), DEVICE_PROP_PROGRESS },

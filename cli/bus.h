@@ -78,7 +78,7 @@ int stdfuctl_call_manager_or_exit(sd_bus *bus, const char *method, const char *d
 typedef struct device_props {
     char *object_path;
     char *port, *product, *usb_id, *mode, *serial;
-    char *running_version, *target_version, *state, *last_error;
+    char *running_version, *target_version, *rule, *state, *last_error;
     uint32_t progress, attempt;
     uint64_t bytes_done, bytes_total, last_update;
 } device_props;

@@ -25,6 +25,7 @@ void json_device_members(json_writer *w, const device_props *p) {
     kv_string_or_null(w, "serial", p->serial);
     kv_string_or_null(w, "running_version", p->running_version);
     kv_string_or_null(w, "target_version", p->target_version);
+    kv_string_or_null(w, "rule", p->rule);
     kv_string_or_null(w, "state", p->state);
     json_kv_uint(w, "progress", p->progress);
     json_kv_uint(w, "bytes_done", p->bytes_done);

@@ -36,6 +36,7 @@ STRING_GETTER(mode, device_mode_to_string(device_mode(dev)))
 STRING_GETTER(serial, device_facts(dev)->serial)
 STRING_GETTER(running_version, device_running_version(dev))
 STRING_GETTER(target_version, device_target_version(dev))
+STRING_GETTER(rule, device_rule(dev))
 STRING_GETTER(state, job_state_to_string(device_state(dev)))
 STRING_GETTER(last_error, device_last_error(dev))
 GETTER(progress, 'u', uint32_t, device_progress(dev))
@@ -65,6 +66,7 @@ static const sd_bus_vtable device_vtable[] = {
     SD_BUS_PROPERTY("Serial", "s", get_serial, 0, CHANGES),
     SD_BUS_PROPERTY("RunningVersion", "s", get_running_version, 0, CHANGES),
     SD_BUS_PROPERTY("TargetVersion", "s", get_target_version, 0, CHANGES),
+    SD_BUS_PROPERTY("Rule", "s", get_rule, 0, CHANGES),
     SD_BUS_PROPERTY("State", "s", get_state, 0, CHANGES),
     SD_BUS_PROPERTY("Progress", "u", get_progress, 0, CHANGES),
     SD_BUS_PROPERTY("BytesDone", "t", get_bytes_done, 0, CHANGES),

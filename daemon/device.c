@@ -38,6 +38,7 @@ struct Device {
     /* What the daemon says. */
     char *running_version;
     char *target_version;
+    char *rule;
     JobState state;
     unsigned progress;          /* percent */
     uint64_t bytes_done, bytes_total;
@@ -80,6 +81,7 @@ static const char *const device_property_table[_DEVICE_PROPERTY_MAX] = {
     [DEVICE_PROPERTY_SERIAL] = "Serial",
     [DEVICE_PROPERTY_RUNNING_VERSION] = "RunningVersion",
     [DEVICE_PROPERTY_TARGET_VERSION] = "TargetVersion",
+    [DEVICE_PROPERTY_RULE] = "Rule",
     [DEVICE_PROPERTY_STATE] = "State",
     [DEVICE_PROPERTY_PROGRESS] = "Progress",
     [DEVICE_PROPERTY_BYTES_DONE] = "BytesDone",
@@ -229,6 +231,7 @@ static Device *device_free(Device *dev) {
     free(dev->object_path);
     free(dev->running_version);
     free(dev->target_version);
+    free(dev->rule);
     free(dev->last_error);
     free(dev->claim);
     device_resume_free(dev->resume);
@@ -329,6 +332,7 @@ const char *device_hidraw_node(Device *dev) { return dev->hidraw_node; }
 const char *device_hidraw_syspath(Device *dev) { return dev->hidraw_syspath; }
 const char *device_running_version(Device *dev) { return dev->running_version; }
 const char *device_target_version(Device *dev) { return dev->target_version; }
+const char *device_rule(Device *dev) { return dev->rule; }
 JobState device_state(Device *dev) { return dev->state; }
 unsigned device_progress(Device *dev) { return dev->progress; }
 uint64_t device_bytes_done(Device *dev) { return dev->bytes_done; }
@@ -394,6 +398,11 @@ void device_set_running_version(Device *dev, const char *version) {
 
 void device_set_target_version(Device *dev, const char *version) {
     set_string_property(dev, &dev->target_version, version, DEVICE_PROPERTY_TARGET_VERSION);
+}
+
+void device_set_rule(Device *dev, const char *name) {
+    /* "" and NULL are both "none" on D-Bus: no signal for the one becoming the other. */
+    set_string_property(dev, &dev->rule, name && *name ? name : NULL, DEVICE_PROPERTY_RULE);
 }
 
 void device_set_error(Device *dev, const char *error) {

@@ -63,6 +63,7 @@ typedef enum DeviceProperty {
     DEVICE_PROPERTY_SERIAL,
     DEVICE_PROPERTY_RUNNING_VERSION,
     DEVICE_PROPERTY_TARGET_VERSION,
+    DEVICE_PROPERTY_RULE,
     DEVICE_PROPERTY_STATE,
     DEVICE_PROPERTY_PROGRESS,
     DEVICE_PROPERTY_BYTES_DONE,
@@ -105,6 +106,8 @@ const char *device_hidraw_node(Device *dev);
 const char *device_hidraw_syspath(Device *dev);
 const char *device_running_version(Device *dev);
 const char *device_target_version(Device *dev);
+/* The name of the manifest rule that governs the device now, NULL for none (Rule). */
+const char *device_rule(Device *dev);
 JobState device_state(Device *dev);
 unsigned device_progress(Device *dev);
 uint64_t device_bytes_done(Device *dev);
@@ -126,6 +129,8 @@ void device_set_hidraw(Device *dev, const char *node, const char *syspath);
 
 void device_set_running_version(Device *dev, const char *version);
 void device_set_target_version(Device *dev, const char *version);
+/* The job's rule while it has one, else the manifest's verdict (rules_governing()); NULL: none. */
+void device_set_rule(Device *dev, const char *name);
 void device_set_state(Device *dev, JobState state);
 void device_set_progress(Device *dev, unsigned percent, uint64_t done, uint64_t total);
 void device_set_attempt(Device *dev, unsigned attempt);

@@ -30,6 +30,22 @@ static void evaluate(Daemon *d, Device *dev, RulesVerdict *ret) {
     device_set_running_version(dev, ret->running_version[0] ? ret->running_version : NULL);
     if (ret->rule && !device_job(dev))
         device_set_target_version(dev, ret->rule->firmware.version_string);
+    if (!device_job(dev))
+        device_set_rule(dev, rules_governing(d->manifest, device_facts(dev), ret,
+                                             resume_rule(dev)));
+}
+
+/* Rule once a job is over: the job showed its own rule, which a reload meanwhile may have
+ * renamed or removed; now it is the manifest's word again (the kept job's rule for an absent
+ * device, so a device that needs a power cycle stays its rule's). */
+static void refresh_rule(Daemon *d, Device *dev) {
+    RulesVerdict v;
+
+    if (device_job(dev))
+        return;
+    rules_evaluate_claimed(d->manifest, device_facts(dev), resume_rule(dev), !!device_claim(dev),
+                           &v);
+    device_set_rule(dev, rules_governing(d->manifest, device_facts(dev), &v, resume_rule(dev)));
 }
 
 /* ---- the state journal ------------------------------------------------------------------- */
@@ -153,6 +169,10 @@ static int queue_job(Daemon *d, Device *dev, JobSpec *spec, unsigned attempt, st
         return r;
     }
     device_set_target_version(dev, spec->target_version);
+    /* An UpdateFile job ("file") has no rule of its own: the device's rule, from the verdict
+     * its spec was made with, still says how to enter; that one stays. */
+    if (!spec->own_image)
+        device_set_rule(dev, spec->rule_name);
     if (!spec->started)
         spec->started = now_realtime();
     spec->first_attempt = MAX(attempt, 1u);
@@ -722,6 +742,7 @@ static void on_job_finished(Job *job, void *userdata) {
         } else
             log_oom();
     }
+    refresh_rule(d, dev);
     job_release(job);
     daemon_update_status(d);
 }

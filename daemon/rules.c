@@ -75,6 +75,19 @@ void rules_evaluate_claimed(const stdfu_manifest *m, const DeviceFacts *f,
     *ret = v;
 }
 
+const char *rules_governing(const stdfu_manifest *m, const DeviceFacts *f, const RulesVerdict *v,
+                            const char *resume_rule) {
+    const stdfu_rule *rule;
+
+    if (v->rule)
+        return v->rule->name;
+    /* Absent, nothing matches by USB id; its kept job still says whose device it is. */
+    if (f->mode != DEVICE_ABSENT || !m || !resume_rule)
+        return NULL;
+    rule = stdfu_manifest_find_rule(m, resume_rule);
+    return rule ? rule->name : NULL;
+}
+
 char *rules_describe(const RulesVerdict *v, char *buf, size_t size) {
     if (!v->rule) {
         snprintf(buf, size, "no manifest rule matches");

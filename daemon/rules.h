@@ -43,6 +43,12 @@ void rules_evaluate(const stdfu_manifest *m, const DeviceFacts *f, const char *r
  * id and port glob match (ambiguous when several do). */
 void rules_evaluate_claimed(const stdfu_manifest *m, const DeviceFacts *f,
                             const char *resume_rule, bool claimed, RulesVerdict *ret);
+/* The name of the rule that governs a device without a job (its Rule property): v's rule; for
+ * an absent device, the rule of its unfinished job (resume_rule, a needs-power-cycle or
+ * retry-wait device) while the manifest still has one of that name; NULL for none. A device
+ * with a job shows the job's rule instead (policy.c). */
+const char *rules_governing(const stdfu_manifest *m, const DeviceFacts *f, const RulesVerdict *v,
+                            const char *resume_rule);
 /* One sentence for logs, e.g. "runs 1.3, newer than the target 1.2, and allow-downgrade is
  * off". Returns buf. */
 char *rules_describe(const RulesVerdict *v, char *buf, size_t size);

@@ -36,6 +36,7 @@ check "ListDevices has the journal's port 1-9" grep -q "\"1-9\" \"$P19\"" \
 check_eq "its Mode is absent" 's "absent"' "$(dprop 1-9 Mode)"
 check_eq "its State is waiting" 's "waiting"' "$(dprop 1-9 State)"
 check_eq "its Port" 's "1-9"' "$(dprop 1-9 Port)"
+check_eq "its Rule: its job's rule, absent as it is" 's "sensor-left"' "$(dprop 1-9 Rule)"
 
 # ---- introspection matches conf/io.stdfu1.xml ------------------------------------------------
 normalise() { python3 "$SRCDIR/tests/integration/introspect-normalise.py" "$@"; }

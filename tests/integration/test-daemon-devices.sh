@@ -25,12 +25,14 @@ for port in 1-1.1 1-1.2; do
     check_eq "$port: Mode application" 's "application"' "$(dprop $port Mode)"
     check_eq "$port: RunningVersion 1.2 (from bcdDevice)" 's "1.2"' "$(dprop $port RunningVersion)"
     check_eq "$port: TargetVersion 1.2" 's "1.2"' "$(dprop $port TargetVersion)"
+    check_eq "$port: Rule sensor (the rule it matches)" 's "sensor"' "$(dprop $port Rule)"
     check_eq "$port: State idle (current)" 's "idle"' "$(dprop $port State)"
     check_eq "$port: UsbId" 's "0483:5750"' "$(dprop $port UsbId)"
 done
 check_eq "1-1.3: Mode bootloader" 's "bootloader"' "$(dprop 1-1.3 Mode)"
 check_eq "1-1.3: the ROM's serial" 's "FFFFFFFEFFFF"' "$(dprop 1-1.3 Serial)"
 check_eq "1-1.3: State idle (no rule adopts it)" 's "idle"' "$(dprop 1-1.3 State)"
+check_eq "1-1.3: Rule empty (no rule adopts it)" 's ""' "$(dprop 1-1.3 Rule)"
 check_eq "nobody reads 1-1.3's Mode" 's "bootloader"' \
     "$(as_nobody busctl --address="$BUS" get-property io.stdfu1 "$(device_path 1-1.3)" io.stdfu1.Device Mode)"
 check "Update of a current device: NothingToDo" grep -q 'io.stdfu1.Error.NothingToDo' \
@@ -50,6 +52,7 @@ check "1-1.2 leaves ListDevices" wait_for 10 gone 1-1.2
 check "plug 1-1.2 again" grep -q '^ok' <(sim_ctl "plug 1-1.2")
 check "1-1.2 is back" wait_for 10 there 1-1.2
 check_eq "1-1.2: Mode application again" 's "application"' "$(dprop 1-1.2 Mode)"
+check_eq "1-1.2: Rule sensor again" 's "sensor"' "$(dprop 1-1.2 Rule)"
 check "add a device on 1-1.4 (running 1.2)" grep -q '^ok' \
     <(sim_ctl "add port=1-1.4,profile=f072,mode=application,version=1.2")
 check "1-1.4 appears" wait_for 10 there 1-1.4
@@ -90,6 +93,25 @@ sha_error() { mprop ManifestErrors | grep -q '50-new.yaml:9:15: firmware.sha256:
 check "a firmware with the wrong SHA-256 is refused, naming the file" wait_for 10 sha_error
 check_eq "the old rule stays in force" 'as 1 "sensor"' "$(mprop Rules)"
 check_eq "1-1.1 stays idle" 's "idle"' "$(dprop 1-1.1 State)"
+check_eq "1-1.1: Rule still sensor" 's "sensor"' "$(dprop 1-1.1 Rule)"
+
+# ---- Rule follows the manifest: the same rule renamed, announced by PropertiesChanged ---------
+rm "$ETC/manifest.d/50-new.yaml"
+sed -i 's/^  - name: sensor$/  - name: sensor-renamed/' "$ETC/manifest.yaml"
+bctl monitor --match "type='signal',path='$(device_path 1-1.1)',member='PropertiesChanged'" \
+    >"$T/props.log" 2>&1 &
+MONITOR=$!
+EXTRA_PIDS+=("$MONITOR")
+sleep 0.5
+check "Reload takes the renamed rule" bctl call io.stdfu1 /io/stdfu1 io.stdfu1.Manager Reload
+check_eq "Rules: the new name" 'as 1 "sensor-renamed"' "$(mprop Rules)"
+check_eq "1-1.1: Rule is the new name" 's "sensor-renamed"' "$(dprop 1-1.1 Rule)"
+check_eq "1-1.3: Rule still empty" 's ""' "$(dprop 1-1.3 Rule)"
+check_eq "1-1.1 stays idle (the same target)" 's "idle"' "$(dprop 1-1.1 State)"
+rule_signal() { grep -A3 '"Rule"' "$T/props.log" | grep -q '"sensor-renamed"'; }
+check "PropertiesChanged of 1-1.1 carries the new Rule" wait_for 5 rule_signal
+kill "$MONITOR" 2>/dev/null
+wait "$MONITOR" 2>/dev/null
 check "SIGTERM stops it" stop_daemon
 check "no device was flashed" python3 - "$T/report.json" <<'PY'
 import json, sys

@@ -9,6 +9,8 @@
 #   3. a device that needs a power cycle fails the install: the client rolls back by itself;
 #      with STDFU_POWER_CYCLE=pending it does not
 #   4. a device whose update fails (ends failed) fails the install: the same
+#   5. a device of a rule outside the drop-in, with the same target version and an update that
+#      does not end (retry-wait), is not waited for: the module follows stdfud's Rule
 # The client runs in a private mount namespace: its modules directory is a bind mount of ours and
 # /etc/mender a tmpfs; its state is in $T/mender (--data), its configuration in $T.
 . "$(dirname "$0")/lib.sh"
@@ -232,6 +234,41 @@ check "the log names the port that failed, running 1.1" grep -q \
 check "the client rolled back: the 1.1 drop-in is back" cmp "$T/dropin-1.1.yaml" \
     "$ETC/manifest.d/mender.yaml"
 check_eq "1-1.1 and 1-1.2 are back on 1.1" '1-1.1 s "1.1" 1-1.2 s "1.1" ' "$(runs)"
+
+# ---- 5: a device of another rule with the same target version is not waited for ---------------
+# The main manifest's rule "bench" covers 1-1.5 (first in matching order) and targets 1.2, as
+# the drop-in will; 1-1.5 cannot enter its bootloader, so its job sits in retry-wait (30 s,
+# then longer) long past STDFU_TIMEOUT. Followed by target version, it would fail the install.
+sim_ctl "unplug 1-1.4" >/dev/null
+cp "$T/fw-1.2.bin" "$ETC/bench-1.2.bin"
+cat >"$ETC/manifest.yaml" <<YAML
+rules:
+  - name: bench
+    port: "1-1.5"
+    application:
+      id: "0483:5750"
+    firmware:
+      file: bench-1.2.bin
+      sha256: $(sha256sum "$T/fw-1.2.bin" | cut -d' ' -f1)
+      version: "1.2"
+      address: 0x08000000
+    retries: 5
+YAML
+check "stdfuctl reload takes the bench rule" "$CTL" --bus "$BUS" -q reload
+check "1-1.5 (1.1, enters its bootloader on a HID output report) added" grep -q '^ok' \
+    <(sim_ctl "add port=1-1.5,profile=f072,mode=application,version=1.1,enter=hid-output:0102")
+check "1-1.5 fails its first attempt: retry-wait" wait_for 30 state_is 1-1.5 retry-wait
+check_eq "its Rule is bench" 's "bench"' "$(dprop 1-1.5 Rule)"
+check "stdfuctl status --json says so" grep -q '"port":"1-1.5",[^}]*"target_version":"1.2","rule":"bench"' \
+    <("$CTL" --bus "$BUS" status --json)
+mender_do install5.log install "$T/fleet-1.2.mender"
+check_eq "mender install fleet-1.2 succeeds" 0 $?
+check_eq "1-1.1 and 1-1.2 run 1.2" '1-1.1 s "1.2" 1-1.2 s "1.2" ' "$(runs)"
+check "the log follows the drop-in's rule" grep -q 'rules sensor targeting 1.2' "$T/install5.log"
+check "the log says 1-1.1 runs 1.2" grep -q 'stdfu: 1-1.1: runs 1.2' "$T/install5.log"
+check "the log does not mention 1-1.5" sh -c '! grep -q "1-1\.5" "$1"' - "$T/install5.log"
+check_eq "1-1.5 still waits for its next attempt, under bench" 's "retry-wait" s "bench"' \
+    "$(dprop 1-1.5 State) $(dprop 1-1.5 Rule)"
 check_eq "the host's /etc/mender is untouched" "$host_etc_before" "$(host_etc)"
 check "SIGTERM stops stdfud" stop_daemon
 if [ "$_tap_failed" -gt 0 ]; then

@@ -315,6 +315,7 @@ static void test_power_cycle_resumes(void **state) {
 
     /* Absent, but kept: its job resumes when it is back, in the bootloader after the cycle. */
     assert_ptr_equal(device_table_find(f->d->devices, "1-4"), dev);
+    assert_string_equal(device_rule(dev), "sensor"); /* still its rule's */
     f->outcome = JOB_OUTCOME_DONE;
     plug(f, "1-4", DEVICE_BOOTLOADER, 0);
     assert_non_null(device_job(dev));
@@ -443,6 +444,47 @@ static void reload_rule(fixture *f, const char *port_glob, bool adopt, const cha
     f->d->manifest = stdfu_manifest_unref(f->d->manifest);
     assert_int_equal(stdfu_manifest_load(path, "/nonexistent/stdfu-test/manifest.d",
                                          &f->d->manifest, &errors), 0);
+}
+
+/* Rule: the rule the device matches, its job's while the job runs (in the bootloader too, and
+ * after a reload that renamed it), the manifest's word again once the job is over. */
+static void test_rule_shown(void **state) {
+    fixture *f = *state;
+    char path[128], *text = NULL, **errors = NULL;
+
+    Device *other = plug(f, "2-1", DEVICE_BOOTLOADER, 0);
+    assert_null(device_rule(other)); /* no rule adopts it there */
+    atomic_store(&f->hold, true);
+    Device *dev = plug(f, "1-1", DEVICE_APPLICATION, 0x0101);
+    assert_string_equal(device_rule(dev), "sensor");
+    run_until_state(f, dev, JOB_WRITING);
+    unplug(f, dev);
+    assert_string_equal(device_rule(dev), "sensor");
+    plug(f, "1-1", DEVICE_BOOTLOADER, 0);
+    assert_string_equal(device_rule(dev), "sensor");
+
+    snprintf(path, sizeof path, "%s/manifest.yaml", f->dir);
+    assert_true(asprintf(&text,
+                         "rules:\n"
+                         "  - name: renamed\n"
+                         "    port: \"1-*\"\n"
+                         "    application: {id: \"0483:5750\"}\n"
+                         "    bootloader: {adopt: true}\n"
+                         "    firmware: {file: %s, sha256: " SHA_12 ", version: \"1.2\", "
+                         "address: 0x08000000}\n", firmware_12()) > 0);
+    assert_int_equal(write_file_atomic(path, text, strlen(text), 0644), 0);
+    free(text);
+    f->d->manifest = stdfu_manifest_unref(f->d->manifest);
+    assert_int_equal(stdfu_manifest_load(path, "/nonexistent/stdfu-test/manifest.d",
+                                         &f->d->manifest, &errors), 0);
+    policy_evaluate_all(f->d, true);
+    assert_string_equal(device_rule(dev), "sensor"); /* the job goes on under its rule */
+    assert_null(device_rule(other));
+
+    atomic_store(&f->hold, false);
+    run_until_idle(f, dev);
+    assert_int_equal(device_state(dev), JOB_DONE);
+    assert_string_equal(device_rule(dev), "renamed");
 }
 
 /* Issue 10: a job record that cannot be read still names its port, and stdfud was updating the
@@ -627,6 +669,7 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_outside_application_keeps_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_back_already_resumes_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rule_shown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_record_claims_port, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_job_rechecked_against_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),

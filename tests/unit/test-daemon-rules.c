@@ -232,6 +232,31 @@ static void test_resume_rule_wins(void **state) {
                         "sensor");
 }
 
+static const char *governing(const stdfu_manifest *m, DeviceFacts f, const char *resume) {
+    RulesVerdict v;
+    rules_evaluate(m, &f, resume, &v);
+    return rules_governing(m, &f, &v, resume);
+}
+
+static void test_governing_rule(void **state) {
+    fixture *f = *state;
+    DeviceFacts absent = { .port = "1-1", .mode = DEVICE_ABSENT };
+
+    /* Present: the verdict's rule, or none. */
+    assert_string_equal(governing(f->m, app("1-1.2", 0x0483, 0x5750, 0x0100, "LAB-7"), NULL),
+                        "lab");
+    assert_null(governing(f->m, app("2-3", 0x0483, 0x5750, 0x0100, NULL), NULL));
+    assert_string_equal(governing(f->m, boot("2-4", 0x0483, 0xdf11), "gadget"), "gadget");
+    assert_null(governing(f->m, boot("2-4", 0x0483, 0xdf11), NULL));
+    assert_null(governing(NULL, app("1-1", 0x0483, 0x5750, 0x0100, NULL), NULL));
+    /* Absent: its kept job's rule while the manifest has it (a needs-power-cycle device is
+     * still that rule's), none once it is gone or without a job. */
+    assert_string_equal(governing(f->m, absent, "sensor"), "sensor");
+    assert_null(governing(f->m, absent, "gone"));
+    assert_null(governing(f->m, absent, NULL));
+    assert_null(governing(NULL, absent, "sensor"));
+}
+
 static void test_job_spec_per_enter_method(void **state) {
     fixture *f = *state;
     stdfu_error err = {};
@@ -487,6 +512,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_versions_and_downgrades, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_rule_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_governing_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_spec_per_enter_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_spec_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_spec_file, setup, teardown),
