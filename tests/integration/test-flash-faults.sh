@@ -12,21 +12,10 @@ done
 PORT=1-1.1
 SIZE=20480
 
-dev() {
-    python3 - "$1" "$PORT" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
-print(eval(sys.argv[3]))
-PY
-}
+dev() { sim_device "$1" "$PORT" "$2"; }
 
 # result FILE EXPR: fields of stdfuctl's --json result `r`, space-separated.
-result() {
-    python3 -c 'import json, sys
-r = json.load(open(sys.argv[1]))
-print(*eval(sys.argv[2]))' "$1" "$2" 2>&1
-}
+result() { json_fields "$@"; }
 
 flash_sha() {
     python3 - "$1" <<'PY'

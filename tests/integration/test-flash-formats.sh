@@ -14,14 +14,7 @@ PORT=1-1.1
 SIZE=20480 # more than the 16 KiB the emulator preloads, so the image replaces all of it
 
 # dev REPORT EXPR: a Python expression on `d`, the report's device at $PORT.
-dev() {
-    python3 - "$1" "$PORT" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
-print(eval(sys.argv[3]))
-PY
-}
+dev() { sim_device "$1" "$PORT" "$2"; }
 
 # flash_sha BIN PROFILE: SHA-256 of the whole flash holding BIN at its start, erased after it.
 flash_sha() {

@@ -12,20 +12,8 @@ done
 
 PORT=1-1.1
 
-res() {
-    python3 -c 'import json, sys
-r = json.load(open(sys.argv[1]))
-print(*eval(sys.argv[2]))' "$1" "$2" 2>&1
-}
-dev() {
-    python3 - "$1" "$PORT" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
-c = d["counters"]
-print(eval(sys.argv[3]))
-PY
-}
+res() { json_fields "$@"; }
+dev() { sim_device "$1" "$PORT" "$2"; }
 
 "$SIM" mkfw --version 2.0 --size 8192 -o "$T/fw.bin" >/dev/null
 # USER 0xe7 (not the reset value 0xef), RDP 0xaa (level 0), nWRP 0x0fff: RM0090 3.7.1.

@@ -11,14 +11,7 @@ done
 
 PORT=1-1.1
 
-dev() {
-    python3 - "$1" "$PORT" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
-print(eval(sys.argv[3]))
-PY
-}
+dev() { sim_device "$1" "$PORT" "$2"; }
 
 # The whole flash of an untouched device, as the emulator reports it.
 "$SIM" --device "port=$PORT,profile=f072" --report "$T/pristine.json" -- true

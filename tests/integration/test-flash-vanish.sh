@@ -10,20 +10,8 @@ command -v python3 >/dev/null || skip_all "python3 not installed"
 
 PORT=1-1.1
 
-res() {
-    python3 -c 'import json, sys
-r = json.load(open(sys.argv[1]))
-print(*eval(sys.argv[2]))' "$1" "$2" 2>&1
-}
-dev() {
-    python3 - "$1" "$PORT" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
-c = d["counters"]
-print(eval(sys.argv[3]))
-PY
-}
+res() { json_fields "$@"; }
+dev() { sim_device "$1" "$PORT" "$2"; }
 
 "$SIM" mkfw --version 2.0 --size 16384 -o "$T/fw.dfu" >/dev/null
 
