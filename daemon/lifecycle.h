@@ -51,8 +51,10 @@ typedef enum JobOutcome {
     JOB_OUTCOME_FAILED,
     JOB_OUTCOME_NEEDS_POWER_CYCLE,
     JOB_OUTCOME_CANCELLED,
-    JOB_OUTCOME_REFUSED,      /* nothing was written: the image does not fit the device (the
-                               * history's vocabulary; the engine does not report it apart yet) */
+    JOB_OUTCOME_REFUSED,      /* nothing was erased or written: the pre-erase check refused
+                               * the image (it does not fit the layout, a read-only or
+                               * protected sector, an alt the device lacks). It would be
+                               * refused again: the job ends (state failed), no retry. */
     _JOB_OUTCOME_MAX,
     _JOB_OUTCOME_INVALID = -EINVAL,
 } JobOutcome;
@@ -95,8 +97,9 @@ JobState job_state_of_outcome(JobOutcome o);
 /* The engine's phase as a state: find, enter, open and check are all "entering" (getting to
  * the bootloader). STDFU_UPDATE_PHASE_DONE gives _JOB_STATE_INVALID (the outcome says it). */
 JobState job_state_of_update_phase(stdfu_update_phase p);
-/* The engine's outcome. */
-JobOutcome job_outcome_of_update(stdfu_update_outcome o);
+/* The engine's outcome: a failure of kind IMAGE (the image refused before anything was
+ * erased) is refused, any other failure failed. */
+JobOutcome job_outcome_of_update(stdfu_update_outcome o, stdfu_update_failure f);
 
 /* The runner's filter of the engine's progress events: the state to report (or
  * _JOB_STATE_INVALID for none) given the last one reported. Byte counts (events without a

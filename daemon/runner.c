@@ -197,7 +197,7 @@ void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata
         snprintf(result->error, sizeof result->error, "cannot run the update: %.400s",
                  res.error.message[0] ? res.error.message : strerror(-r));
     else {
-        result->outcome = job_outcome_of_update(res.outcome);
+        result->outcome = job_outcome_of_update(res.outcome, res.failure);
         if (res.outcome != STDFU_UPDATE_DONE)
             snprintf(result->error, sizeof result->error, "%s", res.error.message);
     }

@@ -133,6 +133,58 @@ check "1-1.4, left in its bootloader, keeps its job: retry-wait" \
 check "the journal keeps it" grep -q '^phase=retry-wait' "$STATE/jobs/1-1.4"
 check "Cancel again is refused: the job stays until the device runs an application" \
     grep -q 'without a complete application' <(gcall Cancel 1-1.4)
+
+# ---- an image the pre-erase check refuses: outcome refused, nothing erased, no retry --------
+# 1-2's rule puts the image past the end of the f072's 128 KiB flash.
+cat >"$ETC/manifest.yaml" <<YAML
+settings:
+  max-parallel-jobs: 2
+  retry-delay: 1
+  retry-delay-max: 1
+  metrics-directory: $T/metrics
+rules:
+  - name: sensor
+    port: "1-1.*"
+    application:
+      id: "0483:5750"
+    firmware:
+      file: fw-1.2.bin
+      sha256: $SHA
+      version: "1.2"
+      address: 0x08000000
+  - name: far
+    port: "1-2"
+    application:
+      id: "0483:5750"
+    firmware:
+      file: fw-1.2.bin
+      sha256: $SHA
+      version: "1.2"
+      address: 0x08100000
+    retries: 2
+YAML
+mkdir -p "$T/metrics"
+check "the manifest with a rule whose image does not fit is loaded" grep -q '^()$' <(gcall Reload)
+sim_ctl "add port=1-2,profile=f072,mode=application,version=1.0" >/dev/null
+check "1-2's image is refused: the device shows failed" wait_for 60 state_is 1-2 failed
+check "UpdateFinished says refused" \
+    wait_for 10 bash -c 'grep -A3 "\"1-2\"" "$1" | grep -q "\"refused\""' _ "$T/signals.log"
+check "LastError says nothing was erased and names the address" \
+    grep -q 'image refused, nothing erased.*0x081' <(dprop 1-2 LastError)
+check "the journal event has the outcome" grep -q '1-2: update refused: image refused' \
+    "$T/daemon.log"
+history_of_1_2() {
+    "$CTL" --bus "$BUS" history --json 1-2 | python3 -c 'import json, sys
+print(*(":".join(str(e[k]) for k in ("outcome", "attempts", "bytes_written"))
+        for e in json.load(sys.stdin)["updates"]))'
+}
+# Three retry delays of 1 s: a retry loop would have run by then.
+sleep 3
+check_eq "the history has one entry, refused, attempt 1, nothing written; no retry followed" \
+    "refused:1:0" "$(history_of_1_2)"
+check_eq "and the device stays failed (no retry-wait)" 's "failed"' "$(dprop 1-2 State)"
+check "the metrics count the refused attempt" \
+    grep -q '^stdfu_updates_total{outcome="refused"} 1$' "$T/metrics/stdfu.prom"
 check "SIGTERM stops it" stop_daemon
 
 dev() {
@@ -143,6 +195,8 @@ d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
 print(eval(sys.argv[3]))
 PY
 }
+check_eq "1-2 still runs its old application: nothing was erased" "application 1.0" \
+    "$(dev 1-2 'd["mode"] + " " + d["version"]')"
 for port in 1-1.2 1-1.3; do
     check_eq "$port: the emulator runs the application 1.2" "application 1.2" \
         "$(dev $port 'd["mode"] + " " + d["version"]')"
