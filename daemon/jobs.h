@@ -64,6 +64,7 @@ typedef struct JobSpec {
     size_t file_size;
     bool kept_image;          /* UpdateFile: the image is kept in the state directory */
     char image_address[16];   /* UpdateFile: "0x08000000" given for a raw image, or "" */
+    char image_format[8];     /* UpdateFile: its "format" option ("auto", "bin", ...), or "" */
 } JobSpec;
 
 void job_spec_done(JobSpec *s);

@@ -77,6 +77,20 @@ PY
 check "UpdateFinished signals with outcome done" test "$(grep -c '"done"' "$T/signals.log")" -ge 3
 
 # ---- UpdateFile: the caller's image through an fd ----------------------------------------------
+# The data comes without a name: text (or anything no parser takes) is never written raw, even
+# with an address, unless the caller says format bin (issue 10).
+printf 'These are release notes, not firmware.\nVersion 1.3\n' >"$T/notes"
+UF=("$SRCDIR/tests/integration/update-file.py" "$BUS")
+check "UpdateFile of text with an address: InvalidArgs naming what it is" \
+    grep -q '^org.freedesktop.DBus.Error.InvalidArgs: .*this is text' \
+    <("${UF[@]}" 1-1.1 3 "{'address': <uint32 0x08000000>, 'force': <true>}" 3<"$T/notes")
+check "format auto given says the same" grep -q 'InvalidArgs: .*this is text' \
+    <("${UF[@]}" 1-1.1 3 "{'address': <uint32 0x08000000>, 'format': <'auto'>}" 3<"$T/notes")
+check "an unknown format: InvalidArgs naming it and the formats" \
+    grep -q 'InvalidArgs: Option "format": "pdf" is not one of auto, dfuse, dfu, bin' \
+    <("${UF[@]}" 1-1.1 3 "{'address': <uint32 0x08000000>, 'format': <'pdf'>}" 3<"$T/notes")
+check_eq "1-1.1 is untouched: still done, no job" 's "done"' "$(dprop 1-1.1 State)"
+check "and no journal record for it" test ! -e "$STATE/jobs/1-1.1"
 # 64 KiB, so that the write lasts long enough to count its PropertiesChanged (throttled to
 # about 10 a second per device); the monitor stamps each signal as it arrives.
 "$SIM" mkfw --version 1.3 --size 65536 --seed 9 -o "$T/fw-1.3.bin" >/dev/null
@@ -86,9 +100,10 @@ for l in sys.stdin: print(f"{time.monotonic():.3f} {l}", end="", flush=True)' \
     <"$T/props.fifo" >"$T/props.log" &
 EXTRA_PIDS+=($!)
 check "monitoring 1-1.1" wait_for 10 grep -q 'is owned by' "$T/props.log"
-check "UpdateFile of a 1.3 image to 1-1.1 is queued" grep -q '^ok$' \
+check "UpdateFile of a 1.3 image (format bin) to 1-1.1 is queued" grep -q '^ok$' \
     <("$SRCDIR/tests/integration/update-file.py" "$BUS" 1-1.1 3 \
-        "{'version': <'1.3'>, 'address': <uint32 0x08000000>}" 3<"$T/fw-1.3.bin")
+        "{'version': <'1.3'>, 'address': <uint32 0x08000000>, 'format': <'bin'>}" \
+        3<"$T/fw-1.3.bin")
 runs_13() { [ "$(dprop 1-1.1 RunningVersion)" = 's "1.3"' ] && done_state 1-1.1; }
 check "1-1.1 runs 1.3" wait_for 60 runs_13
 check "Progress reached 100 and State done in the signals" python3 - "$T/props.log" <<'PY'
