@@ -132,7 +132,8 @@ const char *job_port(Job *job);
 JobState job_state(Job *job);
 const JobSpec *job_spec(Job *job);
 void job_progress(Job *job, uint64_t *done, uint64_t *total);
-/* The attempt running: spec->first_attempt, plus the engine's flash cycles after the first. */
+/* The attempt running: spec->first_attempt (the engine's flash cycles within the attempt are
+ * its reflash steps, not attempts: runner.c reports none). */
 unsigned job_attempt(Job *job);
 const JobResult *job_result(Job *job);
 void *job_get_userdata(Job *job);

@@ -177,6 +177,16 @@ rules:
       version: "1.2"
       address: 0x08100000
     retries: 2
+  - name: spare
+    port: "1-3"
+    application:
+      id: "0483:5750"
+    firmware:
+      file: fw-1.2.bin
+      sha256: $SHA
+      version: "1.2"
+      address: 0x08000000
+    retries: 1
 YAML
 mkdir -p "$T/metrics"
 check "the manifest with a rule whose image does not fit is loaded" grep -q '^()$' <(gcall Reload)
@@ -200,6 +210,27 @@ check_eq "the history has one entry, refused, attempt 1, nothing written; no ret
 check_eq "and the device stays failed (no retry-wait)" 's "failed"' "$(dprop 1-2 State)"
 check "the metrics count the refused attempt" \
     grep -q '^stdfu_updates_total{outcome="refused"} 1$' "$T/metrics/stdfu.prom"
+
+# ---- every attempt has its history entry, numbered as the job counts ------------------------
+# An image that comes back with another version than the one given: each attempt runs the
+# flash cycle twice (the rule's retries: 1, reflash once), and the job gets two attempts. The
+# cycles within an attempt are its reflash steps; the history has one entry per attempt,
+# numbered 1 and 2 (not 2 and 4, nor one entry numbered by the cycles).
+sim_ctl "add port=1-3,profile=f072,mode=application,version=1.2" >/dev/null
+check "1-3 is current by its rule" wait_for 20 state_is 1-3 idle
+check "UpdateFile to 1-3 of the 1.3 image said to be 1.4 is queued" grep -q '^ok$' \
+    <("${UF[@]}" 1-3 3 "{'version': <'1.4'>, 'address': <uint32 0x08000000>, 'format': <'bin'>}" \
+        3<"$T/fw-1.3.bin")
+check "after its retries the job ends failed" wait_for 90 state_is 1-3 failed
+history_of_1_3() {
+    "$CTL" --bus "$BUS" history --json 1-3 | python3 -c 'import json, sys
+print(*(":".join([e["outcome"], str(e["attempts"])] +
+                 [f"{k}={v}" for k, v in sorted(e["recovery_steps"].items()) if v])
+        for e in json.load(sys.stdin)["updates"]))'
+}
+check_eq "two entries, attempts 1 and 2, each with the reflash within it" \
+    "failed:1:reflash=1 failed:2:reflash=1" "$(history_of_1_3)"
+check_eq "Attempt says 2" 'u 2' "$(dprop 1-3 Attempt)"
 check "SIGTERM stops it" stop_daemon
 
 dev() {
