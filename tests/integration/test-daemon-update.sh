@@ -208,8 +208,13 @@ sleep 3
 check_eq "the history has one entry, refused, attempt 1, nothing written; no retry followed" \
     "refused:1:0" "$(history_of_1_2)"
 check_eq "and the device stays failed (no retry-wait)" 's "failed"' "$(dprop 1-2 State)"
-check "the metrics count the refused attempt" \
-    grep -q '^stdfu_updates_total{outcome="refused"} 1$' "$T/metrics/stdfu.prom"
+rc=0; "$CTL" --bus "$BUS" update --wait 1-2 >"$T/update-1-2.out" 2>&1 || rc=$?
+check_eq "stdfuctl update --wait asks again: refused again, exit 3 (a file that does not fit)" \
+    3 "$rc"
+check_eq "that attempt has its entry too, refused, nothing written" "refused:1:0 refused:1:0" \
+    "$(history_of_1_2)"
+check "the metrics count the refused attempts (written at most every few seconds)" \
+    wait_for 20 grep -q '^stdfu_updates_total{outcome="refused"} 2$' "$T/metrics/stdfu.prom"
 
 # ---- every attempt has its history entry, numbered as the job counts ------------------------
 # An image that comes back with another version than the one given: each attempt runs the
