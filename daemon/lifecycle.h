@@ -10,6 +10,8 @@
  *   ended, nothing automatic until something changes   -> failed
  *   vanished, no switchable port                        -> needs-power-cycle (resumes on replug)
  *   cancelled by a caller                               -> cancelled
+ *   the image refused before the erase (outcome refused) -> failed (no retry: it would be
+ *                                                          refused again; nothing was erased)
  *   its job record lost, in the bootloader, no one rule -> no-rule (resumes on a manifest change)
  *
  * JobState is what Device.State says and what a journal record's "phase=" holds; JobOutcome is
