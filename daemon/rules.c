@@ -183,6 +183,11 @@ int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest
     }
     stdfu_error image_err = {};
     r = stdfu_image_load_data(data, req->size, "firmware", &opts, &spec.own_image, &image_err);
+    /* Not recognised: the data has no name, so say how a caller marks raw data. */
+    if (r == -EMEDIUMTYPE && req->format == STDFU_IMAGE_AUTO && !req->raw_unnamed)
+        return stdfu_error_set(err, -EINVAL, "%.400s (the data of UpdateFile has no file name: "
+                               "option format \"bin\" says it is a raw binary)",
+                               image_err.message);
     if (r < 0)
         return stdfu_error_set(err, -EINVAL, "%s", image_err.message[0] ? image_err.message
                                                                          : strerror(-r));

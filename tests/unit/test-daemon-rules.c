@@ -377,6 +377,7 @@ static void test_job_spec_file(void **state) {
     req.data = read_firmware(&req.size);
     assert_int_equal(rules_job_spec_file(&d, &v, &req, &s, &err), -EINVAL);
     assert_non_null(strstr(err.message, "refused"));
+    assert_non_null(strstr(err.message, "option format \"bin\""));
     static const char text[] = "# notes\nthis is not firmware\n";
     req = (FileRequest) { .has_address = true, .address = 0x08000000, .size = sizeof text - 1 };
     req.data = malloc(req.size);
