@@ -425,6 +425,8 @@ int stdfuctl_outcome_to_exit(const char *outcome) {
         return STDFU_EXIT_CANCELLED;
     if (streq_ptr(outcome, "failed"))
         return STDFU_EXIT_UPDATE_FAILED;
+    if (streq_ptr(outcome, "refused")) /* the image does not fit the device: as flash says */
+        return STDFU_EXIT_BAD_FILE;
     return STDFU_EXIT_FAILURE;
 }
 

@@ -25,6 +25,8 @@ typedef struct update_args {
     const char *version;
     bool has_address;
     uint32_t address;
+    stdfu_image_format format;      /* --format; AUTO: by content, raw only when named .bin */
+    stdfu_image_format file_format; /* what the check found FIRMWARE to be: sent to stdfud */
 } update_args;
 
 /* What became of one device's request. */
@@ -53,7 +55,8 @@ typedef struct request {
 static void help(FILE *f) {
     fprintf(f,
             "Usage: stdfuctl [--bus BUS] update [DEVICE... | --all]\n"
-            "                       [--file FIRMWARE [--version VERSION] [--address ADDR]]\n"
+            "                       [--file FIRMWARE [--version VERSION] [--address ADDR]\n"
+            "                        [--format FORMAT]]\n"
             "                       [--force] [--wait] [--json]\n"
             "\n"
             "Ask stdfud to update DEVICEs (port paths such as 1-1.4, or object paths) to the\n"
@@ -71,6 +74,9 @@ static void help(FILE *f) {
             "      --version VERSION    the version FIRMWARE carries (MAJOR.MINOR), checked\n"
             "                           when the device comes back\n"
             "      --address ADDR       load address of a .bin FIRMWARE, e.g. 0x08000000\n"
+            "      --format FORMAT      dfuse, dfu, hex, srec, elf or bin (raw) instead of by\n"
+            "                           content; FIRMWARE is raw only when named .bin or\n"
+            "                           with --format bin\n"
             "      --force              update also a device that runs the target already,\n"
             "                           or to a version lower than it runs\n"
             "      --wait               follow the updates until they end; the exit status is\n"
@@ -85,11 +91,12 @@ static void help(FILE *f) {
 }
 
 static int parse_args(int argc, char **argv, update_args *a) {
-    enum { ARG_ALL = 0x100, ARG_FILE, ARG_VERSION, ARG_FORCE, ARG_WAIT };
+    enum { ARG_ALL = 0x100, ARG_FILE, ARG_VERSION, ARG_FORCE, ARG_WAIT, ARG_FORMAT };
     static const struct option options[] = {
         { "all", no_argument, NULL, ARG_ALL },
         { "file", required_argument, NULL, ARG_FILE },
         { "version", required_argument, NULL, ARG_VERSION },
+        { "format", required_argument, NULL, ARG_FORMAT },
         STDFUCTL_OPTION_ADDRESS,
         { "force", no_argument, NULL, ARG_FORCE },
         { "wait", no_argument, NULL, ARG_WAIT },
@@ -121,6 +128,11 @@ static int parse_args(int argc, char **argv, update_args *a) {
                 return code;
             a->has_address = true;
             break;
+        case ARG_FORMAT:
+            if (stdfu_image_format_from_string(optarg, &a->format) < 0)
+                return stdfuctl_usage_error("update", "--format '%s' is not one of auto, dfuse, "
+                                            "dfu, hex, srec, elf, bin", optarg);
+            break;
         case ARG_FORCE:
             a->force = true;
             break;
@@ -142,9 +154,10 @@ static int parse_args(int argc, char **argv, update_args *a) {
     /* One image for every device stdfud knows is too easy to get wrong; name them. */
     if (a->all && a->file)
         return stdfuctl_usage_error("update", "--file needs the devices named, not --all.");
-    if ((a->version || a->has_address) && !a->file)
+    if ((a->version || a->has_address || a->format != STDFU_IMAGE_AUTO) && !a->file)
         return stdfuctl_usage_error("update", "--%s only goes with --file.",
-                                    a->version ? "version" : "address");
+                                    a->version ? "version" : a->has_address ? "address"
+                                                                            : "format");
     return -1; /* go on */
 }
 
@@ -167,18 +180,21 @@ static int open_firmware_or_exit(const char *path, int *ret_fd) {
     return STDFU_EXIT_OK;
 }
 
-/* The daemon gets only the data, without its name: it cannot tell fw.bin from notes.txt and
- * would write either raw at --address. The file is judged here by the rules flash follows
- * (raw only when named .bin), so that nothing a parser does not take reaches a device. */
-static int check_firmware_or_exit(int fd, const update_args *a) {
+/* The daemon gets only the data, without its name: it cannot tell fw.bin from notes.txt (it
+ * never takes nameless data as raw unless told). The file is judged here by the rules flash
+ * follows (raw only when named .bin or --format bin), so that nothing a parser does not take
+ * reaches a device, and the format found goes with the data (UpdateFile's "format"). */
+static int check_firmware_or_exit(int fd, update_args *a) {
     _cleanup_image_ stdfu_image *img = NULL;
-    stdfu_image_load_options opts = { .has_address = a->has_address, .address = a->address };
+    stdfu_image_load_options opts = { .format = a->format, .has_address = a->has_address,
+                                      .address = a->address };
     stdfu_error err = {};
 
     if (stdfu_image_load_fd(fd, a->file, &opts, &img, &err) < 0) {
         log_error("%s", err.message);
         return STDFU_EXIT_BAD_FILE;
     }
+    a->file_format = img->format;
     if (lseek(fd, 0, SEEK_SET) < 0) {
         log_error("Cannot rewind the firmware file %s: %s", a->file, strerror(errno));
         return STDFU_EXIT_BAD_FILE;
@@ -194,6 +210,9 @@ static int append_options(sd_bus_message *m, const update_args *a) {
         r = sd_bus_message_append(m, "{sv}", "version", "s", a->version);
     if (r >= 0 && a->file && a->has_address)
         r = sd_bus_message_append(m, "{sv}", "address", "u", a->address);
+    if (r >= 0 && a->file && a->file_format != STDFU_IMAGE_AUTO)
+        r = sd_bus_message_append(m, "{sv}", "format", "s",
+                                  stdfu_image_format_to_string(a->file_format));
     if (r >= 0)
         r = sd_bus_message_close_container(m);
     return r;

@@ -159,8 +159,9 @@ static int method_update_file(sd_bus_message *m, void *userdata, sd_bus_error *e
     const char *device;
     FileRequest req = {};
     uint32_t address = UINT32_MAX;
+    const char *format = NULL;
     const BusOption options[] = { { "force", 'b', &req.force }, { "version", 's', &req.version },
-                                  { "address", 'u', &address }, {} };
+                                  { "address", 'u', &address }, { "format", 's', &format }, {} };
     stdfu_error err = {};
     Device *dev;
     int fd, r;
@@ -178,6 +179,11 @@ static int method_update_file(sd_bus_message *m, void *userdata, sd_bus_error *e
         req.version = NULL;
     req.has_address = address != UINT32_MAX;
     req.address = address;
+    /* auto (the default): the data has no name, so it is never taken as a raw binary. */
+    if (format && format[0] && stdfu_image_format_from_string(format, &req.format) < 0)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "Option \"format\": \"%.32s\" is not one of auto, dfuse, dfu, "
+                                 "bin, hex, srec, elf.", format);
     r = find_device_arg(d, device, &dev, error);
     if (r < 0)
         return r;

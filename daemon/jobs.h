@@ -64,6 +64,7 @@ typedef struct JobSpec {
     size_t file_size;
     bool kept_image;          /* UpdateFile: the image is kept in the state directory */
     char image_address[16];   /* UpdateFile: "0x08000000" given for a raw image, or "" */
+    char image_format[8];     /* UpdateFile: its "format" option ("auto", "bin", ...), or "" */
 } JobSpec;
 
 void job_spec_done(JobSpec *s);
@@ -131,7 +132,8 @@ const char *job_port(Job *job);
 JobState job_state(Job *job);
 const JobSpec *job_spec(Job *job);
 void job_progress(Job *job, uint64_t *done, uint64_t *total);
-/* The attempt running: spec->first_attempt, plus the engine's flash cycles after the first. */
+/* The attempt running: spec->first_attempt (the engine's flash cycles within the attempt are
+ * its reflash steps, not attempts: runner.c reports none). */
 unsigned job_attempt(Job *job);
 const JobResult *job_result(Job *job);
 void *job_get_userdata(Job *job);

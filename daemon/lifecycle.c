@@ -100,12 +100,12 @@ JobState job_state_of_update_phase(stdfu_update_phase p) {
     }
 }
 
-JobOutcome job_outcome_of_update(stdfu_update_outcome o) {
+JobOutcome job_outcome_of_update(stdfu_update_outcome o, stdfu_update_failure f) {
     switch (o) {
     case STDFU_UPDATE_DONE: return JOB_OUTCOME_DONE;
     case STDFU_UPDATE_NEEDS_POWER_CYCLE: return JOB_OUTCOME_NEEDS_POWER_CYCLE;
     case STDFU_UPDATE_CANCELLED: return JOB_OUTCOME_CANCELLED;
-    default: return JOB_OUTCOME_FAILED;
+    default: return f == STDFU_UPDATE_FAILURE_IMAGE ? JOB_OUTCOME_REFUSED : JOB_OUTCOME_FAILED;
     }
 }
 

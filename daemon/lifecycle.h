@@ -10,6 +10,8 @@
  *   ended, nothing automatic until something changes   -> failed
  *   vanished, no switchable port                        -> needs-power-cycle (resumes on replug)
  *   cancelled by a caller                               -> cancelled
+ *   the image refused before the erase (outcome refused) -> failed (no retry: it would be
+ *                                                          refused again; nothing was erased)
  *   its job record lost, in the bootloader, no one rule -> no-rule (resumes on a manifest change)
  *
  * JobState is what Device.State says and what a journal record's "phase=" holds; JobOutcome is
@@ -51,8 +53,10 @@ typedef enum JobOutcome {
     JOB_OUTCOME_FAILED,
     JOB_OUTCOME_NEEDS_POWER_CYCLE,
     JOB_OUTCOME_CANCELLED,
-    JOB_OUTCOME_REFUSED,      /* nothing was written: the image does not fit the device (the
-                               * history's vocabulary; the engine does not report it apart yet) */
+    JOB_OUTCOME_REFUSED,      /* nothing was erased or written: the pre-erase check refused
+                               * the image (it does not fit the layout, a read-only or
+                               * protected sector, an alt the device lacks). It would be
+                               * refused again: the job ends (state failed), no retry. */
     _JOB_OUTCOME_MAX,
     _JOB_OUTCOME_INVALID = -EINVAL,
 } JobOutcome;
@@ -95,8 +99,9 @@ JobState job_state_of_outcome(JobOutcome o);
 /* The engine's phase as a state: find, enter, open and check are all "entering" (getting to
  * the bootloader). STDFU_UPDATE_PHASE_DONE gives _JOB_STATE_INVALID (the outcome says it). */
 JobState job_state_of_update_phase(stdfu_update_phase p);
-/* The engine's outcome. */
-JobOutcome job_outcome_of_update(stdfu_update_outcome o);
+/* The engine's outcome: a failure of kind IMAGE (the image refused before anything was
+ * erased) is refused, any other failure failed. */
+JobOutcome job_outcome_of_update(stdfu_update_outcome o, stdfu_update_failure f);
 
 /* The runner's filter of the engine's progress events: the state to report (or
  * _JOB_STATE_INVALID for none) given the last one reported. Byte counts (events without a

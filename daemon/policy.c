@@ -683,7 +683,9 @@ static void on_job_finished(Job *job, void *userdata) {
     /* A failure: the next attempt after a longer wait; the rule's retries limit it while the
      * old application runs, nothing does while the device is left outside it. A Cancel that
      * stopped the attempt with the device outside its application (its flash erased or half
-     * written) keeps the job the same way: its next attempt finishes the update. */
+     * written) keeps the job the same way: its next attempt finishes the update. An image
+     * refused by the pre-erase check (outcome refused) would be refused again and nothing was
+     * erased: the job ends failed, with no retry, until something changes. */
     if (res->outcome == JOB_OUTCOME_FAILED ||
         (res->outcome == JOB_OUTCOME_CANCELLED && !in_application)) {
         next = job_state_after_failure(device_attempt(dev), spec->retries, in_application);

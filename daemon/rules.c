@@ -173,8 +173,8 @@ int rules_job_spec(const stdfu_manifest *m, const DeviceFacts *f, const RulesVer
 
 int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest *req,
                         JobSpec *ret, stdfu_error *err) {
-    stdfu_image_load_options opts = { .has_address = req->has_address, .address = req->address,
-                                      .raw_unnamed = true };
+    stdfu_image_load_options opts = { .format = req->format, .has_address = req->has_address,
+                                      .address = req->address, .raw_unnamed = req->raw_unnamed };
     _cleanup_free_ uint8_t *data = TAKE_PTR(req->data);
     JobSpec spec = { .force = req->force, .forced = req->force };
     stdfu_version version;
@@ -196,6 +196,11 @@ int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest
     }
     stdfu_error image_err = {};
     r = stdfu_image_load_data(data, req->size, "firmware", &opts, &spec.own_image, &image_err);
+    /* Not recognised: the data has no name, so say how a caller marks raw data. */
+    if (r == -EMEDIUMTYPE && req->format == STDFU_IMAGE_AUTO && !req->raw_unnamed)
+        return stdfu_error_set(err, -EINVAL, "%.400s (the data of UpdateFile has no file name: "
+                               "option format \"bin\" says it is a raw binary)",
+                               image_err.message);
     if (r < 0)
         return stdfu_error_set(err, -EINVAL, "%s", image_err.message[0] ? image_err.message
                                                                          : strerror(-r));
@@ -214,6 +219,10 @@ int rules_job_spec_file(const DeviceFacts *f, const RulesVerdict *v, FileRequest
     spec.file_data = TAKE_PTR(data);
     if (req->has_address)
         snprintf(spec.image_address, sizeof spec.image_address, "0x%08" PRIx32, req->address);
+    /* Kept with the job: a resumed job reads its image as it was read now. */
+    if (!req->raw_unnamed)
+        snprintf(spec.image_format, sizeof spec.image_format, "%s",
+                 strna(stdfu_image_format_to_string(req->format)));
     if (!spec.port || !spec.rule_name || (req->version && !spec.target_version) ||
         (v->running_version[0] && !spec.from_version)) {
         job_spec_done(&spec);
@@ -275,6 +284,13 @@ static int resume_spec_file(const DeviceFacts *f, const RulesVerdict *v,
         }
         req.has_address = true;
     }
+    if (!rec->image_format[0])
+        req.raw_unnamed = true; /* recorded before formats were: read as it was then */
+    else if (stdfu_image_format_from_string(rec->image_format, &req.format) < 0) {
+        free(image);
+        return stdfu_error_set(err, -EINVAL, "The unfinished job of %s has a bad image "
+                               "format \"%s\".", f->port, rec->image_format);
+    }
     int r = rules_job_spec_file(f, v, &req, ret, err); /* takes image */
     if (r < 0)
         return r;
@@ -322,4 +338,5 @@ void rules_job_record(const JobSpec *spec, stdfu_job_record *ret) {
     ret->kept_image = spec->kept_image;
     ret->forced = spec->forced;
     snprintf(ret->image_address, sizeof ret->image_address, "%s", spec->image_address);
+    snprintf(ret->image_format, sizeof ret->image_format, "%s", spec->image_format);
 }

@@ -67,6 +67,12 @@ typedef struct FileRequest {
     const char *version;      /* "MAJOR.MINOR" the image carries, NULL if not given */
     bool has_address;         /* for raw binaries */
     uint32_t address;
+    /* The "format" option. The data has no file name: with AUTO it is never taken as a raw
+     * binary (text sent with an address must not be written over the application); only BIN
+     * says it is one. */
+    stdfu_image_format format;
+    bool raw_unnamed;         /* a job recorded before its format was: AUTO as it was then,
+                               * unrecognised data raw (it was accepted so) */
 } FileRequest;
 
 /* A job with the caller's image, parsed here so that a bad image is refused at once (-EINVAL).

@@ -74,12 +74,16 @@ typedef struct RunnerProgress {
     Job *job;
     const JobSpec *spec;
     JobState state;
-    unsigned attempt;
+    bool started;
 } RunnerProgress;
 
-/* The job's attempt (a resumed job goes on counting), as jobs.c counts it. */
+/* The job's attempt (a resumed job goes on counting), as jobs.c counts it: one run of the
+ * engine is one attempt, with one history entry. The engine's own flash cycles within it (the
+ * cycle again after the application came back with the old version, or stuck) are its
+ * reflash steps, counted in the entry's recovery steps, not attempts: numbering them would
+ * give the entry a number with no entries before it. */
 static unsigned job_attempt_of(const RunnerProgress *p) {
-    return MAX(p->spec->first_attempt, 1u) + MAX(p->attempt, 1u) - 1;
+    return MAX(p->spec->first_attempt, 1u);
 }
 
 static void log_attempt_started(const RunnerProgress *p) {
@@ -108,9 +112,8 @@ static void on_progress(const stdfu_update_event *ev, void *userdata) {
 
     if (ev->phase == STDFU_UPDATE_PHASE_DONE)
         return;
-    if (ev->attempt && ev->attempt != p->attempt) {
-        p->attempt = ev->attempt;
-        job_report_attempt(p->job, ev->attempt);
+    if (ev->attempt && !p->started) {
+        p->started = true;
         log_attempt_started(p);
     }
     /* The engine tells what a differential flash skipped as a check-phase note once it has
@@ -197,7 +200,7 @@ void runner_run(Job *job, const JobSpec *spec, JobResult *result, void *userdata
         snprintf(result->error, sizeof result->error, "cannot run the update: %.400s",
                  res.error.message[0] ? res.error.message : strerror(-r));
     else {
-        result->outcome = job_outcome_of_update(res.outcome);
+        result->outcome = job_outcome_of_update(res.outcome, res.failure);
         if (res.outcome != STDFU_UPDATE_DONE)
             snprintf(result->error, sizeof result->error, "%s", res.error.message);
     }

@@ -82,6 +82,7 @@ static const record_key job_keys[] = {
     KEY("updated", V_U64, stdfu_job_record, updated_usec, false),
     KEY("kept-image", V_UNSIGNED, stdfu_job_record, kept_image, false),
     KEY("image-address", V_STRING, stdfu_job_record, image_address, false),
+    KEY("image-format", V_STRING, stdfu_job_record, image_format, false),
     KEY("next-attempt", V_U64, stdfu_job_record, next_attempt_usec, false),
     KEY("forced", V_UNSIGNED, stdfu_job_record, forced, false),
     {0},

@@ -59,6 +59,8 @@ typedef struct stdfu_job_record {
     uint64_t updated_usec;           /* CLOCK_REALTIME, last phase change */
     unsigned kept_image;             /* 1: an UpdateFile job, its image in STATE/images/PORT */
     char image_address[16];          /* UpdateFile: "0x08000000" given for a raw image, or "" */
+    char image_format[8];            /* UpdateFile: its "format" option; "" in a record from
+                                      * before (its data then read as it was: see rules.h) */
     uint64_t next_attempt_usec;      /* CLOCK_REALTIME of the next attempt (retry-wait), or 0 */
     unsigned forced;                 /* 1: the caller forced the update (not re-checked against
                                       * the rule when it resumes) */

@@ -107,7 +107,10 @@ check "UpdateFile with a write-only fd: InvalidArgs" grep -q 'InvalidArgs: .*not
 check "UpdateFile with an empty file: InvalidArgs" grep -q 'InvalidArgs: .*must have 1 to' \
     <(uf 3<"$T/empty.bin")
 check "UpdateFile of a raw binary without an address: InvalidArgs" grep -q 'InvalidArgs: firmware' \
-    <(uf 3<"$FW12")
+    <(uf "{'format': <'bin'>}" 3<"$FW12")
+check "UpdateFile of raw data with an address but no format: InvalidArgs, never written raw" \
+    grep -q 'InvalidArgs: .*raw binaries are only taken' \
+    <(uf "{'address': <uint32 0x08000000>}" 3<"$FW12")
 check "UpdateFile with a bad version option: InvalidArgs" grep -q 'InvalidArgs: .*"1.x" is not MAJOR.MINOR' \
     <(uf "{'version': <'1.x'>, 'address': <uint32 0x08000000>}" 3<"$FW12")
 check "UpdateFile with an unknown option: InvalidArgs" grep -q 'InvalidArgs: Unknown option "path"' \

@@ -77,6 +77,20 @@ PY
 check "UpdateFinished signals with outcome done" test "$(grep -c '"done"' "$T/signals.log")" -ge 3
 
 # ---- UpdateFile: the caller's image through an fd ----------------------------------------------
+# The data comes without a name: text (or anything no parser takes) is never written raw, even
+# with an address, unless the caller says format bin (issue 10).
+printf 'These are release notes, not firmware.\nVersion 1.3\n' >"$T/notes"
+UF=("$SRCDIR/tests/integration/update-file.py" "$BUS")
+check "UpdateFile of text with an address: InvalidArgs naming what it is" \
+    grep -q '^org.freedesktop.DBus.Error.InvalidArgs: .*this is text' \
+    <("${UF[@]}" 1-1.1 3 "{'address': <uint32 0x08000000>, 'force': <true>}" 3<"$T/notes")
+check "format auto given says the same" grep -q 'InvalidArgs: .*this is text' \
+    <("${UF[@]}" 1-1.1 3 "{'address': <uint32 0x08000000>, 'format': <'auto'>}" 3<"$T/notes")
+check "an unknown format: InvalidArgs naming it and the formats" \
+    grep -q 'InvalidArgs: Option "format": "pdf" is not one of auto, dfuse, dfu, bin' \
+    <("${UF[@]}" 1-1.1 3 "{'address': <uint32 0x08000000>, 'format': <'pdf'>}" 3<"$T/notes")
+check_eq "1-1.1 is untouched: still done, no job" 's "done"' "$(dprop 1-1.1 State)"
+check "and no journal record for it" test ! -e "$STATE/jobs/1-1.1"
 # 64 KiB, so that the write lasts long enough to count its PropertiesChanged (throttled to
 # about 10 a second per device); the monitor stamps each signal as it arrives.
 "$SIM" mkfw --version 1.3 --size 65536 --seed 9 -o "$T/fw-1.3.bin" >/dev/null
@@ -86,9 +100,10 @@ for l in sys.stdin: print(f"{time.monotonic():.3f} {l}", end="", flush=True)' \
     <"$T/props.fifo" >"$T/props.log" &
 EXTRA_PIDS+=($!)
 check "monitoring 1-1.1" wait_for 10 grep -q 'is owned by' "$T/props.log"
-check "UpdateFile of a 1.3 image to 1-1.1 is queued" grep -q '^ok$' \
+check "UpdateFile of a 1.3 image (format bin) to 1-1.1 is queued" grep -q '^ok$' \
     <("$SRCDIR/tests/integration/update-file.py" "$BUS" 1-1.1 3 \
-        "{'version': <'1.3'>, 'address': <uint32 0x08000000>}" 3<"$T/fw-1.3.bin")
+        "{'version': <'1.3'>, 'address': <uint32 0x08000000>, 'format': <'bin'>}" \
+        3<"$T/fw-1.3.bin")
 runs_13() { [ "$(dprop 1-1.1 RunningVersion)" = 's "1.3"' ] && done_state 1-1.1; }
 check "1-1.1 runs 1.3" wait_for 60 runs_13
 check "Progress reached 100 and State done in the signals" python3 - "$T/props.log" <<'PY'
@@ -133,6 +148,94 @@ check "1-1.4, left in its bootloader, keeps its job: retry-wait" \
 check "the journal keeps it" grep -q '^phase=retry-wait' "$STATE/jobs/1-1.4"
 check "Cancel again is refused: the job stays until the device runs an application" \
     grep -q 'without a complete application' <(gcall Cancel 1-1.4)
+
+# ---- an image the pre-erase check refuses: outcome refused, nothing erased, no retry --------
+# 1-2's rule puts the image past the end of the f072's 128 KiB flash.
+cat >"$ETC/manifest.yaml" <<YAML
+settings:
+  max-parallel-jobs: 2
+  retry-delay: 1
+  retry-delay-max: 1
+  metrics-directory: $T/metrics
+rules:
+  - name: sensor
+    port: "1-1.*"
+    application:
+      id: "0483:5750"
+    firmware:
+      file: fw-1.2.bin
+      sha256: $SHA
+      version: "1.2"
+      address: 0x08000000
+  - name: far
+    port: "1-2"
+    application:
+      id: "0483:5750"
+    firmware:
+      file: fw-1.2.bin
+      sha256: $SHA
+      version: "1.2"
+      address: 0x08100000
+    retries: 2
+  - name: spare
+    port: "1-3"
+    application:
+      id: "0483:5750"
+    firmware:
+      file: fw-1.2.bin
+      sha256: $SHA
+      version: "1.2"
+      address: 0x08000000
+    retries: 1
+YAML
+mkdir -p "$T/metrics"
+check "the manifest with a rule whose image does not fit is loaded" grep -q '^()$' <(gcall Reload)
+sim_ctl "add port=1-2,profile=f072,mode=application,version=1.0" >/dev/null
+check "1-2's image is refused: the device shows failed" wait_for 60 state_is 1-2 failed
+check "UpdateFinished says refused" \
+    wait_for 10 bash -c 'grep -A3 "\"1-2\"" "$1" | grep -q "\"refused\""' _ "$T/signals.log"
+check "LastError says nothing was erased and names the address" \
+    grep -q 'image refused, nothing erased.*0x081' <(dprop 1-2 LastError)
+check "the journal event has the outcome" grep -q '1-2: update refused: image refused' \
+    "$T/daemon.log"
+history_of_1_2() {
+    "$CTL" --bus "$BUS" history --json 1-2 | python3 -c 'import json, sys
+print(*(":".join(str(e[k]) for k in ("outcome", "attempts", "bytes_written"))
+        for e in json.load(sys.stdin)["updates"]))'
+}
+# Three retry delays of 1 s: a retry loop would have run by then.
+sleep 3
+check_eq "the history has one entry, refused, attempt 1, nothing written; no retry followed" \
+    "refused:1:0" "$(history_of_1_2)"
+check_eq "and the device stays failed (no retry-wait)" 's "failed"' "$(dprop 1-2 State)"
+rc=0; "$CTL" --bus "$BUS" update --wait 1-2 >"$T/update-1-2.out" 2>&1 || rc=$?
+check_eq "stdfuctl update --wait asks again: refused again, exit 3 (a file that does not fit)" \
+    3 "$rc"
+check_eq "that attempt has its entry too, refused, nothing written" "refused:1:0 refused:1:0" \
+    "$(history_of_1_2)"
+check "the metrics count the refused attempts (written at most every few seconds)" \
+    wait_for 20 grep -q '^stdfu_updates_total{outcome="refused"} 2$' "$T/metrics/stdfu.prom"
+
+# ---- every attempt has its history entry, numbered as the job counts ------------------------
+# An image that comes back with another version than the one given: each attempt runs the
+# flash cycle twice (the rule's retries: 1, reflash once), and the job gets two attempts. The
+# cycles within an attempt are its reflash steps; the history has one entry per attempt,
+# numbered 1 and 2 (not 2 and 4, nor one entry numbered by the cycles).
+sim_ctl "add port=1-3,profile=f072,mode=application,version=1.2" >/dev/null
+check "1-3 is current by its rule" wait_for 20 state_is 1-3 idle
+check "UpdateFile to 1-3 of the 1.3 image said to be 1.4 is queued" grep -q '^ok$' \
+    <("${UF[@]}" 1-3 3 "{'version': <'1.4'>, 'address': <uint32 0x08000000>, 'format': <'bin'>}" \
+        3<"$T/fw-1.3.bin")
+check "after its retries the job ends failed" wait_for 90 state_is 1-3 failed
+history_of_1_3() {
+    "$CTL" --bus "$BUS" history --json 1-3 | python3 -c 'import json, sys
+print(*(":".join([e["outcome"], str(e["attempts"])] +
+                 [f"{k}={v}" for k, v in sorted(e["recovery_steps"].items()) if v])
+        for e in json.load(sys.stdin)["updates"]))'
+}
+check_eq "two entries, attempts 1 and 2, each with the reflash within it" \
+    "failed:1:reflash=1 failed:2:reflash=1" "$(history_of_1_3)"
+check_eq "Attempt says 2" 'u 2' "$(dprop 1-3 Attempt)"
 check "SIGTERM stops it" stop_daemon
 
 dev() {
@@ -143,6 +246,8 @@ d = next(x for x in r["devices"] if x["port"] == sys.argv[2])
 print(eval(sys.argv[3]))
 PY
 }
+check_eq "1-2 still runs its old application: nothing was erased" "application 1.0" \
+    "$(dev 1-2 'd["mode"] + " " + d["version"]')"
 for port in 1-1.2 1-1.3; do
     check_eq "$port: the emulator runs the application 1.2" "application 1.2" \
         "$(dev $port 'd["mode"] + " " + d["version"]')"

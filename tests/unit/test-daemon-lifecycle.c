@@ -93,11 +93,20 @@ static void test_retries_and_backoff(void **state) {
 
 static void test_outcome_mapping(void **state) {
     (void) state;
-    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_DONE), JOB_OUTCOME_DONE);
-    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_FAILED), JOB_OUTCOME_FAILED);
-    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_NEEDS_POWER_CYCLE),
+    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_DONE, STDFU_UPDATE_FAILURE_NONE),
+                     JOB_OUTCOME_DONE);
+    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_TRANSFER),
+                     JOB_OUTCOME_FAILED);
+    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_VERIFY),
+                     JOB_OUTCOME_FAILED);
+    /* The pre-erase check refused the image: nothing was erased, it would be refused again. */
+    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_FAILED, STDFU_UPDATE_FAILURE_IMAGE),
+                     JOB_OUTCOME_REFUSED);
+    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_NEEDS_POWER_CYCLE,
+                                           STDFU_UPDATE_FAILURE_NONE),
                      JOB_OUTCOME_NEEDS_POWER_CYCLE);
-    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_CANCELLED), JOB_OUTCOME_CANCELLED);
+    assert_int_equal(job_outcome_of_update(STDFU_UPDATE_CANCELLED, STDFU_UPDATE_FAILURE_NONE),
+                     JOB_OUTCOME_CANCELLED);
 
     assert_int_equal(job_state_of_outcome(JOB_OUTCOME_DONE), JOB_DONE);
     assert_int_equal(job_state_of_outcome(JOB_OUTCOME_FAILED), JOB_FAILED);

@@ -369,7 +369,8 @@ static void test_job_spec_file(void **state) {
     size_t size;
 
     rules_evaluate(f->m, &d, NULL, &v);
-    FileRequest req = { .version = "1.3", .has_address = true, .address = 0x08000000 };
+    FileRequest req = { .version = "1.3", .has_address = true, .address = 0x08000000,
+                        .format = STDFU_IMAGE_BIN };
     req.data = read_firmware(&req.size);
     size = req.size;
     assert_int_equal(rules_job_spec_file(&d, &v, &req, &s, &err), 0);
@@ -379,6 +380,7 @@ static void test_job_spec_file(void **state) {
     assert_string_equal(s.target_version, "1.3");
     assert_string_equal(s.from_version, "1.1");
     assert_string_equal(s.image_address, "0x08000000");
+    assert_string_equal(s.image_format, "bin");
     assert_int_equal(s.file_size, size);
     assert_non_null(s.own_image);
     assert_ptr_equal(s.image, s.own_image);
@@ -389,13 +391,30 @@ static void test_job_spec_file(void **state) {
     job_spec_done(&s);
 
     /* The running version again: nothing to do unless forced. */
-    req = (FileRequest) { .version = "1.1", .has_address = true, .address = 0x08000000 };
+    req = (FileRequest) { .version = "1.1", .has_address = true, .address = 0x08000000,
+                          .format = STDFU_IMAGE_BIN };
     req.data = read_firmware(&req.size);
     assert_int_equal(rules_job_spec_file(&d, &v, &req, &s, &err), -EALREADY);
+
+    /* The data has no name: with format auto (the default) what no parser takes is never
+     * written raw, address or not, naming what it looks like (issue 10). */
+    req = (FileRequest) { .version = "1.3", .has_address = true, .address = 0x08000000 };
+    req.data = read_firmware(&req.size);
+    assert_int_equal(rules_job_spec_file(&d, &v, &req, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "refused"));
+    assert_non_null(strstr(err.message, "option format \"bin\""));
+    static const char text[] = "# notes\nthis is not firmware\n";
+    req = (FileRequest) { .has_address = true, .address = 0x08000000, .size = sizeof text - 1 };
+    req.data = malloc(req.size);
+    assert_non_null(req.data);
+    memcpy(req.data, text, req.size);
+    assert_int_equal(rules_job_spec_file(&d, &v, &req, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "text"));
+    assert_null(req.data);
     assert_null(req.data);
 
     /* A raw image without an address is refused at once. */
-    req = (FileRequest) { .version = "1.3" };
+    req = (FileRequest) { .version = "1.3", .format = STDFU_IMAGE_BIN };
     req.data = read_firmware(&req.size);
     assert_int_equal(rules_job_spec_file(&d, &v, &req, &s, &err), -EINVAL);
 
@@ -407,7 +426,7 @@ static void test_job_spec_file(void **state) {
     /* No rule: the bootloader is ST's ROM, any application. */
     d = app("9-9", 0x4242, 0x0001, 0x0100, NULL);
     rules_evaluate(f->m, &d, NULL, &v);
-    req = (FileRequest) { .has_address = true, .address = 0x08000000 };
+    req = (FileRequest) { .has_address = true, .address = 0x08000000, .format = STDFU_IMAGE_BIN };
     req.data = read_firmware(&req.size);
     assert_int_equal(rules_job_spec_file(&d, &v, &req, &s, &err), 0);
     assert_int_equal(s.app_vid, 0);
@@ -474,7 +493,22 @@ static void test_resume_after_restart(void **state) {
     assert_string_equal(s.target_version, "1.3");
     assert_string_equal(s.from_version, "1.1");
     assert_string_equal(s.image_address, "0x08000000");
+    assert_string_equal(s.image_format, ""); /* a record from before: read as then */
     job_spec_done(&s);
+    /* A record that keeps its format: auto refuses the raw data, bin takes it. */
+    snprintf(rec.image_format, sizeof rec.image_format, "auto");
+    image = read_firmware(&size);
+    assert_int_equal(rules_resume_spec(f->m, &d, &v, &rec, image, size, &s, &err), -EINVAL);
+    snprintf(rec.image_format, sizeof rec.image_format, "bin");
+    image = read_firmware(&size);
+    assert_int_equal(rules_resume_spec(f->m, &d, &v, &rec, image, size, &s, &err), 0);
+    assert_string_equal(s.image_format, "bin");
+    job_spec_done(&s);
+    snprintf(rec.image_format, sizeof rec.image_format, "pdf");
+    image = read_firmware(&size);
+    assert_int_equal(rules_resume_spec(f->m, &d, &v, &rec, image, size, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.message, "bad image format \"pdf\""));
+    rec.image_format[0] = '\0';
     d = app("1-3", 0x0483, 0x5750, 0x0103, NULL);
     rules_evaluate(f->m, &d, rec.rule, &v);
     assert_true(rules_resume_is_done(f->m, &d, &v, &rec));

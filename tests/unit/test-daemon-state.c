@@ -512,12 +512,14 @@ static void test_kept_image(void **state) {
     r.attempt = 1;
     r.kept_image = 1;
     strcpy(r.image_address, "0x08000000");
+    strcpy(r.image_format, "bin");
     assert_int_equal(stdfu_state_save_job(s, &r), 0);
 
     assert_int_equal(stdfu_state_load_jobs(s, &jobs, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(jobs[0].kept_image, 1);
     assert_string_equal(jobs[0].image_address, "0x08000000");
+    assert_string_equal(jobs[0].image_format, "bin");
     free(jobs);
     assert_int_equal(stdfu_state_load_image(s, "1-1.2", sha, &data, &size), 0);
     assert_int_equal(size, sizeof image);
