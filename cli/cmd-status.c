@@ -112,6 +112,8 @@ static void print_json(const device_props *l, size_t n, const manager_summary *m
     for (char **e = m->manifest_errors; e && *e; e++)
         json_string(&w, *e);
     json_end_array(&w);
+    json_kv_string(&w, "jobs_refused",
+                   m->jobs_refused && m->jobs_refused[0] ? m->jobs_refused : NULL);
     json_end_object(&w);
 }
 

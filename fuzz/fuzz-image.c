@@ -16,15 +16,18 @@ static void check_against(const stdfu_image *img, const char *layout_string) {
         abort();
     for (size_t i = 0; i < img->n_targets; i++) {
         const stdfu_target *t = &img->targets[i];
-        stdfu_target *aligned = NULL;
-        stdfu_sector *sectors = NULL;
-        size_t n;
         if (stdfu_image_check_layout(img, t, &l, NULL) < 0)
             continue;
-        if (stdfu_image_align_target(img, t, &l, STDFU_FLASH_PROGRAM_UNIT, &aligned, NULL) >= 0 &&
-            stdfu_image_target_sectors(img, aligned, &l, &sectors, &n, NULL) >= 0)
-            free(sectors);
-        stdfu_target_free(aligned);
+        /* every family's programming unit: half-word (F0), word (F4), double word (L4) */
+        for (unsigned unit = 2; unit <= STDFU_FLASH_PROGRAM_UNIT; unit *= 2) {
+            stdfu_target *aligned = NULL;
+            stdfu_sector *sectors = NULL;
+            size_t n;
+            if (stdfu_image_align_target(img, t, &l, unit, &aligned, NULL) >= 0 &&
+                stdfu_image_target_sectors(img, aligned, &l, &sectors, &n, NULL) >= 0)
+                free(sectors);
+            stdfu_target_free(aligned);
+        }
     }
     stdfu_layout_done(&l);
 }

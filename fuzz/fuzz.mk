@@ -51,11 +51,12 @@ fuzz_format_image-detect := STDFU_IMAGE_AUTO
 FUZZ_IMAGE_BINS := $(filter $(FUZZ_B)/fuzz-image-%,$(FUZZ_BINS))
 
 $(FUZZ_IMAGE_BINS): $(FUZZ_B)/fuzz-image-%: fuzz/fuzz-image.c $(FUZZ_B)/libfuzz-stdfu.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_FORMAT=$(fuzz_format_image-$*) -o $@ $^ \
-	    $(call pkg_libs,$(FUZZ_PKGS)) -lpthread
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -DFUZZ_FORMAT=$(fuzz_format_image-$*) -o $@ \
+	    $(filter %.c %.a,$^) $(call pkg_libs,$(FUZZ_PKGS)) -lpthread
 
 $(filter-out $(FUZZ_IMAGE_BINS),$(FUZZ_BINS)): $(FUZZ_B)/fuzz-%: fuzz/fuzz-%.c $(FUZZ_B)/libfuzz-stdfu.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pkg_libs,$(FUZZ_PKGS)) -lpthread
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $(filter %.c %.a,$^) \
+	    $(call pkg_libs,$(FUZZ_PKGS)) -lpthread
 
 # Longer runs: new inputs go to a scratch corpus beside the seeds, crashes to $(FUZZ_B)/crashes
 # (each one becomes a regression input in fuzz/corpus/NAME/ with its fix).

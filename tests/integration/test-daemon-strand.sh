@@ -128,9 +128,17 @@ check "with PropertiesChanged" wait_for 10 grep -q "'JobsRefused': <'Job records
 check "stdfuctl status shows it under the table" \
     grep -q '^New updates are refused: Job records cannot be written' \
     <("$CTL" --bus "$BUS" status 2>&1)
+check "and status --json in jobs_refused, for fleet agents" python3 -c '
+import json, sys
+r = json.load(sys.stdin)["jobs_refused"]
+sys.exit(0 if r and r.startswith("Job records cannot be written") else 1)' \
+    < <("$CTL" --bus "$BUS" status --json 2>/dev/null)
 mkdir "$STATE/jobs"
 check "with jobs/ back, Update is accepted" grep -q '^()$' <(gcall Update 1-1.1 "{'force': <true>}")
 check_eq "and JobsRefused is empty again" 's ""' "$(mprop JobsRefused)"
+check_eq "status --json's jobs_refused is null again" None \
+    "$("$CTL" --bus "$BUS" status --json 2>/dev/null | python3 -c 'import json, sys
+print(json.load(sys.stdin)["jobs_refused"])')"
 check "1-1.1 is done" wait_for 60 state_is 1-1.1 done
 check "SIGTERM stops it" stop_daemon
 check_eq "1-1.3 runs 1.2" "application 1.2" \
